@@ -1,0 +1,117 @@
+//! DNSSEC algorithm numbers (IANA registry) used across the pipeline.
+//!
+//! One small enum shared by the key store, the HSM layer, signing and verification,
+//! so that "which algorithm" is never a bare `u8` that two modules interpret differently.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// A DNSSEC signing algorithm zonesign can sign with (DPS-6.1: the choice is policy).
+///
+/// Verification accepts more algorithms (it must read any signer's zone); those are
+/// handled by number in the verifier's crypto layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Algorithm {
+    /// RSA/SHA-1, RFC 3110: the `.se` practice statement's profile.
+    RsaSha1,
+    /// RSA/SHA-256, RFC 5702.
+    RsaSha256,
+    /// ECDSA P-256 with SHA-256, RFC 6605.
+    EcdsaP256Sha256,
+    /// Ed25519, RFC 8080.
+    Ed25519,
+}
+
+impl Algorithm {
+    /// All algorithms zonesign can sign with, in registry order.
+    pub const ALL: [Algorithm; 4] = [
+        Algorithm::RsaSha1,
+        Algorithm::RsaSha256,
+        Algorithm::EcdsaP256Sha256,
+        Algorithm::Ed25519,
+    ];
+
+    /// The IANA algorithm number that goes into DNSKEY, DS and RRSIG RDATA.
+    pub fn number(self) -> u8 {
+        match self {
+            Algorithm::RsaSha1 => 5,
+            Algorithm::RsaSha256 => 8,
+            Algorithm::EcdsaP256Sha256 => 13,
+            Algorithm::Ed25519 => 15,
+        }
+    }
+
+    /// Maps an IANA number back, or `None` for algorithms we cannot sign with.
+    pub fn from_number(n: u8) -> Option<Algorithm> {
+        Algorithm::ALL.into_iter().find(|a| a.number() == n)
+    }
+
+    /// The name used on the command line and in config files (lowercase mnemonic).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::RsaSha1 => "rsasha1",
+            Algorithm::RsaSha256 => "rsasha256",
+            Algorithm::EcdsaP256Sha256 => "ecdsap256sha256",
+            Algorithm::Ed25519 => "ed25519",
+        }
+    }
+
+    /// True for the RSA family, whose key size is chosen by policy (DPS-6.1).
+    pub fn is_rsa(self) -> bool {
+        matches!(self, Algorithm::RsaSha1 | Algorithm::RsaSha256)
+    }
+
+    /// The key size in bits: RSA keys take the requested size; curves have a fixed one.
+    pub fn effective_bits(self, requested_rsa_bits: u32) -> u32 {
+        match self {
+            Algorithm::RsaSha1 | Algorithm::RsaSha256 => requested_rsa_bits,
+            Algorithm::EcdsaP256Sha256 | Algorithm::Ed25519 => 256,
+        }
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = String;
+    /// Accepts the lowercase mnemonic, the IANA mnemonic in any case, or the number.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.to_ascii_lowercase();
+        if let Ok(n) = lower.parse::<u8>() {
+            return Algorithm::from_number(n)
+                .ok_or_else(|| format!("unsupported algorithm number {n}"));
+        }
+        Algorithm::ALL
+            .into_iter()
+            .find(|a| a.name() == lower)
+            .ok_or_else(|| {
+                format!("unknown algorithm '{s}' (expected rsasha1, rsasha256, ecdsap256sha256 or ed25519)")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_round_trip() {
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::from_number(a.number()), Some(a));
+            assert_eq!(a.name().parse::<Algorithm>().unwrap(), a);
+        }
+        assert_eq!(
+            "RSASHA256".parse::<Algorithm>().unwrap(),
+            Algorithm::RsaSha256
+        );
+        assert_eq!(
+            "13".parse::<Algorithm>().unwrap(),
+            Algorithm::EcdsaP256Sha256
+        );
+        assert!("dsa".parse::<Algorithm>().is_err());
+    }
+}
