@@ -1,0 +1,892 @@
+//! The PKCS#11 layer: the only module that talks to the HSM.
+//!
+//! Private keys never leave the token (SPEC DPS-5.2), so everything zonesign does
+//! with them (create them, read their public halves, check their protection
+//! attributes, sign) goes through this module. It wraps `cryptoki` so that the rest
+//! of the signer sees DNSSEC-shaped values (DNSKEY key fields, RRSIG signature
+//! fields) and typed errors instead of raw PKCS#11 return values.
+//!
+//! Design points, measured against SoftHSM2 2.6.1 (see CRATES.md §4):
+//! * Tokens are found by label every time: slot ids change after `C_InitToken`.
+//! * Login state is per application, so worker sessions opened after [`Module::open`]
+//!   are already logged in; a `CKR_USER_ALREADY_LOGGED_IN` is treated as success.
+//! * One PKCS#11 session per signing thread ([`SigningBackend::open_session`]): sharing
+//!   one session behind a lock gives no speed-up.
+//! * ECDSA is hashed on the host (`CKM_ECDSA_SHA256` is missing in SoftHSM) and
+//!   `CKA_EC_POINT` comes back DER-wrapped.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::eddsa::{EddsaParams, EddsaSignatureScheme};
+use cryptoki::mechanism::{Mechanism, MechanismType};
+use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use sha2::Digest;
+
+use crate::algorithm::Algorithm;
+
+/// DER encoding of the prime256v1 (P-256) curve OID, the `CKA_EC_PARAMS` for algorithm 13.
+const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+/// DER encoding of the id-Ed25519 OID (1.3.101.112), the `CKA_EC_PARAMS` for algorithm 15.
+const ED25519_PARAMS: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
+/// RSA public exponent F4 = 65537: the universal choice, and what RFC 3110 keys use.
+const RSA_PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
+/// The longest token label PKCS#11 can store (`CK_TOKEN_INFO.label` is 32 bytes).
+const MAX_TOKEN_LABEL: usize = 32;
+
+/// A PIN held only in memory; `Debug` and `Display` never show it.
+///
+/// PINs unlock the zone's private keys, so they must not end up in logs, error
+/// messages or panics. The value lives in a `secrecy` box (cryptoki's `AuthPin`),
+/// which zeroes it on drop.
+pub struct Pin(AuthPin);
+
+impl Pin {
+    /// Wraps a PIN read from the environment, a file or a prompt.
+    ///
+    /// Takes ownership of the `String` so no other copy stays with the caller.
+    pub fn new(s: String) -> Pin {
+        Pin(AuthPin::from(s))
+    }
+
+    /// The value in the form cryptoki's login and init calls take.
+    fn auth(&self) -> &AuthPin {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Pin(<redacted>)")
+    }
+}
+
+impl fmt::Display for Pin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Everything that can go wrong between zonesign and the HSM.
+///
+/// Each variant names what the operator can do about it, because HSM failures
+/// happen at 3 a.m. during a re-sign and the message is all they get.
+#[derive(Debug, thiserror::Error)]
+pub enum HsmError {
+    /// The PKCS#11 shared library could not be opened or initialised.
+    #[error(
+        "cannot load PKCS#11 module {}: {reason} (is the softhsm2 package installed? is --module right?)",
+        path.display()
+    )]
+    ModuleLoad {
+        /// The module path that was tried.
+        path: PathBuf,
+        /// Why loading failed, as reported by the loader or `C_Initialize`.
+        reason: String,
+    },
+    /// No initialised token carries the requested label.
+    #[error(
+        "no token labelled {label:?} in this PKCS#11 module (available tokens: {}); check --token or initialise it with `zonesign hsm init`",
+        fmt_labels(available)
+    )]
+    TokenNotFound {
+        /// The label that was asked for.
+        label: String,
+        /// The labels of the initialised tokens that do exist.
+        available: Vec<String>,
+    },
+    /// `init_token` was asked to create a label that is already in use.
+    #[error("a token labelled {label:?} already exists; refusing to initialise a second one")]
+    TokenExists {
+        /// The label that is taken.
+        label: String,
+    },
+    /// The label cannot be stored in a token.
+    #[error("invalid token label {label:?}: {reason}")]
+    InvalidLabel {
+        /// The rejected label.
+        label: String,
+        /// Why it was rejected.
+        reason: &'static str,
+    },
+    /// `C_Login` returned CKR_PIN_INCORRECT.
+    #[error(
+        "the PIN was rejected by the token (CKR_PIN_INCORRECT); check ZONESIGN_PIN or the PIN file"
+    )]
+    PinIncorrect,
+    /// `C_Login` returned CKR_PIN_LOCKED.
+    #[error(
+        "the token's PIN is locked after too many failed logins (CKR_PIN_LOCKED); the security officer must reset it"
+    )]
+    PinLocked,
+    /// Every slot already holds an initialised token.
+    #[error(
+        "no free (uninitialised) token slot in this PKCS#11 module; for SoftHSM check directories.tokendir in SOFTHSM2_CONF"
+    )]
+    NoFreeSlot,
+    /// No private (or public) key object with this CKA_ID exists on the token.
+    #[error(
+        "no key with CKA_ID {id_hex} on the token; check the key store against `zonesign hsm list`"
+    )]
+    KeyNotFound {
+        /// The CKA_ID, hex-encoded.
+        id_hex: String,
+    },
+    /// More than one object of the same class has this CKA_ID, so the key is ambiguous.
+    #[error("more than one key object with CKA_ID {id_hex}; remove the duplicate from the token")]
+    AmbiguousKeyId {
+        /// The CKA_ID, hex-encoded.
+        id_hex: String,
+    },
+    /// A key with this CKA_ID already exists, so generating another would make it ambiguous.
+    #[error("a key with CKA_ID {id_hex} already exists on the token; choose another id")]
+    KeyExists {
+        /// The CKA_ID, hex-encoded.
+        id_hex: String,
+    },
+    /// The token lacks the mechanisms needed to generate or sign with this algorithm.
+    #[error("the token does not support the mechanisms needed for {algorithm}")]
+    MechanismUnsupported {
+        /// The DNSSEC algorithm name.
+        algorithm: String,
+    },
+    /// The token returned a public key that cannot be turned into a DNSKEY key field.
+    #[error("public key with CKA_ID {id_hex} is malformed: {reason}")]
+    MalformedPublicKey {
+        /// The CKA_ID, hex-encoded.
+        id_hex: String,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A signing session was asked for a key number outside the list given to `signer`.
+    #[error("signing key number {index} does not exist (the signer holds {count} keys)")]
+    NoSuchSigningKey {
+        /// The requested index.
+        index: usize,
+        /// How many keys the signer was built with.
+        count: usize,
+    },
+    /// The token returned a signature of the wrong size for the algorithm.
+    #[error("the token returned a {len}-byte {algorithm} signature; expected {expected} bytes")]
+    BadSignatureLength {
+        /// The DNSSEC algorithm name.
+        algorithm: String,
+        /// The length received.
+        len: usize,
+        /// The length required by the DNSSEC wire format.
+        expected: usize,
+    },
+    /// Any other PKCS#11 failure, with the function and the return value in words.
+    #[error("PKCS#11 {op} failed: {reason}")]
+    Pkcs11 {
+        /// What zonesign was doing (usually the PKCS#11 function name).
+        op: &'static str,
+        /// The return value (CKR_ name and its meaning) or other cause.
+        reason: String,
+    },
+}
+
+/// Formats the available-token list for [`HsmError::TokenNotFound`].
+fn fmt_labels(labels: &[String]) -> String {
+    if labels.is_empty() {
+        "none".to_string()
+    } else {
+        labels
+            .iter()
+            .map(|l| format!("{l:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Upper-case hex of a CKA_ID, for error messages and listings.
+fn hex(id: &[u8]) -> String {
+    data_encoding::HEXUPPER.encode(id)
+}
+
+/// Maps a cryptoki error to an [`HsmError`], picking out the PIN cases that have their own variant.
+fn ck_err(op: &'static str, e: CkError) -> HsmError {
+    match e {
+        CkError::Pkcs11(RvError::PinIncorrect, _) => HsmError::PinIncorrect,
+        CkError::Pkcs11(RvError::PinLocked, _) => HsmError::PinLocked,
+        CkError::Pkcs11(rv, func) => HsmError::Pkcs11 {
+            op,
+            reason: format!("{func} returned CKR {rv:?}: {rv}"),
+        },
+        other => HsmError::Pkcs11 {
+            op,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// A closure-friendly form of [`ck_err`] for `map_err`.
+fn ck(op: &'static str) -> impl FnOnce(CkError) -> HsmError {
+    move |e| ck_err(op, e)
+}
+
+/// Locks a mutex, recovering from poisoning: a panic elsewhere must not turn into a panic here.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The loaded PKCS#11 module: one per process, initialised (`C_Initialize`) once.
+///
+/// Cheap to clone (an `Arc` inside), so every part of the signer that needs the HSM
+/// can hold its own handle without re-loading the library.
+#[derive(Clone, Debug)]
+pub struct Module {
+    ctx: Pkcs11,
+}
+
+impl Module {
+    /// Loads the PKCS#11 library at `path` and initialises it for multi-threaded use.
+    ///
+    /// Loading the same library twice in one process is tolerated
+    /// (`CKR_CRYPTOKI_ALREADY_INITIALIZED` is success), because the library's state is
+    /// process-wide anyway.
+    pub fn load(path: &Path) -> Result<Module, HsmError> {
+        let load_err = |reason: String| HsmError::ModuleLoad {
+            path: path.to_path_buf(),
+            reason,
+        };
+        if !path.is_file() {
+            return Err(load_err("no such file".to_string()));
+        }
+        let ctx = Pkcs11::new(path).map_err(|e| load_err(e.to_string()))?;
+        match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(e) => return Err(load_err(format!("C_Initialize failed: {e}"))),
+        }
+        Ok(Module { ctx })
+    }
+
+    /// The labels of all initialised tokens, with the PKCS#11 space padding trimmed.
+    ///
+    /// Used for listings and to tell the operator which labels exist when the one
+    /// they asked for does not.
+    pub fn token_labels(&self) -> Result<Vec<String>, HsmError> {
+        Ok(self
+            .initialized_tokens()?
+            .into_iter()
+            .map(|(_, l)| l)
+            .collect())
+    }
+
+    /// Every initialised token as (current slot, trimmed label).
+    fn initialized_tokens(&self) -> Result<Vec<(Slot, String)>, HsmError> {
+        let slots = self
+            .ctx
+            .get_slots_with_initialized_token()
+            .map_err(ck("C_GetSlotList"))?;
+        let mut out = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let info = self
+                .ctx
+                .get_token_info(slot)
+                .map_err(ck("C_GetTokenInfo"))?;
+            out.push((slot, info.label().trim_end().to_string()));
+        }
+        Ok(out)
+    }
+
+    /// Finds the slot currently holding the token with this label.
+    ///
+    /// Slot ids are not stable (SoftHSM renumbers after `C_InitToken`), so this runs
+    /// every time a token is needed instead of storing a slot id.
+    fn find_slot(&self, label: &str) -> Result<Slot, HsmError> {
+        let tokens = self.initialized_tokens()?;
+        if let Some((slot, _)) = tokens.iter().find(|(_, l)| l == label) {
+            return Ok(*slot);
+        }
+        Err(HsmError::TokenNotFound {
+            label: label.to_string(),
+            available: tokens.into_iter().map(|(_, l)| l).collect(),
+        })
+    }
+
+    /// The first slot with a token that has not been initialised yet.
+    fn free_slot(&self) -> Result<Slot, HsmError> {
+        let slots = self
+            .ctx
+            .get_slots_with_token()
+            .map_err(ck("C_GetSlotList"))?;
+        for slot in slots {
+            let info = self
+                .ctx
+                .get_token_info(slot)
+                .map_err(ck("C_GetTokenInfo"))?;
+            if !info.token_initialized() {
+                return Ok(slot);
+            }
+        }
+        Err(HsmError::NoFreeSlot)
+    }
+
+    /// Initialises a new token in the first free (uninitialised) slot with this label
+    /// and sets its user PIN.
+    ///
+    /// Refuses if a token with that label exists: re-initialising would destroy the
+    /// zone's keys, and two tokens with one label would make [`Module::open`] ambiguous.
+    pub fn init_token(&self, label: &str, so_pin: &Pin, user_pin: &Pin) -> Result<(), HsmError> {
+        check_label(label)?;
+        if self.token_labels()?.iter().any(|l| l == label) {
+            return Err(HsmError::TokenExists {
+                label: label.to_string(),
+            });
+        }
+        let slot = self.free_slot()?;
+        self.ctx
+            .init_token(slot, so_pin.auth(), label)
+            .map_err(ck("C_InitToken"))?;
+        // Re-discover the slot: it may have a new id now.
+        let slot = self.find_slot(label)?;
+        let session = self
+            .ctx
+            .open_rw_session(slot)
+            .map_err(ck("C_OpenSession"))?;
+        login(&session, UserType::So, so_pin)?;
+        let set = session.init_pin(user_pin.auth()).map_err(ck("C_InitPIN"));
+        let _ = session.logout();
+        set
+    }
+
+    /// Opens a logged-in read/write session on the token with this label.
+    ///
+    /// The token is found by label, never by a stored slot id. The returned [`Token`]
+    /// keeps the login alive until it (and every signer made from it) is dropped.
+    pub fn open(&self, label: &str, pin: &Pin) -> Result<Token, HsmError> {
+        let slot = self.find_slot(label)?;
+        let session = self
+            .ctx
+            .open_rw_session(slot)
+            .map_err(ck("C_OpenSession"))?;
+        login(&session, UserType::User, pin)?;
+        Ok(Token {
+            inner: Arc::new(TokenInner {
+                module: self.clone(),
+                slot,
+                session: Mutex::new(session),
+            }),
+        })
+    }
+}
+
+/// Rejects labels PKCS#11 cannot store, before the token truncates them silently.
+fn check_label(label: &str) -> Result<(), HsmError> {
+    let reason = if label.is_empty() {
+        Some("it is empty")
+    } else if label.len() > MAX_TOKEN_LABEL {
+        Some("it is longer than 32 bytes")
+    } else if label != label.trim_end() {
+        Some("it ends in whitespace, which PKCS#11 padding would lose")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(HsmError::InvalidLabel {
+            label: label.to_string(),
+            reason,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Logs `user` in; an already-logged-in application counts as success (CRATES.md §4.4).
+fn login(session: &Session, user: UserType, pin: &Pin) -> Result<(), HsmError> {
+    match session.login(user, Some(pin.auth())) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(e) => Err(ck_err("C_Login", e)),
+    }
+}
+
+/// The protection attributes of a private key, read back for the DPS-5.2 security checks.
+///
+/// A key that is extractable, or was ever extractable or non-sensitive, may have
+/// left the HSM and must not be trusted for signing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrivateKeyAttributes {
+    /// CKA_SENSITIVE: the key value cannot be read in plaintext.
+    pub sensitive: bool,
+    /// CKA_EXTRACTABLE: the key can be wrapped out of the token.
+    pub extractable: bool,
+    /// CKA_NEVER_EXTRACTABLE: the key was never extractable since creation.
+    pub never_extractable: bool,
+    /// CKA_ALWAYS_SENSITIVE: the key was sensitive since creation.
+    pub always_sensitive: bool,
+    /// CKA_TOKEN: the key is persistent on the token, not a session object.
+    pub token: bool,
+    /// CKA_PRIVATE: the key is only visible after login.
+    pub private: bool,
+}
+
+/// The logged-in state shared by a [`Token`] and the signers made from it.
+struct TokenInner {
+    module: Module,
+    slot: Slot,
+    session: Mutex<Session>,
+}
+
+impl Drop for TokenInner {
+    /// Logs out so the HSM is locked when the signer stops (DPS-5.2); the session
+    /// itself is closed by cryptoki's own drop right after.
+    fn drop(&mut self) {
+        let session = self.session.get_mut().unwrap_or_else(|p| p.into_inner());
+        let _ = session.logout();
+    }
+}
+
+/// A logged-in token.
+///
+/// Dropping it logs out and closes the session (DPS-5.2: the HSM is locked when the
+/// signer stops). Signers made with [`Token::signer`] share the login, so the logout
+/// happens when the last of them is gone.
+pub struct Token {
+    inner: Arc<TokenInner>,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("slot", &self.inner.slot)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The mechanism that generates key pairs for `alg`.
+fn keygen_mechanism(alg: Algorithm) -> Mechanism<'static> {
+    match alg {
+        Algorithm::RsaSha1 | Algorithm::RsaSha256 => Mechanism::RsaPkcsKeyPairGen,
+        Algorithm::EcdsaP256Sha256 => Mechanism::EccKeyPairGen,
+        Algorithm::Ed25519 => Mechanism::EccEdwardsKeyPairGen,
+    }
+}
+
+/// The mechanism that signs for `alg` (ECDSA over a host-computed hash).
+fn sign_mechanism(alg: Algorithm) -> Mechanism<'static> {
+    match alg {
+        Algorithm::RsaSha1 => Mechanism::Sha1RsaPkcs,
+        Algorithm::RsaSha256 => Mechanism::Sha256RsaPkcs,
+        Algorithm::EcdsaP256Sha256 => Mechanism::Ecdsa,
+        Algorithm::Ed25519 => Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure)),
+    }
+}
+
+/// The mechanism types a token must list to generate and sign with `alg`.
+fn required_mechanisms(alg: Algorithm) -> [MechanismType; 2] {
+    match alg {
+        Algorithm::RsaSha1 => [
+            MechanismType::RSA_PKCS_KEY_PAIR_GEN,
+            MechanismType::SHA1_RSA_PKCS,
+        ],
+        Algorithm::RsaSha256 => [
+            MechanismType::RSA_PKCS_KEY_PAIR_GEN,
+            MechanismType::SHA256_RSA_PKCS,
+        ],
+        Algorithm::EcdsaP256Sha256 => [MechanismType::ECC_KEY_PAIR_GEN, MechanismType::ECDSA],
+        Algorithm::Ed25519 => [
+            MechanismType::ECC_EDWARDS_KEY_PAIR_GEN,
+            MechanismType::EDDSA,
+        ],
+    }
+}
+
+/// The algorithm-specific public-key template attributes (size or curve).
+fn public_key_params(alg: Algorithm, rsa_bits: u32) -> Vec<Attribute> {
+    match alg {
+        Algorithm::RsaSha1 | Algorithm::RsaSha256 => vec![
+            Attribute::ModulusBits(u64::from(rsa_bits).into()),
+            Attribute::PublicExponent(RSA_PUBLIC_EXPONENT.to_vec()),
+        ],
+        Algorithm::EcdsaP256Sha256 => vec![Attribute::EcParams(P256_PARAMS.to_vec())],
+        Algorithm::Ed25519 => vec![Attribute::EcParams(ED25519_PARAMS.to_vec())],
+    }
+}
+
+impl Token {
+    /// The token's own session, locked for one operation.
+    fn session(&self) -> MutexGuard<'_, Session> {
+        lock(&self.inner.session)
+    }
+
+    /// Generates a key pair on the token and returns its public key in DNSKEY
+    /// RDATA key-field format.
+    ///
+    /// The private key is created with CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE true and
+    /// CKA_EXTRACTABLE false (SPEC DPS-5.2), so it can never leave the HSM. `rsa_bits`
+    /// is ignored for the curve algorithms. An existing key with the same `id` is an
+    /// error, because the id is how the key store finds the key again.
+    pub fn generate_key(
+        &self,
+        alg: Algorithm,
+        rsa_bits: u32,
+        id: &[u8],
+        label: &str,
+    ) -> Result<Vec<u8>, HsmError> {
+        if !self.mechanisms_for(alg) {
+            return Err(HsmError::MechanismUnsupported {
+                algorithm: alg.to_string(),
+            });
+        }
+        if !self.find_by_id(ObjectClass::PRIVATE_KEY, id)?.is_empty()
+            || !self.find_by_id(ObjectClass::PUBLIC_KEY, id)?.is_empty()
+        {
+            return Err(HsmError::KeyExists { id_hex: hex(id) });
+        }
+        let mut public = vec![
+            Attribute::Token(true),
+            Attribute::Verify(true),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ];
+        public.extend(public_key_params(alg, rsa_bits));
+        let private = [
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Sign(true),
+            Attribute::Id(id.to_vec()),
+            Attribute::Label(label.as_bytes().to_vec()),
+        ];
+        let (pub_handle, _) = self
+            .session()
+            .generate_key_pair(&keygen_mechanism(alg), &public, &private)
+            .map_err(ck("C_GenerateKeyPair"))?;
+        self.public_key_of(pub_handle, id, alg)
+    }
+
+    /// The public key with CKA_ID `id`, in DNSKEY RDATA key-field format.
+    ///
+    /// RSA per RFC 3110, P-256 as X‖Y (64 bytes, RFC 6605), Ed25519 as the 32-byte
+    /// point (RFC 8080). Used to publish DNSKEYs and to check the key store against the token.
+    pub fn public_key(&self, id: &[u8], alg: Algorithm) -> Result<Vec<u8>, HsmError> {
+        let handle = self.one_by_id(ObjectClass::PUBLIC_KEY, id)?;
+        self.public_key_of(handle, id, alg)
+    }
+
+    /// Reads and converts the public key object `handle`.
+    fn public_key_of(
+        &self,
+        handle: ObjectHandle,
+        id: &[u8],
+        alg: Algorithm,
+    ) -> Result<Vec<u8>, HsmError> {
+        let malformed = |reason: String| HsmError::MalformedPublicKey {
+            id_hex: hex(id),
+            reason,
+        };
+        if alg.is_rsa() {
+            let attrs = self.attributes(
+                handle,
+                &[AttributeType::Modulus, AttributeType::PublicExponent],
+            )?;
+            let (mut n, mut e) = (None, None);
+            for a in attrs {
+                match a {
+                    Attribute::Modulus(v) => n = Some(v),
+                    Attribute::PublicExponent(v) => e = Some(v),
+                    _ => {}
+                }
+            }
+            let (Some(n), Some(e)) = (n, e) else {
+                return Err(malformed("modulus or exponent missing".into()));
+            };
+            rsa_dnskey(&e, &n).map_err(|r| malformed(r.into()))
+        } else {
+            let point = self
+                .attributes(handle, &[AttributeType::EcPoint])?
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::EcPoint(v) => Some(v),
+                    _ => None,
+                })
+                .ok_or_else(|| malformed("CKA_EC_POINT missing".into()))?;
+            ec_dnskey(alg, &point).map_err(|r| malformed(r.into()))
+        }
+    }
+
+    /// Reads the protection attributes of the private key with CKA_ID `id`, so the
+    /// key manager can refuse keys that are not locked inside the HSM (DPS-5.2).
+    pub fn key_attributes(&self, id: &[u8]) -> Result<PrivateKeyAttributes, HsmError> {
+        let handle = self.one_by_id(ObjectClass::PRIVATE_KEY, id)?;
+        let attrs = self.attributes(
+            handle,
+            &[
+                AttributeType::Sensitive,
+                AttributeType::Extractable,
+                AttributeType::NeverExtractable,
+                AttributeType::AlwaysSensitive,
+                AttributeType::Token,
+                AttributeType::Private,
+            ],
+        )?;
+        // Absent attributes default to the unsafe reading, so a check fails closed.
+        let mut out = PrivateKeyAttributes {
+            sensitive: false,
+            extractable: true,
+            never_extractable: false,
+            always_sensitive: false,
+            token: false,
+            private: false,
+        };
+        for a in attrs {
+            match a {
+                Attribute::Sensitive(v) => out.sensitive = v,
+                Attribute::Extractable(v) => out.extractable = v,
+                Attribute::NeverExtractable(v) => out.never_extractable = v,
+                Attribute::AlwaysSensitive(v) => out.always_sensitive = v,
+                Attribute::Token(v) => out.token = v,
+                Attribute::Private(v) => out.private = v,
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    /// All private keys on the token as (CKA_ID, CKA_LABEL), for listings and for
+    /// finding keys on the token that the key store does not know about.
+    pub fn private_key_ids(&self) -> Result<Vec<(Vec<u8>, String)>, HsmError> {
+        let handles = self
+            .session()
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+            .map_err(ck("C_FindObjects"))?;
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            let (mut id, mut label) = (Vec::new(), String::new());
+            for a in self.attributes(h, &[AttributeType::Id, AttributeType::Label])? {
+                match a {
+                    Attribute::Id(v) => id = v,
+                    Attribute::Label(v) => label = String::from_utf8_lossy(&v).into_owned(),
+                    _ => {}
+                }
+            }
+            out.push((id, label));
+        }
+        Ok(out)
+    }
+
+    /// Whether this token can both generate keys for and sign with `alg`, judged
+    /// from its mechanism list. Any failure to read the list counts as "no".
+    pub fn mechanisms_for(&self, alg: Algorithm) -> bool {
+        let Ok(list) = self.inner.module.ctx.get_mechanism_list(self.inner.slot) else {
+            return false;
+        };
+        required_mechanisms(alg).iter().all(|m| list.contains(m))
+    }
+
+    /// A factory of signing sessions for parallel signing.
+    ///
+    /// Resolves the private-key handles for `keys` once, up front, so a missing key
+    /// fails before any signing starts. Each worker thread then calls
+    /// [`SigningBackend::open_session`] once and gets its own PKCS#11 session
+    /// (sessions are `Send`, not `Sync`; sharing one behind a `Mutex` gives no
+    /// speed-up, CRATES.md §4.3). The signer keeps the token logged in while it lives.
+    pub fn signer(&self, keys: &[(Vec<u8>, Algorithm)]) -> Result<Pkcs11Signer, HsmError> {
+        let mut resolved = Vec::with_capacity(keys.len());
+        for (id, alg) in keys {
+            if !self.mechanisms_for(*alg) {
+                return Err(HsmError::MechanismUnsupported {
+                    algorithm: alg.to_string(),
+                });
+            }
+            resolved.push((self.one_by_id(ObjectClass::PRIVATE_KEY, id)?, *alg));
+        }
+        Ok(Pkcs11Signer {
+            token: Arc::clone(&self.inner),
+            keys: resolved.into(),
+        })
+    }
+
+    /// All objects of `class` with CKA_ID `id`.
+    fn find_by_id(&self, class: ObjectClass, id: &[u8]) -> Result<Vec<ObjectHandle>, HsmError> {
+        self.session()
+            .find_objects(&[Attribute::Class(class), Attribute::Id(id.to_vec())])
+            .map_err(ck("C_FindObjects"))
+    }
+
+    /// The single object of `class` with CKA_ID `id`; none or several is an error.
+    fn one_by_id(&self, class: ObjectClass, id: &[u8]) -> Result<ObjectHandle, HsmError> {
+        match self.find_by_id(class, id)?.as_slice() {
+            [h] => Ok(*h),
+            [] => Err(HsmError::KeyNotFound { id_hex: hex(id) }),
+            _ => Err(HsmError::AmbiguousKeyId { id_hex: hex(id) }),
+        }
+    }
+
+    /// Reads attributes of one object on the token's session.
+    fn attributes(
+        &self,
+        handle: ObjectHandle,
+        types: &[AttributeType],
+    ) -> Result<Vec<Attribute>, HsmError> {
+        self.session()
+            .get_attributes(handle, types)
+            .map_err(ck("C_GetAttributeValue"))
+    }
+}
+
+/// Strips leading zero bytes, which RFC 3110 forbids in exponent and modulus.
+fn strip_leading_zeros(v: &[u8]) -> &[u8] {
+    let start = v.iter().position(|&b| b != 0).unwrap_or(v.len());
+    &v[start..]
+}
+
+/// Encodes an RSA public key as the RFC 3110 DNSKEY key field: exponent length (one
+/// byte, or zero followed by a 16-bit length if over 255), exponent, modulus.
+fn rsa_dnskey(exponent: &[u8], modulus: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let e = strip_leading_zeros(exponent);
+    let n = strip_leading_zeros(modulus);
+    if e.is_empty() || n.is_empty() {
+        return Err("zero RSA exponent or modulus");
+    }
+    let mut out = Vec::with_capacity(3 + e.len() + n.len());
+    if let Ok(len) = u8::try_from(e.len()) {
+        out.push(len);
+    } else {
+        let len = u16::try_from(e.len()).map_err(|_| "RSA exponent longer than 65535 bytes")?;
+        out.push(0);
+        out.extend_from_slice(&len.to_be_bytes());
+    }
+    out.extend_from_slice(e);
+    out.extend_from_slice(n);
+    Ok(out)
+}
+
+/// Unwraps a DER OCTET STRING (tag 0x04, short or one/two-byte long length) and
+/// returns its content, or `None` if `der` is not exactly one such value.
+fn der_octet_string(der: &[u8]) -> Option<&[u8]> {
+    let (&tag, rest) = der.split_first()?;
+    if tag != 0x04 {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, body) = match first {
+        0..=0x7f => (usize::from(first), rest),
+        0x81 => (usize::from(*rest.first()?), rest.get(1..)?),
+        0x82 => (
+            usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?])),
+            rest.get(2..)?,
+        ),
+        _ => return None,
+    };
+    (body.len() == len).then_some(body)
+}
+
+/// Converts a CKA_EC_POINT value to the DNSKEY key field for `alg`.
+///
+/// PKCS#11 says the point is DER-wrapped (SoftHSM does that), but some HSMs return
+/// it raw, so both forms are accepted when the length makes them unambiguous.
+fn ec_dnskey(alg: Algorithm, point: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let raw = der_octet_string(point).unwrap_or(point);
+    match alg {
+        Algorithm::EcdsaP256Sha256 => match raw {
+            [0x04, xy @ ..] if xy.len() == 64 => Ok(xy.to_vec()),
+            _ => Err("expected an uncompressed 65-byte P-256 point"),
+        },
+        Algorithm::Ed25519 if raw.len() == 32 => Ok(raw.to_vec()),
+        Algorithm::Ed25519 => Err("expected a 32-byte Ed25519 point"),
+        Algorithm::RsaSha1 | Algorithm::RsaSha256 => Err("RSA keys have no EC point"),
+    }
+}
+
+/// The signing seam: the signing stage only sees this trait and [`SigningSession`],
+/// so a network HSM, several tokens, or a test double can stand behind them.
+pub trait SigningBackend: Sync {
+    /// Opens one signing session; call it once per worker thread.
+    fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError>;
+}
+
+/// One worker's signing channel to the keys chosen when the backend was built.
+pub trait SigningSession: Send {
+    /// Signs `data` (the RFC 4034 §3.1.8.1 to-be-signed bytes) with key number `key`
+    /// (index into the list given to [`Token::signer`]), returning the DNSSEC wire
+    /// signature: RSA the raw PKCS#1 v1.5 signature, ECDSA the 64-byte r‖s, Ed25519
+    /// the 64-byte signature.
+    fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError>;
+}
+
+/// The PKCS#11 [`SigningBackend`]: resolved key handles plus the logged-in token.
+///
+/// Holding the token state keeps the login alive for as long as any signer or
+/// signing session exists, so workers cannot find themselves logged out mid-zone.
+pub struct Pkcs11Signer {
+    token: Arc<TokenInner>,
+    keys: Arc<[(ObjectHandle, Algorithm)]>,
+}
+
+impl fmt::Debug for Pkcs11Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pkcs11Signer")
+            .field("keys", &self.keys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningBackend for Pkcs11Signer {
+    /// Opens a read-only session on the token; it inherits the application's login,
+    /// so the PIN is not needed (or kept) here.
+    fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
+        let session = self
+            .token
+            .module
+            .ctx
+            .open_ro_session(self.token.slot)
+            .map_err(ck("C_OpenSession"))?;
+        Ok(Box::new(Pkcs11Session {
+            session,
+            keys: Arc::clone(&self.keys),
+            _token: Arc::clone(&self.token),
+        }))
+    }
+}
+
+/// One worker's PKCS#11 session; dropping it closes the session (cryptoki's drop).
+struct Pkcs11Session {
+    session: Session,
+    keys: Arc<[(ObjectHandle, Algorithm)]>,
+    _token: Arc<TokenInner>,
+}
+
+impl SigningSession for Pkcs11Session {
+    fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+        let &(handle, alg) = self.keys.get(key).ok_or(HsmError::NoSuchSigningKey {
+            index: key,
+            count: self.keys.len(),
+        })?;
+        let sig = match alg {
+            Algorithm::EcdsaP256Sha256 => {
+                let digest = sha2::Sha256::digest(data);
+                self.session.sign(&Mechanism::Ecdsa, handle, &digest)
+            }
+            _ => self.session.sign(&sign_mechanism(alg), handle, data),
+        }
+        .map_err(ck("C_Sign"))?;
+        check_signature_length(alg, &sig)?;
+        Ok(sig)
+    }
+}
+
+/// Rejects curve signatures of the wrong size, which would make unverifiable RRSIGs.
+fn check_signature_length(alg: Algorithm, sig: &[u8]) -> Result<(), HsmError> {
+    let expected = match alg {
+        Algorithm::EcdsaP256Sha256 | Algorithm::Ed25519 => 64,
+        Algorithm::RsaSha1 | Algorithm::RsaSha256 if !sig.is_empty() => return Ok(()),
+        Algorithm::RsaSha1 | Algorithm::RsaSha256 => 1,
+    };
+    if sig.len() == expected {
+        Ok(())
+    } else {
+        Err(HsmError::BadSignatureLength {
+            algorithm: alg.to_string(),
+            len: sig.len(),
+            expected,
+        })
+    }
+}
