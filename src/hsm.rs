@@ -890,3 +890,277 @@ fn check_signature_length(alg: Algorithm, sig: &[u8]) -> Result<(), HsmError> {
         })
     }
 }
+
+/// Shared SoftHSM2 fixture for tests across the crate.
+///
+/// `SOFTHSM2_CONF` is process-global and SoftHSM reads it once at `C_Initialize`, so
+/// every test in the process must use the same module and token directory; tests
+/// keep apart by using their own token labels.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::Path;
+    use std::sync::OnceLock;
+
+    use super::Module;
+
+    /// Where Debian's `softhsm2` package puts the module.
+    pub(crate) const SOFTHSM_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+    /// The process-wide module on a fresh temporary token directory.
+    pub(crate) fn module() -> &'static Module {
+        static FIXTURE: OnceLock<(tempfile::TempDir, Module)> = OnceLock::new();
+        &FIXTURE
+            .get_or_init(|| {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let tokens = dir.path().join("tokens");
+                std::fs::create_dir(&tokens).expect("token dir");
+                let conf = dir.path().join("softhsm2.conf");
+                std::fs::write(
+                    &conf,
+                    format!(
+                        "directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+                        tokens.display()
+                    ),
+                )
+                .expect("write conf");
+                // SAFETY: runs once, inside OnceLock initialisation, before the module
+                // reads it; no test reads this variable concurrently.
+                unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+                let module = Module::load(Path::new(SOFTHSM_MODULE)).expect("load SoftHSM2");
+                (dir, module)
+            })
+            .1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::test_support::module;
+    use super::*;
+
+    const SO_PIN: &str = "so-secret-1234";
+    const USER_PIN: &str = "user-secret-5678";
+
+    fn pin(s: &str) -> Pin {
+        Pin::new(s.to_string())
+    }
+
+    /// Test data: a plausible 180-byte to-be-signed blob that differs per index.
+    fn tbs(i: u8) -> Vec<u8> {
+        (0..180u8)
+            .map(|b| b.wrapping_mul(31).wrapping_add(i))
+            .collect()
+    }
+
+    fn verify(alg: Algorithm, dnskey: &[u8], data: &[u8], sig: &[u8]) {
+        match alg {
+            Algorithm::RsaSha1 | Algorithm::RsaSha256 => verify_rsa(alg, dnskey, data, sig),
+            Algorithm::EcdsaP256Sha256 => {
+                use p256::ecdsa::signature::Verifier;
+                let mut sec1 = vec![0x04];
+                sec1.extend_from_slice(dnskey);
+                let vk = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).expect("p256 key");
+                let s = p256::ecdsa::Signature::from_slice(sig).expect("p256 sig");
+                vk.verify(data, &s).expect("p256 verify");
+            }
+            Algorithm::Ed25519 => {
+                use ed25519_dalek::Verifier;
+                let key: [u8; 32] = dnskey.try_into().expect("32-byte key");
+                let vk = ed25519_dalek::VerifyingKey::from_bytes(&key).expect("ed25519 key");
+                let s = ed25519_dalek::Signature::from_slice(sig).expect("ed25519 sig");
+                vk.verify(data, &s).expect("ed25519 verify");
+            }
+        }
+    }
+
+    fn verify_rsa(alg: Algorithm, dnskey: &[u8], data: &[u8], sig: &[u8]) {
+        use rsa::signature::Verifier;
+        let elen = usize::from(dnskey[0]);
+        assert_ne!(elen, 0, "short exponent form expected");
+        let e = rsa::BoxedUint::from_be_slice_vartime(&dnskey[1..1 + elen]);
+        let n = rsa::BoxedUint::from_be_slice_vartime(&dnskey[1 + elen..]);
+        let pk = rsa::PublicKey::new(n, e).expect("rsa key");
+        let s = rsa::pkcs1v15::Signature::try_from(sig).expect("rsa sig");
+        match alg {
+            Algorithm::RsaSha1 => rsa::pkcs1v15::VerifyingKey::<sha1::Sha1>::new(pk)
+                .verify(data, &s)
+                .expect("rsa-sha1 verify"),
+            _ => rsa::pkcs1v15::VerifyingKey::<sha2::Sha256>::new(pk)
+                .verify(data, &s)
+                .expect("rsa-sha256 verify"),
+        }
+    }
+
+    fn check_format(alg: Algorithm, key: &[u8]) {
+        match alg {
+            Algorithm::RsaSha1 | Algorithm::RsaSha256 => {
+                assert_eq!(&key[..4], &[3, 1, 0, 1], "exponent 65537");
+                assert_eq!(key.len(), 4 + 128, "RSA-1024 modulus");
+                assert_ne!(key[4], 0, "no leading zero in modulus");
+            }
+            Algorithm::EcdsaP256Sha256 => assert_eq!(key.len(), 64),
+            Algorithm::Ed25519 => assert_eq!(key.len(), 32),
+        }
+    }
+
+    /// One test for everything that needs the real SoftHSM2, so the steps run in order
+    /// on one token.
+    #[test]
+    fn softhsm_end_to_end() {
+        let m = module();
+        let label = "hsm-test";
+        m.init_token(label, &pin(SO_PIN), &pin(USER_PIN))
+            .expect("init token");
+        assert!(m.token_labels().unwrap().contains(&label.to_string()));
+        assert!(matches!(
+            m.init_token(label, &pin(SO_PIN), &pin(USER_PIN)),
+            Err(HsmError::TokenExists { .. })
+        ));
+
+        match m.open("no-such-token", &pin(USER_PIN)) {
+            Err(HsmError::TokenNotFound {
+                label: l,
+                available,
+            }) => {
+                assert_eq!(l, "no-such-token");
+                assert!(available.contains(&label.to_string()));
+            }
+            other => panic!("expected TokenNotFound, got {other:?}"),
+        }
+        let err = m.open(label, &pin("wrong-pin")).unwrap_err();
+        assert!(matches!(err, HsmError::PinIncorrect), "{err:?}");
+        assert!(!err.to_string().contains("wrong-pin"));
+
+        let token = m.open(label, &pin(USER_PIN)).expect("open");
+        let mut keys = Vec::new();
+        for (i, alg) in Algorithm::ALL.into_iter().enumerate() {
+            assert!(token.mechanisms_for(alg), "{alg} unsupported");
+            let id = vec![0xA0, i as u8];
+            let t = Instant::now();
+            let public = token
+                .generate_key(alg, 1024, &id, &format!("k-{alg}"))
+                .expect("keygen");
+            eprintln!("keygen {alg}: {:?}", t.elapsed());
+            check_format(alg, &public);
+            assert_eq!(token.public_key(&id, alg).unwrap(), public);
+            let attrs = token.key_attributes(&id).unwrap();
+            assert!(attrs.sensitive && !attrs.extractable && attrs.never_extractable);
+            assert!(attrs.always_sensitive && attrs.token && attrs.private);
+            keys.push((id, alg, public));
+        }
+        assert!(matches!(
+            token.generate_key(Algorithm::Ed25519, 0, &[0xA0, 3], "dup"),
+            Err(HsmError::KeyExists { .. })
+        ));
+        assert!(matches!(
+            token.public_key(&[0xFF], Algorithm::Ed25519),
+            Err(HsmError::KeyNotFound { .. })
+        ));
+        let mut listed: Vec<_> = token.private_key_ids().unwrap();
+        listed.sort();
+        assert_eq!(listed.len(), 4);
+        assert_eq!(listed[0], (vec![0xA0, 0], "k-rsasha1".to_string()));
+
+        let ids: Vec<_> = keys.iter().map(|(id, alg, _)| (id.clone(), *alg)).collect();
+        let signer = token.signer(&ids).expect("signer");
+        assert!(matches!(
+            token.signer(&[(vec![0xEE], Algorithm::RsaSha1)]),
+            Err(HsmError::KeyNotFound { .. })
+        ));
+        sign_in_parallel(&signer, &keys);
+
+        // The signer keeps the login alive after the token handle is gone.
+        drop(token);
+        let mut s = signer.open_session().unwrap();
+        assert!(s.sign(0, b"after drop").is_ok());
+        assert!(matches!(
+            s.sign(9, b"x"),
+            Err(HsmError::NoSuchSigningKey { index: 9, count: 4 })
+        ));
+    }
+
+    fn sign_in_parallel(signer: &Pkcs11Signer, keys: &[(Vec<u8>, Algorithm, Vec<u8>)]) {
+        let t = Instant::now();
+        std::thread::scope(|scope| {
+            for worker in 0..2u8 {
+                scope.spawn(move || {
+                    let mut session = signer.open_session().expect("session");
+                    for (k, (_, alg, public)) in keys.iter().enumerate() {
+                        for i in 0..4 {
+                            let data = tbs(worker * 16 + i);
+                            let sig = session.sign(k, &data).expect("sign");
+                            verify(*alg, public, &data, &sig);
+                        }
+                    }
+                });
+            }
+        });
+        eprintln!("32 signatures on 2 threads + verify: {:?}", t.elapsed());
+    }
+
+    #[test]
+    fn missing_module_is_module_load() {
+        let err = Module::load(Path::new("/nonexistent/libpkcs11.so")).unwrap_err();
+        assert!(matches!(err, HsmError::ModuleLoad { .. }));
+        assert!(err.to_string().contains("/nonexistent/libpkcs11.so"));
+    }
+
+    #[test]
+    fn non_pkcs11_library_is_module_load() {
+        let err = Module::load(Path::new("/etc/hostname")).unwrap_err();
+        assert!(matches!(err, HsmError::ModuleLoad { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn pin_is_never_shown() {
+        let p = pin("1234-secret");
+        assert!(!format!("{p:?}").contains("secret"));
+        assert!(!format!("{p}").contains("secret"));
+    }
+
+    #[test]
+    fn rsa_dnskey_follows_rfc3110() {
+        assert_eq!(
+            rsa_dnskey(&[0, 1, 0, 1], &[0, 0, 0xC1, 0x02]).unwrap(),
+            vec![3, 1, 0, 1, 0xC1, 0x02]
+        );
+        let long_e = vec![0x01; 300];
+        let key = rsa_dnskey(&long_e, &[0xAB]).unwrap();
+        assert_eq!(&key[..3], &[0, 0x01, 0x2C]);
+        assert_eq!(key.len(), 3 + 300 + 1);
+        assert!(rsa_dnskey(&[0], &[1]).is_err());
+    }
+
+    #[test]
+    fn ec_point_unwrapping() {
+        let mut p256 = vec![0x04, 0x41, 0x04];
+        p256.extend([7u8; 64]);
+        assert_eq!(
+            ec_dnskey(Algorithm::EcdsaP256Sha256, &p256).unwrap(),
+            vec![7; 64]
+        );
+        assert_eq!(
+            ec_dnskey(Algorithm::EcdsaP256Sha256, &p256[2..]).unwrap(),
+            vec![7; 64]
+        );
+        let mut ed = vec![0x04, 0x20];
+        ed.extend([9u8; 32]);
+        assert_eq!(ec_dnskey(Algorithm::Ed25519, &ed).unwrap(), vec![9; 32]);
+        assert_eq!(
+            ec_dnskey(Algorithm::Ed25519, &ed[2..]).unwrap(),
+            vec![9; 32]
+        );
+        assert!(ec_dnskey(Algorithm::Ed25519, &[0x04, 0x05, 1]).is_err());
+        assert!(ec_dnskey(Algorithm::EcdsaP256Sha256, &[]).is_err());
+    }
+
+    #[test]
+    fn labels_are_checked() {
+        assert!(check_label("ok").is_ok());
+        assert!(check_label("").is_err());
+        assert!(check_label(&"x".repeat(33)).is_err());
+        assert!(check_label("trailing ").is_err());
+    }
+}
