@@ -15,6 +15,7 @@
 //! * ECDSA is hashed on the host (`CKM_ECDSA_SHA256` is missing in SoftHSM) and
 //!   `CKA_EC_POINT` comes back DER-wrapped.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -243,6 +244,10 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone, Debug)]
 pub struct Module {
     ctx: Pkcs11,
+    /// Live [`Token`]s per label. PKCS#11 login state is per application, so one
+    /// `C_Logout` would log out every handle on that token; only the last one out
+    /// may call it.
+    logins: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Module {
@@ -264,7 +269,10 @@ impl Module {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(load_err(format!("C_Initialize failed: {e}"))),
         }
-        Ok(Module { ctx })
+        Ok(Module {
+            ctx,
+            logins: Arc::default(),
+        })
     }
 
     /// The labels of all initialised tokens, with the PKCS#11 space padding trimmed.
@@ -361,6 +369,9 @@ impl Module {
     ///
     /// The token is found by label, never by a stored slot id. The returned [`Token`]
     /// keeps the login alive until it (and every signer made from it) is dropped.
+    /// Note that while another `Token` on this label is alive, the token answers
+    /// `CKR_USER_ALREADY_LOGGED_IN` without checking `pin` (PKCS#11 login is per
+    /// application); that is accepted as success.
     pub fn open(&self, label: &str, pin: &Pin) -> Result<Token, HsmError> {
         let slot = self.find_slot(label)?;
         let session = self
@@ -368,13 +379,33 @@ impl Module {
             .open_rw_session(slot)
             .map_err(ck("C_OpenSession"))?;
         login(&session, UserType::User, pin)?;
+        *lock(&self.logins).entry(label.to_string()).or_insert(0) += 1;
         Ok(Token {
             inner: Arc::new(TokenInner {
                 module: self.clone(),
+                label: label.to_string(),
                 slot,
                 session: Mutex::new(session),
             }),
         })
+    }
+}
+
+impl Module {
+    /// Counts one [`Token`] on `label` as gone; true if it was the last one, so the
+    /// caller must log out.
+    fn release_login(&self, label: &str) -> bool {
+        let mut logins = lock(&self.logins);
+        match logins.get_mut(label) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            _ => {
+                logins.remove(label);
+                true
+            }
+        }
     }
 }
 
@@ -429,16 +460,20 @@ pub struct PrivateKeyAttributes {
 /// The logged-in state shared by a [`Token`] and the signers made from it.
 struct TokenInner {
     module: Module,
+    label: String,
     slot: Slot,
     session: Mutex<Session>,
 }
 
 impl Drop for TokenInner {
-    /// Logs out so the HSM is locked when the signer stops (DPS-5.2); the session
-    /// itself is closed by cryptoki's own drop right after.
+    /// Logs out so the HSM is locked when the signer stops (DPS-5.2), unless another
+    /// [`Token`] on the same label still needs the login; the session itself is
+    /// closed by cryptoki's own drop right after.
     fn drop(&mut self) {
-        let session = self.session.get_mut().unwrap_or_else(|p| p.into_inner());
-        let _ = session.logout();
+        if self.module.release_login(&self.label) {
+            let session = self.session.get_mut().unwrap_or_else(|p| p.into_inner());
+            let _ = session.logout();
+        }
     }
 }
 
@@ -1071,7 +1106,9 @@ mod tests {
         ));
         sign_in_parallel(&signer, &keys);
 
-        // The signer keeps the login alive after the token handle is gone.
+        // The signer keeps the login alive after the token handle is gone, and so
+        // does a second Token on the same label.
+        let second = m.open(label, &pin(USER_PIN)).expect("second open");
         drop(token);
         let mut s = signer.open_session().unwrap();
         assert!(s.sign(0, b"after drop").is_ok());
@@ -1079,6 +1116,23 @@ mod tests {
             s.sign(9, b"x"),
             Err(HsmError::NoSuchSigningKey { index: 9, count: 4 })
         ));
+        drop((s, signer));
+        assert_eq!(second.private_key_ids().unwrap().len(), 4);
+        drop(second);
+        assert_logged_out(m, label);
+    }
+
+    /// After the last Token is dropped the application is logged out (DPS-5.2):
+    /// a fresh session is a public one and sees no private keys.
+    fn assert_logged_out(m: &Module, label: &str) {
+        let slot = m.find_slot(label).unwrap();
+        let session = m.ctx.open_ro_session(slot).unwrap();
+        let state = session.get_session_info().unwrap().session_state();
+        assert_eq!(state, cryptoki::session::SessionState::RoPublic);
+        let private = session
+            .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+            .unwrap();
+        assert!(private.is_empty());
     }
 
     fn sign_in_parallel(signer: &Pkcs11Signer, keys: &[(Vec<u8>, Algorithm, Vec<u8>)]) {
