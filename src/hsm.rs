@@ -218,13 +218,26 @@ fn ck_err(op: &'static str, e: CkError) -> HsmError {
         CkError::Pkcs11(RvError::PinLocked, _) => HsmError::PinLocked,
         CkError::Pkcs11(rv, func) => HsmError::Pkcs11 {
             op,
-            reason: format!("{func} returned CKR {rv:?}: {rv}"),
+            reason: format!("C_{func:?} returned {} ({rv})", ckr_name(rv)),
         },
         other => HsmError::Pkcs11 {
             op,
             reason: other.to_string(),
         },
     }
+}
+
+/// The PKCS#11 spelling of a return value (`GeneralError` → `CKR_GENERAL_ERROR`), so
+/// operators can search vendor documentation for it.
+fn ckr_name(rv: RvError) -> String {
+    let mut out = String::from("CKR");
+    for c in format!("{rv:?}").chars() {
+        if c.is_ascii_uppercase() {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
 }
 
 /// A closure-friendly form of [`ck_err`] for `map_err`.
@@ -1209,6 +1222,27 @@ mod tests {
         );
         assert!(ec_dnskey(Algorithm::Ed25519, &[0x04, 0x05, 1]).is_err());
         assert!(ec_dnskey(Algorithm::EcdsaP256Sha256, &[]).is_err());
+    }
+
+    #[test]
+    fn return_values_are_named_like_the_spec() {
+        assert_eq!(ckr_name(RvError::GeneralError), "CKR_GENERAL_ERROR");
+        let e = ck_err(
+            "C_Sign",
+            CkError::Pkcs11(RvError::KeyHandleInvalid, cryptoki::context::Function::Sign),
+        );
+        let msg = e.to_string();
+        assert!(
+            msg.contains("C_Sign returned CKR_KEY_HANDLE_INVALID"),
+            "{msg}"
+        );
+        assert!(matches!(
+            ck_err(
+                "C_Login",
+                CkError::Pkcs11(RvError::PinLocked, cryptoki::context::Function::Login)
+            ),
+            HsmError::PinLocked
+        ));
     }
 
     #[test]
