@@ -1245,6 +1245,16 @@ mod tests {
         ));
     }
 
+    /// The key manager and the signing stage share these across threads.
+    #[test]
+    fn handles_are_thread_safe() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Module>();
+        send_sync::<Token>();
+        send_sync::<Pkcs11Signer>();
+        send_sync::<HsmError>();
+    }
+
     #[test]
     fn labels_are_checked() {
         assert!(check_label("ok").is_ok());
