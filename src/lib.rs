@@ -8,3 +8,4 @@
 //! ([`audit`]). `main.rs` is a thin shell over [`cli`].
 
 pub mod algorithm;
+pub mod crypto;
