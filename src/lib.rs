@@ -8,4 +8,5 @@
 //! ([`audit`]). `main.rs` is a thin shell over [`cli`].
 
 pub mod algorithm;
+pub mod crypto;
 pub mod hsm;
