@@ -1,0 +1,178 @@
+//! The configuration file (`zonesign.toml`): where the token, PIN, key state, audit log
+//! and policy are.
+//!
+//! `zonesign init` writes one; every other command reads it. Relative paths in it are
+//! relative to the file's own directory, so a setup directory can be moved as a whole.
+//! The PIN is never in the config or on a command line (SEC-6.1): it comes from
+//! `ZONESIGN_PIN` or from a PIN file that only its owner can read.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::hsm::Pin;
+use crate::policy::Policy;
+
+/// Environment variable that holds the user PIN (SEC-6.1: never an argument).
+pub const PIN_ENV: &str = "ZONESIGN_PIN";
+/// Environment variable naming the config file when `--config` is not given.
+pub const CONFIG_ENV: &str = "ZONESIGN_CONFIG";
+/// Default setup directory of `zonesign init`.
+pub const DEFAULT_DIR: &str = ".zonesign";
+/// Name of the config file inside a setup directory.
+pub const CONFIG_NAME: &str = "zonesign.toml";
+
+/// Where the PKCS#11 module and token are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct HsmSection {
+    /// Path of the PKCS#11 module (e.g. SoftHSM2's `libsofthsm2.so`).
+    pub module: PathBuf,
+    /// Label of the token holding the keys (found by label: slot ids are not stable).
+    pub token: String,
+    /// File holding the user PIN, mode 0600 (used when `ZONESIGN_PIN` is not set).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_file: Option<PathBuf>,
+    /// SoftHSM2 configuration of an embedded token; exported as `SOFTHSM2_CONF`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub softhsm_conf: Option<PathBuf>,
+    /// Parallel PKCS#11 sessions for signing; 0 means one per CPU core.
+    #[serde(default)]
+    pub sessions: usize,
+}
+
+/// Where zonesign's own files are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FilesSection {
+    /// The key state file (roles, states, public keys).
+    pub keys: PathBuf,
+    /// The audit log (JSON lines, DPS-4.4).
+    pub audit_log: PathBuf,
+    /// An optional policy file; the `[policy]` table of this file applies otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PathBuf>,
+}
+
+/// The parsed configuration with paths made absolute.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Token and module.
+    pub hsm: HsmSection,
+    /// Files.
+    pub files: FilesSection,
+    /// Inline policy overrides.
+    #[serde(default, skip_serializing)]
+    pub policy: Option<toml::Table>,
+    /// The config file's path (not part of the file).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+impl Config {
+    /// Finds the config: `--config`, else `$ZONESIGN_CONFIG`, else `./.zonesign/zonesign.toml`.
+    pub fn locate(explicit: Option<&Path>) -> PathBuf {
+        if let Some(p) = explicit {
+            return p.to_path_buf();
+        }
+        match std::env::var_os(CONFIG_ENV) {
+            Some(p) if !p.is_empty() => PathBuf::from(p),
+            _ => Path::new(DEFAULT_DIR).join(CONFIG_NAME),
+        }
+    }
+
+    /// Reads and parses a config file, resolving its relative paths.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                Error::Usage(format!(
+                    "no configuration at {} (run `zonesign init` first, or give --config)",
+                    path.display()
+                ))
+            } else {
+                Error::io(path, e)
+            }
+        })?;
+        let mut cfg: Config = toml::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: bad configuration: {e}", path.display())))?;
+        cfg.path = path.to_path_buf();
+        let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = dir.join(&*p);
+            }
+        };
+        abs(&mut cfg.files.keys);
+        abs(&mut cfg.files.audit_log);
+        cfg.files.policy.as_mut().map(abs);
+        cfg.hsm.pin_file.as_mut().map(abs);
+        cfg.hsm.softhsm_conf.as_mut().map(abs);
+        Ok(cfg)
+    }
+
+    /// The policy: the policy file if named, else the inline `[policy]` table, else `.se` defaults.
+    pub fn policy(&self) -> Result<Policy> {
+        if let Some(p) = &self.files.policy {
+            return Policy::load(p);
+        }
+        let Some(table) = &self.policy else { return Ok(Policy::default()) };
+        let policy: Policy = table
+            .clone()
+            .try_into()
+            .map_err(|e| Error::Usage(format!("{}: bad [policy]: {e}", self.path.display())))?;
+        policy.validate().map_err(|m| Error::Usage(format!("{}: {m}", self.path.display())))?;
+        Ok(policy)
+    }
+
+    /// Points SoftHSM2 at the embedded token's configuration, before the module loads.
+    pub fn export_softhsm_env(&self) {
+        if let Some(conf) = &self.hsm.softhsm_conf {
+            // SAFETY: called from the main thread before any other thread exists and
+            // before the PKCS#11 module is loaded; nothing else reads the environment
+            // concurrently.
+            unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
+        }
+    }
+
+    /// The number of signing sessions to open.
+    pub fn sessions(&self) -> usize {
+        match self.hsm.sessions {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// The user PIN: `$ZONESIGN_PIN` if set, else the PIN file (SEC-6.1).
+    ///
+    /// A PIN file that others can read is refused, as ssh refuses such a key file: a
+    /// PIN that every local user can read protects nothing.
+    pub fn pin(&self) -> Result<Pin> {
+        if let Ok(p) = std::env::var(PIN_ENV) {
+            if !p.is_empty() {
+                return Ok(Pin::new(p));
+            }
+        }
+        let Some(file) = &self.hsm.pin_file else {
+            return Err(Error::Key(format!("no PIN: set {PIN_ENV} or add pin-file to {}", self.path.display())));
+        };
+        let meta = std::fs::metadata(file).map_err(|e| {
+            Error::Key(format!("no PIN: cannot read the PIN file {} ({e}); set {PIN_ENV} or restore the file", file.display()))
+        })?;
+        if meta.permissions().mode() & 0o077 != 0 {
+            return Err(Error::Key(format!(
+                "the PIN file {} is readable by others; run `chmod 600 {}` (SEC-6.1)",
+                file.display(),
+                file.display()
+            )));
+        }
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let pin = text.trim_end_matches(['\n', '\r']).to_string();
+        if pin.is_empty() {
+            return Err(Error::Key(format!("the PIN file {} is empty", file.display())));
+        }
+        Ok(Pin::new(pin))
+    }
+}

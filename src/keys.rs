@@ -1,0 +1,183 @@
+//! The key state: which keys exist, which role each has and whether it may sign.
+//!
+//! Private keys live only in the token (DPS-5.2). This file records what zonesign knows
+//! about them — PKCS#11 id and label, role, algorithm, size, state and the public key —
+//! so that the signer can decide which key signs what (DPS-6.1: the KSK signs only the
+//! DNSKEY RRset, the ZSK everything else) without asking the token, and so that a
+//! public key that changed in the token is noticed. It is written atomically.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::algorithm::Algorithm;
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::name::Name;
+
+/// What a key is for (DPS-6.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Key-signing key: signs the DNSKEY RRset; its DS is in the parent. DNSKEY flags 257.
+    Ksk,
+    /// Zone-signing key: signs every other RRset. DNSKEY flags 256.
+    Zsk,
+}
+
+impl Role {
+    /// DNSKEY flags: zone key, plus SEP for a KSK (RFC 4034 §2.1.1).
+    pub fn flags(self) -> u16 {
+        match self {
+            Role::Ksk => 257,
+            Role::Zsk => 256,
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Role::Ksk => "ksk",
+            Role::Zsk => "zsk",
+        })
+    }
+}
+
+/// Where a key is in its life (RFC 7583 terms; the full lifecycle comes with rollovers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyState {
+    /// In the token, not yet in the zone.
+    Generated,
+    /// DNSKEY published, not yet signing.
+    Published,
+    /// Published long enough to be used.
+    Ready,
+    /// Published and signing.
+    Active,
+    /// No longer signing; DNSKEY may still be published.
+    Retired,
+    /// Gone from the zone; never used again (DPS-5.3).
+    Removed,
+}
+
+impl KeyState {
+    /// Whether the DNSKEY is in the zone's DNSKEY RRset in this state.
+    pub fn is_published(self) -> bool {
+        matches!(self, KeyState::Published | KeyState::Ready | KeyState::Active | KeyState::Retired)
+    }
+}
+
+/// One key as recorded in the key state file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct KeyEntry {
+    /// PKCS#11 CKA_ID, hex.
+    pub id: String,
+    /// PKCS#11 CKA_LABEL.
+    pub label: String,
+    /// KSK or ZSK.
+    pub role: Role,
+    /// Signing algorithm.
+    #[serde(with = "alg_serde")]
+    pub algorithm: Algorithm,
+    /// Key size in bits.
+    pub bits: u32,
+    /// DNSSEC key tag (RFC 4034 Appendix B), cached for listings.
+    pub tag: u16,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// When the key was generated (UTC, RFC 3339).
+    pub created: String,
+    /// The DNSKEY public key field, base64, as exported from the token at generation.
+    pub public_key: String,
+}
+
+impl KeyEntry {
+    /// The PKCS#11 id as bytes.
+    pub fn id_bytes(&self) -> Result<Vec<u8>> {
+        data_encoding::HEXLOWER_PERMISSIVE
+            .decode(self.id.as_bytes())
+            .map_err(|_| Error::Key(format!("key {}: bad id '{}' in the key state", self.tag, self.id)))
+    }
+
+    /// The DNSKEY public key field as bytes.
+    pub fn public_key_bytes(&self) -> Result<Vec<u8>> {
+        data_encoding::BASE64
+            .decode(self.public_key.as_bytes())
+            .map_err(|_| Error::Key(format!("key {}: bad public key in the key state", self.tag)))
+    }
+
+    /// The DNSKEY RDATA of this key.
+    pub fn dnskey_rdata(&self) -> Result<Vec<u8>> {
+        Ok(dnskey_rdata(self.role.flags(), self.algorithm, &self.public_key_bytes()?))
+    }
+}
+
+/// DNSKEY RDATA: flags, protocol 3, algorithm, public key (RFC 4034 §2.1).
+pub fn dnskey_rdata(flags: u16, alg: Algorithm, public_key: &[u8]) -> Vec<u8> {
+    let mut r = Vec::with_capacity(4 + public_key.len());
+    r.extend_from_slice(&flags.to_be_bytes());
+    r.push(3);
+    r.push(alg.number());
+    r.extend_from_slice(public_key);
+    r
+}
+
+/// DS RDATA for a DNSKEY at `owner` with digest type 2 (SHA-256) or 4 (SHA-384).
+pub fn ds_for(owner: &Name, dnskey: &[u8], digest_type: u8) -> Result<Vec<u8>> {
+    let mut wire = Vec::new();
+    owner.write_canonical(&mut wire);
+    crypto::ds_rdata(&wire, dnskey, digest_type)
+        .ok_or_else(|| Error::Usage(format!("unsupported DS digest type {digest_type}")))
+}
+
+/// All keys zonesign manages, in the order they were generated.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct KeyStore {
+    /// The zone these keys sign, recorded at the first signing, so `key ds` knows the
+    /// owner name of the DS without being told.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The keys.
+    #[serde(default, rename = "key")]
+    pub keys: Vec<KeyEntry>,
+}
+
+impl KeyStore {
+    /// Reads the key state file.
+    pub fn load(path: &Path) -> Result<KeyStore> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        toml::from_str(&text).map_err(|e| Error::Key(format!("{}: bad key state: {e}", path.display())))
+    }
+
+    /// Writes the key state atomically (temporary file, fsync, rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let text = toml::to_string_pretty(self).map_err(|e| Error::Key(format!("cannot encode key state: {e}")))?;
+        crate::output::write_atomic(path, text.as_bytes())
+    }
+
+    /// Keys of a role that sign now.
+    pub fn active(&self, role: Role) -> impl Iterator<Item = &KeyEntry> {
+        self.keys.iter().filter(move |k| k.role == role && k.state == KeyState::Active)
+    }
+
+    /// Keys whose DNSKEY belongs in the zone now.
+    pub fn published(&self) -> impl Iterator<Item = &KeyEntry> {
+        self.keys.iter().filter(|k| k.state.is_published())
+    }
+}
+
+mod alg_serde {
+    use crate::algorithm::Algorithm;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(a: &Algorithm, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(a.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Algorithm, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}

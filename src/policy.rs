@@ -1,0 +1,298 @@
+//! Signing policy: validity jitter, TTL rules and SOA serial (DPS-6.5, DPS-6.7).
+//!
+//! The `.se` practice statement's values are the built-in default ([`Policy::default`]);
+//! a TOML file can override any of them. Algorithm and key sizes live here too, because
+//! DPS-6.1 says algorithm choice is policy, not code.
+
+use std::path::Path;
+
+use rand::RngExt;
+use serde::{Deserialize, Deserializer};
+
+use crate::algorithm::Algorithm;
+use crate::error::{Error, Result};
+
+/// How the NSEC TTL is chosen (DPS-6.7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NsecTtl {
+    /// The SOA MINIMUM field, as the practice statement says.
+    SoaMinimum,
+    /// RFC 9077: the smaller of the SOA TTL and the SOA MINIMUM field.
+    Rfc9077,
+}
+
+/// How the SOA serial of the signed zone is derived from the input's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SerialPolicy {
+    /// Keep the input's serial.
+    Keep,
+    /// Input serial plus one.
+    Increment,
+    /// Seconds since the epoch, or input + 1 if that is not larger (RFC 1982).
+    Unixtime,
+    /// `YYYYMMDDnn`, or input + 1 if that is not larger.
+    DateCounter,
+}
+
+/// The whole policy; every field has the `.se` default.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Policy {
+    /// Shortest signature validity, inception to expiration (DPS-6.5: 12 days).
+    #[serde(deserialize_with = "duration")]
+    pub validity_min: u32,
+    /// Longest signature validity (DPS-6.5 and DPS-5.1: 14 days, never longer).
+    #[serde(deserialize_with = "duration")]
+    pub validity_max: u32,
+    /// How far before the signing time the inception lies (DPS-6.5: one hour), so
+    /// resolvers with a slow clock accept fresh signatures.
+    #[serde(deserialize_with = "duration")]
+    pub inception_offset: u32,
+    /// Signatures expiring within this window are renewed by a re-sign (DPS-6.5: 10 days).
+    #[serde(deserialize_with = "duration")]
+    pub refresh: u32,
+    /// DNSKEY RRset TTL (DPS-6.7: 3600).
+    pub dnskey_ttl: u32,
+    /// TTL of DS RRsets at delegations (DPS-6.7: 3600).
+    pub ds_ttl: u32,
+    /// NSEC TTL rule (DPS-6.7: SOA minimum).
+    pub nsec_ttl: NsecTtl,
+    /// SOA serial rule.
+    pub serial: SerialPolicy,
+    /// Most DS records one delegation may have (DPS-3.3: 6).
+    pub max_ds_per_delegation: usize,
+    /// Algorithm for new keys (DPS-6.1: RSASHA1).
+    #[serde(deserialize_with = "algorithm")]
+    pub algorithm: Algorithm,
+    /// RSA KSK size in bits (DPS-6.1: 2048).
+    pub ksk_bits: u32,
+    /// RSA ZSK size in bits (DPS-6.1: 1024).
+    pub zsk_bits: u32,
+}
+
+/// One day in seconds.
+pub const DAY: u32 = 86_400;
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            validity_min: 12 * DAY,
+            validity_max: 14 * DAY,
+            inception_offset: 3600,
+            refresh: 10 * DAY,
+            dnskey_ttl: 3600,
+            ds_ttl: 3600,
+            nsec_ttl: NsecTtl::SoaMinimum,
+            serial: SerialPolicy::Unixtime,
+            max_ds_per_delegation: 6,
+            algorithm: Algorithm::RsaSha1,
+            ksk_bits: 2048,
+            zsk_bits: 1024,
+        }
+    }
+}
+
+impl Policy {
+    /// Reads a TOML policy file; fields it does not name keep the `.se` default.
+    pub fn load(path: &Path) -> Result<Policy> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let policy: Policy = toml::from_str(&text)
+            .map_err(|e| Error::Usage(format!("{}: bad policy: {e}", path.display())))?;
+        policy.validate().map_err(|m| Error::Usage(format!("{}: {m}", path.display())))?;
+        Ok(policy)
+    }
+
+    /// Rejects policies that would produce signatures the practice statement forbids.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.validity_min > self.validity_max {
+            return Err("validity-min is larger than validity-max".into());
+        }
+        if self.validity_max <= self.inception_offset {
+            return Err("validity-max must be longer than inception-offset".into());
+        }
+        if self.refresh >= self.validity_min {
+            return Err("refresh must be shorter than validity-min, or every run re-signs all".into());
+        }
+        Ok(())
+    }
+
+    /// Draws one signature's (inception, expiration) for signing time `now`.
+    ///
+    /// The validity (expiration − inception) is uniform in `[validity_min, validity_max]`
+    /// so that expirations spread out and no single run has to re-sign everything
+    /// (DPS-6.5); the inception is `inception_offset` before `now`.
+    pub fn draw_times(&self, now: i64, rng: &mut impl rand::Rng) -> (u32, u32) {
+        let validity = rng.random_range(self.validity_min..=self.validity_max);
+        let inception = now - i64::from(self.inception_offset);
+        (rrsig_time(inception), rrsig_time(inception + i64::from(validity)))
+    }
+
+    /// The NSEC TTL for a zone whose SOA has TTL `soa_ttl` and MINIMUM `soa_minimum`.
+    pub fn nsec_ttl_for(&self, soa_ttl: u32, soa_minimum: u32) -> u32 {
+        match self.nsec_ttl {
+            NsecTtl::SoaMinimum => soa_minimum,
+            NsecTtl::Rfc9077 => soa_ttl.min(soa_minimum),
+        }
+    }
+
+    /// The signed zone's SOA serial given the input serial and the signing time.
+    ///
+    /// Every rule except `keep` moves the serial forward in RFC 1982 arithmetic, so
+    /// secondaries always pick up the newly signed zone.
+    pub fn next_serial(&self, input: u32, now: i64) -> u32 {
+        let candidate = match self.serial {
+            SerialPolicy::Keep => return input,
+            SerialPolicy::Increment => input.wrapping_add(1),
+            SerialPolicy::Unixtime => rrsig_time(now),
+            SerialPolicy::DateCounter => date_counter(now),
+        };
+        if serial_gt(candidate, input) { candidate } else { input.wrapping_add(1) }
+    }
+}
+
+/// RFC 1982 "greater than" on 32-bit serials.
+pub fn serial_gt(a: u32, b: u32) -> bool {
+    a != b && a.wrapping_sub(b) < 0x8000_0000
+}
+
+/// Converts a time in seconds since the epoch to the 32-bit RRSIG form (RFC 4034 §3.1.5).
+pub fn rrsig_time(t: i64) -> u32 {
+    // RRSIG times are serial-number arithmetic modulo 2^32: truncation is the rule.
+    t.rem_euclid(1 << 32) as u32
+}
+
+/// Expands a 32-bit RRSIG time to seconds since the epoch, choosing the value nearest
+/// to `now` (RFC 4034 §3.1.5 serial-number arithmetic).
+pub fn expand_rrsig_time(t: u32, now: i64) -> i64 {
+    let delta = i64::from(t.wrapping_sub(rrsig_time(now)) as i32);
+    now + delta
+}
+
+fn date_counter(now: i64) -> u32 {
+    let date = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+    let ymd: u32 = date.format("%Y%m%d").to_string().parse().unwrap_or(0);
+    ymd.saturating_mul(100)
+}
+
+/// Parses a duration: plain seconds or BIND-style units (`1w2d`, `12d`, `1h`, `30m`, `10s`).
+pub fn parse_duration(text: &str) -> std::result::Result<u32, String> {
+    let bad = || format!("bad duration '{text}' (use seconds or units like 12d, 1h, 1w2d)");
+    if text.is_empty() {
+        return Err(bad());
+    }
+    if let Ok(n) = text.parse::<u32>() {
+        return Ok(n);
+    }
+    let mut total: u64 = 0;
+    let mut digits = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+            continue;
+        }
+        let unit = match c.to_ascii_lowercase() {
+            'w' => 604_800,
+            'd' => 86_400,
+            'h' => 3_600,
+            'm' => 60,
+            's' => 1,
+            _ => return Err(bad()),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        total = total.checked_add(n.checked_mul(unit).ok_or_else(bad)?).ok_or_else(bad)?;
+        digits.clear();
+    }
+    if !digits.is_empty() {
+        return Err(bad());
+    }
+    u32::try_from(total).map_err(|_| bad())
+}
+
+fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u32, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(u32),
+        Text(String),
+    }
+    match Raw::deserialize(d)? {
+        Raw::Seconds(n) => Ok(n),
+        Raw::Text(t) => parse_duration(&t).map_err(serde::de::Error::custom),
+    }
+}
+
+fn algorithm<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Algorithm, D::Error> {
+    String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    #[test]
+    fn jitter_stays_within_12_to_14_days_dps_6_5() {
+        let p = Policy::default();
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let now = 1_800_000_000;
+        let (mut lo, mut hi) = (u32::MAX, 0);
+        for _ in 0..20_000 {
+            let (inc, exp) = p.draw_times(now, &mut rng);
+            assert_eq!(i64::from(inc), now - 3600, "inception is one hour back");
+            let v = exp - inc;
+            assert!((12 * DAY..=14 * DAY).contains(&v), "validity {v} out of bounds");
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        // The draws really spread over the window (jitter, not a constant).
+        assert!(lo < 12 * DAY + 3600 && hi > 14 * DAY - 3600, "{lo} {hi}");
+    }
+
+    #[test]
+    fn serial_rules_move_forward() {
+        let mut p = Policy::default();
+        let now = 1_800_000_000;
+        assert_eq!(p.next_serial(5, now), 1_800_000_000);
+        assert_eq!(p.next_serial(1_900_000_000, now), 1_900_000_001);
+        p.serial = SerialPolicy::Keep;
+        assert_eq!(p.next_serial(5, now), 5);
+        p.serial = SerialPolicy::Increment;
+        assert_eq!(p.next_serial(u32::MAX, now), 0);
+        p.serial = SerialPolicy::DateCounter;
+        // 1_800_000_000 is 2027-01-15.
+        assert_eq!(p.next_serial(5, now), 2_027_011_500);
+        assert_eq!(p.next_serial(2_027_011_500, now), 2_027_011_501);
+    }
+
+    #[test]
+    fn nsec_ttl_rules_dps_6_7() {
+        let mut p = Policy::default();
+        assert_eq!(p.nsec_ttl_for(3600, 7200), 7200);
+        p.nsec_ttl = NsecTtl::Rfc9077;
+        assert_eq!(p.nsec_ttl_for(3600, 7200), 3600);
+    }
+
+    #[test]
+    fn durations_and_toml_overrides() {
+        assert_eq!(parse_duration("1w2d").unwrap(), 9 * DAY);
+        assert_eq!(parse_duration("3600").unwrap(), 3600);
+        assert!(parse_duration("12x").is_err());
+        assert!(parse_duration("9").is_ok());
+        let p: Policy = toml::from_str("validity-max = \"13d\"\nserial = \"keep\"\nalgorithm = \"ecdsap256sha256\"").unwrap();
+        assert_eq!(p.validity_max, 13 * DAY);
+        assert_eq!(p.validity_min, 12 * DAY);
+        assert_eq!(p.serial, SerialPolicy::Keep);
+        assert_eq!(p.algorithm, Algorithm::EcdsaP256Sha256);
+        assert!(toml::from_str::<Policy>("no-such-field = 1").is_err());
+    }
+
+    #[test]
+    fn rrsig_time_wraps_per_rfc_4034() {
+        let now = 1_800_000_000;
+        assert_eq!(expand_rrsig_time(rrsig_time(now + 100), now), now + 100);
+        assert_eq!(expand_rrsig_time(rrsig_time(now - 100), now), now - 100);
+        assert!(serial_gt(1, u32::MAX));
+    }
+}

@@ -1,0 +1,208 @@
+//! `zonesign init`: the embedded default setup, made in one step.
+//!
+//! Creates a directory with a SoftHSM2 token, random SO and user PINs in owner-only
+//! files, one KSK and one ZSK generated inside the token (DPS-5.1, DPS-5.2), the key
+//! state, the audit log and a `zonesign.toml` that ties them together. It asks nothing
+//! and refuses to touch an existing setup. If any step fails, the directory it created
+//! is removed again, so a failed init leaves nothing half-made behind.
+
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use serde_json::json;
+
+use crate::algorithm::Algorithm;
+use crate::audit::AuditLog;
+use crate::config::{CONFIG_NAME, Config, FilesSection, HsmSection};
+use crate::crypto;
+use crate::error::{Error, Result};
+use crate::hsm::{HsmError, Module, Pin, Token};
+use crate::keys::{KeyEntry, KeyState, KeyStore, Role, dnskey_rdata};
+use crate::policy::Policy;
+
+/// Where Debian and other distributions install SoftHSM2's module.
+pub const SOFTHSM_MODULES: [&str; 3] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+];
+
+/// Options of `zonesign init`.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// The setup directory.
+    pub dir: PathBuf,
+    /// Algorithm of the two keys.
+    pub algorithm: Algorithm,
+    /// Token label.
+    pub token: String,
+    /// PKCS#11 module; SoftHSM2's when absent.
+    pub module: Option<PathBuf>,
+}
+
+/// What init made, for the message to the operator.
+#[derive(Debug, Clone)]
+pub struct InitSummary {
+    /// The config file.
+    pub config: PathBuf,
+    /// The user PIN file.
+    pub pin_file: PathBuf,
+    /// The SO PIN file.
+    pub so_pin_file: PathBuf,
+    /// The keys made.
+    pub keys: Vec<KeyEntry>,
+}
+
+/// Runs `zonesign init`.
+pub fn init(opts: &InitOptions) -> Result<InitSummary> {
+    let config = opts.dir.join(CONFIG_NAME);
+    if config.exists() {
+        return Err(Error::Usage(format!(
+            "{} already exists: refusing to overwrite an existing setup",
+            config.display()
+        )));
+    }
+    let module = match &opts.module {
+        Some(m) => m.clone(),
+        None => default_module().ok_or_else(|| {
+            Error::Key("no SoftHSM2 module found (install the softhsm2 package, or give --module)".into())
+        })?,
+    };
+    let created = !opts.dir.exists();
+    let result = build(opts, &module, &config);
+    if result.is_err() && created {
+        // Only what this run created is removed; an existing directory is left alone.
+        let _ = std::fs::remove_dir_all(&opts.dir);
+    }
+    result
+}
+
+fn default_module() -> Option<PathBuf> {
+    SOFTHSM_MODULES.iter().map(PathBuf::from).find(|p| p.exists())
+}
+
+fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<InitSummary> {
+    let dir = &opts.dir;
+    make_private_dir(dir)?;
+    let tokens = dir.join("tokens");
+    make_private_dir(&tokens)?;
+    let softhsm_conf = dir.join("softhsm2.conf");
+    let conf_text = format!(
+        "# SoftHSM2 configuration of the zonesign embedded token\ndirectories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\nslots.removable = false\n",
+        absolute(&tokens).display()
+    );
+    write_private(&softhsm_conf, conf_text.as_bytes())?;
+    let cfg = Config {
+        hsm: HsmSection {
+            module: module_path.to_path_buf(),
+            token: opts.token.clone(),
+            pin_file: Some(PathBuf::from("user.pin")),
+            softhsm_conf: Some(PathBuf::from("softhsm2.conf")),
+            sessions: 0,
+        },
+        files: FilesSection { keys: PathBuf::from("keys.toml"), audit_log: PathBuf::from("audit.log"), policy: None },
+        policy: None,
+        path: config_path.to_path_buf(),
+    };
+    // SAFETY: init runs single-threaded, before the PKCS#11 module is loaded.
+    unsafe { std::env::set_var("SOFTHSM2_CONF", absolute(&softhsm_conf)) };
+    let audit = AuditLog::new(&dir.join("audit.log"), "init");
+    let module = Module::load(module_path)?;
+    let so_pin = random_pin();
+    let user_pin = random_pin();
+    module.init_token(&opts.token, &Pin::new(so_pin.clone()), &Pin::new(user_pin.clone()))?;
+    let audit_io = |e| Error::io(dir.join("audit.log"), e);
+    audit.record("token-init", json!({"token": opts.token})).map_err(audit_io)?;
+    let so_pin_file = dir.join("so.pin");
+    let pin_file = dir.join("user.pin");
+    write_private(&so_pin_file, format!("{so_pin}\n").as_bytes())?;
+    write_private(&pin_file, format!("{user_pin}\n").as_bytes())?;
+    let token = login(&module, &opts.token, &Pin::new(user_pin), &audit)?;
+    let policy = Policy::default();
+    let mut store = KeyStore::default();
+    for (role, bits) in [(Role::Ksk, policy.ksk_bits), (Role::Zsk, policy.zsk_bits)] {
+        let key = generate(&token, role, opts.algorithm, bits, &audit)?;
+        store.keys.push(key);
+    }
+    drop(token);
+    audit.record("logout", json!({"token": opts.token})).map_err(audit_io)?;
+    store.save(&dir.join("keys.toml"))?;
+    let text = toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
+    crate::output::write_atomic(config_path, text.as_bytes())?;
+    Ok(InitSummary { config: config_path.to_path_buf(), pin_file, so_pin_file, keys: store.keys })
+}
+
+/// Logs in and records the attempt, successful or not (DPS-4.4, SEC-6.5).
+pub fn login(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Result<Token> {
+    match module.open(label, pin) {
+        Ok(t) => {
+            audit.record("login", json!({"token": label, "result": "ok"})).map_err(|e| Error::io("audit log", e))?;
+            Ok(t)
+        }
+        Err(e) => {
+            // A failure to log the failure must not hide the HSM error itself.
+            let _ = audit.record("login", json!({"token": label, "result": "failed", "error": e.to_string()}));
+            Err(e.into())
+        }
+    }
+}
+
+/// Generates one key inside the token and returns its key-state entry (DPS-5.1).
+pub fn generate(token: &Token, role: Role, alg: Algorithm, rsa_bits: u32, audit: &AuditLog) -> Result<KeyEntry> {
+    let id: [u8; 8] = rand::random();
+    let id_hex = data_encoding::HEXLOWER.encode(&id);
+    let label = format!("zonesign-{role}-{id_hex}");
+    if !token.mechanisms_for(alg) {
+        return Err(HsmError::MechanismUnsupported { algorithm: alg.name().into() }.into());
+    }
+    let public = token.generate_key(alg, rsa_bits, &id, &label)?;
+    let tag = crypto::key_tag(&dnskey_rdata(role.flags(), alg, &public));
+    let bits = alg.effective_bits(rsa_bits);
+    audit
+        .record(
+            "keygen",
+            json!({"role": role.to_string(), "algorithm": alg.name(), "bits": bits, "tag": tag, "id": id_hex, "label": label}),
+        )
+        .map_err(|e| Error::io("audit log", e))?;
+    Ok(KeyEntry {
+        id: id_hex,
+        label,
+        role,
+        algorithm: alg,
+        bits,
+        tag,
+        state: KeyState::Active,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        public_key: data_encoding::BASE64.encode(&public),
+    })
+}
+
+/// A random PIN: 128 bits as 32 hex digits.
+fn random_pin() -> String {
+    let bytes: [u8; 16] = rand::random();
+    data_encoding::HEXLOWER.encode(&bytes)
+}
+
+fn make_private_dir(dir: &Path) -> Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Creates a new file readable only by its owner; never replaces an existing one.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(path, e))
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}

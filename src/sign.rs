@@ -1,0 +1,172 @@
+//! Signing: one RRSIG per signed RRset and active key, made in the HSM (DPS-5.2, 6.3).
+//!
+//! The RRsets to sign and the key for each follow DPS-6.1 (KSK: DNSKEY only; ZSK:
+//! everything else) and RFC 4035 §2.2 (no signatures on delegation NS, glue or occluded
+//! data). Validity times are drawn first, in one thread, from the (optionally seeded)
+//! random generator, so `--seed` gives the same times however the work is split. Then a
+//! pool of workers, each with its own PKCS#11 session (CRATES.md §4.3: sessions do not
+//! share), builds the signed data and asks the token for signatures.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use crate::algorithm::Algorithm;
+use crate::hsm::{HsmError, SigningBackend, SigningSession};
+use crate::keys::Role;
+use crate::policy::Policy;
+use crate::record::rtype;
+use crate::rrsig;
+use crate::zone::{Sig, Zone, is_signed};
+
+/// A key that signs in this run.
+#[derive(Debug, Clone)]
+pub struct SignKey {
+    /// Index of the key in the backend's key list.
+    pub backend_index: usize,
+    /// Key tag of its DNSKEY.
+    pub tag: u16,
+    /// Its algorithm.
+    pub algorithm: Algorithm,
+    /// KSK or ZSK: decides what it signs (DPS-6.1).
+    pub role: Role,
+}
+
+/// What a signing run did, for the summary and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct SignStats {
+    /// RRsets signed.
+    pub rrsets: usize,
+    /// Signatures made.
+    pub signatures: usize,
+    /// Signatures per key tag.
+    pub per_key: Vec<(u16, usize)>,
+}
+
+/// One signature to make: which RRset, which key, and the RRSIG RDATA before the signature.
+struct Job {
+    rrset: usize,
+    /// Index into the run's key list (for statistics).
+    key: usize,
+    /// Index into the backend's key list (for the HSM).
+    backend_key: usize,
+    prefix: Vec<u8>,
+}
+
+/// Work is handed out in chunks so workers rarely touch the shared counter.
+const CHUNK: usize = 256;
+
+/// Signs every RRset of `zone` that must be signed, replacing any signatures it had.
+pub fn sign_zone(
+    zone: &mut Zone,
+    keys: &[SignKey],
+    backend: &dyn SigningBackend,
+    sessions: usize,
+    policy: &Policy,
+    now: i64,
+    rng: &mut impl rand::Rng,
+) -> Result<SignStats, HsmError> {
+    let jobs = plan(zone, keys, policy, now, rng);
+    let sigs = run_pool(zone, &jobs, backend, sessions.max(1))?;
+    let mut stats = SignStats::default();
+    for set in &mut zone.rrsets {
+        set.sigs.clear();
+    }
+    let mut per_key = vec![0usize; keys.len()];
+    let mut last_set = usize::MAX;
+    for (job, sig) in jobs.into_iter().zip(sigs) {
+        let set = &mut zone.rrsets[job.rrset];
+        let mut rdata = job.prefix;
+        rdata.extend_from_slice(&sig);
+        set.sigs.push(Sig { ttl: set.ttl, rdata: rdata.into_boxed_slice() });
+        per_key[job.key] += 1;
+        stats.signatures += 1;
+        if job.rrset != last_set {
+            stats.rrsets += 1;
+            last_set = job.rrset;
+        }
+    }
+    stats.per_key = keys.iter().zip(per_key).map(|(k, n)| (k.tag, n)).collect();
+    Ok(stats)
+}
+
+/// Lists the signatures to make, with their validity times (DPS-6.5).
+fn plan(zone: &Zone, keys: &[SignKey], policy: &Policy, now: i64, rng: &mut impl rand::Rng) -> Vec<Job> {
+    let mut jobs = Vec::new();
+    for group in zone.names() {
+        for i in group.range.clone() {
+            let set = &zone.rrsets[i];
+            if !is_signed(group.kind, set.rtype) {
+                continue;
+            }
+            let role = if set.rtype == rtype::DNSKEY { Role::Ksk } else { Role::Zsk };
+            for (k, key) in keys.iter().enumerate().filter(|(_, k)| k.role == role) {
+                let (inception, expiration) = policy.draw_times(now, rng);
+                let prefix = rrsig::prefix(
+                    set.rtype,
+                    key.algorithm.number(),
+                    set.owner.rrsig_labels(),
+                    set.ttl,
+                    expiration,
+                    inception,
+                    key.tag,
+                    &zone.origin,
+                );
+                jobs.push(Job { rrset: i, key: k, backend_key: key.backend_index, prefix });
+            }
+        }
+    }
+    jobs
+}
+
+/// Signs all jobs on `sessions` worker threads; results come back in job order.
+fn run_pool(zone: &Zone, jobs: &[Job], backend: &dyn SigningBackend, sessions: usize) -> Result<Vec<Vec<u8>>, HsmError> {
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let workers = sessions.min(jobs.len().div_ceil(CHUNK)).max(1);
+    let results: Vec<Result<Vec<(usize, Vec<u8>)>, HsmError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| s.spawn(|| worker(zone, jobs, backend, &next, &failed)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(HsmError::Pkcs11 { op: "sign", reason: "a signing thread panicked".into() })))
+            .collect()
+    });
+    let mut sigs: Vec<Vec<u8>> = vec![Vec::new(); jobs.len()];
+    for r in results {
+        for (i, sig) in r? {
+            sigs[i] = sig;
+        }
+    }
+    Ok(sigs)
+}
+
+fn worker(
+    zone: &Zone,
+    jobs: &[Job],
+    backend: &dyn SigningBackend,
+    next: &AtomicUsize,
+    failed: &AtomicBool,
+) -> Result<Vec<(usize, Vec<u8>)>, HsmError> {
+    let mut session: Box<dyn SigningSession> = backend.open_session().inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+    let mut out = Vec::new();
+    let mut data = Vec::with_capacity(4096);
+    while !failed.load(Ordering::Relaxed) {
+        let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+        if start >= jobs.len() {
+            break;
+        }
+        for (i, job) in jobs.iter().enumerate().skip(start).take(CHUNK) {
+            let set = &zone.rrsets[job.rrset];
+            data.clear();
+            rrsig::signed_data(&job.prefix, set.owner.rrsig_labels(), set.ttl, set, &mut data);
+            match session.sign(job.backend_key, &data) {
+                Ok(sig) => out.push((i, sig)),
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
+        }
+    }
+    Ok(out)
+}

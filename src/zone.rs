@@ -1,0 +1,270 @@
+//! The zone in canonical order: records grouped into RRsets, names classified.
+//!
+//! Signing and verification both need the same view of a zone: RRsets sorted by owner
+//! in RFC 4034 §6.1 canonical order (then by type), each RRset's RDATA in RFC 4034 §6.3
+//! canonical order without duplicates, and every owner name classified as apex,
+//! authoritative, delegation or occluded (DPS-6.2). This module builds that view once.
+//!
+//! RDATA is stored in canonical wire form by the parser (names lowercased where RFC 4034
+//! §6.2 says so), so canonical RRset order is plain byte order here. That sidesteps
+//! hickory's case-sensitive `TBS` ordering (CRATES.md §3.4).
+
+use std::ops::Range;
+
+use crate::name::Name;
+use crate::record::{Record, SourceLoc, rtype};
+
+/// One RRSIG attached to the RRset it covers, with its own TTL as read or written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sig {
+    /// TTL of the RRSIG record (DPS-6.7: equal to the covered RRset's TTL).
+    pub ttl: u32,
+    /// RRSIG RDATA in wire form, signature included.
+    pub rdata: Box<[u8]>,
+}
+
+/// All records of one owner, type and class, plus the signatures that cover them.
+#[derive(Debug, Clone)]
+pub struct RRset {
+    /// Owner name (lowercase).
+    pub owner: Name,
+    /// Record type.
+    pub rtype: u16,
+    /// TTL shared by all records of the set (RFC 2181 §5.2).
+    pub ttl: u32,
+    /// RDATA in canonical order, no duplicates.
+    pub rdatas: Vec<Box<[u8]>>,
+    /// RRSIGs covering this RRset.
+    pub sigs: Vec<Sig>,
+    /// Where the first record of the set was read, for messages.
+    pub loc: SourceLoc,
+}
+
+/// What an owner name is, for signing and denial (DPS-6.2, RFC 4035 §2.2–2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameKind {
+    /// The zone apex: everything is signed.
+    Apex,
+    /// Ordinary authoritative data: everything is signed.
+    Authoritative,
+    /// A zone cut below the apex: only DS (and NSEC) is signed, NS is not.
+    Delegation,
+    /// Glue or other data below a zone cut or DNAME: neither signed nor chained.
+    Occluded,
+}
+
+/// The RRsets of one owner name: a range into [`Zone::rrsets`].
+#[derive(Debug, Clone)]
+pub struct NameGroup {
+    /// Indices into `Zone::rrsets` of this name's RRsets, in type order.
+    pub range: Range<usize>,
+    /// What the name is.
+    pub kind: NameKind,
+}
+
+/// A TTL disagreement inside one RRset, resolved to the lowest TTL (RFC 2181 §5.2).
+#[derive(Debug, Clone)]
+pub struct TtlMismatch {
+    /// Owner of the RRset.
+    pub owner: Name,
+    /// Type of the RRset.
+    pub rtype: u16,
+    /// The TTL kept.
+    pub lowest: u32,
+    /// The highest TTL seen.
+    pub highest: u32,
+    /// Where the RRset starts.
+    pub loc: SourceLoc,
+}
+
+/// A zone in canonical order.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    /// The zone's origin (apex name).
+    pub origin: Name,
+    /// RRsets sorted by (owner canonical order, type); RRSIGs are attached to the RRsets
+    /// they cover, never stored as RRsets of their own.
+    pub rrsets: Vec<RRset>,
+    /// RRSIG records whose covered RRset does not exist (kept for the verifier to report).
+    pub orphan_sigs: Vec<(Name, u16, Sig)>,
+}
+
+impl Zone {
+    /// Groups records into RRsets in canonical order.
+    ///
+    /// RRSIG records are attached to the RRset they cover. Duplicate records are
+    /// merged; an RRset whose records disagree on TTL gets the lowest one and the
+    /// disagreement is returned, so the checks stage can warn about it.
+    pub fn from_records(origin: Name, mut records: Vec<Record>) -> (Zone, Vec<TtlMismatch>) {
+        let (sigs, data): (Vec<Record>, Vec<Record>) =
+            records.drain(..).partition(|r| r.rtype == rtype::RRSIG);
+        let mut data = data;
+        data.sort_by(|a, b| {
+            a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)).then_with(|| a.rdata.cmp(&b.rdata))
+        });
+        let mut rrsets: Vec<RRset> = Vec::new();
+        let mut mismatches = Vec::new();
+        let mut highest = 0;
+        for r in data {
+            match rrsets.last_mut() {
+                Some(last) if last.owner == r.owner && last.rtype == r.rtype => {
+                    if r.ttl != last.ttl {
+                        highest = highest.max(r.ttl).max(last.ttl);
+                        last.ttl = last.ttl.min(r.ttl);
+                        note_mismatch(&mut mismatches, last, highest);
+                    }
+                    if last.rdatas.last() != Some(&r.rdata) {
+                        last.rdatas.push(r.rdata);
+                    }
+                }
+                _ => {
+                    highest = r.ttl;
+                    rrsets.push(RRset {
+                        owner: r.owner,
+                        rtype: r.rtype,
+                        ttl: r.ttl,
+                        rdatas: vec![r.rdata],
+                        sigs: Vec::new(),
+                        loc: r.loc,
+                    });
+                }
+            }
+        }
+        let mut zone = Zone { origin, rrsets, orphan_sigs: Vec::new() };
+        zone.attach_sigs(sigs);
+        (zone, mismatches)
+    }
+
+    fn attach_sigs(&mut self, sigs: Vec<Record>) {
+        for s in sigs {
+            let covered = covered_type(&s.rdata);
+            let sig = Sig { ttl: s.ttl, rdata: s.rdata };
+            match covered.and_then(|t| self.find(&s.owner, t)) {
+                Some(i) => {
+                    if !self.rrsets[i].sigs.contains(&sig) {
+                        self.rrsets[i].sigs.push(sig);
+                    }
+                }
+                None => self.orphan_sigs.push((s.owner, covered.unwrap_or(0), sig)),
+            }
+        }
+    }
+
+    /// Index of the RRset with this owner and type, by binary search.
+    pub fn find(&self, owner: &Name, rtype: u16) -> Option<usize> {
+        self.rrsets
+            .binary_search_by(|s| s.owner.cmp(owner).then(s.rtype.cmp(&rtype)))
+            .ok()
+    }
+
+    /// The RRset with this owner and type.
+    pub fn get(&self, owner: &Name, rtype: u16) -> Option<&RRset> {
+        self.find(owner, rtype).map(|i| &self.rrsets[i])
+    }
+
+    /// The apex SOA RRset, if there is one.
+    pub fn soa(&self) -> Option<&RRset> {
+        self.get(&self.origin, rtype::SOA)
+    }
+
+    /// Inserts or replaces an RRset, keeping canonical order.
+    pub fn upsert(&mut self, set: RRset) {
+        match self
+            .rrsets
+            .binary_search_by(|s| s.owner.cmp(&set.owner).then(s.rtype.cmp(&set.rtype)))
+        {
+            Ok(i) => self.rrsets[i] = set,
+            Err(i) => self.rrsets.insert(i, set),
+        }
+    }
+
+    /// Removes every RRset of the given types (e.g. old DNSSEC data before re-signing),
+    /// and every signature; returns how many records were dropped.
+    pub fn strip_dnssec(&mut self, types: &[u16]) -> usize {
+        let mut dropped = self.orphan_sigs.len();
+        self.orphan_sigs.clear();
+        self.rrsets.retain_mut(|s| {
+            dropped += s.sigs.len();
+            s.sigs.clear();
+            if types.contains(&s.rtype) {
+                dropped += s.rdatas.len();
+                false
+            } else {
+                true
+            }
+        });
+        dropped
+    }
+
+    /// Groups RRsets by owner and classifies each name (DPS-6.2).
+    ///
+    /// Canonical order puts every descendant of a name directly after it, so one scan
+    /// that remembers the innermost zone cut (or DNAME) finds all occluded names.
+    /// NSEC and RRSIG do not make a name a delegation or give it data of its own.
+    pub fn names(&self) -> Vec<NameGroup> {
+        let mut groups = Vec::new();
+        let mut cut: Option<&Name> = None;
+        let mut i = 0;
+        while i < self.rrsets.len() {
+            let owner = &self.rrsets[i].owner;
+            let start = i;
+            while i < self.rrsets.len() && self.rrsets[i].owner == *owner {
+                i += 1;
+            }
+            let types = || self.rrsets[start..i].iter().map(|s| s.rtype);
+            let below_cut = cut.is_some_and(|c| owner != c && owner.is_subdomain_of(c));
+            let kind = if below_cut || !owner.is_subdomain_of(&self.origin) {
+                NameKind::Occluded
+            } else if *owner == self.origin {
+                NameKind::Apex
+            } else if types().any(|t| t == rtype::NS) {
+                cut = Some(owner);
+                NameKind::Delegation
+            } else {
+                if types().any(|t| t == rtype::DNAME) {
+                    cut = Some(owner);
+                }
+                NameKind::Authoritative
+            };
+            groups.push(NameGroup { range: start..i, kind });
+        }
+        groups
+    }
+}
+
+fn note_mismatch(list: &mut Vec<TtlMismatch>, set: &RRset, highest: u32) {
+    match list.last_mut() {
+        Some(m) if m.owner == set.owner && m.rtype == set.rtype => {
+            m.lowest = set.ttl;
+            m.highest = highest;
+        }
+        _ => list.push(TtlMismatch {
+            owner: set.owner.clone(),
+            rtype: set.rtype,
+            lowest: set.ttl,
+            highest,
+            loc: set.loc,
+        }),
+    }
+}
+
+/// The "type covered" field of RRSIG RDATA, or `None` if the RDATA is too short.
+pub fn covered_type(rrsig_rdata: &[u8]) -> Option<u16> {
+    Some(u16::from_be_bytes([*rrsig_rdata.first()?, *rrsig_rdata.get(1)?]))
+}
+
+/// Whether an RRset of type `t` at a name of kind `kind` is signed (DPS-6.2, RFC 4035 §2.2).
+///
+/// At a delegation only DS and NSEC are authoritative; occluded data is never signed.
+pub fn is_signed(kind: NameKind, t: u16) -> bool {
+    match kind {
+        NameKind::Apex | NameKind::Authoritative => t != rtype::RRSIG,
+        NameKind::Delegation => t == rtype::DS || t == rtype::NSEC,
+        NameKind::Occluded => false,
+    }
+}
+
+/// Whether a name of this kind is an owner in the NSEC chain (DPS-6.2).
+pub fn in_nsec_chain(kind: NameKind) -> bool {
+    kind != NameKind::Occluded
+}
