@@ -8,3 +8,7 @@
 //! ([`audit`]). `main.rs` is a thin shell over [`cli`].
 
 pub mod algorithm;
+pub mod name;
+pub mod rdata;
+pub mod record;
+pub mod zonefile;
