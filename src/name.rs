@@ -80,12 +80,7 @@ pub fn read_wire_name(bytes: &[u8]) -> Result<(Name, usize), NameError> {
         }
     }
     let wire = bytes.get(..pos).ok_or(NameError::Truncated)?;
-    Ok((
-        Name {
-            wire: wire.into(),
-        },
-        pos,
-    ))
+    Ok((Name { wire: wire.into() }, pos))
 }
 
 impl Name {
@@ -133,6 +128,13 @@ impl Name {
         }
     }
 
+    /// Lowercases in place, reusing the allocation; the zone reader calls this for
+    /// every owner name, so avoiding a copy matters on large zones.
+    pub fn into_lowercase(mut self) -> Name {
+        self.wire.make_ascii_lowercase();
+        self
+    }
+
     /// Number of labels excluding the root: "www.example." has 2.
     pub fn label_count(&self) -> usize {
         self.labels().count()
@@ -151,11 +153,13 @@ impl Name {
 
     /// True if `self` is at or below `other` (equal names count), ignoring case.
     pub fn is_subdomain_of(&self, other: &Name) -> bool {
-        self.label_offsets_iter().chain(std::iter::once(self.wire.len() - 1)).any(|off| {
-            self.wire
-                .get(off..)
-                .is_some_and(|tail| tail.eq_ignore_ascii_case(&other.wire))
-        })
+        self.label_offsets_iter()
+            .chain(std::iter::once(self.wire.len() - 1))
+            .any(|off| {
+                self.wire
+                    .get(off..)
+                    .is_some_and(|tail| tail.eq_ignore_ascii_case(&other.wire))
+            })
     }
 
     /// The name with its leftmost label removed, or `None` for the root.
@@ -181,7 +185,10 @@ impl Name {
     pub fn suffix(&self, n: usize) -> Name {
         let count = self.label_count();
         let skip = count.saturating_sub(n);
-        let off = self.label_offsets_iter().nth(skip).unwrap_or(self.wire.len() - 1);
+        let off = self
+            .label_offsets_iter()
+            .nth(skip)
+            .unwrap_or(self.wire.len() - 1);
         let wire = self.wire.get(off..).unwrap_or(&[0]);
         Name { wire: wire.into() }
     }
@@ -427,7 +434,13 @@ mod tests {
         ];
         let names: Vec<Name> = list.iter().map(|s| n(s)).collect();
         for w in names.windows(2) {
-            assert_eq!(w[0].canonical_cmp(&w[1]), Ordering::Less, "{} < {}", w[0], w[1]);
+            assert_eq!(
+                w[0].canonical_cmp(&w[1]),
+                Ordering::Less,
+                "{} < {}",
+                w[0],
+                w[1]
+            );
             assert_eq!(w[1].cmp(&w[0]), Ordering::Greater);
         }
         let mut shuffled = names.clone();
@@ -459,9 +472,15 @@ mod tests {
         assert_eq!(Name::parse(b"a\\256.", None), Err(NameError::BadEscape));
         assert_eq!(Name::parse(b"a\\", None), Err(NameError::BadEscape));
         let long = format!("{}.", "a".repeat(64));
-        assert_eq!(Name::parse(long.as_bytes(), None), Err(NameError::LabelTooLong));
+        assert_eq!(
+            Name::parse(long.as_bytes(), None),
+            Err(NameError::LabelTooLong)
+        );
         let many = "abcdefghi.".repeat(26);
-        assert_eq!(Name::parse(many.as_bytes(), None), Err(NameError::NameTooLong));
+        assert_eq!(
+            Name::parse(many.as_bytes(), None),
+            Err(NameError::NameTooLong)
+        );
     }
 
     #[test]
@@ -472,7 +491,12 @@ mod tests {
         assert_eq!(Name::root().to_string(), ".");
         let odd = Name::from_wire(b"\x05\"@$;\xff\x00").unwrap();
         assert_eq!(odd.to_string(), "\\\"\\@\\$\\;\\255.");
-        assert_eq!(Name::parse(odd.to_string().as_bytes(), None).unwrap().as_wire(), odd.as_wire());
+        assert_eq!(
+            Name::parse(odd.to_string().as_bytes(), None)
+                .unwrap()
+                .as_wire(),
+            odd.as_wire()
+        );
     }
 
     #[test]

@@ -203,7 +203,10 @@ pub fn parse_period(text: &[u8]) -> Option<u32> {
     let mut num: Option<u64> = None;
     for &c in text {
         if c.is_ascii_digit() {
-            let n = num.unwrap_or(0).checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
+            let n = num
+                .unwrap_or(0)
+                .checked_mul(10)?
+                .checked_add(u64::from(c - b'0'))?;
             num = Some(n);
             continue;
         }
@@ -473,7 +476,10 @@ pub fn parse_rdata(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8
             type_name(rtype)
         ));
     };
-    let mut stream = Tokens { toks: tokens, pos: 0 };
+    let mut stream = Tokens {
+        toks: tokens,
+        pos: 0,
+    };
     let mut out = Vec::with_capacity(64);
     let lower = lowercases_names(rtype);
     for field in fields {
@@ -610,8 +616,9 @@ fn parse_single(
         }
         K::CharString => push_char_string(text, label, out),
         K::Type => {
-            let t = type_code(text)
-                .ok_or_else(|| RdataError::new(format!("{label}: unknown type '{}'", show(text))))?;
+            let t = type_code(text).ok_or_else(|| {
+                RdataError::new(format!("{label}: unknown type '{}'", show(text)))
+            })?;
             out.extend_from_slice(&t.to_be_bytes());
             Ok(())
         }
@@ -699,8 +706,13 @@ fn parse_time(text: &[u8]) -> Option<u32> {
     if text.len() != 14 {
         return parse_num(text, u64::from(u32::MAX)).and_then(|v| u32::try_from(v).ok());
     }
-    let part = |a: usize, b: usize| parse_num(text.get(a..b)?, 9999).and_then(|v| u32::try_from(v).ok());
-    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(part(0, 4)?).ok()?, part(4, 6)?, part(6, 8)?)?;
+    let part =
+        |a: usize, b: usize| parse_num(text.get(a..b)?, 9999).and_then(|v| u32::try_from(v).ok());
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(part(0, 4)?).ok()?,
+        part(4, 6)?,
+        part(6, 8)?,
+    )?;
     let ts = date
         .and_hms_opt(part(8, 10)?, part(10, 12)?, part(12, 14)?)?
         .and_utc()
@@ -757,7 +769,8 @@ fn parse_char_strings(toks: &[Token], label: &str, out: &mut Vec<u8>) -> Result<
     if toks.is_empty() {
         return fail(format!("missing {label}"));
     }
-    toks.iter().try_for_each(|t| push_char_string(t.text, label, out))
+    toks.iter()
+        .try_for_each(|t| push_char_string(t.text, label, out))
 }
 
 /// Appends base64 data split over the remaining tokens (must not be empty).
@@ -956,9 +969,8 @@ fn parse_svc_params(toks: &[Token], out: &mut Vec<u8>) -> Result<(), RdataError>
             value = Some(next.text);
             i += 1;
         }
-        let key = svc_key_code(key_text).ok_or_else(|| {
-            RdataError::new(format!("unknown SvcParamKey '{}'", show(key_text)))
-        })?;
+        let key = svc_key_code(key_text)
+            .ok_or_else(|| RdataError::new(format!("unknown SvcParamKey '{}'", show(key_text))))?;
         let mut raw = Vec::new();
         if let Some(v) = value {
             unescape_into(strip_quotes(v), "SvcParamValue", &mut raw)?;
@@ -967,7 +979,10 @@ fn parse_svc_params(toks: &[Token], out: &mut Vec<u8>) -> Result<(), RdataError>
         params.push((key, encoded));
     }
     params.sort_by_key(|(k, _)| *k);
-    if let Some(w) = params.windows(2).find(|w| w.first().map(|p| p.0) == w.get(1).map(|p| p.0)) {
+    if let Some(w) = params
+        .windows(2)
+        .find(|w| w.first().map(|p| p.0) == w.get(1).map(|p| p.0))
+    {
         let mut name = String::new();
         write_svc_key(w.first().map_or(0, |p| p.0), &mut name);
         return fail(format!("duplicate SvcParamKey '{name}'"));
@@ -1052,7 +1067,11 @@ fn encode_alpn(raw: &[u8]) -> Result<Vec<u8>, RdataError> {
     let mut iter = raw.iter();
     while let Some(&c) = iter.next() {
         match c {
-            b'\\' => id.push(*iter.next().ok_or_else(|| RdataError::new("alpn: dangling '\\'"))?),
+            b'\\' => id.push(
+                *iter
+                    .next()
+                    .ok_or_else(|| RdataError::new("alpn: dangling '\\'"))?,
+            ),
             b',' => push_alpn_id(&mut id, &mut out)?,
             _ => id.push(c),
         }
@@ -1102,7 +1121,9 @@ fn split_svc_params(wire: &[u8]) -> Result<Vec<(u16, &[u8])>, RdataError> {
             return fail("SvcParams: keys not in strictly increasing order");
         }
         last = Some(key);
-        let value = tail.get(..len).ok_or_else(|| RdataError::new("SvcParams: truncated value"))?;
+        let value = tail
+            .get(..len)
+            .ok_or_else(|| RdataError::new("SvcParams: truncated value"))?;
         check_svc_value(key, value)?;
         params.push((key, value));
         rest = tail.get(len..).unwrap_or(&[]);
@@ -1165,7 +1186,13 @@ fn format_svc_value(key: u16, v: &[u8], out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                write_svc_key(u16::from_be_bytes([pair.first().copied().unwrap_or(0), pair.get(1).copied().unwrap_or(0)]), out);
+                write_svc_key(
+                    u16::from_be_bytes([
+                        pair.first().copied().unwrap_or(0),
+                        pair.get(1).copied().unwrap_or(0),
+                    ]),
+                    out,
+                );
             }
         }
         1 => {
@@ -1186,11 +1213,24 @@ fn format_svc_value(key: u16, v: &[u8], out: &mut String) {
         }
         2 => {}
         3 => {
-            let port = u16::from_be_bytes([v.first().copied().unwrap_or(0), v.get(1).copied().unwrap_or(0)]);
+            let port = u16::from_be_bytes([
+                v.first().copied().unwrap_or(0),
+                v.get(1).copied().unwrap_or(0),
+            ]);
             let _ = write!(out, "={port}");
         }
-        4 => write_ip_list(v.chunks_exact(4).filter_map(|c| <[u8; 4]>::try_from(c).ok()).map(Ipv4Addr::from), out),
-        6 => write_ip_list(v.chunks_exact(16).filter_map(|c| <[u8; 16]>::try_from(c).ok()).map(Ipv6Addr::from), out),
+        4 => write_ip_list(
+            v.chunks_exact(4)
+                .filter_map(|c| <[u8; 4]>::try_from(c).ok())
+                .map(Ipv4Addr::from),
+            out,
+        ),
+        6 => write_ip_list(
+            v.chunks_exact(16)
+                .filter_map(|c| <[u8; 16]>::try_from(c).ok())
+                .map(Ipv6Addr::from),
+            out,
+        ),
         5 => {
             out.push('=');
             out.push_str(&BASE64.encode(v));
@@ -1237,7 +1277,10 @@ fn walk_wire<'w>(
         pos += len;
     }
     if pos != wire.len() {
-        return fail(format!("{} bytes of trailing data", wire.len().saturating_sub(pos)));
+        return fail(format!(
+            "{} bytes of trailing data",
+            wire.len().saturating_sub(pos)
+        ));
     }
     Ok(())
 }
@@ -1270,7 +1313,10 @@ fn field_len(kind: Kind, rest: &[u8]) -> Result<usize, RdataError> {
         K::Base32Hash => prefixed(1),
         K::CaaTag => {
             let n = prefixed(1)?;
-            if rest.get(1..n).is_some_and(|t| t.iter().all(u8::is_ascii_alphanumeric)) {
+            if rest
+                .get(1..n)
+                .is_some_and(|t| t.iter().all(u8::is_ascii_alphanumeric))
+            {
                 Ok(n)
             } else {
                 fail("tag must be letters and digits")
@@ -1304,7 +1350,11 @@ fn field_len(kind: Kind, rest: &[u8]) -> Result<usize, RdataError> {
 pub fn format_rdata(rtype: u16, rdata: &[u8], out: &mut String) {
     if let Some(fields) = descriptor(rtype) {
         let mut tmp = String::with_capacity(rdata.len() * 2 + 16);
-        if walk_wire(fields, rdata, |kind, bytes| format_field(kind, bytes, &mut tmp)).is_ok() {
+        if walk_wire(fields, rdata, |kind, bytes| {
+            format_field(kind, bytes, &mut tmp)
+        })
+        .is_ok()
+        {
             out.push_str(tmp.trim_end());
             return;
         }
@@ -1326,7 +1376,11 @@ fn format_field(kind: Kind, v: &[u8], out: &mut String) -> Result<(), RdataError
     if !out.is_empty() && !out.ends_with(' ') {
         out.push(' ');
     }
-    let be = |n: usize| v.iter().take(n).fold(0u32, |acc, b| acc << 8 | u32::from(*b));
+    let be = |n: usize| {
+        v.iter()
+            .take(n)
+            .fold(0u32, |acc, b| acc << 8 | u32::from(*b))
+    };
     match kind {
         K::Name => {
             let name = Name::from_wire(v).map_err(|e| RdataError::new(e.to_string()))?;
