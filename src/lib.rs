@@ -8,20 +8,24 @@
 //! ([`audit`]). `main.rs` is a thin shell over [`cli`].
 
 pub mod algorithm;
-pub mod crypto;
-pub mod hsm;
 pub mod audit;
 pub mod checks;
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod error;
+pub mod hsm;
 pub mod keys;
+pub mod name;
 pub mod nsec;
 pub mod output;
 pub mod pipeline;
 pub mod policy;
+pub mod rdata;
+pub mod record;
 pub mod rrsig;
 pub mod setup;
 pub mod sign;
 pub mod verify;
 pub mod zone;
+pub mod zonefile;
