@@ -22,7 +22,10 @@ pub struct AuditLog {
 impl AuditLog {
     /// An audit log at `path` for events of `command` (e.g. "sign", "init").
     pub fn new(path: &Path, command: &str) -> AuditLog {
-        AuditLog { path: path.to_path_buf(), command: command.to_string() }
+        AuditLog {
+            path: path.to_path_buf(),
+            command: command.to_string(),
+        }
     }
 
     /// Appends one event. `fields` are merged into the line.
@@ -32,7 +35,10 @@ impl AuditLog {
     pub fn record(&self, event: &str, fields: Value) -> std::io::Result<()> {
         let prev = last_line_hash(&self.path)?;
         let mut line = Map::new();
-        line.insert("time".into(), json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)));
+        line.insert(
+            "time".into(),
+            json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        );
         line.insert("event".into(), json!(event));
         line.insert("user".into(), json!(os_user()));
         line.insert("command".into(), json!(self.command));
@@ -42,7 +48,11 @@ impl AuditLog {
         line.insert("prev".into(), json!(prev));
         let mut text = Value::Object(line).to_string();
         text.push('\n');
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&self.path)?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&self.path)?;
         f.write_all(text.as_bytes())?;
         f.sync_data()
     }
@@ -64,7 +74,9 @@ fn last_line_hash(path: &Path) -> std::io::Result<String> {
 pub fn os_user() -> String {
     use std::os::unix::fs::MetadataExt;
     let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).ok();
-    let from_env = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).ok();
+    let from_env = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .ok();
     match (from_env, uid) {
         (Some(name), Some(uid)) => format!("{name} (uid {uid})"),
         (Some(name), None) => name,

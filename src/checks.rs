@@ -30,7 +30,12 @@ pub struct Findings<'a> {
 impl<'a> Findings<'a> {
     /// Starts an empty list for a zone read from `files` (index = `SourceLoc::file`).
     pub fn new(files: &'a [PathBuf]) -> Self {
-        Findings { files, errors: Vec::new(), warnings: Vec::new(), unlisted: 0 }
+        Findings {
+            files,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            unlisted: 0,
+        }
     }
 
     /// Formats `file:line: message` for a record location.
@@ -96,7 +101,10 @@ pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
                 .map(|&t| type_name(t))
                 .collect();
             if !others.is_empty() && group.kind != NameKind::Occluded {
-                f.error(cname.loc, format!("{owner}: CNAME beside other data ({})", others.join(" ")));
+                f.error(
+                    cname.loc,
+                    format!("{owner}: CNAME beside other data ({})", others.join(" ")),
+                );
             }
             if cname.rdatas.len() > 1 {
                 f.error(cname.loc, format!("{owner}: more than one CNAME record"));
@@ -113,11 +121,20 @@ pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
                     .map(|&t| type_name(t))
                     .collect();
                 if !extra.is_empty() {
-                    f.warn(first, format!("{owner}: {} at a delegation is not authoritative; copied unsigned", extra.join(" ")));
+                    f.warn(
+                        first,
+                        format!(
+                            "{owner}: {} at a delegation is not authoritative; copied unsigned",
+                            extra.join(" ")
+                        ),
+                    );
                 }
             }
             NameKind::Occluded if !is_glue(&types) => {
-                f.warn(first, format!("{owner}: occluded by a zone cut or DNAME above it; copied unsigned"));
+                f.warn(
+                    first,
+                    format!("{owner}: occluded by a zone cut or DNAME above it; copied unsigned"),
+                );
             }
             _ => {}
         }
@@ -127,18 +144,34 @@ pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
 fn check_apex(zone: &Zone, f: &mut Findings) {
     let apex_loc = zone.rrsets.first().map(|s| s.loc).unwrap_or_default();
     match zone.soa() {
-        None => f.error(apex_loc, format!("no SOA record at the apex {}", zone.origin)),
-        Some(soa) if soa.rdatas.len() > 1 => {
-            f.error(soa.loc, format!("{} SOA records at the apex; exactly one is allowed", soa.rdatas.len()))
-        }
+        None => f.error(
+            apex_loc,
+            format!("no SOA record at the apex {}", zone.origin),
+        ),
+        Some(soa) if soa.rdatas.len() > 1 => f.error(
+            soa.loc,
+            format!(
+                "{} SOA records at the apex; exactly one is allowed",
+                soa.rdatas.len()
+            ),
+        ),
         Some(_) => {}
     }
     if zone.get(&zone.origin, rtype::NS).is_none() {
-        f.error(apex_loc, format!("no NS records at the apex {}", zone.origin));
+        f.error(
+            apex_loc,
+            format!("no NS records at the apex {}", zone.origin),
+        );
     }
 }
 
-fn check_ds(owner: &crate::name::Name, ds: &crate::zone::RRset, kind: NameKind, policy: &Policy, f: &mut Findings) {
+fn check_ds(
+    owner: &crate::name::Name,
+    ds: &crate::zone::RRset,
+    kind: NameKind,
+    policy: &Policy,
+    f: &mut Findings,
+) {
     match kind {
         NameKind::Delegation => {
             if ds.rdatas.len() > policy.max_ds_per_delegation {
@@ -152,10 +185,14 @@ fn check_ds(owner: &crate::name::Name, ds: &crate::zone::RRset, kind: NameKind, 
                 );
             }
         }
-        NameKind::Apex => f.error(ds.loc, format!("{owner}: DS at the apex belongs in the parent zone")),
-        NameKind::Authoritative => {
-            f.error(ds.loc, format!("{owner}: DS at a name that is not a delegation (no NS records)"))
-        }
+        NameKind::Apex => f.error(
+            ds.loc,
+            format!("{owner}: DS at the apex belongs in the parent zone"),
+        ),
+        NameKind::Authoritative => f.error(
+            ds.loc,
+            format!("{owner}: DS at a name that is not a delegation (no NS records)"),
+        ),
         NameKind::Occluded => {}
     }
 }

@@ -183,8 +183,14 @@ fn parse_algorithm(s: &str) -> std::result::Result<Algorithm, String> {
 }
 
 fn parse_name(s: &str) -> std::result::Result<Name, String> {
-    let text = if s.ends_with('.') { s.to_string() } else { format!("{s}.") };
-    Name::parse(text.as_bytes(), None).map(|n| n.to_lowercase()).map_err(|e| e.to_string())
+    let text = if s.ends_with('.') {
+        s.to_string()
+    } else {
+        format!("{s}.")
+    };
+    Name::parse(text.as_bytes(), None)
+        .map(|n| n.to_lowercase())
+        .map_err(|e| e.to_string())
 }
 
 fn parse_time(s: &str) -> std::result::Result<i64, String> {
@@ -226,16 +232,34 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
 }
 
 fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
-    let opts = InitOptions { dir: a.dir.clone(), algorithm: a.algorithm, token: a.token.clone(), module: a.module.clone() };
+    let opts = InitOptions {
+        dir: a.dir.clone(),
+        algorithm: a.algorithm,
+        token: a.token.clone(),
+        module: a.module.clone(),
+    };
     let s = init(&opts)?;
     if !cli.quiet {
         println!("zonesign: created {}", s.config.display());
-        println!("  token '{}' (SoftHSM2), user PIN in {} (mode 0600)", a.token, s.pin_file.display());
-        println!("  SO PIN in {} (mode 0600): move it offline; only the security officer needs it (DPS-4.2)", s.so_pin_file.display());
+        println!(
+            "  token '{}' (SoftHSM2), user PIN in {} (mode 0600)",
+            a.token,
+            s.pin_file.display()
+        );
+        println!(
+            "  SO PIN in {} (mode 0600): move it offline; only the security officer needs it (DPS-4.2)",
+            s.so_pin_file.display()
+        );
         for k in &s.keys {
-            println!("  {} {} {} bits, tag {}, label {}", k.role, k.algorithm, k.bits, k.tag, k.label);
+            println!(
+                "  {} {} {} bits, tag {}, label {}",
+                k.role, k.algorithm, k.bits, k.tag, k.label
+            );
         }
-        println!("next: zonesign --config {} sign ZONEFILE --origin ORIGIN --out SIGNED", s.config.display());
+        println!(
+            "next: zonesign --config {} sign ZONEFILE --origin ORIGIN --out SIGNED",
+            s.config.display()
+        );
     }
     Ok(ExitCode::Ok)
 }
@@ -285,7 +309,11 @@ fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
-    Ok(if report.valid { ExitCode::Ok } else { ExitCode::VerifyFailed })
+    Ok(if report.valid {
+        ExitCode::Ok
+    } else {
+        ExitCode::VerifyFailed
+    })
 }
 
 fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
@@ -295,7 +323,9 @@ fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
         (Some(o), _) => o.clone(),
         (None, Some(z)) => parse_name(z).map_err(Error::Usage)?,
         (None, None) => {
-            return Err(Error::Usage("these keys have not signed a zone yet: give --origin".into()));
+            return Err(Error::Usage(
+                "these keys have not signed a zone yet: give --origin".into(),
+            ));
         }
     };
     let digest = match a.digest {
@@ -311,7 +341,10 @@ fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
     }
     let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key ds");
     audit
-        .record("export", serde_json::json!({"what": "DS", "zone": origin.to_string(), "digest": digest}))
+        .record(
+            "export",
+            serde_json::json!({"what": "DS", "zone": origin.to_string(), "digest": digest}),
+        )
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(ExitCode::Ok)
@@ -321,13 +354,25 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let store = KeyStore::load(&cfg.files.keys)?;
     if a.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&store.keys).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&store.keys).unwrap_or_default()
+        );
         return Ok(ExitCode::Ok);
     }
-    println!("{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} LABEL", "TAG", "ROLE", "ALGORITHM", "BITS", "STATE", "ID");
+    println!(
+        "{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} LABEL",
+        "TAG", "ROLE", "ALGORITHM", "BITS", "STATE", "ID"
+    );
     for k in &store.keys {
-        let state = serde_json::to_value(k.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
-        println!("{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} {}", k.tag, k.role, k.algorithm, k.bits, state, k.id, k.label);
+        let state = serde_json::to_value(k.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        println!(
+            "{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} {}",
+            k.tag, k.role, k.algorithm, k.bits, state, k.id, k.label
+        );
     }
     Ok(ExitCode::Ok)
 }

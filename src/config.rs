@@ -118,12 +118,16 @@ impl Config {
         if let Some(p) = &self.files.policy {
             return Policy::load(p);
         }
-        let Some(table) = &self.policy else { return Ok(Policy::default()) };
+        let Some(table) = &self.policy else {
+            return Ok(Policy::default());
+        };
         let policy: Policy = table
             .clone()
             .try_into()
             .map_err(|e| Error::Usage(format!("{}: bad [policy]: {e}", self.path.display())))?;
-        policy.validate().map_err(|m| Error::Usage(format!("{}: {m}", self.path.display())))?;
+        policy
+            .validate()
+            .map_err(|m| Error::Usage(format!("{}: {m}", self.path.display())))?;
         Ok(policy)
     }
 
@@ -156,10 +160,16 @@ impl Config {
             }
         }
         let Some(file) = &self.hsm.pin_file else {
-            return Err(Error::Key(format!("no PIN: set {PIN_ENV} or add pin-file to {}", self.path.display())));
+            return Err(Error::Key(format!(
+                "no PIN: set {PIN_ENV} or add pin-file to {}",
+                self.path.display()
+            )));
         };
         let meta = std::fs::metadata(file).map_err(|e| {
-            Error::Key(format!("no PIN: cannot read the PIN file {} ({e}); set {PIN_ENV} or restore the file", file.display()))
+            Error::Key(format!(
+                "no PIN: cannot read the PIN file {} ({e}); set {PIN_ENV} or restore the file",
+                file.display()
+            ))
         })?;
         if meta.permissions().mode() & 0o077 != 0 {
             return Err(Error::Key(format!(
@@ -171,7 +181,10 @@ impl Config {
         let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
         let pin = text.trim_end_matches(['\n', '\r']).to_string();
         if pin.is_empty() {
-            return Err(Error::Key(format!("the PIN file {} is empty", file.display())));
+            return Err(Error::Key(format!(
+                "the PIN file {} is empty",
+                file.display()
+            )));
         }
         Ok(Pin::new(pin))
     }

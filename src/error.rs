@@ -72,7 +72,10 @@ impl Error {
 
     /// Wraps an I/O error with the path it concerns, so the message names the file.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

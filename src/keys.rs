@@ -65,7 +65,10 @@ pub enum KeyState {
 impl KeyState {
     /// Whether the DNSKEY is in the zone's DNSKEY RRset in this state.
     pub fn is_published(self) -> bool {
-        matches!(self, KeyState::Published | KeyState::Ready | KeyState::Active | KeyState::Retired)
+        matches!(
+            self,
+            KeyState::Published | KeyState::Ready | KeyState::Active | KeyState::Retired
+        )
     }
 }
 
@@ -99,7 +102,12 @@ impl KeyEntry {
     pub fn id_bytes(&self) -> Result<Vec<u8>> {
         data_encoding::HEXLOWER_PERMISSIVE
             .decode(self.id.as_bytes())
-            .map_err(|_| Error::Key(format!("key {}: bad id '{}' in the key state", self.tag, self.id)))
+            .map_err(|_| {
+                Error::Key(format!(
+                    "key {}: bad id '{}' in the key state",
+                    self.tag, self.id
+                ))
+            })
     }
 
     /// The DNSKEY public key field as bytes.
@@ -111,7 +119,11 @@ impl KeyEntry {
 
     /// The DNSKEY RDATA of this key.
     pub fn dnskey_rdata(&self) -> Result<Vec<u8>> {
-        Ok(dnskey_rdata(self.role.flags(), self.algorithm, &self.public_key_bytes()?))
+        Ok(dnskey_rdata(
+            self.role.flags(),
+            self.algorithm,
+            &self.public_key_bytes()?,
+        ))
     }
 }
 
@@ -149,18 +161,22 @@ impl KeyStore {
     /// Reads the key state file.
     pub fn load(path: &Path) -> Result<KeyStore> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        toml::from_str(&text).map_err(|e| Error::Key(format!("{}: bad key state: {e}", path.display())))
+        toml::from_str(&text)
+            .map_err(|e| Error::Key(format!("{}: bad key state: {e}", path.display())))
     }
 
     /// Writes the key state atomically (temporary file, fsync, rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(self).map_err(|e| Error::Key(format!("cannot encode key state: {e}")))?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::Key(format!("cannot encode key state: {e}")))?;
         crate::output::write_atomic(path, text.as_bytes())
     }
 
     /// Keys of a role that sign now.
     pub fn active(&self, role: Role) -> impl Iterator<Item = &KeyEntry> {
-        self.keys.iter().filter(move |k| k.role == role && k.state == KeyState::Active)
+        self.keys
+            .iter()
+            .filter(move |k| k.role == role && k.state == KeyState::Active)
     }
 
     /// Keys whose DNSKEY belongs in the zone now.
@@ -178,6 +194,8 @@ mod alg_serde {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Algorithm, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }

@@ -37,14 +37,19 @@ pub fn nsec_rdata(next: &Name, types: &[u16]) -> Box<[u8]> {
 ///
 /// Returns `(group index, rdata)` pairs so the caller can place each NSEC with its owner.
 pub fn chain(zone: &Zone, groups: &[NameGroup]) -> Vec<(usize, Box<[u8]>)> {
-    let chained: Vec<usize> = (0..groups.len()).filter(|&g| in_nsec_chain(groups[g].kind)).collect();
+    let chained: Vec<usize> = (0..groups.len())
+        .filter(|&g| in_nsec_chain(groups[g].kind))
+        .collect();
     let owner = |g: usize| &zone.rrsets[groups[g].range.start].owner;
     chained
         .iter()
         .enumerate()
         .map(|(i, &g)| {
             let next = chained.get(i + 1).map_or(&zone.origin, |&n| owner(n));
-            let types = bitmap_types(groups[g].kind, zone.rrsets[groups[g].range.clone()].iter().map(|s| s.rtype));
+            let types = bitmap_types(
+                groups[g].kind,
+                zone.rrsets[groups[g].range.clone()].iter().map(|s| s.rtype),
+            );
             (g, nsec_rdata(next, &types))
         })
         .collect()

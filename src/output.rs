@@ -27,7 +27,14 @@ pub fn render(zone: &Zone, out: &mut impl Write) -> std::io::Result<()> {
         }
     }
     for (owner, _, sig) in &zone.orphan_sigs {
-        write_rr(&owner.to_string(), sig.ttl, rtype::RRSIG, &sig.rdata, &mut line, out)?;
+        write_rr(
+            &owner.to_string(),
+            sig.ttl,
+            rtype::RRSIG,
+            &sig.rdata,
+            &mut line,
+            out,
+        )?;
     }
     Ok(())
 }
@@ -43,7 +50,14 @@ fn write_rrset(set: &RRset, line: &mut String, out: &mut impl Write) -> std::io:
     Ok(())
 }
 
-fn write_rr(owner: &str, ttl: u32, t: u16, rdata: &[u8], line: &mut String, out: &mut impl Write) -> std::io::Result<()> {
+fn write_rr(
+    owner: &str,
+    ttl: u32,
+    t: u16,
+    rdata: &[u8],
+    line: &mut String,
+    out: &mut impl Write,
+) -> std::io::Result<()> {
     use std::fmt::Write as _;
     line.clear();
     let _ = write!(line, "{owner}\t{ttl}\tIN\t{}\t", type_name(t));
@@ -75,7 +89,10 @@ pub fn write_atomic_with(
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
@@ -86,7 +103,9 @@ pub fn write_atomic_with(
         body(&mut w).map_err(|e| Error::io(tmp.path(), e))?;
         w.flush().map_err(|e| Error::io(tmp.path(), e))?;
     }
-    tmp.as_file().sync_all().map_err(|e| Error::io(tmp.path(), e))?;
+    tmp.as_file()
+        .sync_all()
+        .map_err(|e| Error::io(tmp.path(), e))?;
     gate(tmp.path())?;
     let perm = std::fs::metadata(path).map(|m| m.permissions()).ok();
     if let Some(p) = perm {
@@ -94,7 +113,9 @@ pub fn write_atomic_with(
         let _ = tmp.as_file().set_permissions(p);
     } else {
         use std::os::unix::fs::PermissionsExt;
-        let _ = tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644));
+        let _ = tmp
+            .as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     if let Ok(d) = std::fs::File::open(dir) {

@@ -25,12 +25,20 @@ use crate::policy::Policy;
 use crate::record::rtype;
 use crate::setup::login;
 use crate::sign::{SignKey, SignStats, sign_zone};
-use crate::verify::{Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone};
+use crate::verify::{
+    Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
+};
 use crate::zone::{RRset, Zone};
 use crate::zonefile;
 
 /// DNSSEC records that signing drops from its input and makes anew (issue #3).
-pub const REGENERATED: [u16; 5] = [rtype::RRSIG, rtype::NSEC, rtype::NSEC3, rtype::NSEC3PARAM, rtype::DNSKEY];
+pub const REGENERATED: [u16; 5] = [
+    rtype::RRSIG,
+    rtype::NSEC,
+    rtype::NSEC3,
+    rtype::NSEC3PARAM,
+    rtype::DNSKEY,
+];
 
 /// What `zonesign sign` was asked to do.
 #[derive(Debug, Clone)]
@@ -88,18 +96,32 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     }
     let anchors = match &req.ds_anchor {
         Some(p) => read_anchors(p, &req.origin)?,
-        None => ksks.iter().map(|k| Ok(Anchor::Ds(ds_for(&req.origin, &k.dnskey_rdata()?, 2)?.into()))).collect::<Result<_>>()?,
+        None => ksks
+            .iter()
+            .map(|k| {
+                Ok(Anchor::Ds(
+                    ds_for(&req.origin, &k.dnskey_rdata()?, 2)?.into(),
+                ))
+            })
+            .collect::<Result<_>>()?,
     };
     zone.upsert(dnskey_rrset(&zone.origin, &published, policy.dnskey_ttl)?);
     let nsec_ttl = nsec_ttl(&zone, &policy);
     nsec::add_chain(&mut zone, nsec_ttl);
     let signing: Vec<KeyEntry> = ksks.iter().chain(&zsks).cloned().collect();
     let stats = sign_in_hsm(cfg, &mut zone, &signing, &policy, req)?;
-    let expected = ExpectedSigners { ksk: ksks.iter().map(|k| k.tag).collect(), zsk: zsks.iter().map(|k| k.tag).collect() };
+    let expected = ExpectedSigners {
+        ksk: ksks.iter().map(|k| k.tag).collect(),
+        zsk: zsks.iter().map(|k| k.tag).collect(),
+    };
     let opts = VerifyOptions {
         now: req.now,
         max_validity: Some(policy.validity_max),
-        ttl_rules: Some(TtlRules { dnskey: policy.dnskey_ttl, ds: policy.ds_ttl, nsec: nsec_ttl }),
+        ttl_rules: Some(TtlRules {
+            dnskey: policy.dnskey_ttl,
+            ds: policy.ds_ttl,
+            nsec: nsec_ttl,
+        }),
         expected: Some(expected),
     };
     let mut report = None;
@@ -108,13 +130,23 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         let valid = r.valid;
         let text = r.to_text();
         report = Some(r);
-        if valid { Ok(()) } else { Err(Error::Verification(format!("the signed zone failed verification; nothing was written (DPS-6.6)\n{text}"))) }
+        if valid {
+            Ok(())
+        } else {
+            Err(Error::Verification(format!(
+                "the signed zone failed verification; nothing was written (DPS-6.6)\n{text}"
+            )))
+        }
     })?;
     if store.zone.is_none() {
         store.zone = Some(req.origin.to_string());
         store.save(&cfg.files.keys)?;
     }
-    let nsec = zone.rrsets.iter().filter(|s| s.rtype == rtype::NSEC).count();
+    let nsec = zone
+        .rrsets
+        .iter()
+        .filter(|s| s.rtype == rtype::NSEC)
+        .count();
     Ok(SignSummary {
         serial,
         stats,
@@ -133,7 +165,11 @@ pub fn read_and_check(file: &Path, origin: &Name, policy: &Policy) -> Result<(Zo
     findings.warnings.extend(parsed.warnings.iter().cloned());
     checks::check_records(origin, &parsed.records, &mut findings);
     let before = parsed.records.len();
-    let records: Vec<_> = parsed.records.into_iter().filter(|r| !REGENERATED.contains(&r.rtype)).collect();
+    let records: Vec<_> = parsed
+        .records
+        .into_iter()
+        .filter(|r| !REGENERATED.contains(&r.rtype))
+        .collect();
     let dropped = before - records.len();
     if dropped > 0 {
         findings.warnings.push(format!("{}: dropped {dropped} DNSSEC record(s) (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY); they are made anew", file.display()));
@@ -155,9 +191,14 @@ fn apply_policy(zone: &mut Zone, policy: &Policy, now: i64) -> Result<u32> {
         set.ttl = policy.ds_ttl;
     }
     let origin = zone.origin.clone();
-    let i = zone.find(&origin, rtype::SOA).ok_or_else(|| Error::Checks(vec![format!("no SOA at {origin}")]))?;
+    let i = zone
+        .find(&origin, rtype::SOA)
+        .ok_or_else(|| Error::Checks(vec![format!("no SOA at {origin}")]))?;
     let soa = &mut zone.rrsets[i].rdatas[0];
-    let at = soa.len().checked_sub(20).ok_or_else(|| Error::Checks(vec!["malformed SOA".into()]))?;
+    let at = soa
+        .len()
+        .checked_sub(20)
+        .ok_or_else(|| Error::Checks(vec!["malformed SOA".into()]))?;
     let old = u32::from_be_bytes([soa[at], soa[at + 1], soa[at + 2], soa[at + 3]]);
     let serial = policy.next_serial(old, now);
     soa[at..at + 4].copy_from_slice(&serial.to_be_bytes());
@@ -172,14 +213,30 @@ fn nsec_ttl(zone: &Zone, policy: &Policy) -> u32 {
 
 /// The apex DNSKEY RRset from the published keys, in canonical order.
 fn dnskey_rrset(origin: &Name, keys: &[KeyEntry], ttl: u32) -> Result<RRset> {
-    let mut rdatas = keys.iter().map(|k| Ok(k.dnskey_rdata()?.into_boxed_slice())).collect::<Result<Vec<_>>>()?;
+    let mut rdatas = keys
+        .iter()
+        .map(|k| Ok(k.dnskey_rdata()?.into_boxed_slice()))
+        .collect::<Result<Vec<_>>>()?;
     rdatas.sort();
     rdatas.dedup();
-    Ok(RRset { owner: origin.clone(), rtype: rtype::DNSKEY, ttl, rdatas, sigs: Vec::new(), loc: Default::default() })
+    Ok(RRset {
+        owner: origin.clone(),
+        rtype: rtype::DNSKEY,
+        ttl,
+        rdatas,
+        sigs: Vec::new(),
+        loc: Default::default(),
+    })
 }
 
 /// Logs in, checks the token's keys are the recorded ones, signs, logs out (DPS-5.2).
-fn sign_in_hsm(cfg: &Config, zone: &mut Zone, keys: &[KeyEntry], policy: &Policy, req: &SignRequest) -> Result<SignStats> {
+fn sign_in_hsm(
+    cfg: &Config,
+    zone: &mut Zone,
+    keys: &[KeyEntry],
+    policy: &Policy,
+    req: &SignRequest,
+) -> Result<SignStats> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     let pin = cfg.pin()?;
     let module = Module::load(&cfg.hsm.module)?;
@@ -188,7 +245,10 @@ fn sign_in_hsm(cfg: &Config, zone: &mut Zone, keys: &[KeyEntry], policy: &Policy
     for k in keys {
         let id = k.id_bytes()?;
         if token.public_key(&id, k.algorithm)? != k.public_key_bytes()? {
-            return Err(Error::Key(format!("key {} ({}) in the token differs from the key state; refusing to sign", k.tag, k.label)));
+            return Err(Error::Key(format!(
+                "key {} ({}) in the token differs from the key state; refusing to sign",
+                k.tag, k.label
+            )));
         }
         handles.push((id, k.algorithm));
     }
@@ -196,14 +256,21 @@ fn sign_in_hsm(cfg: &Config, zone: &mut Zone, keys: &[KeyEntry], policy: &Policy
     let sign_keys: Vec<SignKey> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| SignKey { backend_index: i, tag: k.tag, algorithm: k.algorithm, role: k.role })
+        .map(|(i, k)| SignKey {
+            backend_index: i,
+            tag: k.tag,
+            algorithm: k.algorithm,
+            role: k.role,
+        })
         .collect();
     let mut rng = match req.seed {
         Some(s) => rand::rngs::StdRng::seed_from_u64(s),
         None => rand::rngs::StdRng::from_rng(&mut rand::rng()),
     };
     let sessions = req.sessions.unwrap_or_else(|| cfg.sessions());
-    let result = sign_zone(zone, &sign_keys, &signer, sessions, policy, req.now, &mut rng);
+    let result = sign_zone(
+        zone, &sign_keys, &signer, sessions, policy, req.now, &mut rng,
+    );
     drop(signer);
     drop(token);
     let per_key: Vec<_> = keys.iter().zip(&sign_keys).map(|(k, _)| k.tag).collect();
@@ -215,7 +282,9 @@ fn sign_in_hsm(cfg: &Config, zone: &mut Zone, keys: &[KeyEntry], policy: &Policy
         Err(e) => audit.record("sign", json!({"zone": zone.origin.to_string(), "keys": per_key, "result": "failed", "error": e.to_string()})),
     }
     .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
-    audit.record("logout", json!({"token": cfg.hsm.token})).map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+    audit
+        .record("logout", json!({"token": cfg.hsm.token}))
+        .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     Ok(result?)
 }
 
@@ -233,13 +302,21 @@ pub fn read_anchors(path: &Path, origin: &Name) -> Result<Vec<Anchor>> {
         })
         .collect();
     if anchors.is_empty() {
-        return Err(Error::Usage(format!("{}: no DS or DNSKEY record for {origin}", path.display())));
+        return Err(Error::Usage(format!(
+            "{}: no DS or DNSKEY record for {origin}",
+            path.display()
+        )));
     }
     Ok(anchors)
 }
 
 /// Parses a signed zone file and verifies it.
-pub fn verify_file(path: &Path, origin: &Name, anchors: &[Anchor], opts: &VerifyOptions) -> Result<Report> {
+pub fn verify_file(
+    path: &Path,
+    origin: &Name,
+    anchors: &[Anchor],
+    opts: &VerifyOptions,
+) -> Result<Report> {
     let parsed = zonefile::parse_file(path, origin)?;
     let mut findings = Findings::new(&parsed.files);
     checks::check_records(origin, &parsed.records, &mut findings);

@@ -100,7 +100,9 @@ impl Policy {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         let policy: Policy = toml::from_str(&text)
             .map_err(|e| Error::Usage(format!("{}: bad policy: {e}", path.display())))?;
-        policy.validate().map_err(|m| Error::Usage(format!("{}: {m}", path.display())))?;
+        policy
+            .validate()
+            .map_err(|m| Error::Usage(format!("{}: {m}", path.display())))?;
         Ok(policy)
     }
 
@@ -113,7 +115,9 @@ impl Policy {
             return Err("validity-max must be longer than inception-offset".into());
         }
         if self.refresh >= self.validity_min {
-            return Err("refresh must be shorter than validity-min, or every run re-signs all".into());
+            return Err(
+                "refresh must be shorter than validity-min, or every run re-signs all".into(),
+            );
         }
         Ok(())
     }
@@ -126,7 +130,10 @@ impl Policy {
     pub fn draw_times(&self, now: i64, rng: &mut impl rand::Rng) -> (u32, u32) {
         let validity = rng.random_range(self.validity_min..=self.validity_max);
         let inception = now - i64::from(self.inception_offset);
-        (rrsig_time(inception), rrsig_time(inception + i64::from(validity)))
+        (
+            rrsig_time(inception),
+            rrsig_time(inception + i64::from(validity)),
+        )
     }
 
     /// The NSEC TTL for a zone whose SOA has TTL `soa_ttl` and MINIMUM `soa_minimum`.
@@ -148,7 +155,11 @@ impl Policy {
             SerialPolicy::Unixtime => rrsig_time(now),
             SerialPolicy::DateCounter => date_counter(now),
         };
-        if serial_gt(candidate, input) { candidate } else { input.wrapping_add(1) }
+        if serial_gt(candidate, input) {
+            candidate
+        } else {
+            input.wrapping_add(1)
+        }
     }
 }
 
@@ -201,7 +212,9 @@ pub fn parse_duration(text: &str) -> std::result::Result<u32, String> {
             _ => return Err(bad()),
         };
         let n: u64 = digits.parse().map_err(|_| bad())?;
-        total = total.checked_add(n.checked_mul(unit).ok_or_else(bad)?).ok_or_else(bad)?;
+        total = total
+            .checked_add(n.checked_mul(unit).ok_or_else(bad)?)
+            .ok_or_else(bad)?;
         digits.clear();
     }
     if !digits.is_empty() {
@@ -224,7 +237,9 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u32, D::Erro
 }
 
 fn algorithm<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Algorithm, D::Error> {
-    String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    String::deserialize(d)?
+        .parse()
+        .map_err(serde::de::Error::custom)
 }
 
 #[cfg(test)]
@@ -242,7 +257,10 @@ mod tests {
             let (inc, exp) = p.draw_times(now, &mut rng);
             assert_eq!(i64::from(inc), now - 3600, "inception is one hour back");
             let v = exp - inc;
-            assert!((12 * DAY..=14 * DAY).contains(&v), "validity {v} out of bounds");
+            assert!(
+                (12 * DAY..=14 * DAY).contains(&v),
+                "validity {v} out of bounds"
+            );
             lo = lo.min(v);
             hi = hi.max(v);
         }
@@ -280,7 +298,10 @@ mod tests {
         assert_eq!(parse_duration("3600").unwrap(), 3600);
         assert!(parse_duration("12x").is_err());
         assert!(parse_duration("9").is_ok());
-        let p: Policy = toml::from_str("validity-max = \"13d\"\nserial = \"keep\"\nalgorithm = \"ecdsap256sha256\"").unwrap();
+        let p: Policy = toml::from_str(
+            "validity-max = \"13d\"\nserial = \"keep\"\nalgorithm = \"ecdsap256sha256\"",
+        )
+        .unwrap();
         assert_eq!(p.validity_max, 13 * DAY);
         assert_eq!(p.validity_min, 12 * DAY);
         assert_eq!(p.serial, SerialPolicy::Keep);

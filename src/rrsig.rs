@@ -45,7 +45,8 @@ impl<'a> Rrsig<'a> {
         let split = FIXED + name_len;
         let signer = Name::from_wire(rdata.get(FIXED..split)?).ok()?;
         let u16_at = |i: usize| u16::from_be_bytes([fixed[i], fixed[i + 1]]);
-        let u32_at = |i: usize| u32::from_be_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
+        let u32_at =
+            |i: usize| u32::from_be_bytes([fixed[i], fixed[i + 1], fixed[i + 2], fixed[i + 3]]);
         Some(Rrsig {
             type_covered: u16_at(0),
             algorithm: fixed[2],
@@ -93,7 +94,10 @@ pub fn signed_data(prefix: &[u8], labels: u8, original_ttl: u32, set: &RRset, ou
     out.extend_from_slice(prefix);
     let mut owner = Vec::with_capacity(256);
     if usize::from(labels) < set.owner.label_count() {
-        set.owner.suffix(usize::from(labels)).wildcard_of().write_canonical(&mut owner);
+        set.owner
+            .suffix(usize::from(labels))
+            .wildcard_of()
+            .write_canonical(&mut owner);
     } else {
         set.owner.write_canonical(&mut owner);
     }

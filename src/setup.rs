@@ -66,7 +66,9 @@ pub fn init(opts: &InitOptions) -> Result<InitSummary> {
     let module = match &opts.module {
         Some(m) => m.clone(),
         None => default_module().ok_or_else(|| {
-            Error::Key("no SoftHSM2 module found (install the softhsm2 package, or give --module)".into())
+            Error::Key(
+                "no SoftHSM2 module found (install the softhsm2 package, or give --module)".into(),
+            )
         })?,
     };
     let created = !opts.dir.exists();
@@ -79,7 +81,10 @@ pub fn init(opts: &InitOptions) -> Result<InitSummary> {
 }
 
 fn default_module() -> Option<PathBuf> {
-    SOFTHSM_MODULES.iter().map(PathBuf::from).find(|p| p.exists())
+    SOFTHSM_MODULES
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
 }
 
 fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<InitSummary> {
@@ -101,7 +106,11 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
             softhsm_conf: Some(PathBuf::from("softhsm2.conf")),
             sessions: 0,
         },
-        files: FilesSection { keys: PathBuf::from("keys.toml"), audit_log: PathBuf::from("audit.log"), policy: None },
+        files: FilesSection {
+            keys: PathBuf::from("keys.toml"),
+            audit_log: PathBuf::from("audit.log"),
+            policy: None,
+        },
         policy: None,
         path: config_path.to_path_buf(),
     };
@@ -111,9 +120,15 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
     let module = Module::load(module_path)?;
     let so_pin = random_pin();
     let user_pin = random_pin();
-    module.init_token(&opts.token, &Pin::new(so_pin.clone()), &Pin::new(user_pin.clone()))?;
+    module.init_token(
+        &opts.token,
+        &Pin::new(so_pin.clone()),
+        &Pin::new(user_pin.clone()),
+    )?;
     let audit_io = |e| Error::io(dir.join("audit.log"), e);
-    audit.record("token-init", json!({"token": opts.token})).map_err(audit_io)?;
+    audit
+        .record("token-init", json!({"token": opts.token}))
+        .map_err(audit_io)?;
     let so_pin_file = dir.join("so.pin");
     let pin_file = dir.join("user.pin");
     write_private(&so_pin_file, format!("{so_pin}\n").as_bytes())?;
@@ -126,35 +141,57 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         store.keys.push(key);
     }
     drop(token);
-    audit.record("logout", json!({"token": opts.token})).map_err(audit_io)?;
+    audit
+        .record("logout", json!({"token": opts.token}))
+        .map_err(audit_io)?;
     store.save(&dir.join("keys.toml"))?;
-    let text = toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
+    let text = toml::to_string_pretty(&cfg)
+        .map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
     crate::output::write_atomic(config_path, text.as_bytes())?;
-    Ok(InitSummary { config: config_path.to_path_buf(), pin_file, so_pin_file, keys: store.keys })
+    Ok(InitSummary {
+        config: config_path.to_path_buf(),
+        pin_file,
+        so_pin_file,
+        keys: store.keys,
+    })
 }
 
 /// Logs in and records the attempt, successful or not (DPS-4.4, SEC-6.5).
 pub fn login(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Result<Token> {
     match module.open(label, pin) {
         Ok(t) => {
-            audit.record("login", json!({"token": label, "result": "ok"})).map_err(|e| Error::io("audit log", e))?;
+            audit
+                .record("login", json!({"token": label, "result": "ok"}))
+                .map_err(|e| Error::io("audit log", e))?;
             Ok(t)
         }
         Err(e) => {
             // A failure to log the failure must not hide the HSM error itself.
-            let _ = audit.record("login", json!({"token": label, "result": "failed", "error": e.to_string()}));
+            let _ = audit.record(
+                "login",
+                json!({"token": label, "result": "failed", "error": e.to_string()}),
+            );
             Err(e.into())
         }
     }
 }
 
 /// Generates one key inside the token and returns its key-state entry (DPS-5.1).
-pub fn generate(token: &Token, role: Role, alg: Algorithm, rsa_bits: u32, audit: &AuditLog) -> Result<KeyEntry> {
+pub fn generate(
+    token: &Token,
+    role: Role,
+    alg: Algorithm,
+    rsa_bits: u32,
+    audit: &AuditLog,
+) -> Result<KeyEntry> {
     let id: [u8; 8] = rand::random();
     let id_hex = data_encoding::HEXLOWER.encode(&id);
     let label = format!("zonesign-{role}-{id_hex}");
     if !token.mechanisms_for(alg) {
-        return Err(HsmError::MechanismUnsupported { algorithm: alg.name().into() }.into());
+        return Err(HsmError::MechanismUnsupported {
+            algorithm: alg.name().into(),
+        }
+        .into());
     }
     let public = token.generate_key(alg, rsa_bits, &id, &label)?;
     let tag = crypto::key_tag(&dnskey_rdata(role.flags(), alg, &public));
@@ -200,7 +237,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .mode(0o600)
         .open(path)
         .map_err(|e| Error::io(path, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| Error::io(path, e))
+    f.write_all(bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(path, e))
 }
 
 fn absolute(p: &Path) -> PathBuf {

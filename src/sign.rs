@@ -76,7 +76,10 @@ pub fn sign_zone(
         let set = &mut zone.rrsets[job.rrset];
         let mut rdata = job.prefix;
         rdata.extend_from_slice(&sig);
-        set.sigs.push(Sig { ttl: set.ttl, rdata: rdata.into_boxed_slice() });
+        set.sigs.push(Sig {
+            ttl: set.ttl,
+            rdata: rdata.into_boxed_slice(),
+        });
         per_key[job.key] += 1;
         stats.signatures += 1;
         if job.rrset != last_set {
@@ -89,7 +92,13 @@ pub fn sign_zone(
 }
 
 /// Lists the signatures to make, with their validity times (DPS-6.5).
-fn plan(zone: &Zone, keys: &[SignKey], policy: &Policy, now: i64, rng: &mut impl rand::Rng) -> Vec<Job> {
+fn plan(
+    zone: &Zone,
+    keys: &[SignKey],
+    policy: &Policy,
+    now: i64,
+    rng: &mut impl rand::Rng,
+) -> Vec<Job> {
     let mut jobs = Vec::new();
     for group in zone.names() {
         for i in group.range.clone() {
@@ -97,7 +106,11 @@ fn plan(zone: &Zone, keys: &[SignKey], policy: &Policy, now: i64, rng: &mut impl
             if !is_signed(group.kind, set.rtype) {
                 continue;
             }
-            let role = if set.rtype == rtype::DNSKEY { Role::Ksk } else { Role::Zsk };
+            let role = if set.rtype == rtype::DNSKEY {
+                Role::Ksk
+            } else {
+                Role::Zsk
+            };
             for (k, key) in keys.iter().enumerate().filter(|(_, k)| k.role == role) {
                 let (inception, expiration) = policy.draw_times(now, rng);
                 let prefix = rrsig::prefix(
@@ -110,7 +123,12 @@ fn plan(zone: &Zone, keys: &[SignKey], policy: &Policy, now: i64, rng: &mut impl
                     key.tag,
                     &zone.origin,
                 );
-                jobs.push(Job { rrset: i, key: k, backend_key: key.backend_index, prefix });
+                jobs.push(Job {
+                    rrset: i,
+                    key: k,
+                    backend_key: key.backend_index,
+                    prefix,
+                });
             }
         }
     }
@@ -118,7 +136,12 @@ fn plan(zone: &Zone, keys: &[SignKey], policy: &Policy, now: i64, rng: &mut impl
 }
 
 /// Signs all jobs on `sessions` worker threads; results come back in job order.
-fn run_pool(zone: &Zone, jobs: &[Job], backend: &dyn SigningBackend, sessions: usize) -> Result<Vec<Vec<u8>>, HsmError> {
+fn run_pool(
+    zone: &Zone,
+    jobs: &[Job],
+    backend: &dyn SigningBackend,
+    sessions: usize,
+) -> Result<Vec<Vec<u8>>, HsmError> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = sessions.min(jobs.len().div_ceil(CHUNK)).max(1);
@@ -128,7 +151,14 @@ fn run_pool(zone: &Zone, jobs: &[Job], backend: &dyn SigningBackend, sessions: u
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(HsmError::Pkcs11 { op: "sign", reason: "a signing thread panicked".into() })))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(HsmError::Pkcs11 {
+                        op: "sign",
+                        reason: "a signing thread panicked".into(),
+                    })
+                })
+            })
             .collect()
     });
     let mut sigs: Vec<Vec<u8>> = vec![Vec::new(); jobs.len()];
@@ -147,7 +177,9 @@ fn worker(
     next: &AtomicUsize,
     failed: &AtomicBool,
 ) -> Result<Vec<(usize, Vec<u8>)>, HsmError> {
-    let mut session: Box<dyn SigningSession> = backend.open_session().inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+    let mut session: Box<dyn SigningSession> = backend
+        .open_session()
+        .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
     let mut out = Vec::new();
     let mut data = Vec::with_capacity(4096);
     while !failed.load(Ordering::Relaxed) {
@@ -158,7 +190,13 @@ fn worker(
         for (i, job) in jobs.iter().enumerate().skip(start).take(CHUNK) {
             let set = &zone.rrsets[job.rrset];
             data.clear();
-            rrsig::signed_data(&job.prefix, set.owner.rrsig_labels(), set.ttl, set, &mut data);
+            rrsig::signed_data(
+                &job.prefix,
+                set.owner.rrsig_labels(),
+                set.ttl,
+                set,
+                &mut data,
+            );
             match session.sign(job.backend_key, &data) {
                 Ok(sig) => out.push((i, sig)),
                 Err(e) => {

@@ -122,7 +122,12 @@ impl Report {
         self.total_problems += 1;
         *self.counts.entry(kind).or_default() += 1;
         if self.problems.len() < LISTED_PROBLEMS {
-            self.problems.push(Problem { kind, owner: owner.to_string(), rtype: type_name(t), message });
+            self.problems.push(Problem {
+                kind,
+                owner: owner.to_string(),
+                rtype: type_name(t),
+                message,
+            });
         }
     }
 
@@ -131,10 +136,19 @@ impl Report {
         let mut s = if self.valid {
             format!(
                 "{}: valid at {} ({} RRsets, {} signatures verified, {} NSEC, anchored keys {:?})\n",
-                self.zone, self.time, self.stats.rrsets, self.stats.signatures_valid, self.stats.nsec, self.anchored_keys
+                self.zone,
+                self.time,
+                self.stats.rrsets,
+                self.stats.signatures_valid,
+                self.stats.nsec,
+                self.anchored_keys
             )
         } else {
-            let counts: Vec<String> = self.counts.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+            let counts: Vec<String> = self
+                .counts
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect();
             format!(
                 "{}: INVALID at {}: {} problem(s) ({})\n",
                 self.zone,
@@ -144,10 +158,16 @@ impl Report {
             )
         };
         for p in &self.problems {
-            s.push_str(&format!("  [{}] {} {}: {}\n", p.kind, p.owner, p.rtype, p.message));
+            s.push_str(&format!(
+                "  [{}] {} {}: {}\n",
+                p.kind, p.owner, p.rtype, p.message
+            ));
         }
         if self.total_problems > self.problems.len() {
-            s.push_str(&format!("  ... and {} more\n", self.total_problems - self.problems.len()));
+            s.push_str(&format!(
+                "  ... and {} more\n",
+                self.total_problems - self.problems.len()
+            ));
         }
         s
     }
@@ -177,12 +197,17 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
     let mut report = Report {
         zone: zone.origin.to_string(),
         valid: false,
-        time: chrono::DateTime::from_timestamp(opts.now, 0).unwrap_or_default().to_rfc3339(),
+        time: chrono::DateTime::from_timestamp(opts.now, 0)
+            .unwrap_or_default()
+            .to_rfc3339(),
         total_problems: 0,
         counts: BTreeMap::new(),
         problems: Vec::new(),
         anchored_keys: Vec::new(),
-        stats: Stats { rrsets: zone.rrsets.len(), ..Stats::default() },
+        stats: Stats {
+            rrsets: zone.rrsets.len(),
+            ..Stats::default()
+        },
     };
     let keys = zone_keys(zone, anchors, &mut report);
     let checks = check_all_sigs(zone, &keys, opts);
@@ -199,10 +224,19 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
         check_nsec(zone, &groups, g, &mut report);
     }
     for (owner, t, _) in &zone.orphan_sigs {
-        report.add("orphan-rrsig", owner, rtype::RRSIG, format!("RRSIG covers {} but there is no such RRset", type_name(*t)));
+        report.add(
+            "orphan-rrsig",
+            owner,
+            rtype::RRSIG,
+            format!("RRSIG covers {} but there is no such RRset", type_name(*t)),
+        );
     }
     report.stats.signatures = checks.iter().flatten().filter(|c| c.checked).count();
-    report.stats.signatures_valid = checks.iter().flatten().filter(|c| c.valid_by.is_some()).count();
+    report.stats.signatures_valid = checks
+        .iter()
+        .flatten()
+        .filter(|c| c.valid_by.is_some())
+        .count();
     report.valid = report.total_problems == 0;
     report
 }
@@ -210,7 +244,12 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
 /// Reads the apex DNSKEY RRset and marks the keys the anchors point at.
 fn zone_keys(zone: &Zone, anchors: &[Anchor], report: &mut Report) -> Vec<ZoneKey> {
     let Some(set) = zone.get(&zone.origin, rtype::DNSKEY) else {
-        report.add("anchor", &zone.origin, rtype::DNSKEY, "no DNSKEY RRset at the apex".into());
+        report.add(
+            "anchor",
+            &zone.origin,
+            rtype::DNSKEY,
+            "no DNSKEY RRset at the apex".into(),
+        );
         return Vec::new();
     };
     let mut owner = Vec::new();
@@ -218,21 +257,41 @@ fn zone_keys(zone: &Zone, anchors: &[Anchor], report: &mut Report) -> Vec<ZoneKe
     let mut keys = Vec::new();
     for rdata in &set.rdatas {
         let tag = crypto::key_tag(rdata);
-        let flags = u16::from_be_bytes([rdata.first().copied().unwrap_or(0), rdata.get(1).copied().unwrap_or(0)]);
+        let flags = u16::from_be_bytes([
+            rdata.first().copied().unwrap_or(0),
+            rdata.get(1).copied().unwrap_or(0),
+        ]);
         if flags & 0x0100 == 0 || rdata.get(2) != Some(&3) {
             continue; // not a zone key (RFC 4034 §2.1.1, §2.1.2): cannot sign zone data
         }
         match VerifyingKey::from_dnskey_rdata(rdata) {
             Ok(key) => {
-                let anchored = anchors.iter().any(|a| matches_anchor(a, &owner, rdata, tag));
-                keys.push(ZoneKey { tag, algorithm: key.algorithm(), key, anchored });
+                let anchored = anchors
+                    .iter()
+                    .any(|a| matches_anchor(a, &owner, rdata, tag));
+                keys.push(ZoneKey {
+                    tag,
+                    algorithm: key.algorithm(),
+                    key,
+                    anchored,
+                });
             }
-            Err(e) => report.add("dnskey", &zone.origin, rtype::DNSKEY, format!("key {tag}: {e}")),
+            Err(e) => report.add(
+                "dnskey",
+                &zone.origin,
+                rtype::DNSKEY,
+                format!("key {tag}: {e}"),
+            ),
         }
     }
     report.anchored_keys = keys.iter().filter(|k| k.anchored).map(|k| k.tag).collect();
     if report.anchored_keys.is_empty() {
-        report.add("anchor", &zone.origin, rtype::DNSKEY, "no DNSKEY in the zone matches the trust anchor".into());
+        report.add(
+            "anchor",
+            &zone.origin,
+            rtype::DNSKEY,
+            "no DNSKEY in the zone matches the trust anchor".into(),
+        );
     }
     keys
 }
@@ -241,7 +300,10 @@ fn matches_anchor(anchor: &Anchor, owner: &[u8], dnskey: &[u8], tag: u16) -> boo
     match anchor {
         Anchor::Dnskey(k) => **k == *dnskey,
         Anchor::Ds(ds) => {
-            if ds.len() < 4 || u16::from_be_bytes([ds[0], ds[1]]) != tag || dnskey.get(3) != Some(&ds[2]) {
+            if ds.len() < 4
+                || u16::from_be_bytes([ds[0], ds[1]]) != tag
+                || dnskey.get(3) != Some(&ds[2])
+            {
                 return false;
             }
             crypto::ds_digest(owner, dnskey, ds[3]).is_some_and(|d| d[..] == ds[4..])
@@ -255,12 +317,22 @@ fn check_all_sigs(zone: &Zone, keys: &[ZoneKey], opts: &VerifyOptions) -> Vec<Ve
         .par_iter()
         .map(|set| {
             let mut buf = Vec::with_capacity(1024);
-            set.sigs.iter().map(|sig| check_sig(zone, set, &sig.rdata, keys, opts, &mut buf)).collect()
+            set.sigs
+                .iter()
+                .map(|sig| check_sig(zone, set, &sig.rdata, keys, opts, &mut buf))
+                .collect()
         })
         .collect()
 }
 
-fn check_sig(zone: &Zone, set: &RRset, rdata: &[u8], keys: &[ZoneKey], opts: &VerifyOptions, buf: &mut Vec<u8>) -> SigCheck {
+fn check_sig(
+    zone: &Zone,
+    set: &RRset,
+    rdata: &[u8],
+    keys: &[ZoneKey],
+    opts: &VerifyOptions,
+    buf: &mut Vec<u8>,
+) -> SigCheck {
     let mut c = SigCheck::default();
     let Some(sig) = Rrsig::parse(rdata) else {
         c.problems.push(("rrsig", "malformed RRSIG RDATA".into()));
@@ -270,16 +342,31 @@ fn check_sig(zone: &Zone, set: &RRset, rdata: &[u8], keys: &[ZoneKey], opts: &Ve
         c.problems.push(p);
         return c;
     }
-    let candidates: Vec<&ZoneKey> = keys.iter().filter(|k| k.tag == sig.key_tag && k.algorithm == sig.algorithm).collect();
+    let candidates: Vec<&ZoneKey> = keys
+        .iter()
+        .filter(|k| k.tag == sig.key_tag && k.algorithm == sig.algorithm)
+        .collect();
     if candidates.is_empty() {
-        c.problems.push(("unknown-key", format!("signed by key {} (algorithm {}), which is not in the DNSKEY RRset", sig.key_tag, sig.algorithm)));
+        c.problems.push((
+            "unknown-key",
+            format!(
+                "signed by key {} (algorithm {}), which is not in the DNSKEY RRset",
+                sig.key_tag, sig.algorithm
+            ),
+        ));
         return c;
     }
     buf.clear();
     rrsig::signed_data(sig.prefix, sig.labels, sig.original_ttl, set, buf);
     c.checked = true;
-    if !candidates.iter().any(|k| k.key.verify(buf, sig.signature).is_ok()) {
-        c.problems.push(("signature", format!("signature by key {} does not verify", sig.key_tag)));
+    if !candidates
+        .iter()
+        .any(|k| k.key.verify(buf, sig.signature).is_ok())
+    {
+        c.problems.push((
+            "signature",
+            format!("signature by key {} does not verify", sig.key_tag),
+        ));
         return c;
     }
     match time_problem(&sig, opts) {
@@ -292,13 +379,28 @@ fn check_sig(zone: &Zone, set: &RRset, rdata: &[u8], keys: &[ZoneKey], opts: &Ve
 /// Checks the RRSIG fields that must match the RRset before any crypto (RFC 4035 §5.3.1).
 fn header_problem(zone: &Zone, set: &RRset, sig: &Rrsig) -> Option<(&'static str, String)> {
     if sig.signer != zone.origin {
-        return Some(("rrsig", format!("signer name {} is not the zone apex", sig.signer)));
+        return Some((
+            "rrsig",
+            format!("signer name {} is not the zone apex", sig.signer),
+        ));
     }
     if usize::from(sig.labels) > set.owner.label_count() {
-        return Some(("rrsig", format!("labels field {} exceeds the owner's label count", sig.labels)));
+        return Some((
+            "rrsig",
+            format!(
+                "labels field {} exceeds the owner's label count",
+                sig.labels
+            ),
+        ));
     }
     if sig.original_ttl != set.ttl {
-        return Some(("ttl", format!("original TTL {} differs from the RRset TTL {}", sig.original_ttl, set.ttl)));
+        return Some((
+            "ttl",
+            format!(
+                "original TTL {} differs from the RRset TTL {}",
+                sig.original_ttl, set.ttl
+            ),
+        ));
     }
     None
 }
@@ -306,17 +408,39 @@ fn header_problem(zone: &Zone, set: &RRset, sig: &Rrsig) -> Option<(&'static str
 fn time_problem(sig: &Rrsig, opts: &VerifyOptions) -> Option<(&'static str, String)> {
     let exp = expand_rrsig_time(sig.expiration, opts.now);
     let inc = expand_rrsig_time(sig.inception, opts.now);
-    let show = |t: i64| chrono::DateTime::from_timestamp(t, 0).unwrap_or_default().format("%Y-%m-%d %H:%M:%SZ").to_string();
+    let show = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .unwrap_or_default()
+            .format("%Y-%m-%d %H:%M:%SZ")
+            .to_string()
+    };
     if opts.now > exp {
-        return Some(("expired", format!("signature by key {} expired at {}", sig.key_tag, show(exp))));
+        return Some((
+            "expired",
+            format!("signature by key {} expired at {}", sig.key_tag, show(exp)),
+        ));
     }
     if opts.now < inc {
-        return Some(("not-yet-valid", format!("signature by key {} is valid only from {}", sig.key_tag, show(inc))));
+        return Some((
+            "not-yet-valid",
+            format!(
+                "signature by key {} is valid only from {}",
+                sig.key_tag,
+                show(inc)
+            ),
+        ));
     }
     if let Some(max) = opts.max_validity {
         if exp - inc > i64::from(max) {
             let days = (exp - inc) as f64 / 86_400.0;
-            return Some(("validity-too-long", format!("signature by key {} is valid for {days:.2} days, more than {:.2} (DPS-6.5)", sig.key_tag, f64::from(max) / 86_400.0)));
+            return Some((
+                "validity-too-long",
+                format!(
+                    "signature by key {} is valid for {days:.2} days, more than {:.2} (DPS-6.5)",
+                    sig.key_tag,
+                    f64::from(max) / 86_400.0
+                ),
+            ));
         }
     }
     None
@@ -332,36 +456,89 @@ fn report_sigs(set: &RRset, checks: &[SigCheck], report: &mut Report) {
 
 /// Every RRset that must be signed has a valid signature from a zone key; the DNSKEY
 /// RRset from an anchored key; nothing else carries signatures.
-fn check_coverage(zone: &Zone, set: &RRset, kind: NameKind, checks: &[SigCheck], keys: &[ZoneKey], opts: &VerifyOptions, report: &mut Report) {
+fn check_coverage(
+    zone: &Zone,
+    set: &RRset,
+    kind: NameKind,
+    checks: &[SigCheck],
+    keys: &[ZoneKey],
+    opts: &VerifyOptions,
+    report: &mut Report,
+) {
     let valid: Vec<u16> = checks.iter().filter_map(|c| c.valid_by).collect();
     if !is_signed(kind, set.rtype) {
         if !set.sigs.is_empty() {
-            report.add("signed-non-authoritative", &set.owner, set.rtype, "RRSIG on data the zone is not authoritative for (delegation NS, glue or occluded)".into());
+            report.add(
+                "signed-non-authoritative",
+                &set.owner,
+                set.rtype,
+                "RRSIG on data the zone is not authoritative for (delegation NS, glue or occluded)"
+                    .into(),
+            );
         }
         return;
     }
     if valid.is_empty() {
-        let msg = if set.sigs.is_empty() { "RRset is not signed" } else { "no valid signature covers this RRset" };
+        let msg = if set.sigs.is_empty() {
+            "RRset is not signed"
+        } else {
+            "no valid signature covers this RRset"
+        };
         report.add("unsigned", &set.owner, set.rtype, msg.into());
         return;
     }
-    if set.rtype == rtype::DNSKEY && set.owner == zone.origin && !valid.iter().any(|t| keys.iter().any(|k| k.anchored && k.tag == *t)) {
-        report.add("anchor", &set.owner, set.rtype, "the DNSKEY RRset is not signed by a key that matches the trust anchor".into());
+    if set.rtype == rtype::DNSKEY
+        && set.owner == zone.origin
+        && !valid
+            .iter()
+            .any(|t| keys.iter().any(|k| k.anchored && k.tag == *t))
+    {
+        report.add(
+            "anchor",
+            &set.owner,
+            set.rtype,
+            "the DNSKEY RRset is not signed by a key that matches the trust anchor".into(),
+        );
     }
     if let Some(exp) = &opts.expected {
-        let (want, other) = if set.rtype == rtype::DNSKEY { (&exp.ksk, &exp.zsk) } else { (&exp.zsk, &exp.ksk) };
+        let (want, other) = if set.rtype == rtype::DNSKEY {
+            (&exp.ksk, &exp.zsk)
+        } else {
+            (&exp.zsk, &exp.ksk)
+        };
         for tag in want.iter().filter(|t| !valid.contains(t)) {
-            report.add("key-split", &set.owner, set.rtype, format!("not signed by active key {tag} (DPS-6.1)"));
+            report.add(
+                "key-split",
+                &set.owner,
+                set.rtype,
+                format!("not signed by active key {tag} (DPS-6.1)"),
+            );
         }
-        for tag in valid.iter().filter(|t| other.contains(t) && !want.contains(t)) {
-            report.add("key-split", &set.owner, set.rtype, format!("signed by key {tag}, whose role must not sign this RRset (DPS-6.1)"));
+        for tag in valid
+            .iter()
+            .filter(|t| other.contains(t) && !want.contains(t))
+        {
+            report.add(
+                "key-split",
+                &set.owner,
+                set.rtype,
+                format!("signed by key {tag}, whose role must not sign this RRset (DPS-6.1)"),
+            );
         }
     }
 }
 
 fn check_ttls(zone: &Zone, set: &RRset, opts: &VerifyOptions, report: &mut Report) {
     for sig in set.sigs.iter().filter(|s| s.ttl != set.ttl) {
-        report.add("ttl", &set.owner, set.rtype, format!("RRSIG TTL {} differs from the RRset TTL {} (DPS-6.7)", sig.ttl, set.ttl));
+        report.add(
+            "ttl",
+            &set.owner,
+            set.rtype,
+            format!(
+                "RRSIG TTL {} differs from the RRset TTL {} (DPS-6.7)",
+                sig.ttl, set.ttl
+            ),
+        );
     }
     let Some(rules) = opts.ttl_rules else { return };
     let want = match set.rtype {
@@ -371,13 +548,23 @@ fn check_ttls(zone: &Zone, set: &RRset, opts: &VerifyOptions, report: &mut Repor
         _ => None,
     };
     if let Some(w) = want.filter(|w| *w != set.ttl) {
-        report.add("ttl", &set.owner, set.rtype, format!("TTL {} where policy requires {w} (DPS-6.7)", set.ttl));
+        report.add(
+            "ttl",
+            &set.owner,
+            set.rtype,
+            format!("TTL {} where policy requires {w} (DPS-6.7)", set.ttl),
+        );
     }
 }
 
 fn check_structure(zone: &Zone, report: &mut Report) {
     if zone.soa().is_none() {
-        report.add("structure", &zone.origin, rtype::SOA, "no SOA at the apex".into());
+        report.add(
+            "structure",
+            &zone.origin,
+            rtype::SOA,
+            "no SOA at the apex".into(),
+        );
     }
     if zone.get(&zone.origin, rtype::NSEC3PARAM).is_some() {
         report.add("structure", &zone.origin, rtype::NSEC3PARAM, "NSEC3 zones are not supported by this verifier yet (the .se profile uses NSEC, DPS-6.2)".into());
@@ -393,45 +580,89 @@ fn check_nsec(zone: &Zone, groups: &[crate::zone::NameGroup], g: usize, report: 
     let nsec = sets.iter().find(|s| s.rtype == rtype::NSEC);
     if !in_nsec_chain(group.kind) {
         if nsec.is_some() {
-            report.add("nsec-extra", owner, rtype::NSEC, "NSEC at glue or occluded data".into());
+            report.add(
+                "nsec-extra",
+                owner,
+                rtype::NSEC,
+                "NSEC at glue or occluded data".into(),
+            );
         }
         return;
     }
     let Some(nsec) = nsec else {
-        report.add("nsec-missing", owner, rtype::NSEC, "name has no NSEC record; the chain is broken".into());
+        report.add(
+            "nsec-missing",
+            owner,
+            rtype::NSEC,
+            "name has no NSEC record; the chain is broken".into(),
+        );
         return;
     };
     report.stats.nsec += nsec.rdatas.len();
     if nsec.rdatas.len() != 1 {
-        report.add("nsec", owner, rtype::NSEC, format!("{} NSEC records at one name", nsec.rdatas.len()));
+        report.add(
+            "nsec",
+            owner,
+            rtype::NSEC,
+            format!("{} NSEC records at one name", nsec.rdatas.len()),
+        );
     }
     let expected_next = groups[g + 1..]
         .iter()
         .find(|n| in_nsec_chain(n.kind))
         .map_or(&zone.origin, |n| &zone.rrsets[n.range.start].owner);
     let rdata = &nsec.rdatas[0];
-    let Some((next, bits)) = read_wire_name(rdata).ok().and_then(|(n, l)| Some((n, rdata.get(l..)?))) else {
+    let Some((next, bits)) = read_wire_name(rdata)
+        .ok()
+        .and_then(|(n, l)| Some((n, rdata.get(l..)?)))
+    else {
         report.add("nsec", owner, rtype::NSEC, "malformed NSEC RDATA".into());
         return;
     };
     if next != *expected_next {
-        report.add("nsec-next", owner, rtype::NSEC, format!("next name is {next}, expected {expected_next}"));
+        report.add(
+            "nsec-next",
+            owner,
+            rtype::NSEC,
+            format!("next name is {next}, expected {expected_next}"),
+        );
     }
     let want = bitmap_types(group.kind, sets.iter().map(|s| s.rtype));
     match decode_type_bitmap(bits) {
         Ok(have) if have == want => {}
         Ok(have) => {
-            let show = |v: &[u16]| v.iter().map(|&t| type_name(t)).collect::<Vec<_>>().join(" ");
-            report.add("nsec-bitmap", owner, rtype::NSEC, format!("bitmap lists [{}], the data has [{}]", show(&have), show(&want)));
+            let show = |v: &[u16]| {
+                v.iter()
+                    .map(|&t| type_name(t))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            report.add(
+                "nsec-bitmap",
+                owner,
+                rtype::NSEC,
+                format!(
+                    "bitmap lists [{}], the data has [{}]",
+                    show(&have),
+                    show(&want)
+                ),
+            );
         }
-        Err(e) => report.add("nsec-bitmap", owner, rtype::NSEC, format!("bad type bitmap: {e}")),
+        Err(e) => report.add(
+            "nsec-bitmap",
+            owner,
+            rtype::NSEC,
+            format!("bad type bitmap: {e}"),
+        ),
     }
     check_nsec_ttl(zone, nsec, report);
 }
 
 fn check_nsec_ttl(zone: &Zone, nsec: &RRset, report: &mut Report) {
     let Some(soa) = zone.soa() else { return };
-    let Some(minimum) = soa.rdatas.first().and_then(|r| soa_minimum(r)) else { return };
+    let Some(minimum) = soa.rdatas.first().and_then(|r| soa_minimum(r)) else {
+        return;
+    };
     let allowed = [minimum, minimum.min(soa.ttl)];
     if !allowed.contains(&nsec.ttl) {
         report.add("ttl", &nsec.owner, rtype::NSEC, format!("NSEC TTL {} is neither the SOA minimum {minimum} nor min(SOA TTL, minimum) (RFC 4034 §4, RFC 9077)", nsec.ttl));

@@ -100,7 +100,10 @@ impl Zone {
             records.drain(..).partition(|r| r.rtype == rtype::RRSIG);
         let mut data = data;
         data.sort_by(|a, b| {
-            a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)).then_with(|| a.rdata.cmp(&b.rdata))
+            a.owner
+                .cmp(&b.owner)
+                .then(a.rtype.cmp(&b.rtype))
+                .then_with(|| a.rdata.cmp(&b.rdata))
         });
         let mut rrsets: Vec<RRset> = Vec::new();
         let mut mismatches = Vec::new();
@@ -130,7 +133,11 @@ impl Zone {
                 }
             }
         }
-        let mut zone = Zone { origin, rrsets, orphan_sigs: Vec::new() };
+        let mut zone = Zone {
+            origin,
+            rrsets,
+            orphan_sigs: Vec::new(),
+        };
         zone.attach_sigs(sigs);
         (zone, mismatches)
     }
@@ -138,7 +145,10 @@ impl Zone {
     fn attach_sigs(&mut self, sigs: Vec<Record>) {
         for s in sigs {
             let covered = covered_type(&s.rdata);
-            let sig = Sig { ttl: s.ttl, rdata: s.rdata };
+            let sig = Sig {
+                ttl: s.ttl,
+                rdata: s.rdata,
+            };
             match covered.and_then(|t| self.find(&s.owner, t)) {
                 Some(i) => {
                     if !self.rrsets[i].sigs.contains(&sig) {
@@ -226,7 +236,10 @@ impl Zone {
                 }
                 NameKind::Authoritative
             };
-            groups.push(NameGroup { range: start..i, kind });
+            groups.push(NameGroup {
+                range: start..i,
+                kind,
+            });
         }
         groups
     }
@@ -250,7 +263,10 @@ fn note_mismatch(list: &mut Vec<TtlMismatch>, set: &RRset, highest: u32) {
 
 /// The "type covered" field of RRSIG RDATA, or `None` if the RDATA is too short.
 pub fn covered_type(rrsig_rdata: &[u8]) -> Option<u16> {
-    Some(u16::from_be_bytes([*rrsig_rdata.first()?, *rrsig_rdata.get(1)?]))
+    Some(u16::from_be_bytes([
+        *rrsig_rdata.first()?,
+        *rrsig_rdata.get(1)?,
+    ]))
 }
 
 /// Whether an RRset of type `t` at a name of kind `kind` is signed (DPS-6.2, RFC 4035 §2.2).
