@@ -89,10 +89,11 @@ pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
         let types: Vec<u16> = sets.iter().map(|s| s.rtype).collect();
         let first = sets[0].loc;
         let owner = &sets[0].owner;
-        if group.kind != NameKind::Apex {
-            if let Some(soa) = sets.iter().find(|s| s.rtype == rtype::SOA) {
-                f.error(soa.loc, format!("{owner}: SOA below the apex"));
-            }
+        if let Some(soa) = sets
+            .iter()
+            .find(|s| s.rtype == rtype::SOA && group.kind != NameKind::Apex)
+        {
+            f.error(soa.loc, format!("{owner}: SOA below the apex"));
         }
         if let Some(cname) = sets.iter().find(|s| s.rtype == rtype::CNAME) {
             let others: Vec<String> = types

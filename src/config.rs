@@ -154,10 +154,8 @@ impl Config {
     /// A PIN file that others can read is refused, as ssh refuses such a key file: a
     /// PIN that every local user can read protects nothing.
     pub fn pin(&self) -> Result<Pin> {
-        if let Ok(p) = std::env::var(PIN_ENV) {
-            if !p.is_empty() {
-                return Ok(Pin::new(p));
-            }
+        if let Some(p) = std::env::var(PIN_ENV).ok().filter(|p| !p.is_empty()) {
+            return Ok(Pin::new(p));
         }
         let Some(file) = &self.hsm.pin_file else {
             return Err(Error::Key(format!(

@@ -72,18 +72,16 @@ pub fn add_chain(zone: &mut Zone, ttl: u32) {
         };
         for _ in group.range.clone() {
             let Some(set) = old.next() else { break };
-            if set.rtype > rtype::NSEC {
-                if let Some(rdata) = pending.take() {
-                    out.push(nsec_set(&set, ttl, rdata));
-                }
+            if set.rtype > rtype::NSEC
+                && let Some(rdata) = pending.take()
+            {
+                out.push(nsec_set(&set, ttl, rdata));
             }
             out.push(set);
         }
-        if let Some(rdata) = pending.take() {
-            if let Some(last) = out.last() {
-                let set = nsec_set(last, ttl, rdata);
-                out.push(set);
-            }
+        if let (Some(rdata), Some(last)) = (pending.take(), out.last()) {
+            let set = nsec_set(last, ttl, rdata);
+            out.push(set);
         }
     }
     zone.rrsets = out;

@@ -51,6 +51,9 @@ struct Job {
     prefix: Vec<u8>,
 }
 
+/// What one worker returns: (job index, signature) pairs, or the error that stopped it.
+type WorkerResult = Result<Vec<(usize, Vec<u8>)>, HsmError>;
+
 /// Work is handed out in chunks so workers rarely touch the shared counter.
 const CHUNK: usize = 256;
 
@@ -145,7 +148,7 @@ fn run_pool(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = sessions.min(jobs.len().div_ceil(CHUNK)).max(1);
-    let results: Vec<Result<Vec<(usize, Vec<u8>)>, HsmError>> = std::thread::scope(|s| {
+    let results: Vec<WorkerResult> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| s.spawn(|| worker(zone, jobs, backend, &next, &failed)))
             .collect();
@@ -176,7 +179,7 @@ fn worker(
     backend: &dyn SigningBackend,
     next: &AtomicUsize,
     failed: &AtomicBool,
-) -> Result<Vec<(usize, Vec<u8>)>, HsmError> {
+) -> WorkerResult {
     let mut session: Box<dyn SigningSession> = backend
         .open_session()
         .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;

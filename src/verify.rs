@@ -430,18 +430,18 @@ fn time_problem(sig: &Rrsig, opts: &VerifyOptions) -> Option<(&'static str, Stri
             ),
         ));
     }
-    if let Some(max) = opts.max_validity {
-        if exp - inc > i64::from(max) {
-            let days = (exp - inc) as f64 / 86_400.0;
-            return Some((
-                "validity-too-long",
-                format!(
-                    "signature by key {} is valid for {days:.2} days, more than {:.2} (DPS-6.5)",
-                    sig.key_tag,
-                    f64::from(max) / 86_400.0
-                ),
-            ));
-        }
+    if let Some(max) = opts.max_validity
+        && exp - inc > i64::from(max)
+    {
+        let days = (exp - inc) as f64 / 86_400.0;
+        return Some((
+            "validity-too-long",
+            format!(
+                "signature by key {} is valid for {days:.2} days, more than {:.2} (DPS-6.5)",
+                sig.key_tag,
+                f64::from(max) / 86_400.0
+            ),
+        ));
     }
     None
 }
