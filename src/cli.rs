@@ -34,7 +34,7 @@ Environment:
   ZONESIGN_CONFIG  the config file when --config is not given
                    (default: ./.zonesign/zonesign.toml)";
 
-/// zonesign: a DNSSEC zone signer for TLD operators, with keys in a PKCS#11 token.
+/// A DNSSEC zone signer for TLD operators, with keys in a PKCS#11 token.
 ///
 /// Signs a zone with NSEC and a KSK/ZSK split, verifies the whole result against the
 /// parent's DS anchor and only then writes it, atomically.
@@ -375,4 +375,124 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::Ok)
+}
+
+/// The man page, generated from the same clap definition as `--help`, so the two never
+/// disagree. `man/zonesign.1` is this output; a test keeps it current.
+pub fn man_page() -> Vec<u8> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    let man = clap_mangen::Man::new(cmd.clone()).date("2026-11-25");
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    let _ = man.render_subcommands_section(&mut out);
+    for sub in cmd.get_subcommands() {
+        man_subcommand(&mut out, &format!("zonesign {}", sub.get_name()), sub);
+    }
+    out.extend_from_slice(b".SH \"EXIT STATUS AND ENVIRONMENT\"\n.nf\n");
+    out.extend_from_slice(roff_escape(AFTER_HELP).as_bytes());
+    out.extend_from_slice(b"\n.fi\n.SH FILES\n.TP\n\\fB.zonesign/zonesign.toml\\fR\nconfig made by \\fBzonesign init\\fR: module, token label, PIN file, key state, audit log, optional [policy] table\n.TP\n\\fB.zonesign/user.pin\\fR, \\fB.zonesign/so.pin\\fR\nthe token PINs, mode 0600; move the SO PIN offline\n.TP\n\\fB.zonesign/keys.toml\\fR\nthe key state: role, algorithm, size, state, PKCS#11 id and label, public key\n.TP\n\\fB.zonesign/audit.log\\fR\nJSON lines, one per HSM act, hash-chained (DPS-4.4)\n.SH \"SEE ALSO\"\nldns-verify-zone(1), dnssec-verify(1), kzonecheck(1), softhsm2-util(1)\n");
+    out
+}
+
+fn man_subcommand(out: &mut Vec<u8>, title: &str, cmd: &clap::Command) {
+    if cmd.has_subcommands() {
+        for sub in cmd.get_subcommands() {
+            man_subcommand(out, &format!("{title} {}", sub.get_name()), sub);
+        }
+        return;
+    }
+    let about = cmd.get_about().map(|a| a.to_string()).unwrap_or_default();
+    out.extend_from_slice(
+        format!(
+            ".SH \"{}\"\n{}\n",
+            title.to_uppercase(),
+            roff_escape(&about)
+        )
+        .as_bytes(),
+    );
+    for arg in cmd
+        .get_arguments()
+        .filter(|a| !a.is_hide_set() && a.get_id() != "help")
+    {
+        let names = match (arg.get_long(), arg.get_value_names()) {
+            (Some(l), Some(v)) => format!(
+                "\\-\\-{l} {}",
+                v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" ")
+            ),
+            (Some(l), None) if arg.get_action().takes_values() => {
+                format!("\\-\\-{l} {}", arg.get_id().as_str().to_uppercase())
+            }
+            (Some(l), None) => format!("\\-\\-{l}"),
+            (None, Some(v)) => v.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(" "),
+            (None, None) => arg.get_id().as_str().to_uppercase(),
+        };
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        let default = if defaults.is_empty() {
+            String::new()
+        } else {
+            format!(" [default: {}]", defaults.join(","))
+        };
+        out.extend_from_slice(
+            format!(
+                ".TP\n\\fB{names}\\fR\n{}{}\n",
+                roff_escape(&help),
+                roff_escape(&default)
+            )
+            .as_bytes(),
+        );
+    }
+}
+
+fn roff_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('-', "\\-")
+        .lines()
+        .map(|l| {
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `man/zonesign.1` is generated from the clap definition; run with
+    /// `ZONESIGN_UPDATE_MAN=1 cargo test man_page` after changing a flag.
+    #[test]
+    fn man_page_is_current() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("man/zonesign.1");
+        let fresh = man_page();
+        if std::env::var_os("ZONESIGN_UPDATE_MAN").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, &fresh).unwrap();
+        }
+        let committed = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "man/zonesign.1 is stale: run ZONESIGN_UPDATE_MAN=1 cargo test man_page"
+        );
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }
