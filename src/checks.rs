@@ -224,3 +224,74 @@ pub fn warn_ttl_mismatches(m: &[crate::zone::TtlMismatch], f: &mut Findings) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::name::Name;
+    use crate::zonefile::parse_bytes;
+
+    fn errors(body: &str) -> Vec<String> {
+        let text = format!("$ORIGIN example.\n$TTL 3600\n{body}");
+        let origin = Name::parse(b"example.", None).unwrap();
+        let p = parse_bytes(text.as_bytes(), std::path::Path::new("z.zone"), &origin).unwrap();
+        let mut f = Findings::new(&p.files);
+        check_records(&origin, &p.records, &mut f);
+        let (zone, _) = Zone::from_records(origin, p.records);
+        check_zone(&zone, &Policy::default(), &mut f);
+        f.into_errors()
+    }
+
+    const APEX: &str = "@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n";
+
+    #[test]
+    fn a_good_zone_passes() {
+        assert!(errors(APEX).is_empty());
+    }
+
+    #[test]
+    fn each_rule_names_file_and_line() {
+        let cases = [
+            (
+                "www CNAME x\nwww A 192.0.2.1\n",
+                "CNAME beside other data",
+                6,
+            ),
+            ("www DS 1 8 2 AABB\n", "not a delegation", 6),
+            ("@ DS 1 8 2 AABB\n", "DS at the apex", 6),
+            ("www.example.org. A 192.0.2.1\n", "outside the origin", 6),
+            ("www CH A 192.0.2.1\n", "not IN", 6),
+            ("sub SOA ns1 host 1 2 3 4 5\n", "SOA below the apex", 6),
+        ];
+        for (body, want, line) in cases {
+            let e = errors(&format!("{APEX}{body}"));
+            assert!(
+                e.iter()
+                    .any(|m| m.contains(want) && m.starts_with(&format!("z.zone:{line}:"))),
+                "{want}: {e:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn more_than_six_ds_is_refused_dps_3_3() {
+        let mut body = String::from("sub NS ns.other.\n");
+        for i in 0..7 {
+            body.push_str(&format!("sub DS {i} 8 2 AABB\n"));
+        }
+        assert!(
+            errors(&format!("{APEX}{body}"))
+                .iter()
+                .any(|m| m.contains("DPS-3.3"))
+        );
+        let six: String = body.lines().take(7).map(|l| format!("{l}\n")).collect();
+        assert!(errors(&format!("{APEX}{six}")).is_empty());
+    }
+
+    #[test]
+    fn missing_soa_and_apex_ns() {
+        let e = errors("ns1 A 192.0.2.1\n");
+        assert!(e.iter().any(|m| m.contains("no SOA")));
+        assert!(e.iter().any(|m| m.contains("no NS records at the apex")));
+    }
+}
