@@ -226,6 +226,16 @@ impl Setup {
         path
     }
 
+    /// As `ds_file`, with the PIN given through `ZONESIGN_PIN` (for a setup whose PIN
+    /// file was removed).
+    pub fn ds_file_with_pin(&self, pin: &str) -> PathBuf {
+        let out = run(self.cmd().env("ZONESIGN_PIN", pin).arg("key").arg("ds"));
+        assert_exit(&out, EXIT_OK, "ZONESIGN_PIN=... zonesign key ds");
+        let path = self.path("ds-anchor.txt");
+        fs::write(&path, stdout(&out)).expect("write DS file");
+        path
+    }
+
     /// The config file's text.
     pub fn config_text(&self) -> String {
         fs::read_to_string(self.config()).expect("read config")
@@ -714,12 +724,13 @@ pub fn check_signed_output(text: &str, origin: &str) -> Vec<String> {
         if !rr.owner.ends_with(&origin) {
             problems.push(format!("{at}: owner outside the origin {origin}"));
         }
-        if let Some(cut) = cuts.iter().find(|cut| is_below(&rr.owner, cut)) {
-            if rr.rtype != "A" && rr.rtype != "AAAA" {
-                problems.push(format!(
-                    "{at}: below the delegation {cut} only glue (A/AAAA) may appear, unsigned (DPS-6.2)"
-                ));
-            }
+        if let Some(cut) = cuts.iter().find(|cut| is_below(&rr.owner, cut))
+            && rr.rtype != "A"
+            && rr.rtype != "AAAA"
+        {
+            problems.push(format!(
+                "{at}: below the delegation {cut} only glue (A/AAAA) may appear, unsigned (DPS-6.2)"
+            ));
         }
         match rr.rtype.as_str() {
             "RRSIG" => {
@@ -747,23 +758,23 @@ pub fn check_signed_output(text: &str, origin: &str) -> Vec<String> {
                     )),
                     _ => {}
                 }
-                if let Some(&t) = ttl_of.get(&(rr.owner.clone(), covered.clone())) {
-                    if rr.rdata[2].parse::<u32>().ok() != Some(t) {
-                        problems.push(format!(
-                            "{at}: RRSIG original TTL {} != {covered} TTL {t}",
-                            rr.rdata[2]
-                        ));
-                    }
+                if let Some(&t) = ttl_of.get(&(rr.owner.clone(), covered.clone()))
+                    && rr.rdata[3].parse::<u32>().ok() != Some(t)
+                {
+                    problems.push(format!(
+                        "{at}: RRSIG original TTL {} != {covered} TTL {t}",
+                        rr.rdata[3]
+                    ));
                 }
             }
             "NSEC" => {
-                if let Some(min) = soa_min {
-                    if rr.ttl != min {
-                        problems.push(format!(
-                            "{at}: NSEC TTL {} != SOA MINIMUM {min} (DPS-6.7)",
-                            rr.ttl
-                        ));
-                    }
+                if let Some(min) = soa_min
+                    && rr.ttl != min
+                {
+                    problems.push(format!(
+                        "{at}: NSEC TTL {} != SOA MINIMUM {min} (DPS-6.7)",
+                        rr.ttl
+                    ));
                 }
             }
             "DNSKEY" | "DS" if rr.ttl != 3600 => {
