@@ -1,0 +1,846 @@
+//! Helpers shared by the integration tests: running the real `zonesign` binary against
+//! a real SoftHSM2 token, the three external validators (ldns, BIND, Knot), zones signed
+//! by foreign signers (ldns-signzone, dnssec-signzone), and small zone-text utilities.
+//!
+//! The external tools are installed by `scripts/install-deps`; a missing tool FAILS the
+//! test (it never silently skips).
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tempfile::TempDir;
+
+/// Exit codes of the CLI contract (issue 3).
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_VERIFY_FAILED: i32 = 1;
+pub const EXIT_BAD_INPUT: i32 = 2;
+pub const EXIT_HSM: i32 = 3;
+pub const EXIT_IO: i32 = 4;
+
+/// All algorithms `zonesign init --algorithm` accepts (DPS-6.1).
+pub const ALGORITHMS: [&str; 4] = ["rsasha1", "rsasha256", "ecdsap256sha256", "ed25519"];
+
+// ---------------------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------------------
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(rel: &str) -> PathBuf {
+    repo_root().join("fixtures").join(rel)
+}
+
+/// `fixtures/se-sample.zone` (origin `se.`).
+pub fn se_sample() -> PathBuf {
+    fixture("se-sample.zone")
+}
+
+/// The `*.zone` files of a fixtures sub-directory, sorted (the `*.inc` files next to them
+/// are only `$INCLUDE`d).
+pub fn zones_in(sub: &str) -> Vec<PathBuf> {
+    let dir = fixture(sub);
+    let mut zones: Vec<PathBuf> = fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
+        .map(|entry| entry.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "zone"))
+        .collect();
+    zones.sort();
+    assert!(!zones.is_empty(), "no *.zone files in {}", dir.display());
+    zones
+}
+
+/// `fixtures/features/*.zone`, all with origin `example.`.
+pub fn feature_zones() -> Vec<PathBuf> {
+    zones_in("features")
+}
+
+/// `fixtures/bad/*.zone`, each with an `; expect: exit=N line=L` comment.
+pub fn bad_zones() -> Vec<PathBuf> {
+    zones_in("bad")
+}
+
+/// Every zone the signing tests sign, with its origin.
+pub fn all_fixture_zones() -> Vec<(PathBuf, &'static str)> {
+    let mut zones: Vec<(PathBuf, &'static str)> = feature_zones()
+        .into_iter()
+        .map(|z| (z, "example."))
+        .collect();
+    zones.push((se_sample(), "se."));
+    zones
+}
+
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .expect("path has a file name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+// ---------------------------------------------------------------------------------------
+// The binary
+// ---------------------------------------------------------------------------------------
+
+/// A `Command` for the zonesign binary under test, with `ZONESIGN_PIN` and
+/// `ZONESIGN_CONFIG` removed so the caller's environment never leaks into a test.
+pub fn zonesign() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zonesign"));
+    cmd.env_remove("ZONESIGN_PIN").env_remove("ZONESIGN_CONFIG");
+    cmd
+}
+
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// stdout and stderr of an `Output`, for assertion messages.
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit status: {:?}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[track_caller]
+pub fn assert_exit(out: &Output, code: i32, what: &str) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{what}: expected exit {code}\n{}",
+        describe(out)
+    );
+}
+
+/// A fresh `zonesign init` in a temporary directory: SoftHSM2 token, config, PIN file,
+/// one KSK and one ZSK. Keeps the `TempDir` alive as long as the `Setup`.
+pub struct Setup {
+    pub tmp: TempDir,
+    /// The `init --dir` directory (`<tmp>/zs`).
+    pub dir: PathBuf,
+    pub algorithm: String,
+}
+
+impl Setup {
+    pub fn new(alg: &str) -> Setup {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("zs");
+        let out = run(zonesign()
+            .current_dir(tmp.path())
+            .arg("init")
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--algorithm")
+            .arg(alg));
+        assert_exit(&out, EXIT_OK, &format!("zonesign init --algorithm {alg}"));
+        let setup = Setup {
+            tmp,
+            dir,
+            algorithm: alg.to_string(),
+        };
+        assert!(
+            setup.config().is_file(),
+            "init did not create {}",
+            setup.config().display()
+        );
+        setup
+    }
+
+    /// `DIR/zonesign.toml`.
+    pub fn config(&self) -> PathBuf {
+        self.dir.join("zonesign.toml")
+    }
+
+    /// A path inside the setup's temporary directory (outside `DIR`).
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+
+    /// `zonesign --config DIR/zonesign.toml`, run from the temporary directory.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = zonesign();
+        cmd.current_dir(self.tmp.path())
+            .arg("--config")
+            .arg(self.config());
+        cmd
+    }
+
+    /// `zonesign --config C sign ZONE --origin ORIGIN --out OUT`.
+    pub fn sign(&self, zone: &Path, origin: &str, out: &Path) -> Output {
+        self.sign_with(zone, origin, out, &[])
+    }
+
+    pub fn sign_with(&self, zone: &Path, origin: &str, out: &Path, extra: &[&str]) -> Output {
+        run(self
+            .cmd()
+            .arg("sign")
+            .arg(zone)
+            .arg("--origin")
+            .arg(origin)
+            .arg("--out")
+            .arg(out)
+            .args(extra))
+    }
+
+    /// `zonesign --config C verify SIGNED --origin ORIGIN --anchor ANCHOR [extra]`.
+    pub fn verify(&self, signed: &Path, origin: &str, anchor: &Path, extra: &[&str]) -> Output {
+        run(self
+            .cmd()
+            .arg("verify")
+            .arg(signed)
+            .arg("--origin")
+            .arg(origin)
+            .arg("--anchor")
+            .arg(anchor)
+            .args(extra))
+    }
+
+    /// Writes the output of `zonesign key ds` (DPS-5.1) to `<tmp>/ds-anchor.txt` and
+    /// returns that path.
+    pub fn ds_file(&self) -> PathBuf {
+        let out = run(self.cmd().arg("key").arg("ds"));
+        assert_exit(&out, EXIT_OK, "zonesign key ds");
+        let text = stdout(&out);
+        assert!(
+            text.lines()
+                .any(|l| tokens(l).get(3).is_some_and(|t| t == "DS")
+                    || tokens(l).get(2).is_some_and(|t| t == "DS")),
+            "zonesign key ds printed no DS record:\n{text}"
+        );
+        let path = self.path("ds-anchor.txt");
+        fs::write(&path, text).expect("write DS file");
+        path
+    }
+
+    /// As `ds_file`, with the PIN given through `ZONESIGN_PIN` (for a setup whose PIN
+    /// file was removed).
+    pub fn ds_file_with_pin(&self, pin: &str) -> PathBuf {
+        let out = run(self.cmd().env("ZONESIGN_PIN", pin).arg("key").arg("ds"));
+        assert_exit(&out, EXIT_OK, "ZONESIGN_PIN=... zonesign key ds");
+        let path = self.path("ds-anchor.txt");
+        fs::write(&path, stdout(&out)).expect("write DS file");
+        path
+    }
+
+    /// The config file's text.
+    pub fn config_text(&self) -> String {
+        fs::read_to_string(self.config()).expect("read config")
+    }
+
+    /// The PIN file named in the config (`pin_file = "..."` anywhere in the TOML), or
+    /// any other regular file in DIR whose name contains "pin".
+    pub fn pin_file(&self) -> PathBuf {
+        let toml = self.config_text();
+        for line in toml.lines() {
+            let line = line.trim();
+            if let Some((key, value)) = line.split_once('=') {
+                let key = key.trim();
+                if key.contains("pin") && (key.contains("file") || key.contains("path")) {
+                    let value = value.trim().trim_matches('"').trim_matches('\'');
+                    let p = PathBuf::from(value);
+                    return if p.is_absolute() { p } else { self.dir.join(p) };
+                }
+            }
+        }
+        for entry in fs::read_dir(&self.dir).expect("read init dir") {
+            let p = entry.expect("entry").path();
+            if p.is_file() && file_name(&p).to_lowercase().contains("pin") {
+                return p;
+            }
+        }
+        panic!("cannot find the PIN file of this setup; config:\n{toml}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// External validators
+// ---------------------------------------------------------------------------------------
+
+/// Runs an external tool; a missing tool is an error (CI installs them all).
+fn tool(cmd: &mut Command) -> Result<Output, String> {
+    cmd.output().map_err(|e| {
+        format!(
+            "cannot run {cmd:?}: {e} (run scripts/install-deps: softhsm2 ldnsutils \
+             bind9-utils bind9-dnsutils knot-dnssecutils)"
+        )
+    })
+}
+
+fn tool_result(cmd: &mut Command) -> Result<(), String> {
+    let line = format!("{cmd:?}");
+    let out = tool(cmd)?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{line} failed\n{}", describe(&out)))
+    }
+}
+
+/// `ldns-verify-zone -k DSFILE ZONE`: with `-k`, ldns checks that the DNSKEY RRset is
+/// signed by a key matching the trusted DS (exit 33 and "No keys with the keytag and
+/// algorithm from the RRSIG found" otherwise), then every RRSIG, the NSEC chain and the
+/// signature times against the current clock. Without `-k` it checks no chain at all.
+/// ldns takes the origin from the SOA, so `origin` is not passed.
+pub fn ldns_verify(zone: &Path, _origin: &str, ds_file: &Path) -> Result<(), String> {
+    tool_result(
+        Command::new("ldns-verify-zone")
+            .arg("-k")
+            .arg(ds_file)
+            .arg(zone),
+    )
+}
+
+/// `dnssec-verify -o ORIGIN ZONE` (BIND): every RRset signed by every algorithm in the
+/// DNSKEY RRset, NSEC chain complete, signatures valid now.
+pub fn dnssec_verify(zone: &Path, origin: &str) -> Result<(), String> {
+    tool_result(
+        Command::new("dnssec-verify")
+            .arg("-o")
+            .arg(origin)
+            .arg(zone),
+    )
+}
+
+/// `kzonecheck -o ORIGIN --dnssec on ZONE` (Knot): semantic checks including DNSSEC
+/// (signatures, NSEC chain and bitmaps, time validity).
+pub fn kzonecheck(zone: &Path, origin: &str) -> Result<(), String> {
+    tool_result(
+        Command::new("kzonecheck")
+            .arg("-o")
+            .arg(origin)
+            .arg("--dnssec")
+            .arg("on")
+            .arg(zone),
+    )
+}
+
+/// All three validators; collects every failure.
+pub fn all_validators(zone: &Path, origin: &str, ds_file: &Path) -> Result<(), String> {
+    let errors: Vec<String> = [
+        ldns_verify(zone, origin, ds_file),
+        dnssec_verify(zone, origin),
+        kzonecheck(zone, origin),
+    ]
+    .into_iter()
+    .filter_map(Result::err)
+    .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("\n\n"))
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Foreign signers
+// ---------------------------------------------------------------------------------------
+
+fn tool_stdout(cmd: &mut Command) -> String {
+    let line = format!("{cmd:?}");
+    let out = tool(cmd).unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{line} failed\n{}", describe(&out));
+    stdout(&out)
+}
+
+/// Copies `zone` and the `*.inc` files next to it into `dir` (the signers resolve
+/// `$INCLUDE` against their working directory) and returns the copy's path.
+fn copy_zone(zone: &Path, dir: &Path) -> PathBuf {
+    let src_dir = zone.parent().expect("zone has a parent directory");
+    for entry in fs::read_dir(src_dir).expect("read zone directory") {
+        let p = entry.expect("entry").path();
+        if p.extension().is_some_and(|e| e == "inc") {
+            fs::copy(&p, dir.join(p.file_name().unwrap())).expect("copy include");
+        }
+    }
+    let copy = dir.join(zone.file_name().unwrap());
+    fs::copy(zone, &copy).expect("copy zone");
+    copy
+}
+
+/// The text of `zone` with every `$INCLUDE file [origin]` replaced by the included file
+/// (relative to the zone's directory), wrapped in `$ORIGIN` lines so relative names keep
+/// their meaning. Only what the fixtures use: one level, no quoting.
+pub fn expand_includes(zone: &Path, origin: &str) -> String {
+    let text = fs::read_to_string(zone).expect("read zone");
+    let dir = zone.parent().expect("zone directory");
+    let mut current = origin.to_string();
+    let mut out = String::new();
+    for line in text.lines() {
+        let toks = tokens(line);
+        match toks.first().map(|t| t.to_ascii_uppercase()).as_deref() {
+            Some("$ORIGIN") if toks.len() > 1 => current = toks[1].clone(),
+            Some("$INCLUDE") if toks.len() > 1 => {
+                let inc = fs::read_to_string(dir.join(&toks[1])).expect("read included file");
+                if let Some(o) = toks.get(2) {
+                    out.push_str(&format!("$ORIGIN {o}\n"));
+                }
+                out.push_str(&inc);
+                out.push_str(&format!("\n$ORIGIN {current}\n"));
+                continue;
+            }
+            _ => {}
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+/// Signs `zone` with a foreign signer and file keys (RSASHA256, ZSK 1024, KSK 2048), NSEC
+/// (not NSEC3), inception now-1h and expiration now+13 days (so a verifier enforcing "at
+/// most 14 days", DPS-6.5, accepts it). Returns (signed zone, DS of the KSK).
+///
+/// * `"ldns"` (on a copy with `$INCLUDE` expanded, ldns has none): `ldns-keygen`, `ldns-signzone -i EPOCH -e EPOCH`, `ldns-key2ds -n -2`;
+///   one RR per line, tab-separated, absolute names.
+/// * `"bind"`: `dnssec-keygen`, `dnssec-signzone -S -x -O full -s EPOCH -e EPOCH`,
+///   `dnssec-dsfromkey -2`; `-O full` gives one RR per line (base64 split by spaces,
+///   `; resign=` comments).
+/// * `"bind-multiline"`: as `"bind"` but BIND's default text output (parentheses,
+///   omitted owners and classes, relative TTL layout): a parser test.
+pub fn foreign_signed_zone(
+    signer: &str,
+    zone: &Path,
+    origin: &str,
+    dir: &Path,
+) -> (PathBuf, PathBuf) {
+    let work = dir.join(signer);
+    fs::create_dir_all(&work).expect("create signer directory");
+    let copy = if signer == "ldns" {
+        // ldns-signzone: "Syntax error, $INCLUDE not implemented".
+        let flat = work.join(zone.file_name().unwrap());
+        fs::write(&flat, expand_includes(zone, origin)).expect("write flattened zone");
+        flat
+    } else {
+        copy_zone(zone, &work)
+    };
+    let now = unix_now();
+    let inception = (now - 3600).to_string();
+    let expiration = (now + 13 * 86400).to_string();
+    let signed = work.join(format!("{}.signed", file_name(zone)));
+    let anchor = work.join("anchor.ds");
+    match signer {
+        "ldns" => {
+            let zsk = tool_stdout(Command::new("ldns-keygen").current_dir(&work).args([
+                "-a",
+                "RSASHA256",
+                "-b",
+                "1024",
+                origin,
+            ]));
+            let ksk = tool_stdout(Command::new("ldns-keygen").current_dir(&work).args([
+                "-k",
+                "-a",
+                "RSASHA256",
+                "-b",
+                "2048",
+                origin,
+            ]));
+            let (zsk, ksk) = (zsk.trim(), ksk.trim());
+            tool_stdout(
+                Command::new("ldns-signzone")
+                    .current_dir(&work)
+                    .args(["-i", &inception, "-e", &expiration, "-o", origin, "-f"])
+                    .arg(&signed)
+                    .arg(&copy)
+                    .args([zsk, ksk]),
+            );
+            let ds = tool_stdout(Command::new("ldns-key2ds").current_dir(&work).args([
+                "-n",
+                "-2",
+                &format!("{ksk}.key"),
+            ]));
+            fs::write(&anchor, ds).expect("write anchor");
+        }
+        "bind" | "bind-multiline" => {
+            tool_stdout(Command::new("dnssec-keygen").current_dir(&work).args([
+                "-q",
+                "-K",
+                ".",
+                "-a",
+                "RSASHA256",
+                "-b",
+                "1024",
+                "-n",
+                "ZONE",
+                origin,
+            ]));
+            let ksk = tool_stdout(Command::new("dnssec-keygen").current_dir(&work).args([
+                "-q",
+                "-K",
+                ".",
+                "-a",
+                "RSASHA256",
+                "-b",
+                "2048",
+                "-f",
+                "KSK",
+                "-n",
+                "ZONE",
+                origin,
+            ]));
+            let mut cmd = Command::new("dnssec-signzone");
+            cmd.current_dir(&work)
+                .args(["-q", "-S", "-K", ".", "-d", ".", "-x"]);
+            if signer == "bind" {
+                cmd.args(["-O", "full"]);
+            }
+            cmd.args(["-s", &inception, "-e", &expiration, "-o", origin, "-f"])
+                .arg(&signed)
+                .arg(&copy);
+            tool_stdout(&mut cmd);
+            let ds = tool_stdout(
+                Command::new("dnssec-dsfromkey")
+                    .current_dir(&work)
+                    .args(["-2", ksk.trim()]),
+            );
+            fs::write(&anchor, ds).expect("write anchor");
+        }
+        other => panic!("unknown foreign signer {other:?} (ldns, bind, bind-multiline)"),
+    }
+    assert!(signed.is_file(), "{signer} wrote no {}", signed.display());
+    (signed, anchor)
+}
+
+// ---------------------------------------------------------------------------------------
+// Time
+// ---------------------------------------------------------------------------------------
+
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs() as i64
+}
+
+/// (year, month, day) of a day count since 1970-01-01 (H. Hinnant's civil_from_days).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+fn split_time(t: i64) -> (i64, u32, u32, i64, i64, i64) {
+    let (y, m, d) = civil_from_days(t.div_euclid(86_400));
+    let s = t.rem_euclid(86_400);
+    (y, m, d, s / 3600, s % 3600 / 60, s % 60)
+}
+
+/// `2024-01-01T12:00:00Z` (for `--now`; DPS-5.7: all times UTC).
+pub fn rfc3339(t: i64) -> String {
+    let (y, m, d, hh, mm, ss) = split_time(t);
+    format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
+}
+
+/// `YYYYMMDDHHmmSS` as in RRSIG presentation format (RFC 4034 §3.2).
+pub fn dnssec_time(t: i64) -> String {
+    let (y, m, d, hh, mm, ss) = split_time(t);
+    format!("{y:04}{m:02}{d:02}{hh:02}{mm:02}{ss:02}")
+}
+
+/// Parses `YYYYMMDDHHmmSS` back to a Unix time.
+pub fn parse_dnssec_time(s: &str) -> Option<i64> {
+    if s.len() != 14 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let n = |a: usize, b: usize| s[a..b].parse::<i64>().ok();
+    let (y, m, d) = (n(0, 4)?, n(4, 6)?, n(6, 8)?);
+    let (hh, mm, ss) = (n(8, 10)?, n(10, 12)?, n(12, 14)?);
+    // days_from_civil
+    let y2 = if m <= 2 { y - 1 } else { y };
+    let era = y2.div_euclid(400);
+    let yoe = y2 - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(days * 86_400 + hh * 3600 + mm * 60 + ss)
+}
+
+// ---------------------------------------------------------------------------------------
+// Zone text
+// ---------------------------------------------------------------------------------------
+
+/// Splits one zone-file line into tokens: whitespace-separated, honouring `"..."` and
+/// backslash escapes, stopping at an unquoted `;` comment.
+pub fn tokens(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut in_quotes = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                cur.push(c);
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            '"' => {
+                in_quotes = !in_quotes;
+                cur.push(c);
+            }
+            ';' if !in_quotes => break,
+            c if c.is_whitespace() && !in_quotes => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// One RR of a signed zone written as `owner TTL IN TYPE RDATA` on one line.
+#[derive(Debug, Clone)]
+pub struct Rr {
+    /// 1-based line number in the file.
+    pub line: usize,
+    /// Owner, lowercased (escapes kept as written).
+    pub owner: String,
+    pub ttl: u32,
+    pub rtype: String,
+    pub rdata: Vec<String>,
+}
+
+/// Parses a signed zone in the one-RR-per-line form `owner TTL IN TYPE RDATA` (the form
+/// zonesign, ldns-signzone and `dnssec-signzone -O full` write). Blank lines and lines
+/// holding only a comment are skipped; any other line that is not in that form is an
+/// error naming the line.
+pub fn parse_flat_zone(text: &str) -> Result<Vec<Rr>, String> {
+    let mut rrs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let toks = tokens(line);
+        if toks.is_empty() {
+            continue;
+        }
+        let bad = |why: &str| format!("line {}: {why}: {line:?}", i + 1);
+        if toks.len() < 5 {
+            return Err(bad("fewer than 5 fields (owner TTL IN TYPE RDATA)"));
+        }
+        if line.starts_with(char::is_whitespace) {
+            return Err(bad("owner omitted"));
+        }
+        if !toks[0].ends_with('.') {
+            return Err(bad("owner is not an absolute name"));
+        }
+        let ttl: u32 = toks[1]
+            .parse()
+            .map_err(|_| bad("second field is not a numeric TTL"))?;
+        if toks[2] != "IN" {
+            return Err(bad("third field is not IN"));
+        }
+        let rtype = &toks[3];
+        if !rtype
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(bad("fourth field is not a type mnemonic"));
+        }
+        if toks.iter().any(|t| t == "(" || t == ")") {
+            return Err(bad("parentheses: not one RR per line"));
+        }
+        rrs.push(Rr {
+            line: i + 1,
+            owner: toks[0].to_ascii_lowercase(),
+            ttl,
+            rtype: rtype.clone(),
+            rdata: toks[4..].to_vec(),
+        });
+    }
+    Ok(rrs)
+}
+
+/// `true` when `name` is strictly below `cut` (both lowercase, absolute).
+pub fn is_below(name: &str, cut: &str) -> bool {
+    name.len() > cut.len()
+        && name.ends_with(cut)
+        && name[..name.len() - cut.len()].ends_with('.')
+        && !name[..name.len() - cut.len()].ends_with("\\.")
+}
+
+/// Structural checks on a signed zone written by zonesign; returns every problem found.
+///
+/// * one RR per line, `owner TTL IN TYPE RDATA` (issue 3, "Output");
+/// * RRSIG expiration and inception are 14-digit `YYYYMMDDHHmmSS` (RFC 4034 §3.2);
+/// * DPS-6.2: nothing below a delegation point is signed or in the NSEC chain (no RRSIG,
+///   no NSEC owned by glue or occluded names); below a cut only address records (glue)
+///   may appear; a delegation's NS is not signed, its DS is;
+/// * DPS-6.7: NSEC TTL = SOA MINIMUM, DNSKEY TTL 3600, DS TTL 3600, RRSIG TTL = TTL of
+///   the covered RRset.
+pub fn check_signed_output(text: &str, origin: &str) -> Vec<String> {
+    let origin = origin.to_ascii_lowercase();
+    let rrs = match parse_flat_zone(text) {
+        Ok(rrs) => rrs,
+        Err(e) => return vec![e],
+    };
+    let mut problems = Vec::new();
+    let cuts: std::collections::BTreeSet<String> = rrs
+        .iter()
+        .filter(|rr| rr.rtype == "NS" && rr.owner != origin)
+        .map(|rr| rr.owner.clone())
+        .collect();
+    let soa_min: Option<u32> = rrs
+        .iter()
+        .find(|rr| rr.rtype == "SOA")
+        .and_then(|rr| rr.rdata.get(6))
+        .and_then(|m| m.parse().ok());
+    if soa_min.is_none() {
+        problems.push("no SOA with a numeric MINIMUM".to_string());
+    }
+    let mut ttl_of: std::collections::HashMap<(String, String), u32> = Default::default();
+    for rr in &rrs {
+        if rr.rtype != "RRSIG" {
+            ttl_of.insert((rr.owner.clone(), rr.rtype.clone()), rr.ttl);
+        }
+    }
+    let has = |owner: &str, t: &str| rrs.iter().any(|rr| rr.owner == owner && rr.rtype == t);
+    for rr in &rrs {
+        let at = format!("line {} ({} {})", rr.line, rr.owner, rr.rtype);
+        if !rr.owner.ends_with(&origin) {
+            problems.push(format!("{at}: owner outside the origin {origin}"));
+        }
+        if let Some(cut) = cuts.iter().find(|cut| is_below(&rr.owner, cut))
+            && rr.rtype != "A"
+            && rr.rtype != "AAAA"
+        {
+            problems.push(format!(
+                "{at}: below the delegation {cut} only glue (A/AAAA) may appear, unsigned (DPS-6.2)"
+            ));
+        }
+        match rr.rtype.as_str() {
+            "RRSIG" => {
+                if rr.rdata.len() < 9 {
+                    problems.push(format!("{at}: RRSIG with {} fields", rr.rdata.len()));
+                    continue;
+                }
+                for (i, what) in [(4, "expiration"), (5, "inception")] {
+                    if parse_dnssec_time(&rr.rdata[i]).is_none() {
+                        problems.push(format!(
+                            "{at}: RRSIG {what} {:?} is not YYYYMMDDHHmmSS",
+                            rr.rdata[i]
+                        ));
+                    }
+                }
+                let covered = rr.rdata[0].to_ascii_uppercase();
+                if covered == "NS" && cuts.contains(&rr.owner) {
+                    problems.push(format!("{at}: delegation NS is signed (DPS-6.2)"));
+                }
+                match ttl_of.get(&(rr.owner.clone(), covered.clone())) {
+                    None => problems.push(format!("{at}: RRSIG covers {covered}, absent here")),
+                    Some(&t) if t != rr.ttl => problems.push(format!(
+                        "{at}: RRSIG TTL {} != {covered} TTL {t} (DPS-6.7)",
+                        rr.ttl
+                    )),
+                    _ => {}
+                }
+                if let Some(&t) = ttl_of.get(&(rr.owner.clone(), covered.clone()))
+                    && rr.rdata[3].parse::<u32>().ok() != Some(t)
+                {
+                    problems.push(format!(
+                        "{at}: RRSIG original TTL {} != {covered} TTL {t}",
+                        rr.rdata[3]
+                    ));
+                }
+            }
+            "NSEC" => {
+                if let Some(min) = soa_min
+                    && rr.ttl != min
+                {
+                    problems.push(format!(
+                        "{at}: NSEC TTL {} != SOA MINIMUM {min} (DPS-6.7)",
+                        rr.ttl
+                    ));
+                }
+            }
+            "DNSKEY" | "DS" if rr.ttl != 3600 => {
+                problems.push(format!("{at}: TTL {} != 3600 (DPS-6.7)", rr.ttl));
+            }
+            _ => {}
+        }
+    }
+    for cut in &cuts {
+        if has(cut, "DS") {
+            let signed = rrs.iter().any(|rr| {
+                rr.owner == *cut && rr.rtype == "RRSIG" && rr.rdata[0].eq_ignore_ascii_case("DS")
+            });
+            if !signed {
+                problems.push(format!("delegation {cut}: DS is not signed (DPS-6.2)"));
+            }
+        }
+    }
+    problems
+}
+
+/// The signature field (base64, possibly split by spaces as BIND's `-O full` writes it)
+/// of an RRSIG line, flipped in one byte of the decoded signature, re-encoded. Returns
+/// the new line (owner TTL IN RRSIG ... with the signature as one token).
+pub fn flip_rrsig_byte(line: &str) -> String {
+    use data_encoding::BASE64;
+    let toks = tokens(line);
+    let t = toks
+        .iter()
+        .position(|t| t == "RRSIG")
+        .unwrap_or_else(|| panic!("not an RRSIG line: {line}"));
+    let sig_start = t + 9;
+    assert!(toks.len() > sig_start, "RRSIG without signature: {line}");
+    let b64: String = toks[sig_start..].concat();
+    let mut sig = BASE64
+        .decode(b64.as_bytes())
+        .unwrap_or_else(|e| panic!("bad base64 in {line}: {e}"));
+    let mid = sig.len() / 2;
+    sig[mid] ^= 0x01;
+    let mut out = toks[..sig_start].join(" ");
+    out.push(' ');
+    out.push_str(&BASE64.encode(&sig));
+    out
+}
+
+/// The lines of a zone text, with the first line matching `pred` replaced by `f(line)`
+/// (`None` removes it). Panics when nothing matches. Returns (new text, old line).
+pub fn edit_first_line(
+    text: &str,
+    pred: impl Fn(&[String]) -> bool,
+    f: impl Fn(&str) -> Option<String>,
+) -> (String, String) {
+    let mut out = String::with_capacity(text.len());
+    let mut found = None;
+    for line in text.lines() {
+        if found.is_none() && pred(&tokens(line)) {
+            found = Some(line.to_string());
+            if let Some(new) = f(line) {
+                out.push_str(&new);
+                out.push('\n');
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    let old = found.expect("no line matched the predicate");
+    (out, old)
+}

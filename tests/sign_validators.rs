@@ -1,0 +1,328 @@
+//! End to end through the real binary and a real SoftHSM2 token: `zonesign init`, sign
+//! every fixture, and require three independent validators (ldns-verify-zone from the
+//! DS, BIND's dnssec-verify, Knot's kzonecheck) to accept each output (issue 3,
+//! "Integration"; DPS-6.1 algorithms, DPS-6.2 NSEC, DPS-6.3 signature format, DPS-6.6).
+//!
+//! One `init` per algorithm, reused for every zone (key generation is the slow part).
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use common::*;
+
+const DAY: i64 = 86_400;
+
+/// Signs every `fixtures/features/*.zone` and `fixtures/se-sample.zone` with one setup
+/// and checks each output with the three validators and `check_signed_output`. Collects
+/// all failures so one run shows everything that is wrong.
+fn sign_all_fixtures(alg: &str) {
+    let setup = Setup::new(alg);
+    let ds = setup.ds_file();
+    let mut failures = Vec::new();
+    for (zone, origin) in all_fixture_zones() {
+        let name = file_name(&zone);
+        let out_path = setup.path(&format!("{name}.signed"));
+        let out = setup.sign(&zone, origin, &out_path);
+        if out.status.code() != Some(EXIT_OK) {
+            failures.push(format!("{alg} {name}: sign failed\n{}", describe(&out)));
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&out_path) else {
+            failures.push(format!("{alg} {name}: exit 0 but no output file"));
+            continue;
+        };
+        // DPS-6.6: the DS printed by `key ds` is the anchor the parent holds.
+        if let Err(e) = all_validators(&out_path, origin, &ds) {
+            failures.push(format!("{alg} {name}: {e}"));
+        }
+        // The binary's own verifier agrees with them (DPS-6.6).
+        let v = setup.verify(&out_path, origin, &ds, &[]);
+        if v.status.code() != Some(EXIT_OK) {
+            failures.push(format!("{alg} {name}: zonesign verify\n{}", describe(&v)));
+        }
+        // Output form (issue 3 "Output"), DPS-6.2 (nothing below a cut signed or
+        // chained), DPS-6.7 (TTLs).
+        for p in check_signed_output(&text, origin) {
+            failures.push(format!("{alg} {name}: {p}"));
+        }
+        // DPS-6.1: the signed zone carries the token's DNSKEYs, with this algorithm.
+        if let Some(p) = dnskey_algorithm_problem(&text, alg) {
+            failures.push(format!("{alg} {name}: {p}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// DNSSEC algorithm numbers (RFC 8624) of the `--algorithm` names.
+fn algorithm_number(alg: &str) -> u8 {
+    match alg {
+        "rsasha1" => 5,
+        "rsasha256" => 8,
+        "ecdsap256sha256" => 13,
+        "ed25519" => 15,
+        other => panic!("unknown algorithm {other}"),
+    }
+}
+
+/// DPS-6.1: at least one KSK (flags 257) and one ZSK (flags 256), all of `alg`.
+fn dnskey_algorithm_problem(text: &str, alg: &str) -> Option<String> {
+    let want = algorithm_number(alg).to_string();
+    let rrs = parse_flat_zone(text).ok()?;
+    let keys: Vec<&Rr> = rrs.iter().filter(|rr| rr.rtype == "DNSKEY").collect();
+    let flags: BTreeSet<&str> = keys.iter().map(|rr| rr.rdata[0].as_str()).collect();
+    if !flags.contains("257") || !flags.contains("256") {
+        return Some(format!(
+            "DNSKEY flags {flags:?}: want a KSK (257) and a ZSK (256)"
+        ));
+    }
+    keys.iter()
+        .find(|rr| rr.rdata[2] != want)
+        .map(|rr| format!("DNSKEY algorithm {} != {want} ({alg})", rr.rdata[2]))
+}
+
+#[test]
+fn rsasha1_signed_fixtures_pass_all_validators() {
+    // DPS-6.1: the practice statement's profile (RSA/SHA-1, KSK 2048, ZSK 1024).
+    sign_all_fixtures("rsasha1");
+}
+
+#[test]
+fn rsasha256_signed_fixtures_pass_all_validators() {
+    sign_all_fixtures("rsasha256");
+}
+
+#[test]
+fn ecdsap256sha256_signed_fixtures_pass_all_validators() {
+    sign_all_fixtures("ecdsap256sha256");
+}
+
+#[test]
+fn ed25519_signed_fixtures_pass_all_validators() {
+    // ldns 1.8, BIND 9.18 and Knot all validate algorithm 15 (RFC 8080).
+    sign_all_fixtures("ed25519");
+}
+
+/// The RRSIGs of a signed zone as (owner, covered type, expiration, inception).
+fn rrsig_times(text: &str) -> Vec<(String, String, i64, i64)> {
+    parse_flat_zone(text)
+        .expect("one RR per line")
+        .into_iter()
+        .filter(|rr| rr.rtype == "RRSIG")
+        .map(|rr| {
+            let exp = parse_dnssec_time(&rr.rdata[4]).expect("expiration YYYYMMDDHHmmSS");
+            let inc = parse_dnssec_time(&rr.rdata[5]).expect("inception YYYYMMDDHHmmSS");
+            (rr.owner, rr.rdata[0].to_ascii_uppercase(), exp, inc)
+        })
+        .collect()
+}
+
+#[test]
+fn validity_policy_and_seeded_jitter() {
+    // DPS-6.5: inception one hour before signing time, validity 12 to 14 days, jittered;
+    // DPS-5.1: never longer than 14 days; DPS-5.7: --now is UTC. --seed makes the
+    // jitter reproducible (issue 3).
+    let setup = Setup::new("rsasha256");
+    let now = unix_now();
+    let now_s = rfc3339(now);
+    let zone = se_sample();
+    let a = setup.path("a.signed");
+    let b = setup.path("b.signed");
+    for out in [&a, &b] {
+        let o = setup.sign_with(&zone, "se.", out, &["--now", &now_s, "--seed", "42"]);
+        assert_exit(&o, EXIT_OK, "sign --now --seed");
+    }
+    let ta = rrsig_times(&fs::read_to_string(&a).unwrap());
+    let tb = rrsig_times(&fs::read_to_string(&b).unwrap());
+    assert!(
+        ta.len() > 100,
+        "expected many RRSIGs in the .se sample, got {}",
+        ta.len()
+    );
+    let mut problems = Vec::new();
+    for (owner, covered, exp, inc) in &ta {
+        if *inc != now - 3600 {
+            problems.push(format!(
+                "{owner} RRSIG {covered}: inception {} != --now - 1h {}",
+                dnssec_time(*inc),
+                dnssec_time(now - 3600)
+            ));
+        }
+        let validity = exp - inc;
+        if !(12 * DAY..=14 * DAY).contains(&validity) {
+            problems.push(format!(
+                "{owner} RRSIG {covered}: validity {validity} s not within 12..14 days"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{}",
+        problems[..problems.len().min(20)].join("\n")
+    );
+    let distinct: BTreeSet<i64> = ta.iter().map(|t| t.2).collect();
+    assert!(
+        distinct.len() > 10,
+        "DPS-6.5 jitter: {} RRSIGs share only {} expiration times",
+        ta.len(),
+        distinct.len()
+    );
+    assert_eq!(
+        ta, tb,
+        "same --now and --seed must give the same validity periods"
+    );
+
+    let c = setup.path("c.signed");
+    let o = setup.sign_with(&zone, "se.", &c, &["--now", &now_s, "--seed", "43"]);
+    assert_exit(&o, EXIT_OK, "sign --seed 43");
+    let tc = rrsig_times(&fs::read_to_string(&c).unwrap());
+    assert_ne!(ta, tc, "a different --seed should give different jitter");
+}
+
+#[test]
+fn key_list_and_ds_digests() {
+    // DPS-5.1: DS export for the parent; `key list` shows tag, role, algorithm, bits.
+    let setup = Setup::new("rsasha256");
+    let list = run(setup.cmd().args(["key", "list"]));
+    assert_exit(&list, EXIT_OK, "key list");
+    let listing = stdout(&list).to_ascii_lowercase();
+    assert!(
+        listing.contains("ksk") && listing.contains("zsk"),
+        "{listing}"
+    );
+
+    for (digest, number, hex_len) in [("sha256", "2", 64), ("sha384", "4", 96)] {
+        let out = run(setup.cmd().args(["key", "ds", "--digest", digest]));
+        assert_exit(&out, EXIT_OK, &format!("key ds --digest {digest}"));
+        let text = stdout(&out);
+        let ds: Vec<Vec<String>> = text
+            .lines()
+            .map(tokens)
+            .filter(|t| t.iter().any(|x| x == "DS"))
+            .collect();
+        assert_eq!(ds.len(), 1, "one KSK, one DS line:\n{text}");
+        let t = &ds[0];
+        let i = t.iter().position(|x| x == "DS").unwrap();
+        assert_eq!(t[i + 2], "8", "DS algorithm:\n{text}");
+        assert_eq!(t[i + 3], number, "DS digest type:\n{text}");
+        let digest_hex: String = t[i + 4..].concat();
+        assert_eq!(digest_hex.len(), hex_len, "digest length:\n{text}");
+        // The key tag appears in `key list`.
+        assert!(
+            listing.contains(&t[i + 1]),
+            "DS key tag {} not in key list:\n{listing}",
+            t[i + 1]
+        );
+    }
+}
+
+#[test]
+fn init_refuses_existing_setup() {
+    // issue 3: init refuses to overwrite an existing setup (exit 2), leaving it intact.
+    let setup = Setup::new("ecdsap256sha256");
+    let before = setup.config_text();
+    let out = run(zonesign()
+        .arg("init")
+        .arg("--dir")
+        .arg(&setup.dir)
+        .args(["--algorithm", "ecdsap256sha256"]));
+    assert_exit(&out, EXIT_BAD_INPUT, "second init in the same directory");
+    assert_eq!(
+        before,
+        setup.config_text(),
+        "config changed by a refused init"
+    );
+}
+
+#[test]
+fn init_pin_file_is_owner_only() {
+    // SEC-6.1: the PIN lives in a file readable only by its owner (0600).
+    use std::os::unix::fs::PermissionsExt;
+    let setup = Setup::new("ed25519");
+    let pin = setup.pin_file();
+    let mode = fs::metadata(&pin).expect("PIN file").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} has mode {mode:o}", pin.display());
+    assert!(
+        !setup
+            .config_text()
+            .contains(fs::read_to_string(&pin).unwrap().trim()),
+        "the PIN itself must not be in the config"
+    );
+}
+
+#[test]
+fn config_from_env_and_pin_from_env() {
+    // issue 3: ZONESIGN_CONFIG may point at the config; ZONESIGN_PIN overrides the PIN
+    // file (SEC-6.1: never on a command line).
+    let setup = Setup::new("ecdsap256sha256");
+    let pin = fs::read_to_string(setup.pin_file()).unwrap();
+    fs::remove_file(setup.pin_file()).unwrap();
+    let out_path = setup.path("env.signed");
+    let out = run(zonesign()
+        .current_dir(setup.tmp.path())
+        .env("ZONESIGN_CONFIG", setup.config())
+        .env("ZONESIGN_PIN", pin.trim())
+        .arg("sign")
+        .arg(fixture("features/delegations.zone"))
+        .args(["--origin", "example.", "--out"])
+        .arg(&out_path));
+    assert_exit(&out, EXIT_OK, "sign with ZONESIGN_CONFIG and ZONESIGN_PIN");
+    let ds = setup.ds_file_with_pin(pin.trim());
+    all_validators(&out_path, "example.", &ds).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn sign_with_explicit_ds_anchor() {
+    // issue 3: --ds-anchor FILE is the parent's DS; signing against it works.
+    let setup = Setup::new("rsasha256");
+    let ds = setup.ds_file();
+    let out_path = setup.path("anchored.signed");
+    let out = setup.sign_with(
+        &fixture("features/wildcards.zone"),
+        "example.",
+        &out_path,
+        &["--ds-anchor", ds.to_str().unwrap()],
+    );
+    assert_exit(&out, EXIT_OK, "sign --ds-anchor");
+    all_validators(&out_path, "example.", &ds).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn sign_refuses_ds_anchor_matching_no_ksk() {
+    // DPS-6.6: verification starts from the parent's DS; a DS that matches no KSK means
+    // the zone fails verification: exit 1, nothing written.
+    let setup = Setup::new("rsasha256");
+    let ds_text = fs::read_to_string(setup.ds_file()).unwrap();
+    let mut bad = String::new();
+    for line in ds_text.lines() {
+        let mut t = tokens(line);
+        if let Some(i) = t.iter().position(|x| x == "DS") {
+            let d = &mut t[i + 4];
+            let first = d.remove(0);
+            d.insert(0, if first == '0' { '1' } else { '0' });
+            bad.push_str(&t.join(" "));
+        } else {
+            bad.push_str(line);
+        }
+        bad.push('\n');
+    }
+    let bad_path = setup.path("bad-anchor.ds");
+    fs::write(&bad_path, bad).unwrap();
+    let out_path = setup.path("never.signed");
+    let out = setup.sign_with(
+        &fixture("features/wildcards.zone"),
+        "example.",
+        &out_path,
+        &["--ds-anchor", bad_path.to_str().unwrap()],
+    );
+    assert_exit(
+        &out,
+        EXIT_VERIFY_FAILED,
+        "sign with a DS anchor matching no KSK",
+    );
+    assert!(
+        !out_path.exists(),
+        "nothing may be written when verification fails"
+    );
+}

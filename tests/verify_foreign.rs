@@ -1,0 +1,385 @@
+//! `zonesign verify` on zones signed by other signers (ldns-signzone, dnssec-signzone):
+//! it accepts them, and rejects each kind of tampering with exit 1 and a named problem
+//! (issue 3, "The other way round"; DPS-6.6: verification starts from the parent's DS).
+//!
+//! `verify` needs no config at all (only the anchor): these tests run the binary from an
+//! empty temporary directory with `ZONESIGN_CONFIG`/`ZONESIGN_PIN` removed.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::*;
+
+const DAY: i64 = 86_400;
+
+/// `zonesign verify SIGNED --origin ORIGIN --anchor ANCHOR [extra]`, no config.
+fn verify(signed: &Path, origin: &str, anchor: &Path, extra: &[&str]) -> Output {
+    let cwd = signed.parent().expect("parent");
+    run(zonesign()
+        .current_dir(cwd)
+        .arg("verify")
+        .arg(signed)
+        .arg("--origin")
+        .arg(origin)
+        .arg("--anchor")
+        .arg(anchor)
+        .args(extra))
+}
+
+/// Runs `verify --format json`, requires exit 1, a JSON object with `valid == false` and
+/// a non-empty `problems` array of `{kind, message}`; returns the problems' text
+/// (kind + message, lowercased) for the caller to look for the named problem.
+fn rejected_json(signed: &Path, origin: &str, anchor: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["--format", "json"];
+    args.extend_from_slice(extra);
+    let out = verify(signed, origin, anchor, &args);
+    assert_exit(&out, EXIT_VERIFY_FAILED, "verify of a tampered zone");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("--format json is not JSON ({e})\n{}", describe(&out)));
+    assert_eq!(
+        report["valid"],
+        serde_json::Value::Bool(false),
+        "report must say valid: false\n{report:#}"
+    );
+    let problems = report["problems"]
+        .as_array()
+        .unwrap_or_else(|| panic!("report has no problems array\n{report:#}"));
+    assert!(
+        !problems.is_empty(),
+        "problems must not be empty\n{report:#}"
+    );
+    let mut text = String::new();
+    for p in problems {
+        let kind = p["kind"].as_str();
+        let message = p["message"].as_str();
+        assert!(
+            kind.is_some() && message.is_some(),
+            "each problem needs string kind and message: {p}"
+        );
+        text.push_str(&format!("{} {}\n", kind.unwrap(), message.unwrap()));
+    }
+    text.to_ascii_lowercase()
+}
+
+/// `true` when `word` occurs in `text` as a whole word (split on non-alphanumerics).
+fn has_word(text: &str, word: &str) -> bool {
+    text.split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| w.eq_ignore_ascii_case(word))
+}
+
+#[track_caller]
+fn assert_mentions(problems: &str, any_of: &[&str], what: &str) {
+    assert!(
+        any_of.iter().any(|k| problems.contains(k)),
+        "{what}: expected a problem mentioning one of {any_of:?}, got:\n{problems}"
+    );
+}
+
+/// A signed copy of `fixtures/features/all-types.zone` (origin `example.`).
+fn signed_all_types(signer: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (signed, anchor) = foreign_signed_zone(
+        signer,
+        &fixture("features/all-types.zone"),
+        "example.",
+        tmp.path(),
+    );
+    (tmp, signed, anchor)
+}
+
+/// Writes `text` as `tampered.zone` next to `signed`.
+fn write_tampered(signed: &Path, text: &str) -> PathBuf {
+    let path = signed.with_file_name("tampered.zone");
+    fs::write(&path, text).expect("write tampered zone");
+    path
+}
+
+fn is_rrsig_over(toks: &[String], owner: &str, covered: &str) -> bool {
+    toks.len() > 5
+        && toks[0].eq_ignore_ascii_case(owner)
+        && toks[3] == "RRSIG"
+        && toks[4].eq_ignore_ascii_case(covered)
+}
+
+// ---------------------------------------------------------------------------------------
+// The helpers themselves: every foreign-signed fixture passes all three validators, so
+// the tests below start from zones known to be valid. (Needs no zonesign binary.)
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn foreign_signed_fixtures_pass_all_validators() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    for signer in ["ldns", "bind", "bind-multiline"] {
+        for (zone, origin) in all_fixture_zones() {
+            let dir = tmp.path().join(file_name(&zone));
+            let (signed, anchor) = foreign_signed_zone(signer, &zone, origin, &dir);
+            if let Err(e) = all_validators(&signed, origin, &anchor) {
+                failures.push(format!("{signer} {}: {e}", file_name(&zone)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn tampering_helpers_break_the_zone_for_ldns_verify_zone() {
+    // The tampering used below must be caught by an independent validator too.
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let text = fs::read_to_string(&signed).unwrap();
+    let (flipped, _) = edit_first_line(
+        &text,
+        |t| is_rrsig_over(t, "web.example.", "A"),
+        |l| Some(flip_rrsig_byte(l)),
+    );
+    let path = write_tampered(&signed, &flipped);
+    assert!(ldns_verify(&path, "example.", &anchor).is_err());
+    let bad_anchor = signed.with_file_name("bad-anchor.ds");
+    fs::write(
+        &bad_anchor,
+        alter_digest(&fs::read_to_string(&anchor).unwrap()),
+    )
+    .unwrap();
+    assert!(ldns_verify(&signed, "example.", &bad_anchor).is_err());
+}
+
+/// The DS text with one hex digit of each digest changed.
+fn alter_digest(ds_text: &str) -> String {
+    let mut out = String::new();
+    for line in ds_text.lines() {
+        let toks = tokens(line);
+        if let Some(i) = toks.iter().position(|t| t == "DS") {
+            let mut toks = toks.clone();
+            let digest = &mut toks[i + 4];
+            let first = digest.remove(0);
+            digest.insert(0, if first == '0' { '1' } else { '0' });
+            out.push_str(&toks.join(" "));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// Acceptance (DPS-6.6: any signer's valid zone passes from the parent's DS)
+// ---------------------------------------------------------------------------------------
+
+fn accepts_all_fixtures(signer: &str) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let mut failures = Vec::new();
+    for (zone, origin) in all_fixture_zones() {
+        let dir = tmp.path().join(file_name(&zone));
+        let (signed, anchor) = foreign_signed_zone(signer, &zone, origin, &dir);
+        let out = verify(&signed, origin, &anchor, &[]);
+        if out.status.code() != Some(EXIT_OK) {
+            failures.push(format!("{signer} {}: {}", file_name(&zone), describe(&out)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn accepts_ldns_signed_fixtures() {
+    accepts_all_fixtures("ldns");
+}
+
+#[test]
+fn accepts_bind_signed_fixtures() {
+    // `dnssec-signzone -O full`: one RR per line, base64 split by spaces, comments.
+    accepts_all_fixtures("bind");
+}
+
+#[test]
+fn accepts_bind_multiline_output() {
+    // BIND's default layout: parentheses, omitted owners, comments (issue 3: the parser
+    // reads what any signer writes).
+    let (_tmp, signed, anchor) = signed_all_types("bind-multiline");
+    let out = verify(&signed, "example.", &anchor, &[]);
+    assert_exit(&out, EXIT_OK, "verify of BIND multi-line output");
+}
+
+#[test]
+fn json_report_of_a_valid_zone() {
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let out = verify(&signed, "example.", &anchor, &["--format", "json"]);
+    assert_exit(&out, EXIT_OK, "verify --format json of a valid zone");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("--format json is not JSON ({e})\n{}", describe(&out)));
+    assert_eq!(report["valid"], serde_json::Value::Bool(true), "{report:#}");
+    assert!(
+        report["problems"].as_array().is_some_and(|p| p.is_empty()),
+        "a valid zone has an empty problems array\n{report:#}"
+    );
+}
+
+#[test]
+fn accepts_with_now_inside_the_validity() {
+    // DPS-5.7: --now is UTC; one day after signing the ldns signatures are still valid.
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let now = rfc3339(unix_now() + DAY);
+    let out = verify(&signed, "example.", &anchor, &["--now", &now]);
+    assert_exit(&out, EXIT_OK, "verify with --now one day later");
+}
+
+// ---------------------------------------------------------------------------------------
+// Rejection: exit 1 and the problem named (DPS-6.6)
+// ---------------------------------------------------------------------------------------
+
+fn rejects_flipped_signature_byte(signer: &str) {
+    let (_tmp, signed, anchor) = signed_all_types(signer);
+    let text = fs::read_to_string(&signed).unwrap();
+    let (tampered, _) = edit_first_line(
+        &text,
+        |t| is_rrsig_over(t, "web.example.", "A"),
+        |l| Some(flip_rrsig_byte(l)),
+    );
+    let path = write_tampered(&signed, &tampered);
+    let problems = rejected_json(&path, "example.", &anchor, &[]);
+    assert_mentions(&problems, &["web.example"], "flipped RRSIG byte: the owner");
+    assert_mentions(
+        &problems,
+        &["signature", "rrsig", "bogus", "verif"],
+        "flipped RRSIG byte: a signature problem",
+    );
+}
+
+#[test]
+fn rejects_flipped_signature_byte_ldns() {
+    rejects_flipped_signature_byte("ldns");
+}
+
+#[test]
+fn rejects_flipped_signature_byte_bind() {
+    rejects_flipped_signature_byte("bind");
+}
+
+fn rejects_removed_nsec(signer: &str) {
+    // DPS-6.2: the NSEC chain must be complete and closed.
+    let (_tmp, signed, anchor) = signed_all_types(signer);
+    let text = fs::read_to_string(&signed).unwrap();
+    let (tampered, _) = edit_first_line(
+        &text,
+        |t| t.len() > 4 && t[0].eq_ignore_ascii_case("web.example.") && t[3] == "NSEC",
+        |_| None,
+    );
+    let path = write_tampered(&signed, &tampered);
+    let problems = rejected_json(&path, "example.", &anchor, &[]);
+    assert!(
+        has_word(&problems, "nsec"),
+        "removed NSEC: expected a problem naming NSEC:\n{problems}"
+    );
+    assert_mentions(&problems, &["web.example"], "removed NSEC: the owner");
+}
+
+#[test]
+fn rejects_removed_nsec_ldns() {
+    rejects_removed_nsec("ldns");
+}
+
+#[test]
+fn rejects_removed_nsec_bind() {
+    rejects_removed_nsec("bind");
+}
+
+#[test]
+fn rejects_expired_signatures() {
+    // DPS-6.5/6.6: 30 days after signing every signature (13 days) has expired.
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let now = rfc3339(unix_now() + 30 * DAY);
+    let problems = rejected_json(&signed, "example.", &anchor, &["--now", &now]);
+    assert_mentions(&problems, &["expir"], "expired signatures");
+}
+
+#[test]
+fn rejects_not_yet_valid_signatures() {
+    // DPS-6.6: "not yet valid at --now": two days before signing.
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let now = rfc3339(unix_now() - 2 * DAY);
+    rejected_json(&signed, "example.", &anchor, &["--now", &now]);
+}
+
+fn rejects_unsigned_rrset(signer: &str) {
+    // DPS-6.6: every authoritative RRset is covered by a signature of an active key.
+    let (_tmp, signed, anchor) = signed_all_types(signer);
+    let text = fs::read_to_string(&signed).unwrap();
+    let (tampered, _) =
+        edit_first_line(&text, |t| is_rrsig_over(t, "mail.example.", "A"), |_| None);
+    let path = write_tampered(&signed, &tampered);
+    let problems = rejected_json(&path, "example.", &anchor, &[]);
+    assert_mentions(&problems, &["mail.example"], "unsigned RRset: the owner");
+    assert_mentions(
+        &problems,
+        &["sign", "rrsig"],
+        "unsigned RRset: a signature problem",
+    );
+}
+
+#[test]
+fn rejects_unsigned_rrset_ldns() {
+    rejects_unsigned_rrset("ldns");
+}
+
+#[test]
+fn rejects_unsigned_rrset_bind() {
+    rejects_unsigned_rrset("bind");
+}
+
+#[test]
+fn rejects_anchor_matching_no_ksk() {
+    // DPS-6.6: the DNSKEY RRset must be signed by a KSK matching the parent's DS.
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let bad_anchor = signed.with_file_name("bad-anchor.ds");
+    fs::write(
+        &bad_anchor,
+        alter_digest(&fs::read_to_string(&anchor).unwrap()),
+    )
+    .unwrap();
+    let problems = rejected_json(&signed, "example.", &bad_anchor, &[]);
+    assert!(
+        has_word(&problems, "ds")
+            || ["anchor", "ksk", "dnskey", "trust"]
+                .iter()
+                .any(|k| problems.contains(k)),
+        "bad anchor: expected a problem naming the DS/anchor/DNSKEY:\n{problems}"
+    );
+}
+
+#[test]
+fn text_report_of_a_tampered_zone() {
+    // Default --format text: exit 1 and a human-readable report that names the owner.
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let text = fs::read_to_string(&signed).unwrap();
+    let (tampered, _) = edit_first_line(
+        &text,
+        |t| is_rrsig_over(t, "web.example.", "A"),
+        |l| Some(flip_rrsig_byte(l)),
+    );
+    let path = write_tampered(&signed, &tampered);
+    let out = verify(&path, "example.", &anchor, &[]);
+    assert_exit(&out, EXIT_VERIFY_FAILED, "verify (text) of a tampered zone");
+    let all = format!("{}{}", stdout(&out), stderr(&out)).to_ascii_lowercase();
+    assert!(
+        all.contains("web.example"),
+        "text report must name the owner\n{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn missing_anchor_file_is_bad_input() {
+    // Exit codes (issue 3): a file that cannot be read is bad input (2) or I/O (4),
+    // never "valid" and never "failed verification".
+    let (_tmp, signed, _anchor) = signed_all_types("ldns");
+    let missing = signed.with_file_name("no-such-anchor.ds");
+    let out = verify(&signed, "example.", &missing, &[]);
+    assert!(
+        matches!(out.status.code(), Some(EXIT_BAD_INPUT) | Some(EXIT_IO)),
+        "missing anchor: expected exit 2 or 4\n{}",
+        describe(&out)
+    );
+}
