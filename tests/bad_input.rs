@@ -340,7 +340,7 @@ fn failed_verification_keeps_previous_output() {
     // DPS-6.6: a zone that fails verification (here: the DS anchor matches no KSK, its
     // key tag is off by one) is not published: exit 1, the old file intact.
     let setup = Setup::new("ecdsap256sha256");
-    let ds = fs::read_to_string(setup.ds_file()).unwrap();
+    let ds = fs::read_to_string(setup.ds_file("example.")).unwrap();
     let bad_anchor = setup.path("bad.ds");
     let mut bad = String::new();
     for line in ds.lines() {

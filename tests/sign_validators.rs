@@ -19,7 +19,6 @@ const DAY: i64 = 86_400;
 /// all failures so one run shows everything that is wrong.
 fn sign_all_fixtures(alg: &str) {
     let setup = Setup::new(alg);
-    let ds = setup.ds_file();
     let mut failures = Vec::new();
     for (zone, origin) in all_fixture_zones() {
         let name = file_name(&zone);
@@ -34,6 +33,7 @@ fn sign_all_fixtures(alg: &str) {
             continue;
         };
         // DPS-6.6: the DS printed by `key ds` is the anchor the parent holds.
+        let ds = setup.ds_file(origin);
         if let Err(e) = all_validators(&out_path, origin, &ds) {
             failures.push(format!("{alg} {name}: {e}"));
         }
@@ -193,7 +193,7 @@ fn key_list_and_ds_digests() {
     );
 
     for (digest, number, hex_len) in [("sha256", "2", 64), ("sha384", "4", 96)] {
-        let out = run(setup.cmd().args(["key", "ds", "--digest", digest]));
+        let out = run(setup.cmd().args(["key", "ds", "--origin", "example.", "--digest", digest]));
         assert_exit(&out, EXIT_OK, &format!("key ds --digest {digest}"));
         let text = stdout(&out);
         let ds: Vec<Vec<String>> = text
@@ -268,7 +268,7 @@ fn config_from_env_and_pin_from_env() {
         .args(["--origin", "example.", "--out"])
         .arg(&out_path));
     assert_exit(&out, EXIT_OK, "sign with ZONESIGN_CONFIG and ZONESIGN_PIN");
-    let ds = setup.ds_file_with_pin(pin.trim());
+    let ds = setup.ds_file_with_pin(pin.trim(), "example.");
     all_validators(&out_path, "example.", &ds).unwrap_or_else(|e| panic!("{e}"));
 }
 
@@ -276,7 +276,7 @@ fn config_from_env_and_pin_from_env() {
 fn sign_with_explicit_ds_anchor() {
     // issue 3: --ds-anchor FILE is the parent's DS; signing against it works.
     let setup = Setup::new("rsasha256");
-    let ds = setup.ds_file();
+    let ds = setup.ds_file("example.");
     let out_path = setup.path("anchored.signed");
     let out = setup.sign_with(
         &fixture("features/wildcards.zone"),
@@ -293,7 +293,7 @@ fn sign_refuses_ds_anchor_matching_no_ksk() {
     // DPS-6.6: verification starts from the parent's DS; a DS that matches no KSK means
     // the zone fails verification: exit 1, nothing written.
     let setup = Setup::new("rsasha256");
-    let ds_text = fs::read_to_string(setup.ds_file()).unwrap();
+    let ds_text = fs::read_to_string(setup.ds_file("example.")).unwrap();
     let mut bad = String::new();
     for line in ds_text.lines() {
         let mut t = tokens(line);
