@@ -59,7 +59,22 @@ pub fn parse_bytes(
     file_for_errors: &Path,
     origin: &Name,
 ) -> Result<ParsedZone, ParseError> {
-    let mut ctx = Context::default();
+    parse_bytes_with_ttl(text, file_for_errors, origin, None)
+}
+
+/// As [`parse_bytes`], with a TTL for records that give none when there is no `$TTL`:
+/// trust-anchor files (`dnssec-dsfromkey` output, `example. IN DS ...`) carry no TTL,
+/// and none is needed to use them.
+pub fn parse_bytes_with_ttl(
+    text: &[u8],
+    file_for_errors: &Path,
+    origin: &Name,
+    default_ttl: Option<u32>,
+) -> Result<ParsedZone, ParseError> {
+    let mut ctx = Context {
+        default_ttl,
+        ..Context::default()
+    };
     ctx.zone.files.push(file_for_errors.to_path_buf());
     ctx.stack.push(canonical_path(file_for_errors));
     let input = Input {

@@ -193,7 +193,9 @@ fn key_list_and_ds_digests() {
     );
 
     for (digest, number, hex_len) in [("sha256", "2", 64), ("sha384", "4", 96)] {
-        let out = run(setup.cmd().args(["key", "ds", "--origin", "example.", "--digest", digest]));
+        let out = run(setup
+            .cmd()
+            .args(["key", "ds", "--origin", "example.", "--digest", digest]));
         assert_exit(&out, EXIT_OK, &format!("key ds --digest {digest}"));
         let text = stdout(&out);
         let ds: Vec<Vec<String>> = text

@@ -59,7 +59,14 @@ fn rejected_json(signed: &Path, origin: &str, anchor: &Path, extra: &[&str]) -> 
             kind.is_some() && message.is_some(),
             "each problem needs string kind and message: {p}"
         );
-        text.push_str(&format!("{} {}\n", kind.unwrap(), message.unwrap()));
+        // The JSON report names the owner and type in fields of their own.
+        let owner = p["owner"].as_str().unwrap_or_default();
+        let rtype = p["type"].as_str().unwrap_or_default();
+        text.push_str(&format!(
+            "{} {owner} {rtype} {}\n",
+            kind.unwrap(),
+            message.unwrap()
+        ));
     }
     text.to_ascii_lowercase()
 }

@@ -229,7 +229,10 @@ impl Setup {
     /// As `ds_file`, with the PIN given through `ZONESIGN_PIN` (for a setup whose PIN
     /// file was removed).
     pub fn ds_file_with_pin(&self, pin: &str, origin: &str) -> PathBuf {
-        let out = run(self.cmd().env("ZONESIGN_PIN", pin).args(["key", "ds", "--origin", origin]));
+        let out = run(self
+            .cmd()
+            .env("ZONESIGN_PIN", pin)
+            .args(["key", "ds", "--origin", origin]));
         assert_exit(&out, EXIT_OK, "ZONESIGN_PIN=... zonesign key ds");
         let path = self.path("ds-anchor.txt");
         fs::write(&path, stdout(&out)).expect("write DS file");
