@@ -199,6 +199,9 @@ pub fn parse_period(text: &[u8]) -> Option<u32> {
     if let Some(v) = parse_num(text, u64::from(u32::MAX)) {
         return u32::try_from(v).ok();
     }
+    if text.is_empty() {
+        return None;
+    }
     let mut total: u64 = 0;
     let mut num: Option<u64> = None;
     for &c in text {
@@ -1134,13 +1137,13 @@ fn split_svc_params(wire: &[u8]) -> Result<Vec<(u16, &[u8])>, RdataError> {
 /// Checks the wire value of a known SvcParamKey.
 fn check_svc_value(key: u16, v: &[u8]) -> Result<(), RdataError> {
     let ok = match key {
-        0 => !v.is_empty() && v.len() % 2 == 0,
+        0 => !v.is_empty() && v.len().is_multiple_of(2),
         1 => !v.is_empty() && alpn_ids(v).is_some(),
         2 => v.is_empty(),
         3 => v.len() == 2,
-        4 => !v.is_empty() && v.len() % 4 == 0,
+        4 => !v.is_empty() && v.len().is_multiple_of(4),
         5 => !v.is_empty(),
-        6 => !v.is_empty() && v.len() % 16 == 0,
+        6 => !v.is_empty() && v.len().is_multiple_of(16),
         65535 => false,
         _ => true,
     };
