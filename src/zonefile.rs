@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::name::Name;
-use crate::rdata::{Token, parse_period, parse_rdata, type_code, type_name};
+use crate::rdata::{Token, parse_period, parse_rdata_into, type_code, type_name};
 use crate::record::{CLASS_CH, CLASS_CS, CLASS_HS, CLASS_IN, Record, SourceLoc};
 
 /// Largest TTL allowed by RFC 2181 §8.
@@ -87,6 +87,8 @@ struct Context {
     last_class: u16,
     /// Whether the "TTL taken from previous record" warning was already given.
     warned_ttl: bool,
+    /// Reused RDATA buffer, so each record's RDATA is allocated once at exact size.
+    scratch: Vec<u8>,
 }
 
 impl Default for Context {
@@ -98,6 +100,7 @@ impl Default for Context {
             last_ttl: None,
             last_class: CLASS_IN,
             warned_ttl: false,
+            scratch: Vec::with_capacity(1024),
         }
     }
 }
@@ -108,7 +111,9 @@ struct Input<'a> {
     path: &'a Path,
     file_idx: u32,
     origin: Name,
-    last_owner: Option<Name>,
+    /// Index in `ParsedZone::records` of the record whose owner is the current
+    /// owner (an index rather than a clone saves an allocation per record).
+    last_owner: Option<usize>,
 }
 
 impl Input<'_> {
@@ -157,7 +162,7 @@ fn process_entry(
         }
         Some(_) => {
             let record = parse_record(ctx, input, toks, entry)?;
-            input.last_owner = Some(record.owner.clone());
+            input.last_owner = Some(ctx.zone.records.len());
             ctx.zone.records.push(record);
             Ok(())
         }
@@ -242,7 +247,7 @@ fn include(ctx: &mut Context, input: &Input, args: &[Token], line: u32) -> Resul
         path: &path,
         file_idx,
         origin,
-        last_owner: input.last_owner.clone(),
+        last_owner: input.last_owner,
     };
     let result = parse_input(ctx, child);
     ctx.stack.pop();
@@ -299,7 +304,8 @@ fn parse_record(
     let (owner, mut idx) = if entry.leading_ws {
         let owner = input
             .last_owner
-            .clone()
+            .and_then(|i| ctx.zone.records.get(i))
+            .map(|r| r.owner.clone())
             .ok_or_else(|| input.error(line, "no owner name and no previous owner"))?;
         (owner, 0)
     } else {
@@ -339,14 +345,21 @@ fn parse_record(
         }
         None => ctx.last_class,
     };
-    let rdata = parse_rdata(rtype, toks.get(idx + 1..).unwrap_or(&[]), &input.origin)
-        .map_err(|e| input.error(line, format!("{}: {e}", type_name(rtype))))?;
+    let scratch = &mut ctx.scratch;
+    scratch.clear();
+    parse_rdata_into(
+        rtype,
+        toks.get(idx + 1..).unwrap_or(&[]),
+        &input.origin,
+        scratch,
+    )
+    .map_err(|e| input.error(line, format!("{}: {e}", type_name(rtype))))?;
     Ok(Record {
         owner,
         rtype,
         class,
         ttl,
-        rdata: rdata.into_boxed_slice(),
+        rdata: Box::from(ctx.scratch.as_slice()),
         loc: SourceLoc {
             file: input.file_idx,
             line,
