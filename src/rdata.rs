@@ -936,7 +936,8 @@ fn flush_window(window: Option<(u8, [u8; 32], usize)>, out: &mut Vec<u8>) {
 }
 
 /// Decodes an RFC 4034 §4.1.2 type bitmap into a sorted list of types, rejecting
-/// out-of-order windows and bad window lengths.
+/// out-of-order windows, bad window lengths and trailing zero octets (all MUST NOTs
+/// of the RFC; rejecting them also keeps every accepted bitmap canonical).
 pub fn decode_type_bitmap(bits: &[u8]) -> Result<Vec<u16>, RdataError> {
     let mut types = Vec::new();
     let mut rest = bits;
@@ -953,6 +954,9 @@ pub fn decode_type_bitmap(bits: &[u8]) -> Result<Vec<u16>, RdataError> {
         let block = tail
             .get(..len)
             .ok_or_else(|| RdataError::new("type bitmap: truncated window"))?;
+        if block.last() == Some(&0) {
+            return fail("type bitmap: trailing zero octets (RFC 4034 section 4.1.2)");
+        }
         for (i, byte) in block.iter().enumerate() {
             for bit in 0..8u16 {
                 if byte & (0x80 >> bit) != 0 {

@@ -294,3 +294,37 @@ fn class_codes() {
     assert_eq!(class_code(b"CLASS"), None);
     assert_eq!(class_code(b"A"), None);
 }
+
+/// Randomly mutated zone text must give a result or a located error, never a panic.
+#[test]
+fn mutated_zone_text_never_panics() {
+    let base: &[u8] = b"$TTL 1h\n$ORIGIN example.\n@ SOA ns1 host ( 1 2 3 4 5 )\n\
+\tNS ns1\nns1 IN 60 A 192.0.2.1\ntxt TXT \"a;b\" \"\\200\" ( c\n d )\n\
+s HTTPS 1 . alpn=\"h2,h3\" port=443\nn NSEC a.example. A NS\n\
+x TYPE65280 \\# 2 ABCD\n$INCLUDE /nonexistent/zonesign.zone\n";
+    let specials = b" \t\n\r;()\"\\$@.0123456789ANSTXIHabc=,-#";
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let mut text = base.to_vec();
+        for _ in 0..(next() % 6 + 1) {
+            let at = (next() % text.len() as u64) as usize;
+            match next() % 3 {
+                0 => text[at] = specials[(next() % specials.len() as u64) as usize],
+                1 => {
+                    text.remove(at);
+                }
+                _ => text.insert(at, next() as u8),
+            }
+        }
+        match parse_bytes(&text, Path::new("m.zone"), &origin()) {
+            Ok(z) => assert!(z.records.iter().all(|r| r.loc.line >= 1)),
+            Err(e) => assert!(e.line >= 1 && !e.message.is_empty(), "{e}"),
+        }
+    }
+}
