@@ -442,7 +442,7 @@ fn random_wire_formats_and_reparses() {
                 let at = (rng.next() % wire.len() as u64) as usize;
                 wire[at] = rng.next() as u8;
             }
-            if rng.next() % 4 == 0 {
+            if rng.next().is_multiple_of(4) {
                 wire.truncate((rng.next() % wire.len() as u64) as usize);
             }
         }
@@ -504,7 +504,7 @@ fn random_tokens_never_panic() {
         let toks: Vec<Token> = (0..n)
             .map(|_| Token {
                 text: words[(rng.next() % words.len() as u64) as usize],
-                quoted: rng.next() % 5 == 0,
+                quoted: rng.next().is_multiple_of(5),
             })
             .collect();
         if let Ok(wire) = parse_rdata(rt, &toks, &origin()) {
