@@ -605,4 +605,42 @@ mod tests {
         assert_eq!(n("a.b.c.").suffix(9), n("a.b.c."));
         assert_eq!(n("b.c.").wildcard_of(), n("*.b.c."));
     }
+
+    #[test]
+    fn parse_into_appends_only_on_success() {
+        let mut out = vec![9u8];
+        Name::parse_into(b"A.b", Some(&n("c.")), &mut out).unwrap();
+        assert_eq!(out, b"\x09\x01A\x01b\x01c\x00");
+        assert!(Name::parse_into(b"a..", None, &mut out).is_err());
+        assert_eq!(out.len(), 8);
+    }
+
+    /// Random wire names print and parse back to the same bytes; random text never panics.
+    #[test]
+    fn random_names_round_trip() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut wire = Vec::new();
+            for _ in 0..(next() % 5) {
+                let len = (next() % 8 + 1) as usize;
+                wire.push(len as u8);
+                wire.extend((0..len).map(|_| next() as u8));
+            }
+            wire.push(0);
+            let name = Name::from_wire(&wire).unwrap();
+            let back = Name::parse(name.to_string().as_bytes(), None).unwrap();
+            assert_eq!(back.as_wire(), &wire[..], "{name}");
+            let text: Vec<u8> = (0..(next() % 12))
+                .map(|_| b"a.\\09*@"[(next() % 7) as usize])
+                .collect();
+            let _ = Name::parse(&text, Some(&name));
+            let _ = Name::from_wire(&text);
+        }
+    }
 }

@@ -443,7 +443,7 @@ impl<'a> Lexer<'a> {
             match c {
                 b'\n' => {
                     self.pos += 1;
-                    self.line += 1;
+                    self.line = self.line.saturating_add(1);
                     if paren_line.is_none() {
                         if !toks.is_empty() {
                             return Ok(self.finish(toks, start_line, leading_ws));
@@ -524,12 +524,12 @@ impl<'a> Lexer<'a> {
                 }
                 Some(b'\\') => {
                     if self.buf.get(self.pos + 1) == Some(&b'\n') {
-                        self.line += 1;
+                        self.line = self.line.saturating_add(1);
                     }
                     self.pos += 2;
                 }
                 Some(b'\n') => {
-                    self.line += 1;
+                    self.line = self.line.saturating_add(1);
                     self.pos += 1;
                 }
                 Some(_) => self.pos += 1,
@@ -546,7 +546,7 @@ impl<'a> Lexer<'a> {
                 b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' => break,
                 b'\\' => {
                     if self.buf.get(self.pos + 1) == Some(&b'\n') {
-                        self.line += 1;
+                        self.line = self.line.saturating_add(1);
                     }
                     self.pos += 2;
                 }
