@@ -108,12 +108,23 @@ impl Name {
     /// decoded. Errors rather than guesses on every malformed input, since zone
     /// data is untrusted.
     pub fn parse(text: &[u8], origin: Option<&Name>) -> Result<Name, NameError> {
-        match text {
-            [] => Err(NameError::Empty),
-            b"@" => origin.cloned().ok_or(NameError::NoOrigin),
-            b"." => Ok(Name::root()),
-            _ => parse_labels(text, origin),
-        }
+        let wire = parse_presentation(text, origin)?;
+        Ok(Name {
+            wire: wire.as_slice().into(),
+        })
+    }
+
+    /// Like [`Name::parse`], but appends the wire form to `out` instead of building a
+    /// `Name`, so RDATA parsing needs no allocation per embedded name. Nothing is
+    /// appended on error.
+    pub fn parse_into(
+        text: &[u8],
+        origin: Option<&Name>,
+        out: &mut Vec<u8>,
+    ) -> Result<(), NameError> {
+        let wire = parse_presentation(text, origin)?;
+        out.extend_from_slice(wire.as_slice());
+        Ok(())
     }
 
     /// The uncompressed wire form, as it goes into RDATA and signatures.
@@ -267,61 +278,108 @@ fn cmp_label(a: &[u8], b: &[u8]) -> Ordering {
     a.iter().map(lower).cmp(b.iter().map(lower))
 }
 
+/// A fixed stack buffer for building a wire name without touching the heap; the
+/// zone reader parses millions of names, so allocation here would dominate.
+struct WireBuf {
+    buf: [u8; MAX_NAME_LEN],
+    len: usize,
+}
+
+impl WireBuf {
+    /// An empty buffer.
+    fn new() -> WireBuf {
+        WireBuf {
+            buf: [0; MAX_NAME_LEN],
+            len: 0,
+        }
+    }
+
+    /// Appends one byte, failing once the name would exceed 255 octets.
+    fn push(&mut self, b: u8) -> Result<(), NameError> {
+        let slot = self.buf.get_mut(self.len).ok_or(NameError::NameTooLong)?;
+        *slot = b;
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Appends bytes, failing once the name would exceed 255 octets.
+    fn extend(&mut self, bytes: &[u8]) -> Result<(), NameError> {
+        let end = self.len + bytes.len();
+        let dst = self
+            .buf
+            .get_mut(self.len..end)
+            .ok_or(NameError::NameTooLong)?;
+        dst.copy_from_slice(bytes);
+        self.len = end;
+        Ok(())
+    }
+
+    /// The bytes written so far.
+    fn as_slice(&self) -> &[u8] {
+        self.buf.get(..self.len).unwrap_or(&[])
+    }
+
+    /// Writes the length octet of the label starting at `start`, checking its size.
+    fn close_label(&mut self, start: usize) -> Result<(), NameError> {
+        let len = self.len - start - 1;
+        if len == 0 {
+            return Err(NameError::EmptyLabel);
+        }
+        if len > MAX_LABEL_LEN {
+            return Err(NameError::LabelTooLong);
+        }
+        if let Some(slot) = self.buf.get_mut(start) {
+            *slot = len as u8;
+        }
+        Ok(())
+    }
+}
+
+/// Parses any presentation name into a stack buffer (see [`Name::parse`]).
+fn parse_presentation(text: &[u8], origin: Option<&Name>) -> Result<WireBuf, NameError> {
+    let mut wire = WireBuf::new();
+    match text {
+        [] => return Err(NameError::Empty),
+        b"@" => wire.extend(&origin.ok_or(NameError::NoOrigin)?.wire)?,
+        b"." => wire.push(0)?,
+        _ => parse_labels(text, origin, &mut wire)?,
+    }
+    Ok(wire)
+}
+
 /// Parses a non-trivial presentation name (not "", "@" or ".").
-fn parse_labels(text: &[u8], origin: Option<&Name>) -> Result<Name, NameError> {
-    let mut wire: Vec<u8> = Vec::with_capacity(text.len() + 2 + origin.map_or(0, |o| o.wire.len()));
+fn parse_labels(text: &[u8], origin: Option<&Name>, wire: &mut WireBuf) -> Result<(), NameError> {
     let mut label_start = 0usize;
-    wire.push(0);
+    wire.push(0)?;
     let mut absolute = false;
     let mut i = 0usize;
     while let Some(&c) = text.get(i) {
         i += 1;
         match c {
             b'.' => {
-                close_label(&mut wire, label_start)?;
+                wire.close_label(label_start)?;
                 if i == text.len() {
                     absolute = true;
                 } else {
-                    label_start = wire.len();
-                    wire.push(0);
+                    label_start = wire.len;
+                    wire.push(0)?;
                 }
             }
             b'\\' => {
                 let (byte, used) = decode_escape(text.get(i..).unwrap_or(&[]))?;
-                wire.push(byte);
+                wire.push(byte)?;
                 i += used;
             }
-            _ => wire.push(c),
+            _ => wire.push(c)?,
         }
     }
     if absolute {
-        wire.push(0);
+        wire.push(0)
     } else {
-        close_label(&mut wire, label_start)?;
+        wire.close_label(label_start)?;
         let origin = origin.ok_or(NameError::NoOrigin)?;
-        wire.extend_from_slice(&origin.wire);
+        wire.extend(&origin.wire)
     }
-    if wire.len() > MAX_NAME_LEN {
-        return Err(NameError::NameTooLong);
-    }
-    Ok(Name {
-        wire: wire.into_boxed_slice(),
-    })
-}
-
-/// Writes the length octet of the label starting at `start`, checking its size.
-fn close_label(wire: &mut [u8], start: usize) -> Result<(), NameError> {
-    let len = wire.len() - start - 1;
-    if len == 0 {
-        return Err(NameError::EmptyLabel);
-    }
-    if len > MAX_LABEL_LEN {
-        return Err(NameError::LabelTooLong);
-    }
-    if let Some(slot) = wire.get_mut(start) {
-        *slot = len as u8;
-    }
-    Ok(())
 }
 
 /// Decodes the escape after a backslash: `DDD` (three decimal digits, <= 255) or a
@@ -546,5 +604,43 @@ mod tests {
         assert_eq!(n("a.b.c.").suffix(0), Name::root());
         assert_eq!(n("a.b.c.").suffix(9), n("a.b.c."));
         assert_eq!(n("b.c.").wildcard_of(), n("*.b.c."));
+    }
+
+    #[test]
+    fn parse_into_appends_only_on_success() {
+        let mut out = vec![9u8];
+        Name::parse_into(b"A.b", Some(&n("c.")), &mut out).unwrap();
+        assert_eq!(out, b"\x09\x01A\x01b\x01c\x00");
+        assert!(Name::parse_into(b"a..", None, &mut out).is_err());
+        assert_eq!(out.len(), 8);
+    }
+
+    /// Random wire names print and parse back to the same bytes; random text never panics.
+    #[test]
+    fn random_names_round_trip() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let mut wire = Vec::new();
+            for _ in 0..(next() % 5) {
+                let len = (next() % 8 + 1) as usize;
+                wire.push(len as u8);
+                wire.extend((0..len).map(|_| next() as u8));
+            }
+            wire.push(0);
+            let name = Name::from_wire(&wire).unwrap();
+            let back = Name::parse(name.to_string().as_bytes(), None).unwrap();
+            assert_eq!(back.as_wire(), &wire[..], "{name}");
+            let text: Vec<u8> = (0..(next() % 12))
+                .map(|_| b"a.\\09*@"[(next() % 7) as usize])
+                .collect();
+            let _ = Name::parse(&text, Some(&name));
+            let _ = Name::from_wire(&text);
+        }
     }
 }

@@ -199,6 +199,9 @@ pub fn parse_period(text: &[u8]) -> Option<u32> {
     if let Some(v) = parse_num(text, u64::from(u32::MAX)) {
         return u32::try_from(v).ok();
     }
+    if text.is_empty() {
+        return None;
+    }
     let mut total: u64 = 0;
     let mut num: Option<u64> = None;
     for &c in text {
@@ -464,11 +467,26 @@ fn lowercases_names(rt: u16) -> bool {
 /// Accepts the type's presentation form or, for any type, RFC 3597 `\# len hex`.
 /// Both give identical bytes for known types. `origin` completes relative names.
 pub fn parse_rdata(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8>, RdataError> {
+    let mut out = Vec::with_capacity(64);
+    parse_rdata_into(rtype, tokens, origin, &mut out)?;
+    Ok(out)
+}
+
+/// Like [`parse_rdata`] but appends to `out`, so the zone reader can reuse one
+/// scratch buffer and allocate each record's RDATA exactly once.
+pub fn parse_rdata_into(
+    rtype: u16,
+    tokens: &[Token],
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Result<(), RdataError> {
     if let Some(first) = tokens.first()
         && !first.quoted
         && first.text == b"\\#"
     {
-        return parse_generic(rtype, tokens.get(1..).unwrap_or(&[]));
+        let bytes = parse_generic(rtype, tokens.get(1..).unwrap_or(&[]))?;
+        out.extend_from_slice(&bytes);
+        return Ok(());
     }
     let Some(fields) = descriptor(rtype) else {
         return fail(format!(
@@ -480,15 +498,14 @@ pub fn parse_rdata(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8
         toks: tokens,
         pos: 0,
     };
-    let mut out = Vec::with_capacity(64);
     let lower = lowercases_names(rtype);
     for field in fields {
-        parse_field(*field, &mut stream, origin, lower, &mut out)?;
+        parse_field(*field, &mut stream, origin, lower, out)?;
     }
     if let Some(extra) = stream.toks.get(stream.pos) {
         return fail(format!("unexpected trailing data '{}'", show(extra.text)));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// A cursor over the RDATA tokens.
@@ -662,12 +679,11 @@ fn parse_name_field(
     lower: bool,
     out: &mut Vec<u8>,
 ) -> Result<(), RdataError> {
-    let name = Name::parse(text, Some(origin))
+    let start = out.len();
+    Name::parse_into(text, Some(origin), out)
         .map_err(|e| RdataError::new(format!("bad {label} name '{}': {e}", show(text))))?;
-    if lower {
-        name.write_canonical(out);
-    } else {
-        out.extend_from_slice(name.as_wire());
+    if lower && let Some(name) = out.get_mut(start..) {
+        name.make_ascii_lowercase();
     }
     Ok(())
 }
@@ -775,28 +791,59 @@ fn parse_char_strings(toks: &[Token], label: &str, out: &mut Vec<u8>) -> Result<
 
 /// Appends base64 data split over the remaining tokens (must not be empty).
 fn parse_base64(toks: &[Token], label: &str, out: &mut Vec<u8>) -> Result<(), RdataError> {
-    let text = concat(toks);
-    if text.is_empty() {
-        return fail(format!("missing {label}"));
-    }
-    let bytes = BASE64
-        .decode(&text)
-        .map_err(|_| RdataError::new(format!("{label}: invalid base64")))?;
-    out.extend_from_slice(&bytes);
-    Ok(())
+    decode_tokens(&BASE64, toks, out).map_err(|empty| {
+        RdataError::new(if empty {
+            format!("missing {label}")
+        } else {
+            format!("{label}: invalid base64")
+        })
+    })
 }
 
 /// Appends hex data split over the remaining tokens (must not be empty).
 fn parse_hex(toks: &[Token], label: &str, out: &mut Vec<u8>) -> Result<(), RdataError> {
-    let text = concat(toks);
+    decode_tokens(&HEXUPPER_PERMISSIVE, toks, out).map_err(|empty| {
+        RdataError::new(if empty {
+            format!("missing {label}")
+        } else {
+            format!("{label}: invalid hex")
+        })
+    })
+}
+
+/// Decodes the concatenated tokens with `enc` straight into `out` (no copy for the
+/// common single-token case). The error is `true` when there was no data at all.
+fn decode_tokens(
+    enc: &data_encoding::Encoding,
+    toks: &[Token],
+    out: &mut Vec<u8>,
+) -> Result<(), bool> {
+    let joined;
+    let text = match toks {
+        [] => return Err(true),
+        [one] => one.text,
+        _ => {
+            joined = concat(toks);
+            &joined
+        }
+    };
     if text.is_empty() {
-        return fail(format!("missing {label}"));
+        return Err(true);
     }
-    let bytes = HEXUPPER_PERMISSIVE
-        .decode(&text)
-        .map_err(|_| RdataError::new(format!("{label}: invalid hex")))?;
-    out.extend_from_slice(&bytes);
-    Ok(())
+    let max = enc.decode_len(text.len()).map_err(|_| false)?;
+    let start = out.len();
+    out.resize(start + max, 0);
+    let dst = out.get_mut(start..).ok_or(false)?;
+    match enc.decode_mut(text, dst) {
+        Ok(n) => {
+            out.truncate(start + n);
+            Ok(())
+        }
+        Err(_) => {
+            out.truncate(start);
+            Err(false)
+        }
+    }
 }
 
 /// Appends a type bitmap built from the remaining mnemonic tokens (may be empty).
@@ -889,7 +936,8 @@ fn flush_window(window: Option<(u8, [u8; 32], usize)>, out: &mut Vec<u8>) {
 }
 
 /// Decodes an RFC 4034 §4.1.2 type bitmap into a sorted list of types, rejecting
-/// out-of-order windows and bad window lengths.
+/// out-of-order windows, bad window lengths and trailing zero octets (all MUST NOTs
+/// of the RFC; rejecting them also keeps every accepted bitmap canonical).
 pub fn decode_type_bitmap(bits: &[u8]) -> Result<Vec<u16>, RdataError> {
     let mut types = Vec::new();
     let mut rest = bits;
@@ -906,6 +954,9 @@ pub fn decode_type_bitmap(bits: &[u8]) -> Result<Vec<u16>, RdataError> {
         let block = tail
             .get(..len)
             .ok_or_else(|| RdataError::new("type bitmap: truncated window"))?;
+        if block.last() == Some(&0) {
+            return fail("type bitmap: trailing zero octets (RFC 4034 section 4.1.2)");
+        }
         for (i, byte) in block.iter().enumerate() {
             for bit in 0..8u16 {
                 if byte & (0x80 >> bit) != 0 {
@@ -1134,13 +1185,13 @@ fn split_svc_params(wire: &[u8]) -> Result<Vec<(u16, &[u8])>, RdataError> {
 /// Checks the wire value of a known SvcParamKey.
 fn check_svc_value(key: u16, v: &[u8]) -> Result<(), RdataError> {
     let ok = match key {
-        0 => !v.is_empty() && v.len() % 2 == 0,
+        0 => !v.is_empty() && v.len().is_multiple_of(2),
         1 => !v.is_empty() && alpn_ids(v).is_some(),
         2 => v.is_empty(),
         3 => v.len() == 2,
-        4 => !v.is_empty() && v.len() % 4 == 0,
+        4 => !v.is_empty() && v.len().is_multiple_of(4),
         5 => !v.is_empty(),
-        6 => !v.is_empty() && v.len() % 16 == 0,
+        6 => !v.is_empty() && v.len().is_multiple_of(16),
         65535 => false,
         _ => true,
     };

@@ -1,1 +1,330 @@
 use super::*;
+use crate::rdata::format_rdata;
+use crate::record::rtype;
+
+fn origin() -> Name {
+    Name::parse(b"example.", None).unwrap()
+}
+
+fn parse(text: &str) -> Result<ParsedZone, ParseError> {
+    parse_bytes(text.as_bytes(), Path::new("zones/test.zone"), &origin())
+}
+
+fn err(text: &str) -> ParseError {
+    parse(text).unwrap_err()
+}
+
+fn show(r: &Record) -> String {
+    let mut s = format!("{} {} {} {} ", r.owner, r.ttl, r.class, type_name(r.rtype));
+    format_rdata(r.rtype, &r.rdata, &mut s);
+    s
+}
+
+fn shows(z: &ParsedZone) -> Vec<String> {
+    z.records.iter().map(show).collect()
+}
+
+#[test]
+fn basic_features() {
+    let z = parse(
+        "$TTL 1h\n\
+         @ IN SOA ns1 hostmaster ( 2024010101 ; serial\n\
+         \t 2h 15M 1w2d\n\
+         \t 1D )\n\
+         \tNS ns1\n\
+         ns1 300 IN A 192.0.2.1\n\
+         WWW in 2d a 192.0.2.2 ; comment\n\
+         \tIN 60 AAAA 2001:db8::1\n\
+         txt TXT \"a ; (b) \\\"c\\\"\" plain \\065\n\
+         esc\\.dot.sub\\065 A 192.0.2.3\n\
+         $ORIGIN sub\n\
+         x A 192.0.2.4\n\
+         $origin Other.\n\
+         @ ch A 192.0.2.5\n\
+         y CLASS42 A 192.0.2.6\n\
+         abs.example. 7 A 192.0.2.7",
+    )
+    .unwrap();
+    assert_eq!(
+        shows(&z),
+        vec![
+            "example. 3600 1 SOA ns1.example. hostmaster.example. 2024010101 7200 900 777600 86400",
+            "example. 3600 1 NS ns1.example.",
+            "ns1.example. 300 1 A 192.0.2.1",
+            "www.example. 172800 1 A 192.0.2.2",
+            "www.example. 60 1 AAAA 2001:db8::1",
+            "txt.example. 3600 1 TXT \"a ; (b) \\\"c\\\"\" \"plain\" \"A\"",
+            "esc\\.dot.suba.example. 3600 1 A 192.0.2.3",
+            "x.sub.example. 3600 1 A 192.0.2.4",
+            "other. 3600 3 A 192.0.2.5",
+            "y.other. 3600 42 A 192.0.2.6",
+            "abs.example. 7 42 A 192.0.2.7",
+        ]
+    );
+    let lines: Vec<u32> = z.records.iter().map(|r| r.loc.line).collect();
+    assert_eq!(lines, vec![2, 5, 6, 7, 8, 9, 10, 12, 14, 15, 16]);
+    assert!(z.records.iter().all(|r| r.loc.file == 0));
+    assert_eq!(z.files, vec![PathBuf::from("zones/test.zone")]);
+    assert!(z.warnings.is_empty());
+}
+
+#[test]
+fn crlf_no_final_newline_and_binary_quotes() {
+    let mut text = b"$TTL 60\r\na TXT \"\xff\xfe x\"\r\n\r\nb A 192.0.2.1".to_vec();
+    text.extend_from_slice(b"\r\n; trailing comment");
+    let z = parse_bytes(&text, Path::new("t.zone"), &origin()).unwrap();
+    assert_eq!(z.records.len(), 2);
+    assert_eq!(&*z.records[0].rdata, b"\x04\xff\xfe x");
+    assert_eq!(z.records[1].loc.line, 4);
+    let z = parse("$TTL 60\nb A 192.0.2.1").unwrap();
+    assert_eq!(z.records.len(), 1);
+}
+
+#[test]
+fn owners_lowercased_duplicates_kept_rdata_case_rules() {
+    let z = parse(
+        "$TTL 60\nWWW.Example. MX 10 MAIL.Example.\nwww MX 10 mail\n\
+         www NSEC Next.Example. A\n",
+    )
+    .unwrap();
+    assert_eq!(z.records.len(), 3);
+    assert_eq!(z.records[0].owner.as_wire(), b"\x03www\x07example\x00");
+    assert_eq!(z.records[0].rdata, z.records[1].rdata);
+    assert!(z.records[2].rdata.starts_with(b"\x04Next\x07Example\x00"));
+}
+
+#[test]
+fn ttl_defaults() {
+    let e = err("a A 192.0.2.1\n");
+    assert_eq!(e.line, 1);
+    assert!(e.message.contains("no TTL and no $TTL"), "{e}");
+    let z = parse("a 10 A 192.0.2.1\nb A 192.0.2.2\n").unwrap();
+    assert_eq!(z.records[1].ttl, 10);
+    assert_eq!(z.warnings.len(), 1);
+    assert!(
+        z.warnings[0].starts_with("zones/test.zone:2:"),
+        "{:?}",
+        z.warnings
+    );
+    let z = parse("a 10 A 192.0.2.1\n$TTL 20\nb A 192.0.2.2\n").unwrap();
+    assert_eq!(z.records[1].ttl, 20);
+    let e = err("$TTL 2147483648\n");
+    assert!(e.message.contains("2^31-1"), "{e}");
+    let e = err("$TTL 60\na 2147483648 A 192.0.2.1\n");
+    assert!(e.message.contains("2^31-1"), "{e}");
+    assert_eq!(
+        parse("a 2147483647 A 192.0.2.1\n").unwrap().records[0].ttl,
+        2147483647
+    );
+    assert!(err("$TTL 1x\n").message.contains("bad TTL"));
+}
+
+#[test]
+fn error_locations_and_messages() {
+    let e = err("$TTL 60\n\na A 1.2.3.4\nb AAAA (\n 2001:db8::g )\n");
+    assert_eq!(
+        e.to_string(),
+        "zones/test.zone:4: AAAA: bad IPv6 address '2001:db8::g'"
+    );
+    let e = err("$TTL 60\n$GENERATE 1-10 a$ A 1.2.3.$\n");
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("$GENERATE"), "{e}");
+    let e = err("$TTL 60\na BOGUS 1\n");
+    assert!(e.message.contains("unknown record type 'BOGUS'"), "{e}");
+    assert_eq!(err("$TTL 60\na TYPE65280 \\# 1 00 00\n").line, 2);
+    assert!(parse("$TTL 60\na TYPE65280 \\# 2 00 00\n").is_ok());
+    let e = err("$TTL 60\na TXT ( \"x\"\n\nb A 1.2.3.4\n");
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("unbalanced '('"), "{e}");
+    let e = err("$TTL 60\na A 1.2.3.4 )\n");
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("unbalanced ')'"), "{e}");
+    let e = err("$TTL 60\n\na TXT \"abc\n");
+    assert_eq!(e.line, 3);
+    assert!(e.message.contains("unterminated"), "{e}");
+    let e = err(" A 1.2.3.4\n");
+    assert!(e.message.contains("no previous owner"), "{e}");
+    let e = err("$TTL 60\na..b A 1.2.3.4\n");
+    assert!(e.message.contains("bad owner name"), "{e}");
+    let e = err("$TTL 60\na 60 IN\n");
+    assert!(e.message.contains("missing record type"), "{e}");
+    assert!(err("$ORIGIN\n").message.contains("$ORIGIN"));
+    assert!(
+        err("$TTL 60\na ( ( A 1.2.3.4 ) )\n")
+            .message
+            .contains("nested")
+    );
+}
+
+#[test]
+fn signed_zone_snippet() {
+    let z = parse(
+        "$TTL 3600\n\
+@ SOA ns.example. admin.example. 2024010101 3600 900 604800 86400\n\
+\t RRSIG SOA 13 1 3600 20240201000000 20240101000000 12345 example. AAAA\n\
+\t DNSKEY 257 3 13 ( mdsswUyr3DPW132mOi8V9xESWE8jTo0d\n\
+\t     xCjjnopKl+GqJxpVXckHAeF+KkxLbxILfDLUT0rAK9iUzy1L53eKGQ== )\n\
+\t RRSIG DNSKEY 13 1 3600 1706745600 1704067200 12345 example. AAAA\n\
+\t NSEC a.example. SOA NS RRSIG NSEC DNSKEY NSEC3PARAM CDS CDNSKEY\n\
+\t NSEC3PARAM 1 0 0 -\n\
+\t CDS 12345 13 2 ( 3490A6806D47F17A34C29E2CE80E8A999FFBE4BE )\n\
+\t CDNSKEY 0 3 0 AA==\n\
+2vptu5timamqttgl4luu9kg21e0aor3s NSEC3 1 1 0 - ( 35mthgpgcu1qg68fab165klnsnk3dpvl A RRSIG )\n",
+    )
+    .unwrap();
+    let types: Vec<u16> = z.records.iter().map(|r| r.rtype).collect();
+    assert_eq!(
+        types,
+        vec![
+            rtype::SOA,
+            rtype::RRSIG,
+            rtype::DNSKEY,
+            rtype::RRSIG,
+            rtype::NSEC,
+            rtype::NSEC3PARAM,
+            rtype::CDS,
+            rtype::CDNSKEY,
+            rtype::NSEC3
+        ]
+    );
+    assert_eq!(z.records[1].rdata[8..16], z.records[3].rdata[8..16]);
+    assert_eq!(z.records[8].loc.line, 11);
+}
+
+/// Writes `files` into a temp dir and parses the first.
+fn with_files(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<ParsedZone, ParseError>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let p = dir.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    let main = dir.path().join(files[0].0);
+    let res = parse_file(&main, &origin());
+    (dir, res)
+}
+
+#[test]
+fn include_with_origin_and_restore() {
+    let (dir, res) = with_files(&[
+        (
+            "main.zone",
+            "$TTL 60\nhost A 192.0.2.1\n$INCLUDE sub/inc.zone Sub\n\tAAAA ::1\nz A 192.0.2.9\n$INCLUDE sub/plain.zone\n",
+        ),
+        (
+            "sub/inc.zone",
+            "x A 192.0.2.2\n@ A 192.0.2.3\n\tA 192.0.2.4\n",
+        ),
+        ("sub/plain.zone", "$ORIGIN deeper\nw A 192.0.2.5\n"),
+    ]);
+    let z = res.unwrap();
+    assert_eq!(
+        shows(&z),
+        vec![
+            "host.example. 60 1 A 192.0.2.1",
+            "x.sub.example. 60 1 A 192.0.2.2",
+            "sub.example. 60 1 A 192.0.2.3",
+            "sub.example. 60 1 A 192.0.2.4",
+            "host.example. 60 1 AAAA ::1",
+            "z.example. 60 1 A 192.0.2.9",
+            "w.deeper.example. 60 1 A 192.0.2.5",
+        ]
+    );
+    let files: Vec<u32> = z.records.iter().map(|r| r.loc.file).collect();
+    assert_eq!(files, vec![0, 1, 1, 1, 0, 0, 2]);
+    assert_eq!(z.files[1], dir.path().join("sub/inc.zone"));
+    assert_eq!(z.records[2].loc.line, 2);
+}
+
+#[test]
+fn include_errors() {
+    let (dir, res) = with_files(&[
+        ("main.zone", "$TTL 60\n\n$INCLUDE inc.zone\n"),
+        ("inc.zone", "a A 192.0.2.1\nb A 1.2.3\n"),
+    ]);
+    let e = res.unwrap_err();
+    assert_eq!(e.file, dir.path().join("inc.zone"));
+    assert_eq!(e.line, 2);
+    assert!(
+        e.to_string()
+            .ends_with("inc.zone:2: A: bad IPv4 address '1.2.3'"),
+        "{e}"
+    );
+
+    let (dir, res) = with_files(&[
+        ("main.zone", "$TTL 60\n$INCLUDE a.zone\n"),
+        ("a.zone", "x A 192.0.2.1\n$INCLUDE main.zone\n"),
+    ]);
+    let e = res.unwrap_err();
+    assert_eq!(e.file, dir.path().join("a.zone"));
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("loop"), "{e}");
+
+    let (_dir, res) = with_files(&[("main.zone", "$TTL 60\n\n$INCLUDE missing.zone\n")]);
+    let e = res.unwrap_err();
+    assert_eq!(e.line, 3);
+    assert!(e.message.contains("missing.zone"), "{e}");
+
+    let mut files: Vec<(String, String)> = Vec::new();
+    for i in 0..20 {
+        files.push((format!("f{i}.zone"), format!("$INCLUDE f{}.zone\n", i + 1)));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let (_dir, res) = with_files(&refs);
+    let e = res.unwrap_err();
+    assert!(e.message.contains("nesting deeper than 16"), "{e}");
+    assert!(e.file.ends_with("f16.zone"), "{e}");
+}
+
+#[test]
+fn io_error_has_line_zero() {
+    let e = parse_file(Path::new("/nonexistent/zonesign/x.zone"), &origin()).unwrap_err();
+    assert_eq!(e.line, 0);
+    assert_eq!(e.file, PathBuf::from("/nonexistent/zonesign/x.zone"));
+}
+
+#[test]
+fn class_codes() {
+    assert_eq!(class_code(b"in"), Some(CLASS_IN));
+    assert_eq!(class_code(b"CLASS255"), Some(255));
+    assert_eq!(class_code(b"CLASS65536"), None);
+    assert_eq!(class_code(b"CLASS"), None);
+    assert_eq!(class_code(b"A"), None);
+}
+
+/// Randomly mutated zone text must give a result or a located error, never a panic.
+#[test]
+fn mutated_zone_text_never_panics() {
+    let base: &[u8] = b"$TTL 1h\n$ORIGIN example.\n@ SOA ns1 host ( 1 2 3 4 5 )\n\
+\tNS ns1\nns1 IN 60 A 192.0.2.1\ntxt TXT \"a;b\" \"\\200\" ( c\n d )\n\
+s HTTPS 1 . alpn=\"h2,h3\" port=443\nn NSEC a.example. A NS\n\
+x TYPE65280 \\# 2 ABCD\n$INCLUDE /nonexistent/zonesign.zone\n";
+    let specials = b" \t\n\r;()\"\\$@.0123456789ANSTXIHabc=,-#";
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for _ in 0..20_000 {
+        let mut text = base.to_vec();
+        for _ in 0..(next() % 6 + 1) {
+            let at = (next() % text.len() as u64) as usize;
+            match next() % 3 {
+                0 => text[at] = specials[(next() % specials.len() as u64) as usize],
+                1 => {
+                    text.remove(at);
+                }
+                _ => text.insert(at, next() as u8),
+            }
+        }
+        match parse_bytes(&text, Path::new("m.zone"), &origin()) {
+            Ok(z) => assert!(z.records.iter().all(|r| r.loc.line >= 1)),
+            Err(e) => assert!(e.line >= 1 && !e.message.is_empty(), "{e}"),
+        }
+    }
+}
