@@ -133,6 +133,9 @@ pub struct SignArgs {
     /// Write the run's figures in the Prometheus text format to FILE, for node_exporter's textfile collector.
     #[arg(long, value_name = "FILE")]
     pub metrics: Option<PathBuf>,
+    /// Print the wall time of each stage (parse, NSEC, signing, verification, output) on stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// Report format of `verify` and `key list`.
@@ -312,6 +315,7 @@ fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
             sessions: a.sessions,
             full_verify: a.full_verify,
             dry_run: a.dry_run,
+            progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         pipeline::sign(&cfg, &req)
     });
@@ -329,6 +333,11 @@ fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
     let s = result?;
     for w in &s.warnings {
         eprintln!("zonesign: warning: {w}");
+    }
+    if a.stats {
+        for (stage, secs) in &s.stages {
+            eprintln!("zonesign: stage {stage:<45} {secs:>9.3} s");
+        }
     }
     if !cli.quiet {
         say!("{}", report.summary_line(&a.out));

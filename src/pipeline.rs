@@ -32,7 +32,7 @@ use crate::resign::{
     soa_serial,
 };
 use crate::setup::login;
-use crate::sign::{SignKey, SignStats, sign_zone};
+use crate::sign::{SignKey, SignParams, SignStats, sign_zone};
 use crate::verify::{
     Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
 };
@@ -71,6 +71,8 @@ pub struct SignRequest {
     pub full_verify: bool,
     /// Read and compare only: no key is touched, nothing is written.
     pub dry_run: bool,
+    /// Show a progress bar while signing (on a terminal, never in cron or with `--quiet`).
+    pub progress: bool,
 }
 
 /// What a signing run did (or, for a dry run, would do).
@@ -110,6 +112,30 @@ pub struct SignSummary {
     pub warnings: Vec<String>,
     /// Wall time.
     pub elapsed: Duration,
+    /// Wall time of each stage, in order (`--stats`, and the JSON report).
+    pub stages: Vec<(&'static str, f64)>,
+}
+
+/// Measures the wall time of consecutive stages.
+struct Stopwatch {
+    last: Instant,
+}
+
+impl Stopwatch {
+    fn new() -> Stopwatch {
+        Stopwatch {
+            last: Instant::now(),
+        }
+    }
+
+    /// Records the time since the previous lap under `stage`.
+    fn lap(&mut self, summary: &mut SignSummary, stage: &'static str) {
+        let now = Instant::now();
+        summary
+            .stages
+            .push((stage, (now - self.last).as_secs_f64()));
+        self.last = now;
+    }
 }
 
 /// Runs `zonesign sign`: a full sign, or the cron cycle when a previous output exists.
@@ -127,9 +153,11 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     if !req.dry_run {
         summary.stale_temps_removed = remove_stale_temps(&req.out);
     }
+    let mut sw = Stopwatch::new();
     let policy = cfg.policy()?;
     let (mut zone, warnings) = read_and_check(&req.zone_file, &req.origin, &policy)?;
     summary.warnings = warnings;
+    sw.lap(&mut summary, "read, parse, checks and canonical sort");
     for set in zone.rrsets.iter_mut().filter(|s| s.rtype == rtype::DS) {
         set.ttl = policy.ds_ttl; // DPS-6.7
     }
@@ -144,6 +172,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         summary.warnings.push(w);
         None
     });
+    sw.lap(&mut summary, "read the previous output");
     let anchors = match &req.ds_anchor {
         Some(p) => read_anchors(p, &req.origin)?,
         None => ksks
@@ -159,6 +188,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     zone.upsert(dnskey_rrset(&zone.origin, &published, policy.dnskey_ttl)?);
     let nsec_ttl = nsec_ttl(&zone, &policy);
     nsec::add_chain(&mut zone, nsec_ttl);
+    sw.lap(&mut summary, "DNSKEY and NSEC chain");
     let signing: Vec<KeyEntry> = ksks.iter().chain(&zsks).cloned().collect();
     let active = active_keys(&signing)?;
     let plan = plan_reuse(
@@ -189,6 +219,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .collect();
     summary.names_added = plan.names_added;
     summary.names_removed = plan.names_removed;
+    sw.lap(&mut summary, "compare with the previous output");
     if req.dry_run {
         summary.elapsed = started.elapsed();
         return Ok(summary);
@@ -212,6 +243,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     if plan.identical && in_place {
         // Nothing changed and nothing is due: the gate still checks what is published.
         let report = gate(&req.out, &req.origin, &anchors, &opts)?;
+        sw.lap(&mut summary, "verification");
         summary.unchanged = true;
         finish(&mut summary, &report, started);
         return Ok(summary);
@@ -219,11 +251,20 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     if summary.signatures_made > 0 {
         summary.per_key = sign_in_hsm(cfg, &mut zone, &signing, &policy, req)?.per_key;
     }
+    sw.lap(&mut summary, "signing in the HSM");
     let mut report = None;
+    let mut gate_time = 0.0;
     let digest = crate::output::write_zone(zone, &req.out, |tmp| {
+        let t = Instant::now();
         report = Some(gate(tmp, &req.origin, &anchors, &opts)?);
+        gate_time = t.elapsed().as_secs_f64();
         Ok(())
     })?;
+    sw.lap(&mut summary, "output");
+    if let Some(out) = summary.stages.last_mut() {
+        out.1 -= gate_time;
+    }
+    summary.stages.push(("verification", gate_time));
     if let Err(e) = write_hash(&req.out, &digest) {
         summary
             .warnings
@@ -421,9 +462,13 @@ fn sign_in_hsm(
         None => rand::rngs::StdRng::from_rng(&mut rand::rng()),
     };
     let sessions = req.sessions.unwrap_or_else(|| cfg.sessions());
-    let result = sign_zone(
-        zone, &sign_keys, &signer, sessions, policy, req.now, &mut rng,
-    );
+    let params = SignParams {
+        sessions,
+        policy,
+        now: req.now,
+        progress: req.progress,
+    };
+    let result = sign_zone(zone, &sign_keys, &signer, &params, &mut rng);
     drop(signer);
     drop(token);
     let per_key: Vec<_> = keys.iter().zip(&sign_keys).map(|(k, _)| k.tag).collect();

@@ -53,6 +53,17 @@ pub struct RunReport {
     pub resigned: Vec<Resigned>,
     /// Warnings.
     pub warnings: Vec<String>,
+    /// Wall time of each stage in seconds, in order.
+    pub stages: Vec<Stage>,
+}
+
+/// The wall time of one stage of the run.
+#[derive(Debug, Serialize)]
+pub struct Stage {
+    /// What the stage does.
+    pub stage: &'static str,
+    /// Seconds.
+    pub seconds: f64,
 }
 
 /// One RRset that got a new signature, and why.
@@ -102,6 +113,14 @@ impl RunReport {
                 })
                 .collect(),
             warnings: s.warnings.clone(),
+            stages: s
+                .stages
+                .iter()
+                .map(|(stage, seconds)| Stage {
+                    stage,
+                    seconds: *seconds,
+                })
+                .collect(),
         }
     }
 

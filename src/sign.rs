@@ -17,6 +17,30 @@ use crate::record::rtype;
 use crate::rrsig;
 use crate::zone::{Sig, Zone, is_signed};
 
+/// How a signing run is done.
+#[derive(Debug, Clone)]
+pub struct SignParams<'a> {
+    /// Worker threads, each with its own PKCS#11 session.
+    pub sessions: usize,
+    /// Validity and TTL rules.
+    pub policy: &'a Policy,
+    /// Signing time, seconds since the epoch.
+    pub now: i64,
+    /// Show a progress bar on stderr.
+    pub progress: bool,
+}
+
+/// A progress bar with rate and ETA, for long runs on a terminal (stderr).
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let pb = indicatif::ProgressBar::new(total);
+    let style = indicatif::ProgressStyle::with_template(
+        "signing {bar:40} {pos}/{len} signatures, {per_sec}, ETA {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    pb.set_style(style);
+    pb
+}
+
 /// A key that signs in this run.
 #[derive(Debug, Clone)]
 pub struct SignKey {
@@ -64,13 +88,18 @@ pub fn sign_zone(
     zone: &mut Zone,
     keys: &[SignKey],
     backend: &dyn SigningBackend,
-    sessions: usize,
-    policy: &Policy,
-    now: i64,
+    params: &SignParams,
     rng: &mut impl rand::Rng,
 ) -> Result<SignStats, HsmError> {
+    let (policy, now) = (params.policy, params.now);
+    let sessions = params.sessions;
     let jobs = plan(zone, keys, policy, now, rng);
-    let sigs = run_pool(zone, &jobs, backend, sessions.max(1))?;
+    let progress = params.progress.then(|| progress_bar(jobs.len() as u64));
+    let sigs = run_pool(zone, &jobs, backend, sessions.max(1), progress.as_ref());
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let sigs = sigs?;
     let mut stats = SignStats::default();
     let mut per_key = vec![0usize; keys.len()];
     let mut last_set = usize::MAX;
@@ -154,13 +183,14 @@ fn run_pool(
     jobs: &[Job],
     backend: &dyn SigningBackend,
     sessions: usize,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Vec<Vec<u8>>, HsmError> {
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = sessions.min(jobs.len().div_ceil(CHUNK)).max(1);
     let results: Vec<WorkerResult> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
-            .map(|_| s.spawn(|| worker(zone, jobs, backend, &next, &failed)))
+            .map(|_| s.spawn(|| worker(zone, jobs, backend, &next, &failed, progress)))
             .collect();
         handles
             .into_iter()
@@ -189,6 +219,7 @@ fn worker(
     backend: &dyn SigningBackend,
     next: &AtomicUsize,
     failed: &AtomicBool,
+    progress: Option<&indicatif::ProgressBar>,
 ) -> WorkerResult {
     let mut session: Box<dyn SigningSession> = backend
         .open_session()
@@ -217,6 +248,9 @@ fn worker(
                     return Err(e);
                 }
             }
+        }
+        if let Some(pb) = progress {
+            pb.inc(CHUNK.min(jobs.len() - start) as u64);
         }
     }
     Ok(out)
