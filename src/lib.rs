@@ -24,6 +24,7 @@ pub mod policy;
 pub mod rdata;
 pub mod record;
 pub mod rrsig;
+pub mod seccheck;
 pub mod setup;
 pub mod sign;
 pub mod verify;
