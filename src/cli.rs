@@ -264,7 +264,10 @@ pub fn run() -> i32 {
     match dispatch(&cli) {
         Ok(code) => code as i32,
         Err(e) => {
-            if let Error::Hsm(crate::hsm::HsmError::ModuleLoad { .. }) = &e {
+            if let Error::Hsm(
+                crate::hsm::HsmError::ModuleLoad { .. } | crate::hsm::HsmError::ModuleInit { .. },
+            ) = &e
+            {
                 // The flows log failed logins themselves; a module that never loaded
                 // fails before any login, so it is logged here (SEC-6.5).
                 let _ = crate::audit::record_configured(

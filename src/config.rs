@@ -233,7 +233,7 @@ impl Config {
         };
         let meta = std::fs::metadata(file).map_err(|e| {
             Error::Key(format!(
-                "no PIN: cannot read the PIN file {} ({e}); set {PIN_ENV} or restore the file",
+                "no PIN: cannot read the PIN file {} ({e}); check pin-file in the config and restore the file, or set {PIN_ENV}",
                 file.display()
             ))
         })?;

@@ -99,6 +99,18 @@ pub enum HsmError {
         /// Why loading failed, as reported by the loader or `C_Initialize`.
         reason: String,
     },
+    /// The module loaded but `C_Initialize` failed: the HSM or its own configuration
+    /// is the problem, not the module path.
+    #[error(
+        "the PKCS#11 module {} loaded but could not start (C_Initialize returned {code}); check the HSM's own configuration and that it is reachable (SoftHSM2: softhsm-conf in the config, and that its directories.tokendir exists and is readable)",
+        path.display()
+    )]
+    ModuleInit {
+        /// The module path.
+        path: PathBuf,
+        /// The PKCS#11 return value's name.
+        code: String,
+    },
     /// No initialised token carries the requested label.
     #[error(
         "no token labelled {label:?} in this PKCS#11 module (tokens present: {}); check `token` in the [hsm] section of the config, and that the HSM is connected (SoftHSM2: that directories.tokendir in SOFTHSM2_CONF exists and is readable)",
@@ -328,6 +340,12 @@ impl Module {
         let ctx = Pkcs11::new(path).map_err(|e| load_err(e.to_string()))?;
         match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(CkError::Pkcs11(rv, _)) => {
+                return Err(HsmError::ModuleInit {
+                    path: path.to_path_buf(),
+                    code: ckr_name(rv),
+                });
+            }
             Err(e) => return Err(load_err(format!("C_Initialize failed: {e}"))),
         }
         Ok(Module {
@@ -1515,6 +1533,11 @@ mod tests {
             HsmError::ModuleLoad {
                 path: "/x.so".into(),
                 reason: "no such file".into(),
+            }
+            .to_string(),
+            HsmError::ModuleInit {
+                path: "/x.so".into(),
+                code: "CKR_GENERAL_ERROR".into(),
             }
             .to_string(),
         ];
