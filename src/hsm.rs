@@ -161,6 +161,17 @@ pub enum HsmError {
         /// The PKCS#11 return value's name.
         code: String,
     },
+    /// A key object found at the start of the run is gone: the token was changed or
+    /// lost while zonesign was using it (e.g. SoftHSM's token directory removed).
+    #[error(
+        "a key object vanished from the token during the run ({call} returned {code}); the token was changed or lost: check the HSM (SoftHSM2: its token directory) and run `zonesign check`"
+    )]
+    KeyVanished {
+        /// The PKCS#11 function that failed.
+        call: String,
+        /// The PKCS#11 return value's name.
+        code: String,
+    },
     /// A signing session kept failing with transient errors even on new sessions.
     #[error(
         "PKCS#11 signing failed {attempts} times in a row on fresh sessions ({reason}); check the HSM connection and its logs"
@@ -276,6 +287,12 @@ fn ck_err(op: &'static str, e: CkError) -> HsmError {
             op,
             code: ckr_name(rv),
         },
+        CkError::Pkcs11(rv @ (RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid), func) => {
+            HsmError::KeyVanished {
+                call: format!("C_{func:?}"),
+                code: ckr_name(rv),
+            }
+        }
         CkError::Pkcs11(rv, func) => HsmError::Pkcs11 {
             op,
             reason: format!("C_{func:?} returned {} ({rv})", ckr_name(rv)),

@@ -379,6 +379,69 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
     assert_eq!(kept + replaced, 20);
 }
 
+/// The HSM lost mid-run: the token directory disappears while the zone is being
+/// signed. The run fails with exit 3 and the error in words, the output stays as it
+/// was, and the failed signing run is in the audit log. (If the loss comes after the
+/// last signature, the run may finish: then the new file must verify.)
+#[test]
+fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
+    let setup = Setup::new("rsasha1");
+    let zone = setup.path("big.zone");
+    big_zone(&zone, 1000);
+    let out = setup.path("big.signed");
+    let t0 = Instant::now();
+    assert_exit(
+        &run(&mut sign_cmd(&setup, &zone, &out)),
+        EXIT_OK,
+        "first sign",
+    );
+    let full = t0.elapsed();
+    let ds = setup.ds_file("big.");
+    let tokens = setup.dir.join("tokens");
+    let away = setup.dir.join("tokens.lost");
+    let mut failed = 0;
+    for frac in [0.1, 0.2, 0.3] {
+        let before = fs::read(&out).unwrap();
+        let mut cmd = setup.cmd();
+        let child = cmd
+            .arg("sign")
+            .arg(&zone)
+            .args(["--origin", "big.", "--out"])
+            .arg(&out)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn sign");
+        std::thread::sleep(full.mul_f64(frac));
+        fs::rename(&tokens, &away).unwrap();
+        let r = child.wait_with_output().expect("wait");
+        fs::rename(&away, &tokens).unwrap();
+        match r.status.code() {
+            Some(EXIT_HSM) => {
+                failed += 1;
+                let err = stderr(&r);
+                assert!(err.contains("vanished from the token"), "{err}");
+                assert_eq!(fs::read(&out).unwrap(), before, "output changed");
+                let log = audit_log(&setup);
+                assert!(
+                    log.iter()
+                        .rev()
+                        .take(3)
+                        .any(|l| l["event"] == "sign" && l["result"] == "failed"),
+                    "failed signing run not logged: {log:?}"
+                );
+            }
+            Some(EXIT_OK) => {
+                assert_exit(&setup.verify(&out, "big.", &ds, &[]), EXIT_OK, "verify");
+            }
+            _ => panic!("token lost at {frac} of the run: {}", describe(&r)),
+        }
+        assert!(stale_temp_files(&out).is_empty());
+        assert_audit_chain_intact(&setup);
+    }
+    assert!(failed > 0, "the token was never lost during signing");
+}
+
 /// Issue 7: "stale temporary files of a killed run are cleaned up by the next run".
 /// That is the signing core's job (`output.rs`), not done yet.
 #[test]
