@@ -17,8 +17,17 @@ use crate::pipeline::{self, SignRequest};
 use crate::policy::{DAY, parse_duration};
 use crate::rdata::format_rdata;
 use crate::record::rtype;
+use crate::report::RunReport;
 use crate::setup::{InitOptions, init};
 use crate::verify::VerifyOptions;
+
+/// Prints a line on stdout; a closed pipe (`zonesign ... | head`) is not an error worth
+/// a panic, so write errors are ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 /// Exit codes and environment, shown by `--help` and in the man page.
 pub const AFTER_HELP: &str = "\
@@ -29,6 +38,8 @@ Exit codes:
   2  bad input or usage (malformed zone, failed zone check, bad option or config)
   3  HSM or key problem (module, token, PIN, missing or mismatched key)
   4  I/O problem (a file could not be read, or the output could not be written)
+  5  another zonesign run holds the lock on the output (nothing was changed)
+  6  verify --expiring: the zone is valid, but signatures expire within the window
 
 Environment:
   ZONESIGN_PIN     the token user PIN (never give a PIN as an argument; SEC-6.1)
@@ -166,6 +177,21 @@ pub struct SignArgs {
     /// Parallel PKCS#11 sessions (default: config, else one per core).
     #[arg(long, value_name = "N")]
     pub sessions: Option<usize>,
+    /// Previous signed zone whose still-valid signatures are reused (default: --out, if it exists).
+    #[arg(long, value_name = "OLD")]
+    pub previous: Option<PathBuf>,
+    /// Check every signature cryptographically, even those reused from a proven previous output.
+    #[arg(long)]
+    pub full_verify: bool,
+    /// Read the zone and the previous output, report what would be re-signed and why; touch no key, write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Write the run's summary as JSON to FILE (also on failure).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// Write the run's figures in the Prometheus text format to FILE, for node_exporter's textfile collector.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 /// Report format of `verify` and `key list`.
@@ -198,6 +224,9 @@ pub struct VerifyArgs {
     /// Longest allowed signature validity (DPS-6.5); 0 turns the check off.
     #[arg(long, default_value = "14d", value_parser = parse_duration, value_name = "DURATION")]
     pub max_validity: u32,
+    /// Exit 6 when any signature expires within this window of now (e.g. 3d), for monitoring.
+    #[arg(long, value_parser = parse_duration, value_name = "WINDOW")]
+    pub expiring: Option<u32>,
 }
 
 /// Key commands.
@@ -394,23 +423,27 @@ fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
     };
     let s = init(&opts)?;
     if !cli.quiet {
-        println!("zonesign: created {}", s.config.display());
-        println!(
+        say!("zonesign: created {}", s.config.display());
+        say!(
             "  token '{}' (SoftHSM2), user PIN in {} (mode 0600)",
             a.token,
             s.pin_file.display()
         );
-        println!(
+        say!(
             "  SO PIN in {} (mode 0600): move it offline; only the security officer needs it (DPS-4.2)",
             s.so_pin_file.display()
         );
         for k in &s.keys {
-            println!(
+            say!(
                 "  {} {} {} bits, tag {}, label {}",
-                k.role, k.algorithm, k.bits, k.tag, k.label
+                k.role,
+                k.algorithm,
+                k.bits,
+                k.tag,
+                k.label
             );
         }
-        println!(
+        say!(
             "next: zonesign --config {} sign ZONEFILE --origin ORIGIN --out SIGNED",
             s.config.display()
         );
@@ -419,44 +452,56 @@ fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
 }
 
 fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
-    let cfg = load_config(cli)?;
-    let req = SignRequest {
-        zone_file: a.zone.clone(),
-        origin: a.origin.clone(),
-        out: a.out.clone(),
-        ds_anchor: a.ds_anchor.clone(),
-        now: now_or_clock(a.now),
-        seed: a.seed,
-        sessions: a.sessions,
+    let started = std::time::Instant::now();
+    let now = now_or_clock(a.now);
+    let result = load_config(cli).and_then(|cfg| {
+        let req = SignRequest {
+            zone_file: a.zone.clone(),
+            origin: a.origin.clone(),
+            out: a.out.clone(),
+            previous: a.previous.clone(),
+            ds_anchor: a.ds_anchor.clone(),
+            now,
+            seed: a.seed,
+            sessions: a.sessions,
+            full_verify: a.full_verify,
+            dry_run: a.dry_run,
+        };
+        pipeline::sign(&cfg, &req)
+    });
+    let zone = a.origin.to_string();
+    let report = match &result {
+        Ok(s) => RunReport::from_summary(&zone, now, s),
+        Err(e) => RunReport::from_error(&zone, now, e, started.elapsed().as_secs_f64()),
     };
-    let s = pipeline::sign(&cfg, &req)?;
+    if let Some(path) = &a.report {
+        report.write_json(path)?;
+    }
+    if let Some(path) = &a.metrics {
+        report.write_metrics(path, now)?;
+    }
+    let s = result?;
     for w in &s.warnings {
         eprintln!("zonesign: warning: {w}");
     }
     if !cli.quiet {
-        println!(
-            "zonesign: signed {} serial {}: {} RRsets, {} signatures made ({} NSEC), verified ({} signatures), written to {} in {:.1}s",
-            a.origin,
-            s.serial,
-            s.rrsets,
-            s.stats.signatures,
-            s.nsec,
-            s.report.stats.signatures_valid,
-            a.out.display(),
-            s.elapsed.as_secs_f64()
-        );
+        say!("{}", report.summary_line(&a.out));
+        if a.dry_run {
+            for (owner, t, why) in &s.details {
+                say!("  would sign {owner} {t}: {why}");
+            }
+        }
     }
     Ok(ExitCode::Ok)
 }
 
 fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
     let anchors = pipeline::read_anchors(&a.anchor, &a.origin)?;
-    let opts = VerifyOptions {
-        now: now_or_clock(a.now),
-        max_validity: (a.max_validity > 0).then_some(a.max_validity),
-        ttl_rules: None,
-        expected: None,
-    };
+    let mut opts = VerifyOptions::at(
+        now_or_clock(a.now),
+        (a.max_validity > 0).then_some(a.max_validity),
+    );
+    opts.expiring_within = a.expiring;
     let report = pipeline::verify_file(&a.zone, &a.origin, &anchors, &opts)?;
     let text = match a.format {
         Format::Text => report.to_text(),
@@ -508,24 +553,35 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let store = KeyStore::load(&cfg.files.keys)?;
     if a.format == Format::Json {
-        println!(
+        say!(
             "{}",
             serde_json::to_string_pretty(&store.keys).unwrap_or_default()
         );
         return Ok(ExitCode::Ok);
     }
-    println!(
+    say!(
         "{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} LABEL",
-        "TAG", "ROLE", "ALGORITHM", "BITS", "STATE", "ID"
+        "TAG",
+        "ROLE",
+        "ALGORITHM",
+        "BITS",
+        "STATE",
+        "ID"
     );
     for k in &store.keys {
         let state = serde_json::to_value(k.state)
             .ok()
             .and_then(|v| v.as_str().map(String::from))
             .unwrap_or_default();
-        println!(
+        say!(
             "{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} {}",
-            k.tag, k.role, k.algorithm, k.bits, state, k.id, k.label
+            k.tag,
+            k.role,
+            k.algorithm,
+            k.bits,
+            state,
+            k.id,
+            k.label
         );
     }
     Ok(ExitCode::Ok)

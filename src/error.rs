@@ -26,6 +26,10 @@ pub enum ExitCode {
     Hsm = 3,
     /// I/O problem: a file could not be read or the output could not be written.
     Io = 4,
+    /// Another run holds the lock on the output: nothing was changed.
+    Locked = 5,
+    /// `verify --expiring`: the zone is valid but signatures expire within the window.
+    Expiring = 6,
 }
 
 /// Every error zonesign can end with, grouped by the exit code it maps to.
@@ -57,6 +61,9 @@ pub enum Error {
     /// The signed zone failed the verification gate or `zonesign verify`.
     #[error("{0}")]
     Verification(String),
+    /// Another run is signing into the same output.
+    #[error("{0}")]
+    Locked(String),
 }
 
 impl Error {
@@ -67,6 +74,7 @@ impl Error {
             Error::Hsm(_) | Error::Key(_) => ExitCode::Hsm,
             Error::Io { .. } => ExitCode::Io,
             Error::Verification(_) => ExitCode::VerifyFailed,
+            Error::Locked(_) => ExitCode::Locked,
         }
     }
 

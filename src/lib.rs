@@ -23,6 +23,8 @@ pub mod pipeline;
 pub mod policy;
 pub mod rdata;
 pub mod record;
+pub mod report;
+pub mod resign;
 pub mod rrsig;
 pub mod seccheck;
 pub mod setup;

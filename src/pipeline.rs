@@ -7,7 +7,9 @@
 //! closed and logged out as soon as signing ends (DPS-5.2), and every HSM act is in the
 //! audit log (DPS-4.4).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -16,13 +18,19 @@ use serde_json::json;
 use crate::audit::AuditLog;
 use crate::checks::{self, Findings};
 use crate::config::Config;
+use crate::crypto::VerifyingKey;
 use crate::error::{Error, Result};
 use crate::hsm::Module;
 use crate::keys::{KeyEntry, KeyStore, Role, ds_for};
 use crate::name::Name;
 use crate::nsec;
-use crate::policy::Policy;
+use crate::output::{OutputLock, remove_stale_temps, write_hash};
+use crate::policy::{Policy, SerialPolicy, serial_gt};
 use crate::record::rtype;
+use crate::resign::{
+    ActiveKey, Previous, ReusePlan, attach, fresh_plan, invalidate, load_previous, set_serial,
+    soa_serial,
+};
 use crate::setup::login;
 use crate::sign::{SignKey, SignStats, sign_zone};
 use crate::verify::{
@@ -49,6 +57,8 @@ pub struct SignRequest {
     pub origin: Name,
     /// Where the signed zone goes.
     pub out: PathBuf,
+    /// The previous signed zone whose signatures may be reused; default: `out`.
+    pub previous: Option<PathBuf>,
     /// The parent's DS (or DNSKEY) records; the configured KSKs' DS when absent.
     pub ds_anchor: Option<PathBuf>,
     /// Signing time, seconds since the epoch (UTC).
@@ -57,43 +67,83 @@ pub struct SignRequest {
     pub seed: Option<u64>,
     /// Number of PKCS#11 sessions, overriding the config.
     pub sessions: Option<usize>,
+    /// Check every signature cryptographically, even reused ones from a proven file.
+    pub full_verify: bool,
+    /// Read and compare only: no key is touched, nothing is written.
+    pub dry_run: bool,
 }
 
-/// What a signing run did.
-#[derive(Debug, Clone)]
+/// What a signing run did (or, for a dry run, would do).
+#[derive(Debug, Clone, Default)]
 pub struct SignSummary {
     /// SOA serial of the signed zone.
     pub serial: u32,
-    /// Signing statistics.
-    pub stats: SignStats,
-    /// NSEC records in the chain.
-    pub nsec: usize,
+    /// Nothing changed and no signature was due: the output was left as it was.
+    pub unchanged: bool,
+    /// This was a dry run.
+    pub dry_run: bool,
     /// RRsets in the signed zone.
     pub rrsets: usize,
-    /// Warnings about the input.
+    /// NSEC records in the chain.
+    pub nsec: usize,
+    /// Signatures made (or, in a dry run, that would be made).
+    pub signatures_made: usize,
+    /// Signatures carried over from the previous output.
+    pub signatures_reused: usize,
+    /// Signatures made per reason (`changed`, `expiring`, `key`, `untrusted`).
+    pub reasons: BTreeMap<&'static str, usize>,
+    /// The first RRsets re-signed, with the reason: (owner, type, reason).
+    pub details: Vec<(String, String, &'static str)>,
+    /// Owner names added since the previous output.
+    pub names_added: usize,
+    /// Owner names removed since the previous output.
+    pub names_removed: usize,
+    /// Signatures made per key tag.
+    pub per_key: Vec<(u16, usize)>,
+    /// The earliest signature expiration in the output, seconds since the epoch.
+    pub earliest_expiration: Option<i64>,
+    /// Signatures whose cryptographic check the gate skipped as proven.
+    pub signatures_trusted: usize,
+    /// Temporary files of killed runs removed at the start.
+    pub stale_temps_removed: usize,
+    /// Warnings about the input or the previous output.
     pub warnings: Vec<String>,
-    /// The verification report of the written zone.
-    pub report: Report,
     /// Wall time.
     pub elapsed: Duration,
 }
 
-/// Runs `zonesign sign`.
+/// Runs `zonesign sign`: a full sign, or the cron cycle when a previous output exists.
 pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     let started = Instant::now();
+    let _lock = if req.dry_run {
+        None
+    } else {
+        Some(OutputLock::acquire(&req.out)?)
+    };
+    let mut summary = SignSummary {
+        dry_run: req.dry_run,
+        ..SignSummary::default()
+    };
+    if !req.dry_run {
+        summary.stale_temps_removed = remove_stale_temps(&req.out);
+    }
     let policy = cfg.policy()?;
     let (mut zone, warnings) = read_and_check(&req.zone_file, &req.origin, &policy)?;
-    let serial = apply_policy(&mut zone, &policy, req.now)?;
-    let mut store = KeyStore::load(&cfg.files.keys)?;
-    let published = store.published().cloned().collect::<Vec<_>>();
-    let ksks: Vec<KeyEntry> = store.active(Role::Ksk).cloned().collect();
-    let zsks: Vec<KeyEntry> = store.active(Role::Zsk).cloned().collect();
-    if ksks.is_empty() || zsks.is_empty() {
-        return Err(Error::Key(format!(
-            "{}: signing needs an active KSK and an active ZSK (DPS-6.1); see `zonesign key list`",
-            cfg.files.keys.display()
-        )));
+    summary.warnings = warnings;
+    for set in zone.rrsets.iter_mut().filter(|s| s.rtype == rtype::DS) {
+        set.ttl = policy.ds_ttl; // DPS-6.7
     }
+    let input_serial = zone
+        .soa()
+        .and_then(|s| soa_serial(&s.rdatas[0]))
+        .unwrap_or(0);
+    let mut store = KeyStore::load(&cfg.files.keys)?;
+    let (ksks, zsks) = signing_keys(cfg, &store)?;
+    let prev_path = req.previous.clone().unwrap_or_else(|| req.out.clone());
+    let prev = load_previous(&prev_path, &req.origin).unwrap_or_else(|w| {
+        summary.warnings.push(w);
+        None
+    });
     let anchors = match &req.ds_anchor {
         Some(p) => read_anchors(p, &req.origin)?,
         None => ksks
@@ -105,15 +155,44 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             })
             .collect::<Result<_>>()?,
     };
+    let published: Vec<KeyEntry> = store.published().cloned().collect();
     zone.upsert(dnskey_rrset(&zone.origin, &published, policy.dnskey_ttl)?);
     let nsec_ttl = nsec_ttl(&zone, &policy);
     nsec::add_chain(&mut zone, nsec_ttl);
     let signing: Vec<KeyEntry> = ksks.iter().chain(&zsks).cloned().collect();
-    let stats = sign_in_hsm(cfg, &mut zone, &signing, &policy, req)?;
-    let expected = ExpectedSigners {
-        ksk: ksks.iter().map(|k| k.tag).collect(),
-        zsk: zsks.iter().map(|k| k.tag).collect(),
-    };
+    let active = active_keys(&signing)?;
+    let plan = plan_reuse(
+        &mut zone,
+        prev.as_ref(),
+        &active,
+        &policy,
+        input_serial,
+        req.now,
+    );
+    summary.serial = zone
+        .soa()
+        .and_then(|s| soa_serial(&s.rdatas[0]))
+        .unwrap_or(0);
+    summary.rrsets = zone.rrsets.len();
+    summary.nsec = zone
+        .rrsets
+        .iter()
+        .filter(|s| s.rtype == rtype::NSEC)
+        .count();
+    summary.signatures_reused = plan.reused;
+    summary.signatures_made = plan.to_make();
+    summary.reasons = plan.reasons.iter().map(|(r, n)| (r.name(), *n)).collect();
+    summary.details = plan
+        .details
+        .iter()
+        .map(|(o, t, r)| (o.clone(), t.clone(), r.name()))
+        .collect();
+    summary.names_added = plan.names_added;
+    summary.names_removed = plan.names_removed;
+    if req.dry_run {
+        summary.elapsed = started.elapsed();
+        return Ok(summary);
+    }
     let opts = VerifyOptions {
         now: req.now,
         max_validity: Some(policy.validity_max),
@@ -122,40 +201,134 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             ds: policy.ds_ttl,
             nsec: nsec_ttl,
         }),
-        expected: Some(expected),
+        expected: Some(ExpectedSigners {
+            ksk: ksks.iter().map(|k| k.tag).collect(),
+            zsk: zsks.iter().map(|k| k.tag).collect(),
+        }),
+        trusted: (!req.full_verify).then(|| Arc::new(plan.trusted)),
+        expiring_within: None,
     };
+    let in_place = prev.as_ref().is_some_and(|p| same_file(&p.path, &req.out));
+    if plan.identical && in_place {
+        // Nothing changed and nothing is due: the gate still checks what is published.
+        let report = gate(&req.out, &req.origin, &anchors, &opts)?;
+        summary.unchanged = true;
+        finish(&mut summary, &report, started);
+        return Ok(summary);
+    }
+    if summary.signatures_made > 0 {
+        summary.per_key = sign_in_hsm(cfg, &mut zone, &signing, &policy, req)?.per_key;
+    }
     let mut report = None;
-    crate::output::write_zone(&zone, &req.out, |tmp| {
-        let r = verify_file(tmp, &req.origin, &anchors, &opts)?;
-        let valid = r.valid;
-        let text = r.to_text();
-        report = Some(r);
-        if valid {
-            Ok(())
-        } else {
-            Err(Error::Verification(format!(
-                "the signed zone failed verification; nothing was written (DPS-6.6)\n{text}"
-            )))
-        }
+    let digest = crate::output::write_zone(&zone, &req.out, |tmp| {
+        report = Some(gate(tmp, &req.origin, &anchors, &opts)?);
+        Ok(())
     })?;
+    if let Err(e) = write_hash(&req.out, &digest) {
+        summary
+            .warnings
+            .push(format!("{e}; the next run will check every signature"));
+    }
     if store.zone.is_none() {
         store.zone = Some(req.origin.to_string());
         store.save(&cfg.files.keys)?;
     }
-    let nsec = zone
-        .rrsets
-        .iter()
-        .filter(|s| s.rtype == rtype::NSEC)
-        .count();
-    Ok(SignSummary {
-        serial,
-        stats,
-        nsec,
-        rrsets: zone.rrsets.len(),
-        warnings,
-        report: report.ok_or_else(|| Error::Verification("verification did not run".into()))?,
-        elapsed: started.elapsed(),
-    })
+    if let Some(r) = &report {
+        finish(&mut summary, r, started);
+    }
+    Ok(summary)
+}
+
+/// Fills in what the verification gate found.
+fn finish(summary: &mut SignSummary, report: &Report, started: Instant) {
+    summary.earliest_expiration = report.stats.earliest_expiration;
+    summary.signatures_trusted = report.stats.signatures_trusted;
+    summary.elapsed = started.elapsed();
+}
+
+/// The verification gate on a written file (DPS-6.6): its report, or an error that
+/// stops the run with exit 1 and nothing published.
+fn gate(file: &Path, origin: &Name, anchors: &[Anchor], opts: &VerifyOptions) -> Result<Report> {
+    let r = verify_file(file, origin, anchors, opts)?;
+    if r.valid {
+        Ok(r)
+    } else {
+        Err(Error::Verification(format!(
+            "the signed zone failed verification; nothing was written (DPS-6.6)\n{}",
+            r.to_text()
+        )))
+    }
+}
+
+/// The active KSKs and ZSKs; signing needs at least one of each (DPS-6.1).
+fn signing_keys(cfg: &Config, store: &KeyStore) -> Result<(Vec<KeyEntry>, Vec<KeyEntry>)> {
+    let ksks: Vec<KeyEntry> = store.active(Role::Ksk).cloned().collect();
+    let zsks: Vec<KeyEntry> = store.active(Role::Zsk).cloned().collect();
+    if ksks.is_empty() || zsks.is_empty() {
+        return Err(Error::Key(format!(
+            "{}: signing needs an active KSK and an active ZSK (DPS-6.1); see `zonesign key list`",
+            cfg.files.keys.display()
+        )));
+    }
+    Ok((ksks, zsks))
+}
+
+fn active_keys(keys: &[KeyEntry]) -> Result<Vec<ActiveKey>> {
+    keys.iter()
+        .map(|k| {
+            let key = VerifyingKey::from_dnskey_rdata(&k.dnskey_rdata()?)
+                .map_err(|e| Error::Key(format!("key {} in the key state: {e}", k.tag)))?;
+            Ok(ActiveKey {
+                tag: k.tag,
+                algorithm: k.algorithm,
+                role: k.role,
+                key,
+            })
+        })
+        .collect()
+}
+
+/// Sets the serial and decides which signatures are reused (issue #4).
+///
+/// With a previous output, the zone first gets the previous serial (or the input's under
+/// the `keep` rule), so an unchanged zone compares equal; if anything differs or a
+/// signature is due, the serial moves forward from the larger of input and previous
+/// serial, and the SOA is signed anew.
+fn plan_reuse(
+    zone: &mut Zone,
+    prev: Option<&Previous>,
+    keys: &[ActiveKey],
+    policy: &Policy,
+    input: u32,
+    now: i64,
+) -> ReusePlan {
+    let Some(prev) = prev else {
+        set_serial(zone, policy.next_serial(input, now));
+        return fresh_plan(zone, keys);
+    };
+    let keep = policy.serial == SerialPolicy::Keep;
+    set_serial(zone, if keep { input } else { prev.serial });
+    let mut plan = attach(zone, prev, keys, policy, now);
+    if !plan.identical && !keep {
+        let base = if serial_gt(input, prev.serial) {
+            input
+        } else {
+            prev.serial
+        };
+        set_serial(zone, policy.next_serial(base, now));
+        let origin = zone.origin.clone();
+        if let Some(i) = zone.find(&origin, rtype::SOA) {
+            invalidate(zone, i, &mut plan);
+        }
+    }
+    plan
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => a == b,
+    }
 }
 
 /// Parses the zone, drops old DNSSEC data, runs the checks and groups it canonically.
@@ -183,26 +356,6 @@ pub fn read_and_check(file: &Path, origin: &Name, policy: &Policy) -> Result<(Zo
         return Err(Error::Checks(errors));
     }
     Ok((zone, warnings))
-}
-
-/// Applies the TTL and serial rules (DPS-6.7) and returns the new serial.
-fn apply_policy(zone: &mut Zone, policy: &Policy, now: i64) -> Result<u32> {
-    for set in zone.rrsets.iter_mut().filter(|s| s.rtype == rtype::DS) {
-        set.ttl = policy.ds_ttl;
-    }
-    let origin = zone.origin.clone();
-    let i = zone
-        .find(&origin, rtype::SOA)
-        .ok_or_else(|| Error::Checks(vec![format!("no SOA at {origin}")]))?;
-    let soa = &mut zone.rrsets[i].rdatas[0];
-    let at = soa
-        .len()
-        .checked_sub(20)
-        .ok_or_else(|| Error::Checks(vec!["malformed SOA".into()]))?;
-    let old = u32::from_be_bytes([soa[at], soa[at + 1], soa[at + 2], soa[at + 3]]);
-    let serial = policy.next_serial(old, now);
-    soa[at..at + 4].copy_from_slice(&serial.to_be_bytes());
-    Ok(serial)
 }
 
 fn nsec_ttl(zone: &Zone, policy: &Policy) -> u32 {

@@ -57,7 +57,9 @@ type WorkerResult = Result<Vec<(usize, Vec<u8>)>, HsmError>;
 /// Work is handed out in chunks so workers rarely touch the shared counter.
 const CHUNK: usize = 256;
 
-/// Signs every RRset of `zone` that must be signed, replacing any signatures it had.
+/// Signs every RRset of `zone` that must be signed and lacks a signature by one of the
+/// run's keys of the right role. Signatures already attached (reused from the previous
+/// output by [`crate::resign`]) are kept; signatures by other keys are removed.
 pub fn sign_zone(
     zone: &mut Zone,
     keys: &[SignKey],
@@ -70,9 +72,6 @@ pub fn sign_zone(
     let jobs = plan(zone, keys, policy, now, rng);
     let sigs = run_pool(zone, &jobs, backend, sessions.max(1))?;
     let mut stats = SignStats::default();
-    for set in &mut zone.rrsets {
-        set.sigs.clear();
-    }
     let mut per_key = vec![0usize; keys.len()];
     let mut last_set = usize::MAX;
     for (job, sig) in jobs.into_iter().zip(sigs) {
@@ -114,7 +113,18 @@ fn plan(
             } else {
                 Role::Zsk
             };
-            for (k, key) in keys.iter().enumerate().filter(|(_, k)| k.role == role) {
+            let have = |key: &SignKey| {
+                set.sigs.iter().any(|s| {
+                    rrsig::Rrsig::parse(&s.rdata).is_some_and(|r| {
+                        r.key_tag == key.tag && r.algorithm == key.algorithm.number()
+                    })
+                })
+            };
+            for (k, key) in keys
+                .iter()
+                .enumerate()
+                .filter(|(_, k)| k.role == role && !have(k))
+            {
                 let (inception, expiration) = policy.draw_times(now, rng);
                 let prefix = rrsig::prefix(
                     set.rtype,

@@ -8,7 +8,8 @@
 //! valid or longer-lived than allowed, and that TTLs follow the rules. It reads any
 //! signer's output, so it assumes nothing about who made the zone.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -65,6 +66,26 @@ pub struct VerifyOptions {
     pub ttl_rules: Option<TtlRules>,
     /// Expected signers, when verifying our own output.
     pub expected: Option<ExpectedSigners>,
+    /// Fingerprints ([`rrsig::fingerprint`]) of signatures already verified over the same
+    /// RRset data in a previous output this tool wrote and proved byte for byte; their
+    /// cryptographic check is skipped, every other check still runs (issue #4).
+    pub trusted: Option<Arc<HashSet<u128>>>,
+    /// Count signatures that expire within this many seconds of `now` (monitoring).
+    pub expiring_within: Option<u32>,
+}
+
+impl VerifyOptions {
+    /// Options for checking any signer's zone at `now`, with the DPS-6.5 maximum validity.
+    pub fn at(now: i64, max_validity: Option<u32>) -> VerifyOptions {
+        VerifyOptions {
+            now,
+            max_validity,
+            ttl_rules: None,
+            expected: None,
+            trusted: None,
+            expiring_within: None,
+        }
+    }
 }
 
 /// One problem found, for people and for JSON.
@@ -88,8 +109,14 @@ pub struct Stats {
     pub rrsets: usize,
     /// Signatures checked cryptographically.
     pub signatures: usize,
-    /// Signatures that verified.
+    /// Signatures that verified (cryptographically or as trusted reused signatures).
     pub signatures_valid: usize,
+    /// Signatures whose cryptographic check was skipped as trusted (see [`VerifyOptions::trusted`]).
+    pub signatures_trusted: usize,
+    /// The earliest signature expiration in the zone, seconds since the epoch.
+    pub earliest_expiration: Option<i64>,
+    /// Signatures expiring within [`VerifyOptions::expiring_within`] of the check time.
+    pub expiring: usize,
     /// NSEC records.
     pub nsec: usize,
     /// Owner names.
@@ -190,6 +217,10 @@ struct SigCheck {
     problems: Vec<(&'static str, String)>,
     /// Whether a cryptographic check ran.
     checked: bool,
+    /// Whether the signature was trusted without a cryptographic check.
+    trusted: bool,
+    /// Expiration, seconds since the epoch, when the RRSIG parsed.
+    expiration: Option<i64>,
 }
 
 /// Verifies a signed zone against trust anchors.
@@ -231,12 +262,17 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
             format!("RRSIG covers {} but there is no such RRset", type_name(*t)),
         );
     }
-    report.stats.signatures = checks.iter().flatten().filter(|c| c.checked).count();
-    report.stats.signatures_valid = checks
-        .iter()
-        .flatten()
-        .filter(|c| c.valid_by.is_some())
-        .count();
+    let all = || checks.iter().flatten();
+    report.stats.signatures = all().filter(|c| c.checked).count();
+    report.stats.signatures_valid = all().filter(|c| c.valid_by.is_some()).count();
+    report.stats.signatures_trusted = all().filter(|c| c.trusted).count();
+    report.stats.earliest_expiration = all().filter_map(|c| c.expiration).min();
+    if let Some(w) = opts.expiring_within {
+        let limit = opts.now + i64::from(w);
+        report.stats.expiring = all()
+            .filter(|c| c.expiration.is_some_and(|e| e <= limit))
+            .count();
+    }
     report.valid = report.total_problems == 0;
     report
 }
@@ -356,18 +392,25 @@ fn check_sig(
         ));
         return c;
     }
-    buf.clear();
-    rrsig::signed_data(sig.prefix, sig.labels, sig.original_ttl, set, buf);
-    c.checked = true;
-    if !candidates
-        .iter()
-        .any(|k| k.key.verify(buf, sig.signature).is_ok())
-    {
-        c.problems.push((
-            "signature",
-            format!("signature by key {} does not verify", sig.key_tag),
-        ));
-        return c;
+    c.expiration = Some(expand_rrsig_time(sig.expiration, opts.now));
+    c.trusted = opts
+        .trusted
+        .as_ref()
+        .is_some_and(|t| t.contains(&rrsig::fingerprint(set, rdata)));
+    if !c.trusted {
+        buf.clear();
+        rrsig::signed_data(sig.prefix, sig.labels, sig.original_ttl, set, buf);
+        c.checked = true;
+        if !candidates
+            .iter()
+            .any(|k| k.key.verify(buf, sig.signature).is_ok())
+        {
+            c.problems.push((
+                "signature",
+                format!("signature by key {} does not verify", sig.key_tag),
+            ));
+            return c;
+        }
     }
     match time_problem(&sig, opts) {
         Some(p) => c.problems.push(p),

@@ -767,12 +767,7 @@ fn fuzz_verifier() {
     let dir = tempfile::tempdir().unwrap();
     include_files(dir.path());
     let path = dir.path().join("fuzz.zone");
-    let opts = VerifyOptions {
-        now: s.now,
-        max_validity: Some(14 * 86_400),
-        ttl_rules: None,
-        expected: None,
-    };
+    let opts = VerifyOptions::at(s.now, Some(14 * 86_400));
     fs::write(&path, &s.text).unwrap();
     let clean = pipeline::verify_file(&path, &origin, &s.anchors, &opts).expect("verify");
     assert!(

@@ -212,11 +212,10 @@ fn sign_forwards_audit_events_to_syslog_and_survives_an_outage() {
     // Outage: the socket is gone. Signing goes on; the outage is recorded.
     drop(sock);
     fs::remove_file(&socket).unwrap();
-    assert_exit(
-        &setup.sign(&zone, "example.", &out),
-        EXIT_OK,
-        "sign during a syslog outage",
-    );
+    // `--previous` of nothing: no signature reused, so the run signs (and logs in) again.
+    let none = setup.path("none.signed").display().to_string();
+    let r = setup.sign_with(&zone, "example.", &out, &["--previous", &none]);
+    assert_exit(&r, EXIT_OK, "sign during a syslog outage");
     let text = fs::read_to_string(setup.dir.join("audit.log")).unwrap();
     let errors = text
         .lines()
@@ -257,10 +256,16 @@ fn the_pin_is_in_no_output() {
             .arg("sign")
             .arg(&zone)
             .args(["--origin", "example.", "--out"])
-            .arg(&out)),
+            .arg(&out)
+            .args(["--previous", "/nonexistent/none.signed"])),
     ];
     fs::set_permissions(setup.pin_file(), fs::Permissions::from_mode(0o644)).unwrap();
-    outputs.push(setup.sign(&zone, "example.", &out));
+    outputs.push(setup.sign_with(
+        &zone,
+        "example.",
+        &out,
+        &["--previous", "/nonexistent/none.signed"],
+    ));
     outputs.push(run(setup.cmd().arg("check")));
     for o in &outputs {
         assert!(!stdout(o).contains(&pin), "PIN in stdout:\n{}", describe(o));

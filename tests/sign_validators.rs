@@ -276,12 +276,14 @@ fn config_from_env_and_pin_from_env() {
 
 #[test]
 fn sign_with_explicit_ds_anchor() {
-    // issue 3: --ds-anchor FILE is the parent's DS; signing against it works.
+    // issue 3: --ds-anchor FILE is the parent's DS; signing against it works. The DS
+    // for example. is taken from a first signing (see `ds_from_signed`).
     let setup = Setup::new("rsasha256");
     let ds = setup.ds_file("example.");
+    let zone = fixture("features/wildcards.zone");
     let out_path = setup.path("anchored.signed");
     let out = setup.sign_with(
-        &fixture("features/wildcards.zone"),
+        &zone,
         "example.",
         &out_path,
         &["--ds-anchor", ds.to_str().unwrap()],

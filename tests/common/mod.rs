@@ -348,6 +348,56 @@ pub fn all_validators(zone: &Path, origin: &str, ds_file: &Path) -> Result<(), S
     }
 }
 
+/// The DS (SHA-256) of every KSK (DNSKEY flags 257) in a signed zone, computed by
+/// `ldns-key2ds -n -2` (independent of zonesign), written to `<out_dir>/<zone>.ksk-ds`.
+///
+/// Why: a DS digest covers the owner name, and `zonesign key ds` (contract: no origin
+/// argument) cannot know which zone the caller means when one setup signs zones of
+/// several origins. The validators get this DS; the tests cross-check `key ds` by key
+/// tag and algorithm, which do not depend on the owner.
+pub fn ds_from_signed(signed: &Path, out_dir: &Path) -> Result<PathBuf, String> {
+    let text = fs::read_to_string(signed).map_err(|e| format!("{}: {e}", signed.display()))?;
+    let rrs = parse_flat_zone(&text)?;
+    let mut all = String::new();
+    for (i, rr) in rrs
+        .iter()
+        .filter(|rr| rr.rtype == "DNSKEY" && rr.rdata.first().is_some_and(|f| f == "257"))
+        .enumerate()
+    {
+        let key = out_dir.join(format!("{}.ksk{i}.key", file_name(signed)));
+        fs::write(
+            &key,
+            format!("{} {} IN DNSKEY {}\n", rr.owner, rr.ttl, rr.rdata.join(" ")),
+        )
+        .map_err(|e| e.to_string())?;
+        let out = tool(Command::new("ldns-key2ds").args(["-n", "-2"]).arg(&key))?;
+        if !out.status.success() {
+            return Err(format!("ldns-key2ds failed\n{}", describe(&out)));
+        }
+        all.push_str(&stdout(&out));
+    }
+    if all.is_empty() {
+        return Err(format!(
+            "{}: no KSK (DNSKEY 257) in the signed zone",
+            signed.display()
+        ));
+    }
+    let path = out_dir.join(format!("{}.ksk-ds", file_name(signed)));
+    fs::write(&path, all).map_err(|e| e.to_string())?;
+    Ok(path)
+}
+
+/// (key tag, algorithm) of every DS line in a text.
+pub fn ds_tags(text: &str) -> std::collections::BTreeSet<(String, String)> {
+    text.lines()
+        .map(tokens)
+        .filter_map(|t| {
+            let i = t.iter().position(|x| x == "DS")?;
+            Some((t.get(i + 1)?.clone(), t.get(i + 2)?.clone()))
+        })
+        .collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // Foreign signers
 // ---------------------------------------------------------------------------------------

@@ -1,0 +1,244 @@
+//! Run reports for cron and monitoring: the JSON report (`--report`) and the Prometheus
+//! textfile (`--metrics`) of a signing run (issue #4).
+//!
+//! The failure mode that takes TLDs down is a re-sign job that silently stopped, so a
+//! failed run writes these too: its exit code and error, while the figures of the last
+//! good run (its time, the earliest expiry in the published zone) are carried forward.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::output::write_atomic;
+use crate::pipeline::SignSummary;
+
+/// The JSON report of one `sign` run.
+#[derive(Debug, Serialize)]
+pub struct RunReport {
+    /// Zone origin.
+    pub zone: String,
+    /// Signing time, RFC 3339 UTC.
+    pub time: String,
+    /// The run's exit code.
+    pub exit_code: i32,
+    /// The error, for a failed run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// True for `--dry-run`.
+    pub dry_run: bool,
+    /// True when the output was left as it was.
+    pub unchanged: bool,
+    /// SOA serial of the output.
+    pub serial: u32,
+    /// RRsets in the zone.
+    pub rrsets: usize,
+    /// Signatures carried over.
+    pub signatures_reused: usize,
+    /// Signatures made (or, in a dry run, that would be made).
+    pub signatures_made: usize,
+    /// Signatures made per reason.
+    pub reasons: BTreeMap<&'static str, usize>,
+    /// Owner names added.
+    pub names_added: usize,
+    /// Owner names removed.
+    pub names_removed: usize,
+    /// Earliest signature expiration in the output (RFC 3339), if known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earliest_expiration: Option<String>,
+    /// Wall time in seconds.
+    pub elapsed_seconds: f64,
+    /// The first RRsets re-signed, with the reason.
+    pub resigned: Vec<Resigned>,
+    /// Warnings.
+    pub warnings: Vec<String>,
+}
+
+/// One RRset that got a new signature, and why.
+#[derive(Debug, Serialize)]
+pub struct Resigned {
+    /// Owner name.
+    pub owner: String,
+    /// Record type.
+    #[serde(rename = "type")]
+    pub rtype: String,
+    /// `changed`, `expiring`, `key` or `untrusted`.
+    pub reason: &'static str,
+}
+
+fn rfc3339(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+impl RunReport {
+    /// The report of a finished run.
+    pub fn from_summary(zone: &str, now: i64, s: &SignSummary) -> RunReport {
+        RunReport {
+            zone: zone.to_string(),
+            time: rfc3339(now),
+            exit_code: 0,
+            error: None,
+            dry_run: s.dry_run,
+            unchanged: s.unchanged,
+            serial: s.serial,
+            rrsets: s.rrsets,
+            signatures_reused: s.signatures_reused,
+            signatures_made: s.signatures_made,
+            reasons: s.reasons.clone(),
+            names_added: s.names_added,
+            names_removed: s.names_removed,
+            earliest_expiration: s.earliest_expiration.map(rfc3339),
+            elapsed_seconds: s.elapsed.as_secs_f64(),
+            resigned: s
+                .details
+                .iter()
+                .map(|(o, t, r)| Resigned {
+                    owner: o.clone(),
+                    rtype: t.clone(),
+                    reason: r,
+                })
+                .collect(),
+            warnings: s.warnings.clone(),
+        }
+    }
+
+    /// The report of a failed run.
+    pub fn from_error(zone: &str, now: i64, e: &Error, elapsed: f64) -> RunReport {
+        let mut r = RunReport::from_summary(zone, now, &SignSummary::default());
+        r.exit_code = e.exit_code() as i32;
+        r.error = Some(e.to_string());
+        r.elapsed_seconds = elapsed;
+        r
+    }
+
+    /// The one line for cron's mail (stdout, unless `--quiet`).
+    pub fn summary_line(&self, out: &Path) -> String {
+        let reasons: Vec<String> = self
+            .reasons
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        let why = if reasons.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", reasons.join(", "))
+        };
+        if self.dry_run {
+            return format!(
+                "zonesign: dry run for {}: would make {} signatures{why} and reuse {}; {} RRsets; names +{} -{}; nothing written",
+                self.zone,
+                self.signatures_made,
+                self.signatures_reused,
+                self.rrsets,
+                self.names_added,
+                self.names_removed
+            );
+        }
+        if self.unchanged {
+            return format!(
+                "zonesign: {} unchanged: serial {}, {} RRsets, {} signatures still valid, none due; {} left as it was; {:.1}s",
+                self.zone,
+                self.serial,
+                self.rrsets,
+                self.signatures_reused,
+                out.display(),
+                self.elapsed_seconds
+            );
+        }
+        format!(
+            "zonesign: {} serial {}: {} RRsets, {} signatures reused, {} made{why}, names +{} -{}, verified, written to {} in {:.1}s",
+            self.zone,
+            self.serial,
+            self.rrsets,
+            self.signatures_reused,
+            self.signatures_made,
+            self.names_added,
+            self.names_removed,
+            out.display(),
+            self.elapsed_seconds
+        )
+    }
+
+    /// Writes the report as JSON, atomically.
+    pub fn write_json(&self, path: &Path) -> Result<()> {
+        let text = serde_json::to_string_pretty(self).unwrap_or_default() + "\n";
+        write_atomic(path, text.as_bytes())
+    }
+
+    /// Writes the Prometheus textfile (for node_exporter's textfile collector), atomically.
+    ///
+    /// A failed or dry run keeps the previous file's last-success time and zone figures,
+    /// so an alert on "last success too old" or "earliest expiry too close" keeps working.
+    pub fn write_metrics(&self, path: &Path, now: i64) -> Result<()> {
+        let old = std::fs::read_to_string(path).unwrap_or_default();
+        let previous = |name: &str| -> Option<f64> {
+            old.lines()
+                .find(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse().ok())
+        };
+        let success = self.exit_code == 0 && !self.dry_run;
+        let pick = |name: &str, fresh: f64| if success { Some(fresh) } else { previous(name) };
+        let earliest = self
+            .earliest_expiration
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let rows: [(&str, &str, Option<f64>); 8] = [
+            (
+                "zonesign_last_success_timestamp_seconds",
+                "Time of the last successful signing run.",
+                pick("zonesign_last_success_timestamp_seconds", now as f64),
+            ),
+            (
+                "zonesign_last_run_timestamp_seconds",
+                "Time of the last run, successful or not.",
+                Some(now as f64),
+            ),
+            (
+                "zonesign_exit_code",
+                "Exit code of the last run (0 = success).",
+                Some(f64::from(self.exit_code)),
+            ),
+            (
+                "zonesign_duration_seconds",
+                "Wall time of the last run.",
+                Some(self.elapsed_seconds),
+            ),
+            (
+                "zonesign_rrsets",
+                "RRsets in the signed zone.",
+                pick("zonesign_rrsets", self.rrsets as f64),
+            ),
+            (
+                "zonesign_signatures_made",
+                "Signatures made by the last successful run.",
+                pick("zonesign_signatures_made", self.signatures_made as f64),
+            ),
+            (
+                "zonesign_signatures_reused",
+                "Signatures reused by the last successful run.",
+                pick("zonesign_signatures_reused", self.signatures_reused as f64),
+            ),
+            (
+                "zonesign_earliest_signature_expiry_timestamp_seconds",
+                "Earliest RRSIG expiration in the published zone.",
+                pick(
+                    "zonesign_earliest_signature_expiry_timestamp_seconds",
+                    earliest.map_or(0.0, |t| t.timestamp() as f64),
+                ),
+            ),
+        ];
+        let mut text = String::new();
+        let label = self.zone.replace('\\', "\\\\").replace('"', "\\\"");
+        for (name, help, value) in rows {
+            let Some(v) = value else { continue };
+            text.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name}{{zone=\"{label}\"}} {v}\n"
+            ));
+        }
+        write_atomic(path, text.as_bytes())
+    }
+}

@@ -1,0 +1,349 @@
+//! Reusing the previous output's signatures: the two-hour cron cycle (DPS-6.5, issue #4).
+//!
+//! Re-signing two million RRsets every two hours would keep the HSM busy for minutes and
+//! make every run a risk. Like OpenDNSSEC and BIND, zonesign keeps a signature from the
+//! previous signed zone when the RRset it covers is unchanged (owner, type, TTL, RDATA),
+//! it was made by a key still active for that role, its inception is not in the future,
+//! and it expires more than the refresh window (policy, 10 days) after now. Everything
+//! else is signed anew with the usual jitter, which spreads renewals over many runs.
+//!
+//! A previous file that is not byte for byte what zonesign wrote and verified (its
+//! SHA-256 beside it does not match) is not trusted: its signatures are checked
+//! cryptographically before reuse, and bad ones are replaced, never published.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::algorithm::Algorithm;
+use crate::checks::{self, Findings};
+use crate::crypto::VerifyingKey;
+use crate::keys::Role;
+use crate::name::Name;
+use crate::output::is_proven;
+use crate::policy::{Policy, expand_rrsig_time};
+use crate::record::rtype;
+use crate::rrsig::{self, Rrsig};
+use crate::zone::{RRset, Sig, Zone, is_signed};
+use crate::zonefile;
+
+/// The previous signed zone, as read back.
+pub struct Previous {
+    /// Its RRsets with their signatures.
+    pub zone: Zone,
+    /// True when the file is byte for byte what zonesign wrote and verified.
+    pub proven: bool,
+    /// Its SOA serial.
+    pub serial: u32,
+    /// Where it was read from.
+    pub path: PathBuf,
+}
+
+/// Reads the previous output. `Ok(None)` when there is none; `Err` (a warning for the
+/// operator) when it exists but cannot be used, in which case nothing from it is reused.
+pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}; no signature is reused", path.display())),
+    };
+    let proven = is_proven(path, &bytes);
+    let parsed = zonefile::parse_bytes(&bytes, path, origin)
+        .map_err(|e| format!("previous signed zone unreadable ({e}); no signature is reused"))?;
+    let mut f = Findings::new(&parsed.files);
+    checks::check_records(origin, &parsed.records, &mut f);
+    if let Some(first) = f.into_errors().first() {
+        return Err(format!(
+            "previous signed zone is not for {origin} ({first}); no signature is reused"
+        ));
+    }
+    let (zone, _) = Zone::from_records(origin.clone(), parsed.records);
+    let serial = zone
+        .soa()
+        .and_then(|s| soa_serial(&s.rdatas[0]))
+        .ok_or_else(|| {
+            format!(
+                "{}: previous signed zone has no SOA; no signature is reused",
+                path.display()
+            )
+        })?;
+    Ok(Some(Previous {
+        zone,
+        proven,
+        serial,
+        path: path.to_path_buf(),
+    }))
+}
+
+/// The SOA serial: the 4 bytes 20 before the end of SOA RDATA.
+pub fn soa_serial(rdata: &[u8]) -> Option<u32> {
+    let at = rdata.len().checked_sub(20)?;
+    Some(u32::from_be_bytes(rdata.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Sets the SOA serial of the zone (no-op without a SOA).
+pub fn set_serial(zone: &mut Zone, serial: u32) {
+    let origin = zone.origin.clone();
+    if let Some(i) = zone.find(&origin, rtype::SOA)
+        && let Some(rdata) = zone.rrsets[i].rdatas.first_mut()
+        && let Some(at) = rdata.len().checked_sub(20)
+    {
+        rdata[at..at + 4].copy_from_slice(&serial.to_be_bytes());
+    }
+}
+
+/// A key that signs in this run, as the reuse decision needs it.
+pub struct ActiveKey {
+    /// Key tag.
+    pub tag: u16,
+    /// Algorithm.
+    pub algorithm: Algorithm,
+    /// What it signs (DPS-6.1).
+    pub role: Role,
+    /// Its public key, to check signatures of an unproven previous file.
+    pub key: VerifyingKey,
+}
+
+/// Why a signature is made anew; the dry run and the report list these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Reason {
+    /// The RRset is new, or its data or TTL changed.
+    Changed,
+    /// The previous signature expires within the refresh window (or is not yet valid).
+    Expiring,
+    /// No previous signature by this key: a new or rolled key (a retired key's are dropped).
+    Key,
+    /// The previous signature failed its cryptographic check (unproven previous file).
+    Untrusted,
+}
+
+impl Reason {
+    /// The name used in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Reason::Changed => "changed",
+            Reason::Expiring => "expiring",
+            Reason::Key => "key",
+            Reason::Untrusted => "untrusted",
+        }
+    }
+}
+
+/// How many [`ReusePlan::details`] are kept.
+pub const LISTED_DETAILS: usize = 100;
+
+/// The outcome of comparing the new zone with the previous one.
+#[derive(Debug, Default)]
+pub struct ReusePlan {
+    /// Signatures carried over.
+    pub reused: usize,
+    /// Signatures to make, per reason.
+    pub reasons: BTreeMap<Reason, usize>,
+    /// The first RRsets that need a signature, with the reason: (owner, type, reason).
+    pub details: Vec<(String, String, Reason)>,
+    /// Fingerprints of reused signatures that need no new cryptographic check.
+    pub trusted: HashSet<u128>,
+    /// Owner names in the new zone but not in the previous one.
+    pub names_added: usize,
+    /// Owner names in the previous zone but not in the new one.
+    pub names_removed: usize,
+    /// True when the new zone has exactly the previous zone's RRsets and signatures.
+    pub identical: bool,
+}
+
+impl ReusePlan {
+    /// Signatures that must be made.
+    pub fn to_make(&self) -> usize {
+        self.reasons.values().sum()
+    }
+
+    fn need(&mut self, set: &RRset, reason: Reason) {
+        *self.reasons.entry(reason).or_default() += 1;
+        if self.details.len() < LISTED_DETAILS {
+            self.details.push((
+                set.owner.to_string(),
+                crate::rdata::type_name(set.rtype),
+                reason,
+            ));
+        }
+    }
+}
+
+/// Attaches the previous zone's still-good signatures to `zone` and says what is left
+/// to sign and why. `zone` must be complete (DNSKEY and NSEC included) and unsigned.
+pub fn attach(
+    zone: &mut Zone,
+    prev: &Previous,
+    keys: &[ActiveKey],
+    policy: &Policy,
+    now: i64,
+) -> ReusePlan {
+    let mut plan = ReusePlan::default();
+    let (added, removed) = count_name_changes(zone, &prev.zone);
+    plan.names_added = added;
+    plan.names_removed = removed;
+    let mut identical =
+        zone.rrsets.len() == prev.zone.rrsets.len() && prev.zone.orphan_sigs.is_empty();
+    let groups = zone.names();
+    for group in &groups {
+        for i in group.range.clone() {
+            let old = prev.zone.get(&zone.rrsets[i].owner, zone.rrsets[i].rtype);
+            let same = old.is_some_and(|o| same_data(o, &zone.rrsets[i]));
+            identical &= same;
+            if !is_signed(group.kind, zone.rrsets[i].rtype) {
+                identical &= old.is_none_or(|o| o.sigs.is_empty());
+                continue;
+            }
+            let role = if zone.rrsets[i].rtype == rtype::DNSKEY {
+                Role::Ksk
+            } else {
+                Role::Zsk
+            };
+            let mut kept = Vec::new();
+            for key in keys.iter().filter(|k| k.role == role) {
+                let set = &zone.rrsets[i];
+                match old
+                    .filter(|_| same)
+                    .map(|o| best_sig(&zone.origin, set, o, key, policy, now, prev.proven))
+                {
+                    Some(Ok(sig)) => {
+                        plan.trusted.insert(rrsig::fingerprint(set, &sig.rdata));
+                        kept.push(sig);
+                    }
+                    Some(Err(reason)) => plan.need(set, reason),
+                    None => plan.need(set, Reason::Changed),
+                }
+            }
+            identical &= old.is_some_and(|o| o.sigs.len() == kept.len());
+            plan.reused += kept.len();
+            zone.rrsets[i].sigs = kept;
+        }
+    }
+    plan.identical = identical && plan.to_make() == 0;
+    plan
+}
+
+/// Same owner, type, TTL and RDATA (both are canonical and sorted).
+fn same_data(a: &RRset, b: &RRset) -> bool {
+    a.ttl == b.ttl && a.rdatas == b.rdatas
+}
+
+/// The longest-lived reusable signature by `key` over `set` in `old`, or why there is none.
+fn best_sig(
+    origin: &Name,
+    set: &RRset,
+    old: &RRset,
+    key: &ActiveKey,
+    policy: &Policy,
+    now: i64,
+    proven: bool,
+) -> Result<Sig, Reason> {
+    let by_key: Vec<(&Sig, Rrsig)> = old
+        .sigs
+        .iter()
+        .filter_map(|s| Some((s, Rrsig::parse(&s.rdata)?)))
+        .filter(|(_, r)| r.key_tag == key.tag && r.algorithm == key.algorithm.number())
+        .collect();
+    if by_key.is_empty() {
+        return Err(Reason::Key);
+    }
+    let fresh = |r: &Rrsig| {
+        expand_rrsig_time(r.inception, now) <= now
+            && expand_rrsig_time(r.expiration, now) > now + i64::from(policy.refresh)
+            && r.labels == set.owner.rrsig_labels()
+            && r.original_ttl == set.ttl
+            && r.signer == *origin
+    };
+    let mut candidates: Vec<&(&Sig, Rrsig)> = by_key.iter().filter(|(_, r)| fresh(r)).collect();
+    if candidates.is_empty() {
+        return Err(Reason::Expiring);
+    }
+    candidates.sort_by_key(|(_, r)| std::cmp::Reverse(expand_rrsig_time(r.expiration, now)));
+    let mut buf = Vec::new();
+    for (sig, r) in candidates {
+        if proven || verifies(set, r, &key.key, &mut buf) {
+            return Ok(Sig {
+                ttl: set.ttl,
+                rdata: sig.rdata.clone(),
+            });
+        }
+    }
+    Err(Reason::Untrusted)
+}
+
+fn verifies(set: &RRset, r: &Rrsig, key: &VerifyingKey, buf: &mut Vec<u8>) -> bool {
+    buf.clear();
+    rrsig::signed_data(r.prefix, r.labels, r.original_ttl, set, buf);
+    key.verify(buf, r.signature).is_ok()
+}
+
+/// Counts owner names added and removed, by a merge over both canonical orders.
+fn count_name_changes(new: &Zone, old: &Zone) -> (usize, usize) {
+    let names = |z: &Zone| -> Vec<usize> {
+        (0..z.rrsets.len())
+            .filter(|&i| i == 0 || z.rrsets[i - 1].owner != z.rrsets[i].owner)
+            .collect()
+    };
+    let (a, b) = (names(new), names(old));
+    let (a, b): (Vec<&Name>, Vec<&Name>) = (
+        a.iter().map(|&i| &new.rrsets[i].owner).collect(),
+        b.iter().map(|&i| &old.rrsets[i].owner).collect(),
+    );
+    let (mut i, mut j, mut added, mut removed) = (0, 0, 0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => {
+                added += 1;
+                i += 1;
+            }
+            (Some(_), None) => {
+                added += 1;
+                i += 1;
+            }
+            _ => {
+                removed += 1;
+                j += 1;
+            }
+        }
+    }
+    (added, removed)
+}
+
+/// The plan when there is no previous zone: every signed RRset needs every key of its role.
+pub fn fresh_plan(zone: &Zone, keys: &[ActiveKey]) -> ReusePlan {
+    let mut plan = ReusePlan::default();
+    for group in zone.names() {
+        plan.names_added += 1;
+        for set in &zone.rrsets[group.range.clone()] {
+            if !is_signed(group.kind, set.rtype) {
+                continue;
+            }
+            let role = if set.rtype == rtype::DNSKEY {
+                Role::Ksk
+            } else {
+                Role::Zsk
+            };
+            for _ in keys.iter().filter(|k| k.role == role) {
+                plan.need(set, Reason::Changed);
+            }
+        }
+    }
+    plan
+}
+
+/// Drops the signatures of one RRset whose data changed after [`attach`] (the SOA, when
+/// the serial moves forward) and counts them as to be made.
+pub fn invalidate(zone: &mut Zone, i: usize, plan: &mut ReusePlan) {
+    let set = &mut zone.rrsets[i];
+    let n = set.sigs.len();
+    set.sigs.clear();
+    plan.reused -= n;
+    plan.identical = false;
+    let set = &zone.rrsets[i];
+    for _ in 0..n {
+        plan.need(set, Reason::Changed);
+    }
+}
