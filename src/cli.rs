@@ -508,11 +508,23 @@ fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
     };
     let _ = std::io::stdout().write_all(text.as_bytes());
-    Ok(if report.valid {
-        ExitCode::Ok
-    } else {
-        ExitCode::VerifyFailed
-    })
+    if !report.valid {
+        return Ok(ExitCode::VerifyFailed);
+    }
+    if let Some(w) = a.expiring.filter(|_| report.stats.expiring > 0) {
+        let earliest = report
+            .stats
+            .earliest_expiration
+            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+            .map(|t| t.to_rfc3339())
+            .unwrap_or_default();
+        eprintln!(
+            "zonesign: {} signature(s) expire within {w} s of {}; the earliest at {earliest}",
+            report.stats.expiring, report.time
+        );
+        return Ok(ExitCode::Expiring);
+    }
+    Ok(ExitCode::Ok)
 }
 
 fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
