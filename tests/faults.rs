@@ -482,11 +482,14 @@ fn next_run_cleans_up_temp_files_of_a_killed_run() {
         "first sign",
     );
     let full = t0.elapsed();
-    // Kill late in the run, while the temporary file is being verified, until one is left.
+    // Kill as soon as the temporary file exists (it is being written or verified).
     let mut left = false;
-    for frac in [0.8, 0.7, 0.9, 0.6, 0.85] {
+    for _ in 0..5 {
         let mut child = sign_cmd(&setup, &zone, &out).spawn().expect("spawn");
-        std::thread::sleep(full.mul_f64(frac));
+        let t0 = Instant::now();
+        while stale_temp_files(&out).is_empty() && t0.elapsed() < full * 3 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
         let _ = child.kill();
         let _ = child.wait();
         if !stale_temp_files(&out).is_empty() {
