@@ -131,12 +131,14 @@ fn hostname() -> String {
 struct Context {
     command: Option<String>,
     log: Option<PathBuf>,
+    token: Option<String>,
     syslog: Option<Arc<Syslog>>,
 }
 
 static CONTEXT: Mutex<Context> = Mutex::new(Context {
     command: None,
     log: None,
+    token: None,
     syslog: None,
 });
 
@@ -151,6 +153,7 @@ pub fn configure(cfg: &Config, command: &str) {
     let mut c = context();
     c.command = Some(command.to_string());
     c.log = Some(cfg.files.audit_log.clone());
+    c.token = Some(cfg.hsm.token.clone());
     c.syslog = Syslog::from_section(&cfg.audit()).map(Arc::new);
 }
 
@@ -162,11 +165,15 @@ pub fn command() -> String {
 /// Records an event in the configured audit log (see [`configure`]); does nothing if
 /// no config was loaded. Used for HSM failures that happen before a command's own
 /// flow could log them, such as a module that does not load.
-pub fn record_configured(event: &str, fields: Value) -> std::io::Result<()> {
-    let (log, command) = {
+/// The configured token label is added to `fields` unless they name one.
+pub fn record_configured(event: &str, mut fields: Value) -> std::io::Result<()> {
+    let (log, command, token) = {
         let c = context();
-        (c.log.clone(), c.command.clone())
+        (c.log.clone(), c.command.clone(), c.token.clone())
     };
+    if let (Value::Object(map), Some(token)) = (&mut fields, token) {
+        map.entry("token").or_insert(json!(token));
+    }
     match log {
         Some(path) => {
             AuditLog::new(&path, command.as_deref().unwrap_or(APP_NAME)).record(event, fields)
