@@ -220,7 +220,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         summary.per_key = sign_in_hsm(cfg, &mut zone, &signing, &policy, req)?.per_key;
     }
     let mut report = None;
-    let digest = crate::output::write_zone(&zone, &req.out, |tmp| {
+    let digest = crate::output::write_zone(zone, &req.out, |tmp| {
         report = Some(gate(tmp, &req.origin, &anchors, &opts)?);
         Ok(())
     })?;

@@ -54,10 +54,13 @@ fn names_line(stderr: &str, file: &str, line: usize) -> bool {
 }
 
 /// Sorted names of the files in `dir`.
+/// The files in `dir`, except the run lock (`.NAME.lock`, issue 4), which stays beside
+/// the output on purpose: deleting lock files would race with the next run.
 fn listing(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)
         .expect("read dir")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !(n.starts_with('.') && n.ends_with(".lock")))
         .collect();
     names.sort();
     names

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# Issue 4 benchmark: full sign vs the two-hour cron cycle on a generated .se-style zone.
+#
+#   benches/cycle.sh [DELEGATIONS]      (default 1000000)
+#
+# For each profile (RSASHA1 ZSK 1024 / KSK 2048, and ECDSAP256SHA256): makes a fresh
+# SoftHSM2 setup, signs the zone in full, changes 0.1% of the delegations (half removed,
+# half added, plus NS changes), and runs the cycle 3 days later (so the signatures due
+# for renewal are renewed, as in production). Prints wall time, CPU time, peak RSS and
+# signatures made/reused for each, and the cycle/full ratio (target: at most 10%).
+# Needs: Debian packages softhsm2 and time; a release build is made here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n=${1:-1000000}
+scripts/install-deps >/dev/null
+command -v /usr/bin/time >/dev/null || { apt-get install -y time >/dev/null; }
+cargo build --release --quiet --bin zonesign --example gen-zone
+zs=$PWD/target/release/zonesign
+work=$(mktemp -d /tmp/zonesign-cycle.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem/{print $2}') GiB"
+target/release/examples/gen-zone --delegations "$n" --seed 1 --out "$work/zone"
+# 0.1% churn: drop n/2000 delegations, add n/2000 new ones, change the NS of n/2000.
+python3 - "$work/zone" "$n" <<'PY'
+import sys, random
+path, n = sys.argv[1], int(sys.argv[2])
+random.seed(2)
+lines = open(path).read().split("\n")
+owners = sorted({l.split()[0] for l in lines if l and not l[0] in "$;@ \t" and " NS " in l})
+k = max(1, n // 2000)
+drop = set(random.sample(owners, k))
+change = set(random.sample([o for o in owners if o not in drop], k))
+out = []
+for l in lines:
+    o = l.split()[0] if l and l[0] not in "$; \t" else None
+    if o in drop:
+        continue
+    if o in change and " NS " in l:
+        l = l.rsplit(" ", 1)[0] + " ns9.changed.example.net."
+        change.discard(o)
+    out.append(l)
+out += [f"bench-new-{i} NS ns1.example.net." for i in range(k)]
+open(path + ".changed", "w").write("\n".join(out) + "\n")
+PY
+row() { printf '%-16s %-6s %9s %9s %10s %12s %12s\n' "$@"; }
+row profile run wall_s cpu_s rss_MiB sigs_made sigs_reused
+for alg in rsasha1 ecdsap256sha256; do
+  d="$work/$alg"; mkdir -p "$d"
+  "$zs" init --dir "$d/zs" --algorithm "$alg" -q
+  t0=$(date -u +%s)
+  for run in full cycle; do
+    zone="$work/zone"; when=$t0
+    if [ "$run" = cycle ]; then zone="$work/zone.changed"; when=$((t0 + 3 * 86400)); fi
+    /usr/bin/time -f '%e %U %S %M' -o "$d/time.$run" \
+      "$zs" --config "$d/zs/zonesign.toml" -q sign "$zone" --origin se. --out "$d/se.signed" \
+      --now "$(date -u -d "@$when" +%Y-%m-%dT%H:%M:%SZ)" --report "$d/report.$run.json"
+    read -r wall user sys rss < "$d/time.$run"
+    made=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['signatures_made'])" "$d/report.$run.json")
+    reused=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['signatures_reused'])" "$d/report.$run.json")
+    row "$alg" "$run" "$wall" "$(echo "$user + $sys" | bc)" "$((rss / 1024))" "$made" "$reused"
+    eval "wall_$run=$wall"
+  done
+  echo "$alg: cycle/full wall = $(echo "scale=3; $wall_cycle / $wall_full" | bc) (target <= 0.10)"
+done
