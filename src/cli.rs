@@ -33,7 +33,8 @@ macro_rules! say {
 pub const AFTER_HELP: &str = "\
 Exit codes:
   0  success
-  1  the zone failed verification (nothing was written)
+  1  the zone failed verification (nothing was written); for `audit verify`: the
+     audit chain is broken; for `check`: a mandatory security control is missing
   2  bad input or usage (malformed zone, failed zone check, bad option or config)
   3  HSM or key problem (module, token, PIN, missing or mismatched key)
   4  I/O problem (a file could not be read, or the output could not be written)
@@ -75,6 +76,64 @@ pub enum Command {
     /// Key commands.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Audit log commands: check the hash chain, show events (DPS-4.4).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Fill in the SEC-* security checklist for this setup (exit 1 if a mandatory row fails).
+    Check(CheckArgs),
+}
+
+/// Audit log commands.
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain; say at which line it breaks (exit 1).
+    Verify(AuditVerifyArgs),
+    /// Print the audit log readably, optionally only some events or a time window.
+    Show(AuditShowArgs),
+}
+
+/// Options of `audit verify`.
+#[derive(Debug, Args)]
+pub struct AuditVerifyArgs {
+    /// The audit log (default: the config's audit-log).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+}
+
+/// Options of `audit show`.
+#[derive(Debug, Args)]
+pub struct AuditShowArgs {
+    /// The audit log (default: the config's audit-log).
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// Only this event (login, logout, keygen, sign, export, pin-read, syslog-error...); repeatable.
+    #[arg(long, value_name = "E")]
+    pub event: Vec<String>,
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "T")]
+    pub since: Option<i64>,
+    /// Only events at or before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time, value_name = "T")]
+    pub until: Option<i64>,
+}
+
+/// Report format of `check`.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// For people.
+    Text,
+    /// One JSON object.
+    Json,
+    /// A Markdown table for the checklist form.
+    Markdown,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
 }
 
 /// Options of `init`.
@@ -237,6 +296,17 @@ pub fn run() -> i32 {
     match dispatch(&cli) {
         Ok(code) => code as i32,
         Err(e) => {
+            if let Error::Hsm(
+                crate::hsm::HsmError::ModuleLoad { .. } | crate::hsm::HsmError::ModuleInit { .. },
+            ) = &e
+            {
+                // The flows log failed logins themselves; a module that never loaded
+                // fails before any login, so it is logged here (SEC-6.5).
+                let _ = crate::audit::record_configured(
+                    "login",
+                    serde_json::json!({"result": "failed", "error": e.to_string()}),
+                );
+            }
             eprintln!("zonesign: error: {e}");
             e.exit_code() as i32
         }
@@ -250,7 +320,21 @@ fn now_or_clock(t: Option<i64>) -> i64 {
 fn load_config(cli: &Cli) -> Result<Config> {
     let cfg = Config::load(&Config::locate(cli.config.as_deref()))?;
     cfg.export_softhsm_env();
+    crate::audit::configure(&cfg, command_name(&cli.command));
     Ok(cfg)
+}
+
+/// The command's name as the audit log records it.
+fn command_name(c: &Command) -> &'static str {
+    match c {
+        Command::Init(_) => "init",
+        Command::Sign(_) => "sign",
+        Command::Verify(_) => "verify",
+        Command::Key(KeyCommand::Ds(_)) => "key ds",
+        Command::Key(KeyCommand::List(_)) => "key list",
+        Command::Audit(_) => "audit",
+        Command::Check(_) => "check",
+    }
 }
 
 fn dispatch(cli: &Cli) -> Result<ExitCode> {
@@ -260,7 +344,77 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Verify(a) => cmd_verify(a),
         Command::Key(KeyCommand::Ds(a)) => cmd_key_ds(cli, a),
         Command::Key(KeyCommand::List(a)) => cmd_key_list(cli, a),
+        Command::Audit(AuditCommand::Verify(a)) => cmd_audit_verify(cli, a),
+        Command::Audit(AuditCommand::Show(a)) => cmd_audit_show(cli, a),
+        Command::Check(a) => cmd_check(cli, a),
     }
+}
+
+/// The audit log to read: the one given, else the config's.
+fn audit_file(cli: &Cli, file: &Option<PathBuf>) -> Result<(PathBuf, String)> {
+    let path = match file {
+        Some(f) => f.clone(),
+        None => {
+            Config::load(&Config::locate(cli.config.as_deref()))?
+                .files
+                .audit_log
+        }
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    Ok((path, text))
+}
+
+fn cmd_audit_verify(cli: &Cli, a: &AuditVerifyArgs) -> Result<ExitCode> {
+    let (path, text) = audit_file(cli, &a.file)?;
+    match crate::audit::check_chain(&text) {
+        Ok(s) => {
+            if !cli.quiet {
+                println!(
+                    "{}: {} lines, hash chain intact; last line SHA-256 {}",
+                    path.display(),
+                    s.lines,
+                    s.last_hash
+                );
+            }
+            Ok(ExitCode::Ok)
+        }
+        Err(b) => {
+            println!(
+                "{}:{}: hash chain broken: {}",
+                path.display(),
+                b.line,
+                b.reason
+            );
+            Ok(ExitCode::VerifyFailed)
+        }
+    }
+}
+
+fn cmd_audit_show(cli: &Cli, a: &AuditShowArgs) -> Result<ExitCode> {
+    let (_, text) = audit_file(cli, &a.file)?;
+    let filter = crate::audit::ShowFilter {
+        events: a.event.clone(),
+        since: a.since,
+        until: a.until,
+    };
+    let _ = std::io::stdout().write_all(crate::audit::render(&text, &filter).as_bytes());
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_check(cli: &Cli, a: &CheckArgs) -> Result<ExitCode> {
+    let cfg = load_config(cli)?;
+    let list = crate::seccheck::run(&cfg);
+    let text = match a.format {
+        CheckFormat::Text => list.to_text(),
+        CheckFormat::Json => list.to_json(),
+        CheckFormat::Markdown => list.to_markdown(),
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    Ok(if list.passed {
+        ExitCode::Ok
+    } else {
+        ExitCode::VerifyFailed
+    })
 }
 
 fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {

@@ -56,6 +56,42 @@ pub struct FilesSection {
     pub policy: Option<PathBuf>,
 }
 
+/// Where audit events go besides the audit log file (DPS-4.4, SEC-6.5).
+///
+/// Optional and off by default, so existing configs keep working; an auditor's
+/// central collector is reached through the local syslog daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuditSection {
+    /// Also send every audit event to syslog (RFC 5424 over the local socket).
+    #[serde(default)]
+    pub syslog: bool,
+    /// Syslog facility name: `kern`, `user`, `daemon`, `auth`, `authpriv`, `local0`..`local7`...
+    #[serde(default = "default_facility")]
+    pub facility: String,
+    /// The local syslog socket (a Unix datagram socket); tests point it elsewhere.
+    #[serde(default = "default_syslog_socket")]
+    pub socket: PathBuf,
+}
+
+fn default_facility() -> String {
+    "local0".into()
+}
+
+fn default_syslog_socket() -> PathBuf {
+    PathBuf::from(crate::audit::DEFAULT_SYSLOG_SOCKET)
+}
+
+impl Default for AuditSection {
+    fn default() -> AuditSection {
+        AuditSection {
+            syslog: false,
+            facility: default_facility(),
+            socket: default_syslog_socket(),
+        }
+    }
+}
+
 /// The parsed configuration with paths made absolute.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -67,6 +103,9 @@ pub struct Config {
     /// Inline policy overrides.
     #[serde(default, skip_serializing)]
     pub policy: Option<toml::Table>,
+    /// Audit forwarding (syslog); absent means the audit log file only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditSection>,
     /// The config file's path (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
@@ -110,6 +149,16 @@ impl Config {
         cfg.files.policy.as_mut().map(abs);
         cfg.hsm.pin_file.as_mut().map(abs);
         cfg.hsm.softhsm_conf.as_mut().map(abs);
+        if let Some(a) = cfg.audit.as_mut() {
+            abs(&mut a.socket);
+            if crate::audit::facility_code(&a.facility).is_none() {
+                return Err(Error::Usage(format!(
+                    "{}: bad [audit] facility {:?} (use e.g. local0..local7, daemon, auth, user)",
+                    path.display(),
+                    a.facility
+                )));
+            }
+        }
         Ok(cfg)
     }
 
@@ -154,6 +203,25 @@ impl Config {
     /// A PIN file that others can read is refused, as ssh refuses such a key file: a
     /// PIN that every local user can read protects nothing.
     pub fn pin(&self) -> Result<Pin> {
+        let pin = self.read_pin();
+        if let Err(e) = &pin {
+            // A failed PIN read is an access attempt too (SEC-6.5). The message names
+            // the file and the problem, never a PIN. Failing to log must not hide `e`.
+            let _ = crate::audit::AuditLog::new(&self.files.audit_log, &crate::audit::command())
+                .record(
+                    "pin-read",
+                    serde_json::json!({"result": "failed", "error": e.to_string()}),
+                );
+        }
+        pin
+    }
+
+    /// The audit settings, defaults (syslog off) when the section is absent.
+    pub fn audit(&self) -> AuditSection {
+        self.audit.clone().unwrap_or_default()
+    }
+
+    fn read_pin(&self) -> Result<Pin> {
         if let Some(p) = std::env::var(PIN_ENV).ok().filter(|p| !p.is_empty()) {
             return Ok(Pin::new(p));
         }
@@ -165,7 +233,7 @@ impl Config {
         };
         let meta = std::fs::metadata(file).map_err(|e| {
             Error::Key(format!(
-                "no PIN: cannot read the PIN file {} ({e}); set {PIN_ENV} or restore the file",
+                "no PIN: cannot read the PIN file {} ({e}); check pin-file in the config and restore the file, or set {PIN_ENV}",
                 file.display()
             ))
         })?;

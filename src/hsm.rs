@@ -60,6 +60,14 @@ impl Pin {
     fn auth(&self) -> &AuthPin {
         &self.0
     }
+
+    /// Whether the PIN occurs in `haystack`, e.g. a process's command line (SEC-6.1:
+    /// a PIN there is visible to every user), without handing the PIN out.
+    pub fn found_in(&self, haystack: &[u8]) -> bool {
+        use secrecy::ExposeSecret;
+        let needle = self.0.expose_secret().as_bytes();
+        !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    }
 }
 
 impl fmt::Debug for Pin {
@@ -82,7 +90,7 @@ impl fmt::Display for Pin {
 pub enum HsmError {
     /// The PKCS#11 shared library could not be opened or initialised.
     #[error(
-        "cannot load PKCS#11 module {}: {reason} (is the softhsm2 package installed? is --module right?)",
+        "cannot load the PKCS#11 module {}: {reason}; check `module` in the [hsm] section of the config (or --module for init) and that the HSM's library is installed (SoftHSM2: the softhsm2 package)",
         path.display()
     )]
     ModuleLoad {
@@ -91,9 +99,21 @@ pub enum HsmError {
         /// Why loading failed, as reported by the loader or `C_Initialize`.
         reason: String,
     },
+    /// The module loaded but `C_Initialize` failed: the HSM or its own configuration
+    /// is the problem, not the module path.
+    #[error(
+        "the PKCS#11 module {} loaded but could not start (C_Initialize returned {code}); check the HSM's own configuration and that it is reachable (SoftHSM2: softhsm-conf in the config, and that its directories.tokendir exists and is readable)",
+        path.display()
+    )]
+    ModuleInit {
+        /// The module path.
+        path: PathBuf,
+        /// The PKCS#11 return value's name.
+        code: String,
+    },
     /// No initialised token carries the requested label.
     #[error(
-        "no token labelled {label:?} in this PKCS#11 module (available tokens: {}); check --token or initialise it with `zonesign hsm init`",
+        "no token labelled {label:?} in this PKCS#11 module (tokens present: {}); check `token` in the [hsm] section of the config, and that the HSM is connected (SoftHSM2: that directories.tokendir in SOFTHSM2_CONF exists and is readable)",
         fmt_labels(available)
     )]
     TokenNotFound {
@@ -118,9 +138,50 @@ pub enum HsmError {
     },
     /// `C_Login` returned CKR_PIN_INCORRECT.
     #[error(
-        "the PIN was rejected by the token (CKR_PIN_INCORRECT); check ZONESIGN_PIN or the PIN file"
+        "the token rejected the PIN (CKR_PIN_INCORRECT); check ZONESIGN_PIN or the file named by pin-file in the config (repeated failures lock the PIN)"
     )]
     PinIncorrect,
+    /// `C_Login` returned CKR_PIN_LEN_RANGE or CKR_PIN_INVALID: not even a PIN of the
+    /// token's form, usually the wrong file or a stray character.
+    #[error(
+        "the token refused the PIN's form ({code}); check ZONESIGN_PIN or the file named by pin-file in the config for a wrong file or stray characters"
+    )]
+    PinMalformed {
+        /// The PKCS#11 return value's name.
+        code: String,
+    },
+    /// The token or slot went away (CKR_DEVICE_REMOVED, CKR_TOKEN_NOT_PRESENT,
+    /// CKR_TOKEN_NOT_RECOGNIZED): a lost HSM, not a zonesign problem.
+    #[error(
+        "the token is not available ({op} returned {code}); check that the HSM is connected and powered (SoftHSM2: that directories.tokendir in SOFTHSM2_CONF exists and is readable)"
+    )]
+    TokenUnavailable {
+        /// The PKCS#11 function that failed.
+        op: &'static str,
+        /// The PKCS#11 return value's name.
+        code: String,
+    },
+    /// A key object found at the start of the run is gone: the token was changed or
+    /// lost while zonesign was using it (e.g. SoftHSM's token directory removed).
+    #[error(
+        "a key object vanished from the token during the run ({call} returned {code}); the token was changed or lost: check the HSM (SoftHSM2: its token directory) and run `zonesign check`"
+    )]
+    KeyVanished {
+        /// The PKCS#11 function that failed.
+        call: String,
+        /// The PKCS#11 return value's name.
+        code: String,
+    },
+    /// A signing session kept failing with transient errors even on new sessions.
+    #[error(
+        "PKCS#11 signing failed {attempts} times in a row on fresh sessions ({reason}); check the HSM connection and its logs"
+    )]
+    SessionRetriesExhausted {
+        /// How many attempts were made in all.
+        attempts: usize,
+        /// The last error, in words.
+        reason: String,
+    },
     /// `C_Login` returned CKR_PIN_LOCKED.
     #[error(
         "the token's PIN is locked after too many failed logins (CKR_PIN_LOCKED); the security officer must reset it"
@@ -216,6 +277,22 @@ fn ck_err(op: &'static str, e: CkError) -> HsmError {
     match e {
         CkError::Pkcs11(RvError::PinIncorrect, _) => HsmError::PinIncorrect,
         CkError::Pkcs11(RvError::PinLocked, _) => HsmError::PinLocked,
+        CkError::Pkcs11(rv @ (RvError::PinLenRange | RvError::PinInvalid), _) => {
+            HsmError::PinMalformed { code: ckr_name(rv) }
+        }
+        CkError::Pkcs11(
+            rv @ (RvError::DeviceRemoved | RvError::TokenNotPresent | RvError::TokenNotRecognized),
+            _,
+        ) => HsmError::TokenUnavailable {
+            op,
+            code: ckr_name(rv),
+        },
+        CkError::Pkcs11(rv @ (RvError::ObjectHandleInvalid | RvError::KeyHandleInvalid), func) => {
+            HsmError::KeyVanished {
+                call: format!("C_{func:?}"),
+                code: ckr_name(rv),
+            }
+        }
         CkError::Pkcs11(rv, func) => HsmError::Pkcs11 {
             op,
             reason: format!("C_{func:?} returned {} ({rv})", ckr_name(rv)),
@@ -280,6 +357,12 @@ impl Module {
         let ctx = Pkcs11::new(path).map_err(|e| load_err(e.to_string()))?;
         match ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(CkError::Pkcs11(rv, _)) => {
+                return Err(HsmError::ModuleInit {
+                    path: path.to_path_buf(),
+                    code: ckr_name(rv),
+                });
+            }
             Err(e) => return Err(load_err(format!("C_Initialize failed: {e}"))),
         }
         Ok(Module {
@@ -890,16 +973,83 @@ impl SigningBackend for Pkcs11Signer {
         Ok(Box::new(Pkcs11Session {
             session,
             keys: Arc::clone(&self.keys),
-            _token: Arc::clone(&self.token),
+            token: Arc::clone(&self.token),
         }))
     }
 }
 
+/// How many times a signing operation is retried on a new session after a transient
+/// session error, before the run gives up (issue 7: bounded retries).
+pub const SESSION_RETRIES: usize = 3;
+
+/// Whether a PKCS#11 error is one a new session may cure: the session went away
+/// (CKR_SESSION_HANDLE_INVALID, CKR_SESSION_CLOSED) or the device hiccupped
+/// (CKR_DEVICE_ERROR). Everything else (a bad key, a lost login) fails at once.
+fn is_transient(e: &CkError) -> bool {
+    matches!(
+        e,
+        CkError::Pkcs11(
+            RvError::SessionHandleInvalid | RvError::SessionClosed | RvError::DeviceError,
+            _
+        )
+    )
+}
+
+/// Runs `op` on `session`; after a transient error (see [`is_transient`]) replaces
+/// the session in place with `reopen()` and tries again, at most [`SESSION_RETRIES`]
+/// times. Generic over the session type so the policy is unit-tested without an HSM.
+fn with_session_retry<S, T>(
+    session: &mut S,
+    mut op: impl FnMut(&S) -> Result<T, CkError>,
+    mut reopen: impl FnMut() -> Result<S, CkError>,
+) -> Result<T, HsmError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let err = match op(session) {
+            Ok(v) => return Ok(v),
+            Err(e) if is_transient(&e) => e,
+            Err(e) => return Err(ck_err("C_Sign", e)),
+        };
+        if attempts > SESSION_RETRIES {
+            return Err(HsmError::SessionRetriesExhausted {
+                attempts,
+                reason: ck_err("C_Sign", err).to_string(),
+            });
+        }
+        // A failed reopen counts as one more failed attempt if it is transient too.
+        let mut reopened = reopen();
+        while let Err(e) = &reopened {
+            if !is_transient(e) {
+                break;
+            }
+            attempts += 1;
+            if attempts > SESSION_RETRIES {
+                break;
+            }
+            reopened = reopen();
+        }
+        match reopened {
+            Ok(s) => *session = s,
+            Err(e) if is_transient(&e) => {
+                return Err(HsmError::SessionRetriesExhausted {
+                    attempts,
+                    reason: ck_err("C_OpenSession", e).to_string(),
+                });
+            }
+            Err(e) => return Err(ck_err("C_OpenSession", e)),
+        }
+    }
+}
+
 /// One worker's PKCS#11 session; dropping it closes the session (cryptoki's drop).
+///
+/// A session that dies mid-zone (a transient HSM error) is replaced in place by a new
+/// one on the same token, so the signing core never sees the hiccup.
 struct Pkcs11Session {
     session: Session,
     keys: Arc<[(ObjectHandle, Algorithm)]>,
-    _token: Arc<TokenInner>,
+    token: Arc<TokenInner>,
 }
 
 impl SigningSession for Pkcs11Session {
@@ -908,14 +1058,20 @@ impl SigningSession for Pkcs11Session {
             index: key,
             count: self.keys.len(),
         })?;
-        let sig = match alg {
+        let digest;
+        let (mechanism, input) = match alg {
             Algorithm::EcdsaP256Sha256 => {
-                let digest = sha2::Sha256::digest(data);
-                self.session.sign(&Mechanism::Ecdsa, handle, &digest)
+                digest = sha2::Sha256::digest(data);
+                (Mechanism::Ecdsa, &digest[..])
             }
-            _ => self.session.sign(&sign_mechanism(alg), handle, data),
-        }
-        .map_err(ck("C_Sign"))?;
+            _ => (sign_mechanism(alg), data),
+        };
+        let token = &self.token;
+        let sig = with_session_retry(
+            &mut self.session,
+            |s| s.sign(&mechanism, handle, input),
+            || token.module.ctx.open_ro_session(token.slot),
+        )?;
         check_signature_length(alg, &sig)?;
         Ok(sig)
     }
@@ -1182,6 +1338,14 @@ mod tests {
     }
 
     #[test]
+    fn pin_can_be_searched_for() {
+        let p = pin("s3cret");
+        assert!(p.found_in(b"zonesign\0--pin\0s3cret\0"));
+        assert!(!p.found_in(b"zonesign\0sign\0"));
+        assert!(!pin("").found_in(b"anything"));
+    }
+
+    #[test]
     fn pin_is_never_shown() {
         let p = pin("1234-secret");
         assert!(!format!("{p:?}").contains("secret"));
@@ -1253,6 +1417,157 @@ mod tests {
         send_sync::<Token>();
         send_sync::<Pkcs11Signer>();
         send_sync::<HsmError>();
+    }
+
+    fn ck_rv(rv: RvError) -> CkError {
+        CkError::Pkcs11(rv, cryptoki::context::Function::Sign)
+    }
+
+    /// A transient error is retried on a new session, and the new session replaces
+    /// the old one in place.
+    #[test]
+    fn transient_session_errors_are_retried_on_a_new_session() {
+        let mut session = 0u32; // the "session" is a generation number
+        let mut opened = 0;
+        let r = with_session_retry(
+            &mut session,
+            |s| {
+                if *s < 2 {
+                    Err(ck_rv(RvError::SessionHandleInvalid))
+                } else {
+                    Ok(*s)
+                }
+            },
+            || {
+                opened += 1;
+                Ok(opened)
+            },
+        );
+        assert_eq!(r.unwrap(), 2);
+        assert_eq!(session, 2, "the session was replaced in place");
+    }
+
+    #[test]
+    fn session_retries_are_bounded() {
+        for rv in [
+            RvError::SessionHandleInvalid,
+            RvError::SessionClosed,
+            RvError::DeviceError,
+        ] {
+            let mut calls = 0;
+            let mut reopens = 0;
+            let r: Result<(), _> = with_session_retry(
+                &mut (),
+                |_| {
+                    calls += 1;
+                    Err(ck_rv(rv))
+                },
+                || {
+                    reopens += 1;
+                    Ok(())
+                },
+            );
+            assert_eq!(calls, SESSION_RETRIES + 1);
+            assert_eq!(reopens, SESSION_RETRIES);
+            let e = r.unwrap_err();
+            assert!(
+                matches!(e, HsmError::SessionRetriesExhausted { attempts, .. } if attempts == SESSION_RETRIES + 1),
+                "{e:?}"
+            );
+            assert!(e.to_string().contains(&ckr_name(rv)), "{e}");
+        }
+    }
+
+    #[test]
+    fn failing_reopen_is_bounded_too() {
+        let mut calls = 0;
+        let mut reopens = 0;
+        let r: Result<(), _> = with_session_retry(
+            &mut (),
+            |_| {
+                calls += 1;
+                Err(ck_rv(RvError::DeviceError))
+            },
+            || {
+                reopens += 1;
+                Err(ck_rv(RvError::DeviceError))
+            },
+        );
+        assert!(matches!(r, Err(HsmError::SessionRetriesExhausted { .. })));
+        assert_eq!(calls, 1);
+        assert_eq!(reopens, SESSION_RETRIES);
+    }
+
+    #[test]
+    fn other_errors_are_not_retried() {
+        let mut reopens = 0;
+        let r: Result<(), _> = with_session_retry(
+            &mut (),
+            |_| Err(ck_rv(RvError::KeyHandleInvalid)),
+            || {
+                reopens += 1;
+                Ok(())
+            },
+        );
+        assert_eq!(reopens, 0);
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains("CKR_KEY_HANDLE_INVALID")
+        );
+        let r: Result<(), _> = with_session_retry(
+            &mut (),
+            |_| Err(ck_rv(RvError::SessionHandleInvalid)),
+            || Err(ck_rv(RvError::UserNotLoggedIn)),
+        );
+        assert!(
+            r.unwrap_err()
+                .to_string()
+                .contains("CKR_USER_NOT_LOGGED_IN")
+        );
+    }
+
+    /// Every HSM failure an operator can meet at start has its own message saying
+    /// what to check.
+    #[test]
+    fn hsm_failures_have_distinct_actionable_messages() {
+        let login = |rv| {
+            ck_err(
+                "C_Login",
+                CkError::Pkcs11(rv, cryptoki::context::Function::Login),
+            )
+        };
+        let msgs = [
+            login(RvError::PinIncorrect).to_string(),
+            login(RvError::PinLocked).to_string(),
+            login(RvError::PinLenRange).to_string(),
+            login(RvError::TokenNotPresent).to_string(),
+            HsmError::TokenNotFound {
+                label: "zs".into(),
+                available: vec![],
+            }
+            .to_string(),
+            HsmError::ModuleLoad {
+                path: "/x.so".into(),
+                reason: "no such file".into(),
+            }
+            .to_string(),
+            HsmError::ModuleInit {
+                path: "/x.so".into(),
+                code: "CKR_GENERAL_ERROR".into(),
+            }
+            .to_string(),
+        ];
+        for (i, m) in msgs.iter().enumerate() {
+            assert!(m.contains("check") || m.contains("must"), "{m}");
+            for other in &msgs[i + 1..] {
+                assert_ne!(m, other);
+            }
+        }
+        assert!(msgs[0].contains("CKR_PIN_INCORRECT"));
+        assert!(msgs[1].contains("CKR_PIN_LOCKED"));
+        assert!(msgs[2].contains("CKR_PIN_LEN_RANGE"));
+        assert!(msgs[3].contains("CKR_TOKEN_NOT_PRESENT"));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! ([`checks`]) → canonical order and NSEC ([`zone`], [`nsec`]) → policy ([`policy`]) →
 //! keys and the HSM ([`keys`], [`hsm`]) → signatures ([`sign`]) → verification
 //! ([`verify`], [`crypto`]) → output ([`output`]), with every HSM act in the audit log
-//! ([`audit`]). `main.rs` is a thin shell over [`cli`].
+//! ([`audit`]). `main.rs` is a thin shell over [`cli`]; [`seccheck`] fills in the
+//! SEC-* security checklist (`zonesign check`).
 
 pub mod algorithm;
 pub mod audit;
@@ -26,6 +27,7 @@ pub mod record;
 pub mod report;
 pub mod resign;
 pub mod rrsig;
+pub mod seccheck;
 pub mod setup;
 pub mod sign;
 pub mod verify;

@@ -112,6 +112,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
             policy: None,
         },
         policy: None,
+        audit: None,
         path: config_path.to_path_buf(),
     };
     // SAFETY: init runs single-threaded, before the PKCS#11 module is loaded.

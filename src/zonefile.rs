@@ -17,6 +17,10 @@ use crate::record::{CLASS_CH, CLASS_CS, CLASS_HS, CLASS_IN, Record, SourceLoc};
 const MAX_TTL: u32 = 0x7fff_ffff;
 /// Deepest `$INCLUDE` nesting accepted, to stop runaway recursion.
 const MAX_INCLUDE_DEPTH: usize = 16;
+/// Most files one parse may read through `$INCLUDE`, counting repeats: without it a
+/// few 100-byte files that each include the next one 4 times (an include bomb) make
+/// 4^16 reads within the depth limit, i.e. a parse that never ends.
+const MAX_INCLUDED_FILES: usize = 10_000;
 
 /// The result of reading a zone: records in file order plus the files they came from.
 #[derive(Debug, Default)]
@@ -254,7 +258,16 @@ fn include(ctx: &mut Context, input: &Input, args: &[Token], line: u32) -> Resul
         })?,
         None => input.origin.clone(),
     };
-    let text = std::fs::read(&path)
+    if ctx.zone.files.len() > MAX_INCLUDED_FILES {
+        return Err(input.error(
+            line,
+            format!(
+                "$INCLUDE {}: more than {MAX_INCLUDED_FILES} included files in all (an include loop through repeats?)",
+                path.display()
+            ),
+        ));
+    }
+    let text = read_regular(&path)
         .map_err(|e| input.error(line, format!("$INCLUDE {}: {e}", path.display())))?;
     let file_idx = u32::try_from(ctx.zone.files.len())
         .map_err(|_| input.error(line, "too many included files"))?;
@@ -270,6 +283,23 @@ fn include(ctx: &mut Context, input: &Input, args: &[Token], line: u32) -> Resul
     let result = parse_input(ctx, child);
     ctx.stack.pop();
     result
+}
+
+/// Reads an included file, refusing anything but a regular file: `$INCLUDE /dev/zero`
+/// (or a FIFO) would otherwise read until memory runs out, or block forever.
+fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let mut text = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    f.read_to_end(&mut text)?;
+    Ok(text)
 }
 
 /// Parses a TTL (units allowed), enforcing the RFC 2181 §8 maximum.

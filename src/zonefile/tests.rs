@@ -279,6 +279,48 @@ fn include_errors() {
     assert!(e.file.ends_with("f16.zone"), "{e}");
 }
 
+/// Found by tests/fuzz.rs: `$INCLUDE /dev/zero` read until memory ran out.
+#[test]
+fn include_of_a_device_or_directory_is_refused() {
+    for target in ["/dev/zero", "/dev/null", "."] {
+        let (_dir, res) = with_files(&[("main.zone", &format!("$TTL 60\n$INCLUDE {target}\n"))]);
+        let e = res.unwrap_err();
+        assert_eq!(e.line, 2, "{e}");
+        assert!(e.message.contains("not a regular file"), "{target}: {e}");
+    }
+}
+
+/// Found by tests/fuzz.rs: files that each include the next one four times make
+/// 4^depth reads within the depth limit (an include bomb); the total is capped.
+#[test]
+fn include_bomb_is_bounded() {
+    let mut files: Vec<(String, String)> =
+        vec![("main.zone".into(), "$TTL 60\n$INCLUDE b0.inc\n".into())];
+    for i in 0..15 {
+        files.push((
+            format!("b{i}.inc"),
+            format!(
+                "$INCLUDE b{n}.inc\n$INCLUDE b{n}.inc\n$INCLUDE b{n}.inc\n$INCLUDE b{n}.inc\n",
+                n = i + 1
+            ),
+        ));
+    }
+    files.push(("b15.inc".into(), "x TXT leaf\n".into()));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let t = std::time::Instant::now();
+    let (_dir, res) = with_files(&refs);
+    let e = res.unwrap_err();
+    assert!(e.message.contains("included files in all"), "{e}");
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        t.elapsed()
+    );
+}
+
 #[test]
 fn io_error_has_line_zero() {
     let e = parse_file(Path::new("/nonexistent/zonesign/x.zone"), &origin()).unwrap_err();

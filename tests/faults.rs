@@ -1,0 +1,510 @@
+//! Fault tests (issue 7): the real binary against a real SoftHSM2 token, with the HSM,
+//! the PIN, the disk and the process itself failing. In every case the previous signed
+//! zone must survive byte for byte (or be replaced by a complete, valid one), the exit
+//! code must be the documented one, and every HSM failure must be in the audit log.
+//!
+//! Tests run as root in CI, so file modes cannot simulate failures; removed or replaced
+//! paths and resource limits do instead.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use common::*;
+use serde_json::Value;
+
+/// The signed zone used as "the previous output" in the HSM fault cases.
+const SMALL_ORIGIN: &str = "example.";
+
+fn small_zone() -> PathBuf {
+    fixture("features/delegations.zone")
+}
+
+/// Sets `key = value` in the config (`value` is TOML, e.g. `"\"x\""`); returns the old text.
+fn set_config(setup: &Setup, key: &str, value: &str) -> String {
+    let old = setup.config_text();
+    let mut found = false;
+    let new: String = old
+        .lines()
+        .map(|l| {
+            if l.split('=').next().map(str::trim) == Some(key) {
+                found = true;
+                format!("{key} = {value}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    assert!(found, "no {key} in the config:\n{old}");
+    fs::write(setup.config(), new).expect("write config");
+    old
+}
+
+fn audit_log(setup: &Setup) -> Vec<Value> {
+    fs::read_to_string(setup.dir.join("audit.log"))
+        .expect("read audit log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("audit line is JSON"))
+        .collect()
+}
+
+#[track_caller]
+fn assert_audit_chain_intact(setup: &Setup) {
+    let out = run(setup.cmd().args(["audit", "verify"]));
+    assert_exit(&out, EXIT_OK, "zonesign audit verify");
+}
+
+/// Temporary files of the atomic writer (`.NAME.*.tmp`) next to `out`.
+fn stale_temp_files(out: &Path) -> Vec<String> {
+    let name = file_name(out);
+    fs::read_dir(out.parent().expect("parent"))
+        .expect("read output directory")
+        .map(|e| file_name(&e.expect("entry").path()))
+        .filter(|n| n.starts_with(&format!(".{name}.")) && n.ends_with(".tmp"))
+        .collect()
+}
+
+/// `--previous` naming a file that does not exist: no signature is reused, so every
+/// run signs in the HSM (an unchanged zone would otherwise need no HSM at all).
+fn no_reuse(setup: &Setup) -> [String; 2] {
+    [
+        "--previous".into(),
+        setup.path("no-previous.signed").display().to_string(),
+    ]
+}
+
+/// The user PIN of a setup, to make sure it never shows up anywhere.
+fn user_pin(setup: &Setup) -> String {
+    fs::read_to_string(setup.pin_file())
+        .expect("read PIN file")
+        .trim()
+        .to_string()
+}
+
+/// Wrong PIN, wrong token label, missing module, missing PIN file, the token directory
+/// gone or replaced by a file: each exits 3 with its own message saying what to check,
+/// is logged as a failed login (or failed PIN read), and leaves the output alone.
+#[test]
+fn hsm_failures_exit_3_are_logged_and_change_nothing() {
+    let setup = Setup::new("rsasha1");
+    let out = setup.path("example.signed");
+    assert_exit(
+        &setup.sign(&small_zone(), SMALL_ORIGIN, &out),
+        EXIT_OK,
+        "first sign",
+    );
+    let before = fs::read(&out).expect("read output");
+    let pin = user_pin(&setup);
+    let tokens = setup.dir.join("tokens");
+    let tokens_away = setup.dir.join("tokens.away");
+
+    type Fault<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Box<dyn Fn() -> Box<dyn FnOnce()> + 'a>,
+    );
+    let cases: Vec<Fault> = vec![
+        (
+            "wrong PIN",
+            "CKR_PIN_INCORRECT",
+            "login",
+            Box::new(|| Box::new(|| {})),
+        ),
+        (
+            "wrong token label",
+            "no token labelled \"no-such-token\"",
+            "login",
+            Box::new(|| {
+                let old = set_config(&setup, "token", "\"no-such-token\"");
+                let cfg = setup.config();
+                Box::new(move || fs::write(cfg, old).unwrap())
+            }),
+        ),
+        (
+            "missing module",
+            "cannot load the PKCS#11 module /nonexistent/libpkcs11.so",
+            "login",
+            Box::new(|| {
+                let old = set_config(&setup, "module", "\"/nonexistent/libpkcs11.so\"");
+                let cfg = setup.config();
+                Box::new(move || fs::write(cfg, old).unwrap())
+            }),
+        ),
+        (
+            "missing PIN file",
+            "cannot read the PIN file",
+            "pin-read",
+            Box::new(|| {
+                let pf = setup.pin_file();
+                let away = setup.path("pin.away");
+                fs::rename(&pf, &away).unwrap();
+                Box::new(move || fs::rename(away, pf).unwrap())
+            }),
+        ),
+        (
+            "token directory removed (HSM lost at start)",
+            "no token labelled \"zonesign\"",
+            "login",
+            Box::new(|| {
+                fs::rename(&tokens, &tokens_away).unwrap();
+                fs::create_dir(&tokens).unwrap();
+                let (t, a) = (tokens.clone(), tokens_away.clone());
+                Box::new(move || {
+                    fs::remove_dir(&t).unwrap();
+                    fs::rename(a, t).unwrap();
+                })
+            }),
+        ),
+        (
+            "token directory replaced by a file (HSM unreadable at start)",
+            "could not start (C_Initialize returned CKR_GENERAL_ERROR)",
+            "login",
+            Box::new(|| {
+                fs::rename(&tokens, &tokens_away).unwrap();
+                fs::write(&tokens, "not a directory").unwrap();
+                let (t, a) = (tokens.clone(), tokens_away.clone());
+                Box::new(move || {
+                    fs::remove_file(&t).unwrap();
+                    fs::rename(a, t).unwrap();
+                })
+            }),
+        ),
+    ];
+    for (what, message, event, inject) in cases {
+        let restore = inject();
+        let mut cmd = setup.cmd();
+        if what == "wrong PIN" {
+            cmd.env("ZONESIGN_PIN", "not-the-pin-4711");
+        }
+        let r = run(cmd
+            .arg("sign")
+            .arg(small_zone())
+            .args(["--origin", SMALL_ORIGIN, "--out"])
+            .arg(&out)
+            .args(no_reuse(&setup)));
+        restore();
+        assert_exit(&r, EXIT_HSM, what);
+        let err = stderr(&r);
+        assert!(
+            err.contains(message),
+            "{what}: expected {message:?} in\n{err}"
+        );
+        assert!(err.contains("check"), "{what}: no advice in\n{err}");
+        assert!(!err.contains(&pin), "{what}: the PIN is in stderr");
+        assert_eq!(fs::read(&out).unwrap(), before, "{what}: output changed");
+        assert!(stale_temp_files(&out).is_empty(), "{what}: temp file left");
+        let log = audit_log(&setup);
+        let last = log.last().expect("audit log not empty");
+        assert_eq!(last["event"], event, "{what}: last audit event {last}");
+        assert_eq!(last["result"], "failed", "{what}: {last}");
+        assert_eq!(last["command"], "sign", "{what}: {last}");
+        let text = fs::read_to_string(setup.dir.join("audit.log")).unwrap();
+        assert!(!text.contains(&pin), "{what}: the PIN is in the audit log");
+        assert!(
+            !text.contains("not-the-pin-4711"),
+            "{what}: a PIN is in the audit log"
+        );
+        assert_audit_chain_intact(&setup);
+    }
+    // Everything restored: signing works again.
+    assert_exit(
+        &setup.sign(&small_zone(), SMALL_ORIGIN, &out),
+        EXIT_OK,
+        "sign after the faults",
+    );
+}
+
+/// A full disk while writing the signed zone (RLIMIT_FSIZE, SIGXFSZ ignored so the
+/// write fails with EFBIG): exit 4, a message naming the file, the old output intact
+/// and no temporary file left behind.
+#[test]
+fn full_disk_while_writing_exits_4_and_keeps_the_old_output() {
+    let setup = Setup::new("rsasha1");
+    let out = setup.path("se.signed");
+    assert_exit(
+        &setup.sign(&se_sample(), "se.", &out),
+        EXIT_OK,
+        "first sign",
+    );
+    let before = fs::read(&out).expect("read output");
+    let audit_size = fs::metadata(setup.dir.join("audit.log")).unwrap().len();
+    // A limit the audit log stays below but the signed zone does not.
+    let limit_blocks = 128; // 64 KiB in 512-byte blocks
+    assert!(audit_size + 4096 < limit_blocks * 512, "audit log too big");
+    assert!(before.len() as u64 > limit_blocks * 512, "zone too small");
+    let script = format!("trap '' XFSZ; ulimit -f {limit_blocks}; exec \"$0\" \"$@\"",);
+    let r = run(Command::new("sh")
+        .current_dir(setup.tmp.path())
+        .env_remove("ZONESIGN_PIN")
+        .env_remove("ZONESIGN_CONFIG")
+        .arg("-c")
+        .arg(&script)
+        .arg(env!("CARGO_BIN_EXE_zonesign"))
+        .arg("--config")
+        .arg(setup.config())
+        .arg("sign")
+        .arg(se_sample())
+        .args(["--origin", "se.", "--out"])
+        .arg(&out)
+        .args(no_reuse(&setup)));
+    assert_exit(&r, EXIT_IO, "sign under RLIMIT_FSIZE");
+    let err = stderr(&r);
+    assert!(err.contains("File too large"), "no EFBIG message:\n{err}");
+    assert!(
+        err.contains("se.signed"),
+        "the message does not name the file:\n{err}"
+    );
+    assert_eq!(fs::read(&out).unwrap(), before, "old output changed");
+    assert_eq!(
+        stale_temp_files(&out),
+        Vec::<String>::new(),
+        "temp file left"
+    );
+    assert_audit_chain_intact(&setup);
+}
+
+/// A zone with `n` delegations (every fifth with a DS) and glue, big enough that a
+/// debug-build sign takes about a second.
+fn big_zone(path: &Path, n: usize) {
+    let mut z = String::from(
+        "$ORIGIN big.\n$TTL 3600\n@ IN SOA ns1.big. hostmaster.big. 1 7200 3600 604800 7200\n@ IN NS ns1.big.\nns1 IN A 192.0.2.1\n",
+    );
+    for i in 0..n {
+        z.push_str(&format!(
+            "d{i} IN NS ns1.d{i}\nns1.d{i} IN A 198.51.{}.{}\n",
+            i / 250,
+            i % 250
+        ));
+        if i % 5 == 0 {
+            z.push_str(&format!(
+                "d{i} IN DS {} 8 2 {:064X}\n",
+                i % 65536,
+                i as u128 * 0x9E37_79B9_7F4A_7C15
+            ));
+        }
+    }
+    fs::write(path, z).expect("write big zone");
+}
+
+/// A small seeded generator (xorshift64*), so a failing kill moment can be replayed
+/// with `ZONESIGN_KILL_SEED`.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn sign_cmd(setup: &Setup, zone: &Path, out: &Path) -> Command {
+    let mut cmd = setup.cmd();
+    cmd.arg("sign")
+        .arg(zone)
+        .args(["--origin", "big.", "--out"])
+        .arg(out)
+        .args(no_reuse(setup))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    cmd
+}
+
+/// `kill -9` of a sign at 20 moments spread over a whole run (parse, signing,
+/// verification, writing): afterwards the output is the previous file byte for byte
+/// or a complete new file that `zonesign verify` accepts, and the audit chain is
+/// intact. Stale temporary files are reported; their cleanup is tested below.
+#[test]
+fn kill_9_at_20_moments_never_loses_the_zone() {
+    let setup = Setup::new("rsasha1");
+    let zone = setup.path("big.zone");
+    big_zone(&zone, 1000);
+    let out = setup.path("big.signed");
+    // The shortest of two runs, so that (nearly) every kill lands inside a run.
+    let mut full = std::time::Duration::MAX;
+    for _ in 0..2 {
+        let t0 = Instant::now();
+        let r = run(&mut sign_cmd(&setup, &zone, &out));
+        assert_exit(&r, EXIT_OK, "calibration sign");
+        full = full.min(t0.elapsed());
+    }
+    let ds = setup.ds_file("big.");
+    let seed = std::env::var("ZONESIGN_KILL_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| unix_now() as u64 | 1);
+    eprintln!("kill test: a full sign takes {full:?}; seed {seed}");
+    let mut rng = Rng(seed);
+    let mut previous = fs::read(&out).unwrap();
+    let (mut kept, mut replaced, mut finished) = (0, 0, 0);
+    for i in 0..20 {
+        // Stratified: one moment in each twentieth of the run, jittered inside it.
+        let at = full.mul_f64(0.95 * (i as f64 + rng.unit()) / 20.0);
+        let mut child = sign_cmd(&setup, &zone, &out).spawn().expect("spawn sign");
+        std::thread::sleep(at);
+        let killed = child.kill().is_ok();
+        let status = child.wait().expect("wait");
+        if !killed || status.success() {
+            finished += 1;
+        }
+        let now = fs::read(&out).expect("output exists after a kill");
+        if now == previous {
+            kept += 1;
+        } else {
+            let v = setup.verify(&out, "big.", &ds, &[]);
+            assert_exit(
+                &v,
+                EXIT_OK,
+                &format!("verify after kill {i} at {at:?} (seed {seed})"),
+            );
+            replaced += 1;
+            previous = now;
+        }
+        assert_audit_chain_intact(&setup);
+    }
+    let stale = stale_temp_files(&out);
+    eprintln!(
+        "kill test: 20 kills: {kept} left the previous file byte for byte, {replaced} a complete valid new file ({finished} runs had finished); {} stale temp files left by the last kill (the next run removes them): {stale:?}",
+        stale.len()
+    );
+    // The signer still works after all that.
+    assert_exit(
+        &run(&mut sign_cmd(&setup, &zone, &out)),
+        EXIT_OK,
+        "sign after the kills",
+    );
+    assert_exit(
+        &setup.verify(&out, "big.", &ds, &[]),
+        EXIT_OK,
+        "final verify",
+    );
+    assert_eq!(kept + replaced, 20);
+}
+
+/// The HSM lost mid-run: the token directory disappears while the zone is being
+/// signed. The run fails with exit 3 and the error in words, the output stays as it
+/// was, and the failed signing run is in the audit log. (If the loss comes after the
+/// last signature, the run may finish: then the new file must verify.)
+#[test]
+fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
+    let setup = Setup::new("rsasha1");
+    let zone = setup.path("big.zone");
+    big_zone(&zone, 1000);
+    let out = setup.path("big.signed");
+    let t0 = Instant::now();
+    assert_exit(
+        &run(&mut sign_cmd(&setup, &zone, &out)),
+        EXIT_OK,
+        "first sign",
+    );
+    let full = t0.elapsed();
+    let ds = setup.ds_file("big.");
+    let tokens = setup.dir.join("tokens");
+    let away = setup.dir.join("tokens.lost");
+    let (mut failed, mut mid_signing) = (0, 0);
+    for frac in [0.2, 0.4, 0.6, 0.8] {
+        let before = fs::read(&out).unwrap();
+        let mut cmd = setup.cmd();
+        let child = cmd
+            .arg("sign")
+            .arg(&zone)
+            .args(["--origin", "big.", "--out"])
+            .arg(&out)
+            .args(no_reuse(&setup))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn sign");
+        std::thread::sleep(full.mul_f64(frac));
+        fs::rename(&tokens, &away).unwrap();
+        let r = child.wait_with_output().expect("wait");
+        fs::rename(&away, &tokens).unwrap();
+        match r.status.code() {
+            Some(EXIT_HSM) => {
+                failed += 1;
+                let err = stderr(&r);
+                // Lost before the module starts, before the login, or while signing.
+                assert!(
+                    err.contains("vanished from the token")
+                        || err.contains("could not start")
+                        || err.contains("no token labelled"),
+                    "{err}"
+                );
+                if err.contains("vanished") {
+                    mid_signing += 1;
+                }
+                assert_eq!(fs::read(&out).unwrap(), before, "output changed");
+                let log = audit_log(&setup);
+                assert!(
+                    log.iter()
+                        .rev()
+                        .take(3)
+                        .any(|l| (l["event"] == "sign" || l["event"] == "login")
+                            && l["result"] == "failed"),
+                    "failure not logged: {log:?}"
+                );
+            }
+            Some(EXIT_OK) => {
+                assert_exit(&setup.verify(&out, "big.", &ds, &[]), EXIT_OK, "verify");
+            }
+            _ => panic!("token lost at {frac} of the run: {}", describe(&r)),
+        }
+        assert!(stale_temp_files(&out).is_empty());
+        assert_audit_chain_intact(&setup);
+    }
+    eprintln!(
+        "token lost: {failed} of 4 runs failed with exit 3, {mid_signing} of them while signing"
+    );
+    assert!(failed > 0, "the token was never lost during a run");
+}
+
+/// Issue 7: "stale temporary files of a killed run are cleaned up by the next run"
+/// (the signing core's job, `pipeline::sign`).
+#[test]
+fn next_run_cleans_up_temp_files_of_a_killed_run() {
+    let setup = Setup::new("rsasha1");
+    let zone = setup.path("big.zone");
+    big_zone(&zone, 1000);
+    let out = setup.path("big.signed");
+    let t0 = Instant::now();
+    assert_exit(
+        &run(&mut sign_cmd(&setup, &zone, &out)),
+        EXIT_OK,
+        "first sign",
+    );
+    let full = t0.elapsed();
+    // Kill as soon as the temporary file exists (it is being written or verified).
+    let mut left = false;
+    for _ in 0..5 {
+        let mut child = sign_cmd(&setup, &zone, &out).spawn().expect("spawn");
+        let t0 = Instant::now();
+        while stale_temp_files(&out).is_empty() && t0.elapsed() < full * 3 {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        if !stale_temp_files(&out).is_empty() {
+            left = true;
+            break;
+        }
+    }
+    assert!(
+        left,
+        "no kill left a temporary file; cannot test the cleanup"
+    );
+    assert_exit(
+        &run(&mut sign_cmd(&setup, &zone, &out)),
+        EXIT_OK,
+        "next sign",
+    );
+    assert_eq!(stale_temp_files(&out), Vec::<String>::new());
+}
