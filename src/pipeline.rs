@@ -435,6 +435,35 @@ fn sign_in_hsm(
     let pin = cfg.pin()?;
     let module = Module::load(&cfg.hsm.module)?;
     let token = login(&module, &cfg.hsm.token, &pin, &audit)?;
+    let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
+    let result = sign_with_token(&token, zone, keys, policy, req, cfg.sessions());
+    // Every outcome after a login is recorded, and the logout too (DPS-4.4): a run that
+    // fails half-way must not look like an open session in the audit trail.
+    drop(token);
+    let origin = zone.origin.to_string();
+    let event = match &result {
+        Ok(stats) => {
+            json!({"zone": origin, "keys": tags, "signatures": stats.signatures, "per_key": stats.per_key, "result": "ok"})
+        }
+        Err(e) => json!({"zone": origin, "keys": tags, "result": "failed", "error": e.to_string()}),
+    };
+    let logged = audit
+        .record("sign", event)
+        .and_then(|_| audit.record("logout", json!({"token": cfg.hsm.token})));
+    let stats = result?;
+    logged.map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+    Ok(stats)
+}
+
+/// Checks that the token's keys are the recorded ones, then signs with one session per worker.
+fn sign_with_token(
+    token: &crate::hsm::Token,
+    zone: &mut Zone,
+    keys: &[KeyEntry],
+    policy: &Policy,
+    req: &SignRequest,
+    default_sessions: usize,
+) -> Result<SignStats> {
     let mut handles = Vec::new();
     for k in keys {
         let id = k.id_bytes()?;
@@ -461,29 +490,13 @@ fn sign_in_hsm(
         Some(s) => rand::rngs::StdRng::seed_from_u64(s),
         None => rand::rngs::StdRng::from_rng(&mut rand::rng()),
     };
-    let sessions = req.sessions.unwrap_or_else(|| cfg.sessions());
     let params = SignParams {
-        sessions,
+        sessions: req.sessions.unwrap_or(default_sessions),
         policy,
         now: req.now,
         progress: req.progress,
     };
-    let result = sign_zone(zone, &sign_keys, &signer, &params, &mut rng);
-    drop(signer);
-    drop(token);
-    let per_key: Vec<_> = keys.iter().zip(&sign_keys).map(|(k, _)| k.tag).collect();
-    match &result {
-        Ok(stats) => audit.record(
-            "sign",
-            json!({"zone": zone.origin.to_string(), "keys": per_key, "signatures": stats.signatures, "per_key": stats.per_key, "result": "ok"}),
-        ),
-        Err(e) => audit.record("sign", json!({"zone": zone.origin.to_string(), "keys": per_key, "result": "failed", "error": e.to_string()})),
-    }
-    .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
-    audit
-        .record("logout", json!({"token": cfg.hsm.token}))
-        .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
-    Ok(result?)
+    Ok(sign_zone(zone, &sign_keys, &signer, &params, &mut rng)?)
 }
 
 /// Reads trust anchors: the DS and DNSKEY records at `origin` in a zone-file snippet.
