@@ -29,6 +29,40 @@ macro_rules! say {
     }};
 }
 
+/// The two-hour cron cycle (DPS-6.5) as an operator sets it up; in the man page.
+pub const CRON_HELP: &str = "\
+Re-sign every two hours on odd UTC hours (DPS-6.5), as an unprivileged user that owns
+the setup directory (SEC-6.2). Each run reuses the signatures of the previous output
+that are still valid for more than the refresh window (10 days) and renews the rest.
+.PP
+crontab:
+.nf
+CRON_TZ=UTC
+5 1-23/2 * * *  zonesign --config /var/lib/zonesign/zonesign.toml -q sign /var/lib/zonesign/se.zone --origin se. --out /var/lib/zonesign/se.signed --ds-anchor /var/lib/zonesign/parent-ds.txt --metrics /var/lib/node_exporter/textfile/zonesign.prom
+.fi
+.PP
+systemd, zonesign.service:
+.nf
+[Service]
+Type=oneshot
+User=zonesign
+ExecStart=/usr/local/bin/zonesign --config /var/lib/zonesign/zonesign.toml -q sign /var/lib/zonesign/se.zone --origin se. --out /var/lib/zonesign/se.signed --ds-anchor /var/lib/zonesign/parent-ds.txt
+NoNewPrivileges=yes
+ProtectSystem=strict
+PrivateTmp=yes
+ReadWritePaths=/var/lib/zonesign
+.fi
+.PP
+zonesign.timer:
+.nf
+[Timer]
+OnCalendar=*-*-* 01/2:05:00 UTC
+Persistent=true
+.fi
+.PP
+Monitor with: zonesign verify SIGNED --origin se. --anchor parent-ds.txt --expiring 3d
+(exit 6 when a signature expires within three days).";
+
 /// Exit codes and environment, shown by `--help` and in the man page.
 pub const AFTER_HELP: &str = "\
 Exit codes:
@@ -625,6 +659,9 @@ pub fn man_page() -> Vec<u8> {
     for sub in cmd.get_subcommands() {
         man_subcommand(&mut out, &format!("zonesign {}", sub.get_name()), sub);
     }
+    out.extend_from_slice(b".SH CRON\n");
+    out.extend_from_slice(roff_escape(CRON_HELP).as_bytes());
+    out.extend_from_slice(b"\n");
     out.extend_from_slice(b".SH \"EXIT STATUS AND ENVIRONMENT\"\n.nf\n");
     out.extend_from_slice(roff_escape(AFTER_HELP).as_bytes());
     out.extend_from_slice(b"\n.fi\n.SH FILES\n.TP\n\\fB.zonesign/zonesign.toml\\fR\nconfig made by \\fBzonesign init\\fR: module, token label, PIN file, key state, audit log, optional [policy] table\n.TP\n\\fB.zonesign/user.pin\\fR, \\fB.zonesign/so.pin\\fR\nthe token PINs, mode 0600; move the SO PIN offline\n.TP\n\\fB.zonesign/keys.toml\\fR\nthe key state: role, algorithm, size, state, PKCS#11 id and label, public key\n.TP\n\\fB.zonesign/audit.log\\fR\nJSON lines, one per HSM act, hash-chained (DPS-4.4)\n.SH \"SEE ALSO\"\nldns-verify-zone(1), dnssec-verify(1), kzonecheck(1), softhsm2-util(1)\n");
@@ -685,12 +722,15 @@ fn man_subcommand(out: &mut Vec<u8>, title: &str, cmd: &clap::Command) {
     }
 }
 
+/// Escapes text for roff; lines that are exactly a layout macro (`.nf`, `.fi`, `.PP`) pass.
 fn roff_escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('-', "\\-")
         .lines()
         .map(|l| {
-            if l.starts_with('.') || l.starts_with('\'') {
+            if matches!(l, ".nf" | ".fi" | ".PP") {
+                l.to_string()
+            } else if l.starts_with('.') || l.starts_with('\'') {
                 format!("\\&{l}")
             } else {
                 l.to_string()
