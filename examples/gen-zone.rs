@@ -40,7 +40,9 @@ fn parse_args() -> Result<Opts, String> {
         let mut value = || args.next().ok_or(format!("{a} needs a value; {USAGE}"));
         match a.as_str() {
             "--delegations" | "-n" => {
-                opts.delegations = value()?.parse().map_err(|e| format!("--delegations: {e}"))?
+                opts.delegations = value()?
+                    .parse()
+                    .map_err(|e| format!("--delegations: {e}"))?
             }
             "--seed" => opts.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--out" | "-o" => opts.out = Some(value()?),
