@@ -160,6 +160,24 @@ fn write_zone(opts: &Opts, w: &mut dyn Write) -> io::Result<()> {
     }
     let mut line = String::with_capacity(512);
     let mut made = 0;
+    // Providers under .se are delegations of this zone too, with their glue (so the
+    // out-of-bailiwick NS of other delegations that point at them are not lame).
+    for p in providers.iter().filter(|p| p.ends_with(".se.")) {
+        let label = p.trim_end_matches(".se.");
+        if made == opts.delegations || !seen.insert(label.to_string()) {
+            continue;
+        }
+        made += 1;
+        line.clear();
+        for i in 1..=3 {
+            line.push_str(&format!("{label}\tIN\tNS\tns{i}.{label}\n"));
+        }
+        for i in 1..=3 {
+            line.push_str(&format!("ns{i}.{label}\tIN\tA\t{}\n", ipv4(&mut rng)));
+            line.push_str(&format!("ns{i}.{label}\tIN\tAAAA\t{}\n", ipv6(&mut rng)));
+        }
+        w.write_all(line.as_bytes())?;
+    }
     while made < opts.delegations {
         let label = delegation_label(&mut rng);
         if !seen.insert(label.clone()) {
