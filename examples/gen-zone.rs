@@ -23,10 +23,28 @@ const USAGE: &str = "usage: gen-zone --delegations N [--seed S] [--out FILE]";
 const ALNUM: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
 
-struct Opts {
-    delegations: usize,
-    seed: u64,
-    out: Option<String>,
+/// What to generate.
+pub struct Opts {
+    /// Number of delegations.
+    pub delegations: usize,
+    /// Seed of the random generator.
+    pub seed: u64,
+    /// Output file; stdout when absent.
+    pub out: Option<String>,
+}
+
+/// The zone text for `delegations` and `seed` (used by the Criterion benches).
+#[allow(dead_code)]
+pub fn zone_text(delegations: usize, seed: u64) -> Vec<u8> {
+    let opts = Opts {
+        delegations,
+        seed,
+        out: None,
+    };
+    let mut text = Vec::with_capacity(delegations * 200);
+    // Writing into a Vec cannot fail.
+    let _ = write_zone(&opts, &mut text);
+    text
 }
 
 fn parse_args() -> Result<Opts, String> {
@@ -124,7 +142,8 @@ fn hex(rng: &mut StdRng, bytes: usize, out: &mut String) {
     }
 }
 
-fn write_zone(opts: &Opts, w: &mut dyn Write) -> io::Result<()> {
+/// Writes the zone to `w`.
+pub fn write_zone(opts: &Opts, w: &mut dyn Write) -> io::Result<()> {
     let mut rng = StdRng::seed_from_u64(opts.seed);
     writeln!(
         w,
