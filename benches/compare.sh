@@ -127,8 +127,9 @@ validate() {
     if ldns-verify-zone "$1" >"$1.verify.log" 2>&1; then echo ok; else echo FAIL; fi
 }
 
-# row TOOL KEYS SIZE PROFILE WALL CPU RSS SIGS VALID
-row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$RESULTS"; }
+# row TOOL KEYS SIZE PROFILE WALL CPU RSS SIGS VALID (+ the 1-minute load average: other
+# work on the machine shows up in wall times, CPU seconds are the steadier comparison)
+row() { printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" "$(cut -d' ' -f1 /proc/loadavg)" >>"$RESULTS"; }
 
 # timed NAME -- CMD... : runs CMD under GNU time -v; sets WALL CPU RSS, returns its status
 timed() {
@@ -351,6 +352,7 @@ EOF
 EOF
                 rm -rf "$OD/work" && mkdir -p "$OD/work"
                 name=$prof-$size-ods
+                : >"$S/$name.log"
                 t0=$(date +%s.%N)
                 SOFTHSM2_CONF=$OD/softhsm2.conf /usr/bin/time -v -o "$S/$name.time" ods-signerd -c "$OD/conf.xml" -d >"$S/$name.log" 2>&1 &
                 ODS_PID=$!
@@ -428,9 +430,9 @@ fi
     echo "versions: $VERSIONS"
     echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
-    echo "| tool | keys | delegations | algorithm | wall s | CPU s | peak RSS MiB | signatures | valid | peer wall / ours | HSM limit s | OpenSSL limit s |"
-    echo "|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|"
-    while IFS=$'\t' read -r tool keys size prof wall cpu rss sigs valid; do
+    echo "| tool | keys | delegations | algorithm | wall s | CPU s | peak RSS MiB | signatures | valid | peer wall / ours | HSM limit s | OpenSSL limit s | load |"
+    echo "|---|---|---:|---|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    while IFS=$'\t' read -r tool keys size prof wall cpu rss sigs valid load; do
         ours=$(awk -F'\t' -v s="$size" -v p="$prof" '$1 == "zonesign" && $3 == s && $4 == p { print $5 }' "$RESULTS")
         ratio=-; hsm=-; ssl=-
         if [ -n "$ours" ] && [ "$wall" != - ]; then ratio=$(awk -v a="$wall" -v b="$ours" 'BEGIN { if (b > 0) printf "%.2f", a / b }'); fi
@@ -438,7 +440,7 @@ fi
             hsm=$(awk -v n="$sigs" -v r="${HSM_RATE[$prof]:-0}" 'BEGIN { if (r > 0) printf "%.1f", n / r; else print "-" }')
             ssl=$(awk -v n="$sigs" -v r="${SSL_RATE[$prof]:-0}" 'BEGIN { if (r > 0) printf "%.1f", n / r; else print "-" }')
         fi
-        echo "| $tool | $keys | $size | $prof | $wall | $cpu | $rss | $sigs | $valid | $ratio | $hsm | $ssl |"
+        echo "| $tool | $keys | $size | $prof | $wall | $cpu | $rss | $sigs | $valid | $ratio | $hsm | $ssl | $load |"
     done <"$RESULTS"
     echo
     for prof in $PROFILES; do
