@@ -388,11 +388,11 @@ EOF
             finish "$prof-$size-ldns" ldns-signzone "files" "$size" "$prof" "$R/ldns.signed" $?
         fi
         if has_tool bind; then
-            timed "$prof-$size-bind" dnssec-signzone -S -K "$P/bind" -o se. -O full -N keep -s "$START_TS" -e "$END_TS" -n "$CORES" -f "$R/bind.signed" "$Z"
+            timed "$prof-$size-bind" dnssec-signzone -S -K "$P/bind" -d "$P/bind" -o se. -O full -N keep -s "$START_TS" -e "$END_TS" -n "$CORES" -f "$R/bind.signed" "$Z"
             finish "$prof-$size-bind" "dnssec-signzone -n $CORES" "files" "$size" "$prof" "$R/bind.signed" $?
         fi
         if has_tool bind-P; then
-            timed "$prof-$size-bind-P" dnssec-signzone -P -S -K "$P/bind" -o se. -O full -N keep -s "$START_TS" -e "$END_TS" -n "$CORES" -f "$R/bind-P.signed" "$Z"
+            timed "$prof-$size-bind-P" dnssec-signzone -P -S -K "$P/bind" -d "$P/bind" -o se. -O full -N keep -s "$START_TS" -e "$END_TS" -n "$CORES" -f "$R/bind-P.signed" "$Z"
             finish "$prof-$size-bind-P" "dnssec-signzone -n $CORES -P" "files" "$size" "$prof" "$R/bind-P.signed" $?
         fi
         has_tool knot-file && knot_sign "$P/knot-file" knot-file "files ($CORES threads)"
