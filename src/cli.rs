@@ -115,6 +115,9 @@ pub enum Command {
     Audit(AuditCommand),
     /// Fill in the SEC-* security checklist for this setup (exit 1 if a mandatory row fails).
     Check(CheckArgs),
+    /// HSM commands.
+    #[command(subcommand)]
+    Hsm(HsmCommand),
 }
 
 /// Audit log commands.
@@ -231,7 +234,7 @@ pub struct SignArgs {
     pub stats: bool,
 }
 
-/// Report format of `verify` and `key list`.
+/// Report format of `verify`, `key list` and `hsm bench`.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum Format {
     /// For people.
@@ -303,6 +306,27 @@ pub struct ListArgs {
     pub format: Format,
 }
 
+/// HSM commands.
+#[derive(Debug, Subcommand)]
+pub enum HsmCommand {
+    /// Measure the token's raw signing rate with the active ZSK, N sessions in parallel.
+    Bench(BenchArgs),
+}
+
+/// Options of `hsm bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Parallel PKCS#11 sessions, one thread each (default: config, else one per core).
+    #[arg(long, value_name = "N")]
+    pub sessions: Option<usize>,
+    /// How long to sign, in seconds.
+    #[arg(long, default_value_t = 5.0, value_name = "S")]
+    pub seconds: f64,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 fn parse_algorithm(s: &str) -> std::result::Result<Algorithm, String> {
     s.parse()
 }
@@ -368,6 +392,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Key(KeyCommand::List(_)) => "key list",
         Command::Audit(_) => "audit",
         Command::Check(_) => "check",
+        Command::Hsm(_) => "hsm bench",
     }
 }
 
@@ -381,6 +406,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Audit(AuditCommand::Verify(a)) => cmd_audit_verify(cli, a),
         Command::Audit(AuditCommand::Show(a)) => cmd_audit_show(cli, a),
         Command::Check(a) => cmd_check(cli, a),
+        Command::Hsm(HsmCommand::Bench(a)) => cmd_hsm_bench(cli, a),
     }
 }
 
@@ -449,6 +475,24 @@ fn cmd_check(cli: &Cli, a: &CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::VerifyFailed
     })
+}
+
+fn cmd_hsm_bench(cli: &Cli, a: &BenchArgs) -> Result<ExitCode> {
+    if !(a.seconds > 0.0 && a.seconds <= 86_400.0) {
+        return Err(Error::Usage("--seconds must be between 0 and 86400".into()));
+    }
+    let cfg = load_config(cli)?;
+    let opts = crate::hsmbench::BenchOptions {
+        sessions: a.sessions.unwrap_or(0),
+        duration: std::time::Duration::from_secs_f64(a.seconds),
+    };
+    let report = crate::hsmbench::run(&cfg, &opts)?;
+    let text = match a.format {
+        Format::Text => report.to_text(),
+        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+    };
+    let _ = std::io::stdout().write_all(text.as_bytes());
+    Ok(ExitCode::Ok)
 }
 
 fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod hsm;
+pub mod hsmbench;
 pub mod keys;
 pub mod name;
 pub mod nsec;
