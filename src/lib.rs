@@ -16,6 +16,7 @@ pub mod crypto;
 pub mod error;
 pub mod hsm;
 pub mod keys;
+pub mod lifecycle;
 pub mod name;
 pub mod nsec;
 pub mod output;
