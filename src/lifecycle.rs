@@ -512,15 +512,18 @@ pub fn timeline(store: &KeyStore, policy: &Policy, i: usize) -> Vec<(&'static st
         }
         (Role::Ksk, KeyState::Active) => {
             let ksks = active_ksks(store);
-            if ksks.len() > 1 && ksks.last() == Some(&i) && k.ready.is_none() {
-                if let Some(p) = t(&k.published) {
-                    plan("ready", p + policy.ksk_ds_ready());
-                }
+            if ksks.len() > 1
+                && ksks.last() == Some(&i)
+                && k.ready.is_none()
+                && let Some(p) = t(&k.published)
+            {
+                plan("ready", p + policy.ksk_ds_ready());
             }
-            if ksks.len() > 1 && ksks.last() != Some(&i) {
-                if let Some(s) = ksks.last().and_then(|&n| t(&store.keys[n].ds_seen)) {
-                    plan("removed", s + policy.ksk_retire_after_ds());
-                }
+            if ksks.len() > 1
+                && ksks.last() != Some(&i)
+                && let Some(s) = ksks.last().and_then(|&n| t(&store.keys[n].ds_seen))
+            {
+                plan("removed", s + policy.ksk_retire_after_ds());
             }
         }
         _ => {}
