@@ -549,3 +549,122 @@ pub fn parent_ds_keys<'a>(store: &'a KeyStore, policy: &Policy, now: i64) -> Vec
         _ => ksks.iter().map(|&i| &store.keys[i]).collect(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::Algorithm;
+
+    const T0: i64 = 1_798_765_500;
+    const H: i64 = 3600;
+    const D: i64 = 86_400;
+
+    fn key(tag: u16, role: Role, state: KeyState) -> KeyEntry {
+        let mut k = KeyEntry::new_generated(
+            format!("{tag:016x}"),
+            format!("k{tag}"),
+            role,
+            Algorithm::EcdsaP256Sha256,
+            256,
+            tag,
+            T0,
+            "AAAA".into(),
+        );
+        k.state = state;
+        k
+    }
+
+    fn store() -> KeyStore {
+        KeyStore {
+            zone: Some("se.".into()),
+            keys: vec![
+                key(1, Role::Ksk, KeyState::Active),
+                key(2, Role::Zsk, KeyState::Active),
+                key(3, Role::Zsk, KeyState::Generated),
+                key(4, Role::Ksk, KeyState::Generated),
+            ],
+        }
+    }
+
+    fn state(s: &KeyStore, tag: u16) -> KeyState {
+        s.keys[s.by_tag(tag).unwrap()].state
+    }
+
+    #[test]
+    fn old_state_files_without_times_still_load() {
+        let text = "zone = \"se.\"\n[[key]]\nid = \"00\"\nlabel = \"x\"\nrole = \"ksk\"\nalgorithm = \"rsasha1\"\nbits = 2048\ntag = 7\nstate = \"active\"\ncreated = \"2026-01-01T00:00:00Z\"\npublic-key = \"AAAA\"\n";
+        let mut s: KeyStore = toml::from_str(text).unwrap();
+        assert!(s.keys[0].active.is_none());
+        let c = advance(&mut s, &Policy::default(), T0);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].event, "adopted");
+        assert_eq!(KeyEntry::time(&s.keys[0].active), Some(T0));
+    }
+
+    #[test]
+    fn scheduled_zsk_roll_prepublishes_then_switches_then_removes() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        let due = T0 + 84 * D - p.zsk_prepublish();
+        assert!(advance(&mut s, &p, due - 1).is_empty());
+        advance(&mut s, &p, due);
+        assert_eq!(state(&s, 3), KeyState::Published);
+        // One run later than the pre-publication interval is not yet over: nothing.
+        advance(&mut s, &p, due + p.zsk_prepublish() - 1);
+        assert_eq!(state(&s, 2), KeyState::Active);
+        advance(&mut s, &p, due + p.zsk_prepublish());
+        assert_eq!(state(&s, 3), KeyState::Active);
+        assert_eq!(state(&s, 2), KeyState::Retired);
+        let switch = T0 + 84 * D;
+        advance(&mut s, &p, switch + p.zsk_retire_interval() - 1);
+        assert_eq!(state(&s, 2), KeyState::Retired);
+        advance(&mut s, &p, switch + p.zsk_retire_interval());
+        assert_eq!(state(&s, 2), KeyState::Removed);
+        // The next roll is due, with no spare left: a warning, no change.
+        let c = advance(&mut s, &p, switch + 84 * D);
+        assert!(c.iter().all(Change::is_warning) && !c.is_empty(), "{c:?}");
+        assert!(c[0].detail.contains("key generate --role zsk"));
+        assert_eq!(state(&s, 3), KeyState::Active);
+    }
+
+    #[test]
+    fn ksk_roll_by_double_signature() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        start_roll(&mut s, &p, Role::Ksk, T0 + D).unwrap();
+        assert_eq!(state(&s, 4), KeyState::Active);
+        assert!(ksk_roll_in_progress(&s));
+        assert!(start_roll(&mut s, &p, Role::Ksk, T0 + D).is_err());
+        assert_eq!(parent_ds_keys(&s, &p, T0 + D)[0].tag, 1);
+        assert!(ds_seen(&mut s, &p, 4, T0 + D + H).is_err(), "too early");
+        assert!(ds_seen(&mut s, &p, 1, T0 + D + 3 * H).is_err(), "old KSK");
+        assert_eq!(parent_ds_keys(&s, &p, T0 + D + 2 * H)[0].tag, 4);
+        ds_seen(&mut s, &p, 4, T0 + 2 * D).unwrap();
+        advance(&mut s, &p, T0 + 2 * D + p.ksk_retire_after_ds() - 1);
+        assert_eq!(state(&s, 1), KeyState::Active);
+        advance(&mut s, &p, T0 + 2 * D + p.ksk_retire_after_ds());
+        assert_eq!(state(&s, 1), KeyState::Removed);
+        assert!(!ksk_roll_in_progress(&s));
+    }
+
+    #[test]
+    fn emergency_zsk_roll_and_refusals() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        assert!(retire(&mut s, 1, T0).is_err(), "only KSK");
+        assert!(retire(&mut s, 2, T0).is_err(), "active ZSK");
+        let c = compromised(&mut s, &p, 2, T0 + H).unwrap();
+        assert!(c.iter().any(|c| c.detail.contains("DNSKEY TTL")));
+        assert_eq!(state(&s, 2), KeyState::Retired);
+        assert_eq!(state(&s, 3), KeyState::Active);
+        assert!(s.keys[s.by_tag(2).unwrap()].compromised);
+        // Keys never come back (DPS-5.3).
+        assert!(compromised(&mut s, &p, 2, T0 + H).is_err());
+        assert!(retire(&mut s, 4, T0).is_ok());
+        assert_eq!(state(&s, 4), KeyState::Removed);
+        assert!(start_roll(&mut s, &p, Role::Ksk, T0).is_err(), "no spare");
+    }
+}
