@@ -342,30 +342,16 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Init(a) => cmd_init(cli, a),
         Command::Sign(a) => cmd_sign(cli, a),
         Command::Verify(a) => cmd_verify(a),
+        Command::Key(
+            k @ (KeyCommand::Generate(_)
+            | KeyCommand::Export(_)
+            | KeyCommand::Rollover(_)
+            | KeyCommand::DsSeen(_)
+            | KeyCommand::Compromised(_)
+            | KeyCommand::Retire(_)),
+        ) => cmd_key_lifecycle(cli, k),
         Command::Key(KeyCommand::Ds(a)) => cmd_key_ds(cli, a),
         Command::Key(KeyCommand::List(a)) => cmd_key_list(cli, a),
-        Command::Key(KeyCommand::Generate(a)) => cmd_key_generate(cli, a),
-        Command::Key(KeyCommand::Export(a)) => cmd_key_export(cli, a),
-        Command::Key(KeyCommand::Rollover(a)) => {
-            cmd_key_change(cli, "key rollover", a.now, |s, p, now| {
-                lifecycle::start_roll(s, p, a.role.into(), now)
-            })
-        }
-        Command::Key(KeyCommand::DsSeen(a)) => {
-            cmd_key_change(cli, "key ds-seen", a.now, |s, p, now| {
-                lifecycle::ds_seen(s, p, a.tag, now)
-            })
-        }
-        Command::Key(KeyCommand::Compromised(a)) => {
-            cmd_key_change(cli, "key compromised", a.now, |s, p, now| {
-                lifecycle::compromised(s, p, a.tag, now)
-            })
-        }
-        Command::Key(KeyCommand::Retire(a)) => {
-            cmd_key_change(cli, "key retire", a.now, |s, _, now| {
-                lifecycle::retire(s, a.tag, now)
-            })
-        }
     }
 }
 
@@ -480,6 +466,29 @@ fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
         return Ok(ExitCode::Expiring);
     }
     Ok(ExitCode::Ok)
+}
+
+/// The key commands of the lifecycle (issue 6), dispatched here so that `dispatch`
+/// stays one line per command group.
+fn cmd_key_lifecycle(cli: &Cli, k: &KeyCommand) -> Result<ExitCode> {
+    match k {
+        KeyCommand::Generate(a) => cmd_key_generate(cli, a),
+        KeyCommand::Export(a) => cmd_key_export(cli, a),
+        KeyCommand::Rollover(a) => cmd_key_change(cli, "key rollover", a.now, |s, p, now| {
+            lifecycle::start_roll(s, p, a.role.into(), now)
+        }),
+        KeyCommand::DsSeen(a) => cmd_key_change(cli, "key ds-seen", a.now, |s, p, now| {
+            lifecycle::ds_seen(s, p, a.tag, now)
+        }),
+        KeyCommand::Compromised(a) => cmd_key_change(cli, "key compromised", a.now, |s, p, now| {
+            lifecycle::compromised(s, p, a.tag, now)
+        }),
+        KeyCommand::Retire(a) => cmd_key_change(cli, "key retire", a.now, |s, _, now| {
+            lifecycle::retire(s, a.tag, now)
+        }),
+        KeyCommand::Ds(a) => cmd_key_ds(cli, a),
+        KeyCommand::List(a) => cmd_key_list(cli, a),
+    }
 }
 
 /// The DS owner: `--origin`, else the zone these keys have signed.
