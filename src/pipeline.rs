@@ -217,9 +217,9 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     if plan.identical && in_place {
         // Nothing changed and nothing is due: the gate still checks what is published.
         let report = gate(&req.out, &req.origin, &anchors, &opts)?;
-        commit_keys(cfg, &store, &key_changes)?;
         summary.unchanged = true;
         finish(&mut summary, &report, started);
+        commit_keys(cfg, &store, &key_changes)?;
         return Ok(summary);
     }
     if summary.signatures_made > 0 {
