@@ -500,3 +500,66 @@ fn unsafe_key_commands_are_refused_and_change_nothing() {
     );
     assert_eq!(tag_of(&s, "zsk", "active"), vec![zsk]);
 }
+
+#[test]
+fn a_failed_or_dry_run_moves_neither_zone_nor_key_state() {
+    let s = Setup::new("ecdsap256sha256");
+    let keys = s.dir.join("keys.toml");
+    let zone = s.path("se.zone");
+    write_zone(&zone);
+    let signed = s.path("se.signed");
+    ok(
+        run(s
+            .cmd()
+            .args(["key", "generate", "--role", "zsk", "--now", &rfc3339(T0)])),
+        "key generate",
+    );
+    let ds = s.path("parent.ds");
+    fs::write(
+        &ds,
+        ok(
+            run(s.cmd().args(["key", "ds", "--origin", "se."])),
+            "key ds",
+        ),
+    )
+    .unwrap();
+    assert_exit(&sign_at(&s, &zone, &signed, &ds, T0), EXIT_OK, "first sign");
+    let spare = tag_of(&s, "zsk", "generated")[0];
+    let (zone_before, keys_before) = (fs::read(&signed).unwrap(), fs::read(&keys).unwrap());
+    // The scheduled ZSK roll is due; a run whose gate fails (a DS anchor that matches no
+    // key) publishes nothing and keeps the key state as it was.
+    let t = T0 + 84 * DAY;
+    let wrong = s.path("wrong.ds");
+    fs::write(
+        &wrong,
+        "se. 3600 IN DS 1 13 2 0000000000000000000000000000000000000000000000000000000000000000\n",
+    )
+    .unwrap();
+    let out = sign_at(&s, &zone, &signed, &wrong, t);
+    assert_exit(&out, EXIT_VERIFY_FAILED, "sign against a wrong anchor");
+    assert_eq!(fs::read(&signed).unwrap(), zone_before, "zone moved");
+    assert_eq!(fs::read(&keys).unwrap(), keys_before, "key state moved");
+    // A dry run says what would change and saves nothing.
+    let out = s.sign_with(
+        &zone,
+        "se.",
+        &signed,
+        &[
+            "--now",
+            &rfc3339(t),
+            "--ds-anchor",
+            ds.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert_exit(&out, EXIT_OK, "dry run");
+    assert!(stderr(&out).contains("published"), "{}", stderr(&out));
+    assert_eq!(
+        fs::read(&keys).unwrap(),
+        keys_before,
+        "dry run saved the key state"
+    );
+    // The real run moves both.
+    assert_exit(&sign_at(&s, &zone, &signed, &ds, t), EXIT_OK, "sign");
+    assert_eq!(tag_of(&s, "zsk", "published"), vec![spare]);
+}
