@@ -573,6 +573,7 @@ fn cmd_key_export(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
 fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let policy = cfg.policy()?;
+    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
     let role: Role = a.role.into();
     let alg = a.algorithm.unwrap_or_else(|| {
@@ -633,6 +634,8 @@ fn cmd_key_change(
 ) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let policy = cfg.policy()?;
+    // A sign run holds this lock while it may save the key state (exit 5: try again).
+    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
     let now = now_or_clock(now);
     let changes = change(&mut store, &policy, now)?;

@@ -137,6 +137,11 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .soa()
         .and_then(|s| soa_serial(&s.rdatas[0]))
         .unwrap_or(0);
+    // Key commands take the same lock: a `key compromised` during a run must not be
+    // overwritten by the run's save of the key state.
+    let _keys_lock = (!req.dry_run)
+        .then(|| OutputLock::acquire(&cfg.files.keys))
+        .transpose()?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
     // The key lifecycle moves first, in memory; it is saved only with the zone.
     let key_changes = crate::lifecycle::advance(&mut store, &policy, req.now);

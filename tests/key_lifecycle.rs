@@ -479,6 +479,18 @@ fn unsafe_key_commands_are_refused_and_change_nothing() {
         &["key", "retire", "--tag", &z, "--now", &now],
         "rollover --role zsk",
     );
+    // While a sign run holds the key-state lock, key commands wait their turn (exit 5)
+    // instead of having their change overwritten by the run's save.
+    {
+        let lock = fs::File::create(s.dir.join(".keys.toml.lock")).unwrap();
+        lock.lock().unwrap();
+        let before = fs::read(&keys).unwrap();
+        let out = run(s
+            .cmd()
+            .args(["key", "compromised", "--tag", &z, "--now", &now]));
+        assert_exit(&out, 5, "key compromised while the lock is held");
+        assert_eq!(fs::read(&keys).unwrap(), before);
+    }
     // The scheduled ZSK roll is due but no ZSK was pre-generated: cron goes on signing
     // with the old ZSK and says what to do.
     let t = T0 + 84 * DAY;
