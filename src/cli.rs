@@ -11,7 +11,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::algorithm::Algorithm;
 use crate::config::{Config, DEFAULT_DIR};
 use crate::error::{Error, ExitCode, Result};
-use crate::keys::{KeyStore, Role, ds_for};
+use crate::keys::{KeyEntry, KeyState, KeyStore, Role, ds_for};
+use crate::lifecycle;
 use crate::name::Name;
 use crate::pipeline::{self, SignRequest};
 use crate::policy::{DAY, parse_duration};
@@ -272,10 +273,90 @@ pub struct VerifyArgs {
 /// Key commands.
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Print the DS records of the KSKs for the parent (DPS-5.1), as zone-file lines.
+    /// Print the DS set the parent should publish now (DPS-5.1), or one key's DS, as zone-file lines.
     Ds(DsArgs),
-    /// List the keys: tag, role, algorithm, bits, state, PKCS#11 id and label.
+    /// List the keys: tag, role, algorithm, bits, state, PKCS#11 id and label, past and planned transitions.
     List(ListArgs),
+    /// Generate keys inside the token for later use (a ceremony, DPS-5.1); they are not published until a roll.
+    Generate(GenerateArgs),
+    /// Print the DNSKEY records of the published keys, as zone-file lines.
+    Export(ExportArgs),
+    /// Start a key roll now: ZSK by pre-publication, KSK by double signature (DPS-6.4).
+    Rollover(RolloverArgs),
+    /// Record that the parent now publishes the new KSK's DS; the old KSK is removed DS TTL + propagation later.
+    DsSeen(TagArgs),
+    /// Suspected compromise (DPS-4.5): a ZSK stops signing at once; a KSK gets a new KSK in parallel.
+    Compromised(TagArgs),
+    /// Take a generated, never published key out of use for good (DPS-5.3); other states are refused.
+    Retire(TagArgs),
+}
+
+/// Options of `key generate`.
+#[derive(Debug, Args)]
+pub struct GenerateArgs {
+    /// Role of the new keys.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Algorithm (default: that of the active key of this role, else the policy's).
+    #[arg(long, value_parser = parse_algorithm)]
+    pub algorithm: Option<Algorithm>,
+    /// RSA key size (default: the policy's ksk-bits or zsk-bits).
+    #[arg(long, value_name = "N")]
+    pub bits: Option<u32>,
+    /// How many keys to generate.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub count: u32,
+    /// Time to record as the keys' creation time (RFC 3339) instead of the clock.
+    #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
+    pub now: Option<i64>,
+}
+
+/// Key roles on the command line.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum RoleArg {
+    /// Key-signing key.
+    Ksk,
+    /// Zone-signing key.
+    Zsk,
+}
+
+impl From<RoleArg> for Role {
+    fn from(r: RoleArg) -> Role {
+        match r {
+            RoleArg::Ksk => Role::Ksk,
+            RoleArg::Zsk => Role::Zsk,
+        }
+    }
+}
+
+/// Options of `key export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Owner name of the DNSKEY records (default: the zone these keys have signed).
+    #[arg(long, value_parser = parse_name)]
+    pub origin: Option<Name>,
+}
+
+/// Options of `key rollover`.
+#[derive(Debug, Args)]
+pub struct RolloverArgs {
+    /// Which role to roll.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// Time of the act (RFC 3339) instead of the clock.
+    #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
+    pub now: Option<i64>,
+}
+
+/// Options of the key commands that act on one key.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// The key's tag (see `zonesign key list`).
+    #[arg(long, value_name = "N")]
+    pub tag: u16,
+    /// Time of the act (RFC 3339) instead of the clock.
+    #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
+    pub now: Option<i64>,
 }
 
 /// DS digest types offered.
@@ -296,6 +377,12 @@ pub struct DsArgs {
     /// Owner name of the DS (default: the zone these keys have signed).
     #[arg(long, value_parser = parse_name)]
     pub origin: Option<Name>,
+    /// Print this key's DS only, whatever its state.
+    #[arg(long, value_name = "N")]
+    pub tag: Option<u16>,
+    /// Decide the DS set for this time (RFC 3339) instead of the clock.
+    #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
+    pub now: Option<i64>,
 }
 
 /// Options of `key list`.
@@ -390,6 +477,12 @@ fn command_name(c: &Command) -> &'static str {
         Command::Verify(_) => "verify",
         Command::Key(KeyCommand::Ds(_)) => "key ds",
         Command::Key(KeyCommand::List(_)) => "key list",
+        Command::Key(KeyCommand::Generate(_)) => "key generate",
+        Command::Key(KeyCommand::Export(_)) => "key export",
+        Command::Key(KeyCommand::Rollover(_)) => "key rollover",
+        Command::Key(KeyCommand::DsSeen(_)) => "key ds-seen",
+        Command::Key(KeyCommand::Compromised(_)) => "key compromised",
+        Command::Key(KeyCommand::Retire(_)) => "key retire",
         Command::Audit(_) => "audit",
         Command::Check(_) => "check",
         Command::Hsm(_) => "hsm bench",
@@ -401,6 +494,14 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Init(a) => cmd_init(cli, a),
         Command::Sign(a) => cmd_sign(cli, a),
         Command::Verify(a) => cmd_verify(a),
+        Command::Key(
+            k @ (KeyCommand::Generate(_)
+            | KeyCommand::Export(_)
+            | KeyCommand::Rollover(_)
+            | KeyCommand::DsSeen(_)
+            | KeyCommand::Compromised(_)
+            | KeyCommand::Retire(_)),
+        ) => cmd_key_lifecycle(cli, k),
         Command::Key(KeyCommand::Ds(a)) => cmd_key_ds(cli, a),
         Command::Key(KeyCommand::List(a)) => cmd_key_list(cli, a),
         Command::Audit(AuditCommand::Verify(a)) => cmd_audit_verify(cli, a),
@@ -614,47 +715,211 @@ fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// The key commands of the lifecycle (issue 6), dispatched here so that `dispatch`
+/// stays one line per command group.
+fn cmd_key_lifecycle(cli: &Cli, k: &KeyCommand) -> Result<ExitCode> {
+    match k {
+        KeyCommand::Generate(a) => cmd_key_generate(cli, a),
+        KeyCommand::Export(a) => cmd_key_export(cli, a),
+        KeyCommand::Rollover(a) => cmd_key_change(cli, "key rollover", a.now, |s, p, now| {
+            lifecycle::start_roll(s, p, a.role.into(), now)
+        }),
+        KeyCommand::DsSeen(a) => cmd_key_change(cli, "key ds-seen", a.now, |s, p, now| {
+            lifecycle::ds_seen(s, p, a.tag, now)
+        }),
+        KeyCommand::Compromised(a) => cmd_key_change(cli, "key compromised", a.now, |s, p, now| {
+            lifecycle::compromised(s, p, a.tag, now)
+        }),
+        KeyCommand::Retire(a) => cmd_key_change(cli, "key retire", a.now, |s, _, now| {
+            lifecycle::retire(s, a.tag, now)
+        }),
+        KeyCommand::Ds(a) => cmd_key_ds(cli, a),
+        KeyCommand::List(a) => cmd_key_list(cli, a),
+    }
+}
+
+/// The DS owner: `--origin`, else the zone these keys have signed.
+fn key_origin(origin: &Option<Name>, store: &KeyStore) -> Result<Name> {
+    match (origin, &store.zone) {
+        (Some(o), _) => Ok(o.clone()),
+        (None, Some(z)) => parse_name(z).map_err(Error::Usage),
+        (None, None) => Err(Error::Usage(
+            "these keys have not signed a zone yet: give --origin".into(),
+        )),
+    }
+}
+
 fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let store = KeyStore::load(&cfg.files.keys)?;
-    let origin = match (&a.origin, &store.zone) {
-        (Some(o), _) => o.clone(),
-        (None, Some(z)) => parse_name(z).map_err(Error::Usage)?,
-        (None, None) => {
-            return Err(Error::Usage(
-                "these keys have not signed a zone yet: give --origin".into(),
-            ));
-        }
-    };
+    let policy = cfg.policy()?;
+    let origin = key_origin(&a.origin, &store)?;
     let digest = match a.digest {
         Digest::Sha256 => 2,
         Digest::Sha384 => 4,
     };
+    let keys: Vec<&KeyEntry> = match a.tag {
+        Some(tag) => {
+            let k = &store.keys[store.by_tag(tag)?];
+            if k.role != Role::Ksk {
+                return Err(Error::Key(format!(
+                    "key {tag} is a ZSK: the parent publishes DS records of KSKs only"
+                )));
+            }
+            vec![k]
+        }
+        None => lifecycle::parent_ds_keys(&store, &policy, now_or_clock(a.now)),
+    };
     let mut out = String::new();
-    for k in store.published().filter(|k| k.role == Role::Ksk) {
+    for k in &keys {
         let ds = ds_for(&origin, &k.dnskey_rdata()?, digest)?;
         out.push_str(&format!("{origin}\t{}\tIN\tDS\t", DAY / 24));
         format_rdata(rtype::DS, &ds, &mut out);
         out.push('\n');
     }
+    let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
     let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key ds");
     audit
         .record(
             "export",
-            serde_json::json!({"what": "DS", "zone": origin.to_string(), "digest": digest}),
+            serde_json::json!({"what": "DS", "zone": origin.to_string(), "digest": digest, "tags": tags}),
         )
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(ExitCode::Ok)
 }
 
+fn cmd_key_export(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
+    let cfg = load_config(cli)?;
+    let store = KeyStore::load(&cfg.files.keys)?;
+    let origin = key_origin(&a.origin, &store)?;
+    let ttl = cfg.policy()?.dnskey_ttl;
+    let mut out = String::new();
+    let mut tags = Vec::new();
+    for k in store.published() {
+        out.push_str(&format!("{origin}\t{ttl}\tIN\tDNSKEY\t"));
+        format_rdata(rtype::DNSKEY, &k.dnskey_rdata()?, &mut out);
+        out.push_str(&format!(
+            " ; {} {} tag {}\n",
+            k.role,
+            lifecycle::state_name(k.state),
+            k.tag
+        ));
+        tags.push(k.tag);
+    }
+    crate::audit::AuditLog::new(&cfg.files.audit_log, "key export")
+        .record(
+            "export",
+            serde_json::json!({"what": "DNSKEY", "zone": origin.to_string(), "tags": tags}),
+        )
+        .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+    let _ = std::io::stdout().write_all(out.as_bytes());
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
+    let cfg = load_config(cli)?;
+    let policy = cfg.policy()?;
+    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
+    let mut store = KeyStore::load(&cfg.files.keys)?;
+    let role: Role = a.role.into();
+    let alg = a.algorithm.unwrap_or_else(|| {
+        store
+            .active(role)
+            .next()
+            .map_or(policy.algorithm, |k| k.algorithm)
+    });
+    let bits = a.bits.unwrap_or(match role {
+        Role::Ksk => policy.ksk_bits,
+        Role::Zsk => policy.zsk_bits,
+    });
+    if a.count == 0 {
+        return Err(Error::Usage("--count must be at least 1".into()));
+    }
+    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key generate");
+    let module = crate::hsm::Module::load(&cfg.hsm.module)?;
+    let token = crate::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
+    if !token.mechanisms_for(alg) {
+        return Err(Error::Key(format!(
+            "the token '{}' cannot generate or sign with {alg} (its PKCS#11 mechanisms are missing); nothing was generated. Choose an algorithm it supports (--algorithm), or use a token that has it",
+            cfg.hsm.token
+        )));
+    }
+    let now = now_or_clock(a.now);
+    for _ in 0..a.count {
+        let mut k = crate::setup::generate(&token, role, alg, bits, &audit)?;
+        k.state = KeyState::Generated;
+        k.created = crate::keys::timestamp(now);
+        if !cli.quiet {
+            say!(
+                "generated {} {} {} bits, tag {}, label {} (state generated: published only by a roll)",
+                k.role,
+                k.algorithm,
+                k.bits,
+                k.tag,
+                k.label
+            );
+        }
+        store.keys.push(k);
+        // Saved after each key, so a failure later leaves no key in the token unrecorded.
+        store.save(&cfg.files.keys)?;
+    }
+    drop(token);
+    audit
+        .record("logout", serde_json::json!({"token": cfg.hsm.token}))
+        .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+    Ok(ExitCode::Ok)
+}
+
+/// Runs one key-state change, saves the state atomically, and logs each change.
+/// A refusal changes nothing: the state is saved only when the change succeeded.
+fn cmd_key_change(
+    cli: &Cli,
+    command: &str,
+    now: Option<i64>,
+    change: impl FnOnce(&mut KeyStore, &crate::policy::Policy, i64) -> Result<Vec<lifecycle::Change>>,
+) -> Result<ExitCode> {
+    let cfg = load_config(cli)?;
+    let policy = cfg.policy()?;
+    // A sign run holds this lock while it may save the key state (exit 5: try again).
+    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
+    let mut store = KeyStore::load(&cfg.files.keys)?;
+    let now = now_or_clock(now);
+    let changes = change(&mut store, &policy, now)?;
+    store.save(&cfg.files.keys)?;
+    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, command);
+    for c in &changes {
+        audit
+            .record(&format!("key-{}", c.event), c.audit_fields())
+            .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+        if !cli.quiet {
+            say!("key {c}");
+        }
+    }
+    Ok(ExitCode::Ok)
+}
+
 fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let store = KeyStore::load(&cfg.files.keys)?;
+    let policy = cfg.policy()?;
     if a.format == Format::Json {
+        let keys: Vec<serde_json::Value> = (0..store.keys.len())
+            .map(|i| {
+                let mut v = serde_json::to_value(&store.keys[i]).unwrap_or_default();
+                let timeline: Vec<_> = lifecycle::timeline(&store, &policy, i)
+                    .into_iter()
+                    .map(|(e, t, planned)| serde_json::json!({"event": e, "time": t, "planned": planned}))
+                    .collect();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("timeline".into(), timeline.into());
+                }
+                v
+            })
+            .collect();
         say!(
             "{}",
-            serde_json::to_string_pretty(&store.keys).unwrap_or_default()
+            serde_json::to_string_pretty(&keys).unwrap_or_default()
         );
         return Ok(ExitCode::Ok);
     }
@@ -667,21 +932,22 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
         "STATE",
         "ID"
     );
-    for k in &store.keys {
-        let state = serde_json::to_value(k.state)
-            .ok()
-            .and_then(|v| v.as_str().map(String::from))
-            .unwrap_or_default();
+    for (i, k) in store.keys.iter().enumerate() {
         say!(
             "{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} {}",
             k.tag,
             k.role,
             k.algorithm,
             k.bits,
-            state,
+            lifecycle::state_name(k.state),
             k.id,
             k.label
         );
+        let line: Vec<String> = lifecycle::timeline(&store, &policy, i)
+            .into_iter()
+            .map(|(e, t, planned)| format!("{e} {t}{}", if planned { " (planned)" } else { "" }))
+            .collect();
+        say!("       {}", line.join(", "));
     }
     Ok(ExitCode::Ok)
 }

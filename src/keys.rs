@@ -95,9 +95,75 @@ pub struct KeyEntry {
     pub created: String,
     /// The DNSKEY public key field, base64, as exported from the token at generation.
     pub public_key: String,
+    /// When the DNSKEY entered the zone (RFC 7583 "Tpub"). Absent in state files written
+    /// before key lifecycles existed, hence the serde defaults on every timestamp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
+    /// When the key started signing (RFC 7583 "Tact"). For an old state file this is
+    /// filled in by the first run that knows about lifecycles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<String>,
+    /// KSK only: when its DNSKEY had been published long enough for its DS to go to the
+    /// parent (RFC 7583 "Trdy").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready: Option<String>,
+    /// KSK only: when the operator recorded that the parent publishes this key's DS
+    /// (`zonesign key ds-seen`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ds_seen: Option<String>,
+    /// When the key stopped signing (RFC 7583 "Tret").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired: Option<String>,
+    /// When its DNSKEY left the zone (RFC 7583 "Trem"); never used again (DPS-5.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removed: Option<String>,
+    /// When the private object was destroyed in the token (`zonesign key destroy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destroyed: Option<String>,
+    /// Retired because of a suspected compromise (DPS-4.5).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compromised: bool,
 }
 
 impl KeyEntry {
+    /// A new entry for a key just generated in the token; it is not in the zone yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_generated(
+        id: String,
+        label: String,
+        role: Role,
+        algorithm: Algorithm,
+        bits: u32,
+        tag: u16,
+        created: i64,
+        public_key: String,
+    ) -> KeyEntry {
+        KeyEntry {
+            id,
+            label,
+            role,
+            algorithm,
+            bits,
+            tag,
+            state: KeyState::Generated,
+            created: timestamp(created),
+            public_key,
+            published: None,
+            active: None,
+            ready: None,
+            ds_seen: None,
+            retired: None,
+            removed: None,
+            destroyed: None,
+            compromised: false,
+        }
+    }
+
+    /// A recorded transition time as seconds since the epoch; `None` if absent or bad.
+    pub fn time(field: &Option<String>) -> Option<i64> {
+        field.as_deref().and_then(parse_timestamp)
+    }
+
     /// The PKCS#11 id as bytes.
     pub fn id_bytes(&self) -> Result<Vec<u8>> {
         data_encoding::HEXLOWER_PERMISSIVE
@@ -125,6 +191,20 @@ impl KeyEntry {
             &self.public_key_bytes()?,
         ))
     }
+}
+
+/// A time as the key state records it: RFC 3339, UTC, whole seconds (DPS-5.7).
+pub fn timestamp(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Parses a [`timestamp`] back; `None` if it is not RFC 3339.
+pub fn parse_timestamp(s: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.timestamp())
 }
 
 /// DNSKEY RDATA: flags, protocol 3, algorithm, public key (RFC 4034 §2.1).
@@ -177,6 +257,27 @@ impl KeyStore {
         self.keys
             .iter()
             .filter(move |k| k.role == role && k.state == KeyState::Active)
+    }
+
+    /// The key with this tag, if exactly one key that is not removed has it; a removed
+    /// key is found only when no live key shares its tag.
+    pub fn by_tag(&self, tag: u16) -> Result<usize> {
+        let live: Vec<usize> = (0..self.keys.len())
+            .filter(|&i| self.keys[i].tag == tag && self.keys[i].state != KeyState::Removed)
+            .collect();
+        let all: Vec<usize> = (0..self.keys.len())
+            .filter(|&i| self.keys[i].tag == tag)
+            .collect();
+        match (live.as_slice(), all.as_slice()) {
+            ([i], _) => Ok(*i),
+            ([], [i]) => Ok(*i),
+            ([], []) => Err(Error::Key(format!(
+                "no key with tag {tag}; see `zonesign key list`"
+            ))),
+            _ => Err(Error::Key(format!(
+                "several keys have tag {tag}; the key state is ambiguous, see `zonesign key list`"
+            ))),
+        }
     }
 
     /// Keys whose DNSKEY belongs in the zone now.

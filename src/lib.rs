@@ -18,6 +18,7 @@ pub mod error;
 pub mod hsm;
 pub mod hsmbench;
 pub mod keys;
+pub mod lifecycle;
 pub mod name;
 pub mod nsec;
 pub mod output;

@@ -165,7 +165,14 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .soa()
         .and_then(|s| soa_serial(&s.rdatas[0]))
         .unwrap_or(0);
+    // Key commands take the same lock: a `key compromised` during a run must not be
+    // overwritten by the run's save of the key state.
+    let _keys_lock = (!req.dry_run)
+        .then(|| OutputLock::acquire(&cfg.files.keys))
+        .transpose()?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
+    // The key lifecycle moves first, in memory; it is saved only with the zone.
+    let key_changes = crate::lifecycle::advance(&mut store, &policy, req.now);
     let (ksks, zsks) = signing_keys(cfg, &store)?;
     let prev_path = req.previous.clone().unwrap_or_else(|| req.out.clone());
     let prev = load_previous(&prev_path, &req.origin).unwrap_or_else(|w| {
@@ -221,6 +228,9 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     summary.names_removed = plan.names_removed;
     sw.lap(&mut summary, "compare with the previous output");
     if req.dry_run {
+        for c in &key_changes {
+            eprintln!("zonesign: dry run: key {c} (not saved)");
+        }
         summary.elapsed = started.elapsed();
         return Ok(summary);
     }
@@ -246,6 +256,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         sw.lap(&mut summary, "verification");
         summary.unchanged = true;
         finish(&mut summary, &report, started);
+        commit_keys(cfg, &store, &key_changes)?;
         return Ok(summary);
     }
     if summary.signatures_made > 0 {
@@ -274,10 +285,30 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         store.zone = Some(req.origin.to_string());
         store.save(&cfg.files.keys)?;
     }
+    commit_keys(cfg, &store, &key_changes)?;
     if let Some(r) = &report {
         finish(&mut summary, r, started);
     }
     Ok(summary)
+}
+
+/// Saves the advanced key state (atomically, after the zone was written) and logs each
+/// change to the audit log and stderr; a warning alone saves nothing.
+fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Change]) -> Result<()> {
+    if changes.iter().any(|c| !c.is_warning()) {
+        store.save(&cfg.files.keys)?;
+    }
+    let audit = AuditLog::new(&cfg.files.audit_log, "sign");
+    for c in changes {
+        eprintln!(
+            "zonesign: {}key {c}",
+            if c.is_warning() { "warning: " } else { "" }
+        );
+        audit
+            .record(&format!("key-{}", c.event), c.audit_fields())
+            .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+    }
+    Ok(())
 }
 
 /// Fills in what the verification gate found.

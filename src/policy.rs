@@ -70,6 +70,19 @@ pub struct Policy {
     pub ksk_bits: u32,
     /// RSA ZSK size in bits (DPS-6.1: 1024).
     pub zsk_bits: u32,
+    /// How long an active ZSK signs before the scheduled roll replaces it (DPS-6.4: 84
+    /// days). The successor is pre-published so that it is active exactly then.
+    #[serde(deserialize_with = "duration")]
+    pub zsk_lifetime: u32,
+    /// Time for a change to reach every secondary (RFC 7583 "propagation delay"); it is
+    /// added to every cache interval, because caches only start counting once they see
+    /// the change.
+    #[serde(deserialize_with = "duration")]
+    pub propagation: u32,
+    /// The largest TTL in the zone, for how long a resolver may keep an RRset (and its
+    /// signature) after the zone stopped serving it.
+    #[serde(deserialize_with = "duration")]
+    pub max_zone_ttl: u32,
 }
 
 /// One day in seconds.
@@ -90,6 +103,9 @@ impl Default for Policy {
             algorithm: Algorithm::RsaSha1,
             ksk_bits: 2048,
             zsk_bits: 1024,
+            zsk_lifetime: 84 * DAY,
+            propagation: 3600,
+            max_zone_ttl: 2 * DAY,
         }
     }
 }
@@ -114,6 +130,9 @@ impl Policy {
         if self.validity_max <= self.inception_offset {
             return Err("validity-max must be longer than inception-offset".into());
         }
+        if i64::from(self.zsk_lifetime) <= self.zsk_prepublish() {
+            return Err("zsk-lifetime must be longer than dnskey-ttl + propagation".into());
+        }
         if self.refresh >= self.validity_min {
             return Err(
                 "refresh must be shorter than validity-min, or every run re-signs all".into(),
@@ -134,6 +153,34 @@ impl Policy {
             rrsig_time(inception),
             rrsig_time(inception + i64::from(validity)),
         )
+    }
+
+    /// Pre-publication interval of a ZSK (RFC 6781 §4.1.1.1, RFC 7583 §3.2): a new ZSK's
+    /// DNSKEY is in the zone this long before it signs, so every resolver that sees a
+    /// signature by it also has a DNSKEY RRset that contains it.
+    pub fn zsk_prepublish(&self) -> i64 {
+        i64::from(self.dnskey_ttl) + i64::from(self.propagation)
+    }
+
+    /// How long a retired ZSK's DNSKEY stays in the zone: until no signature it made can
+    /// still be valid in a cache (longest validity + largest TTL + propagation). This is
+    /// more than RFC 7583's minimum, because zonesign re-signs everything at the switch
+    /// but a signature may still sit in a cache for its whole validity.
+    pub fn zsk_retire_interval(&self) -> i64 {
+        i64::from(self.validity_max) + i64::from(self.max_zone_ttl) + i64::from(self.propagation)
+    }
+
+    /// How long a new KSK's DNSKEY must be published before its DS may go to the parent
+    /// (RFC 6781 §4.1.2, RFC 7583 §3.3.1 "Trdy"): the DNSKEY TTL plus propagation.
+    pub fn ksk_ds_ready(&self) -> i64 {
+        i64::from(self.dnskey_ttl) + i64::from(self.propagation)
+    }
+
+    /// How long after the parent publishes the new DS the old KSK keeps signing and stays
+    /// published: until the old DS has left every cache (DS TTL plus the parent's
+    /// propagation).
+    pub fn ksk_retire_after_ds(&self) -> i64 {
+        i64::from(self.ds_ttl) + i64::from(self.propagation)
     }
 
     /// The NSEC TTL for a zone whose SOA has TTL `soa_ttl` and MINIMUM `soa_minimum`.

@@ -203,17 +203,20 @@ pub fn generate(
             json!({"role": role.to_string(), "algorithm": alg.name(), "bits": bits, "tag": tag, "id": id_hex, "label": label}),
         )
         .map_err(|e| Error::io("audit log", e))?;
-    Ok(KeyEntry {
-        id: id_hex,
+    let mut key = KeyEntry::new_generated(
+        id_hex,
         label,
         role,
-        algorithm: alg,
+        alg,
         bits,
         tag,
-        state: KeyState::Active,
-        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        public_key: data_encoding::BASE64.encode(&public),
-    })
+        chrono::Utc::now().timestamp(),
+        data_encoding::BASE64.encode(&public),
+    );
+    // init's keys go straight into the zone; the lifecycle fills in their times at the
+    // first signing run (see `lifecycle::advance`).
+    key.state = KeyState::Active;
+    Ok(key)
 }
 
 /// A random PIN: 128 bits as 32 hex digits.

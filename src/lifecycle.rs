@@ -1,0 +1,670 @@
+//! Key lifecycles: scheduled ZSK rolls by pre-publication, KSK rolls by double
+//! signature, emergency rolls (DPS-6.4, DPS-4.5; RFC 6781 §4.1, RFC 7583).
+//!
+//! Every function here works on the in-memory [`KeyStore`] only and returns the list of
+//! [`Change`]s it made; the caller saves the store atomically and logs the changes. That
+//! is what lets `sign` advance the key state, sign with it, and save it only after the
+//! zone was written: if the run fails, neither the zone nor the key state moves.
+//!
+//! States: generated → published → active → retired → removed. A ZSK is published for
+//! [`Policy::zsk_prepublish`] before it signs, and its DNSKEY stays for
+//! [`Policy::zsk_retire_interval`] after it stopped signing. A new KSK is published and
+//! signs the DNSKEY RRset at once, next to the old one (double signature); once the
+//! operator records with `key ds-seen` that the parent publishes its DS, the old KSK
+//! signs on for [`Policy::ksk_retire_after_ds`] and is then retired and removed. Keys
+//! never go back (DPS-5.3).
+
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
+use crate::policy::Policy;
+
+/// One thing that happened to one key, for the audit log and the run's stderr.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// The key's tag.
+    pub tag: u16,
+    /// The key's role.
+    pub role: Role,
+    /// What happened: `published`, `active`, `ready`, `ds-seen`, `retired`, `removed`,
+    /// `adopted` (an old state file's key got its times), `compromised`, or
+    /// `roll-blocked` (a warning: nothing changed).
+    pub event: &'static str,
+    /// When (the run's time, UTC).
+    pub at: String,
+    /// Why, for people.
+    pub detail: String,
+}
+
+impl Change {
+    fn new(k: &KeyEntry, event: &'static str, now: i64, detail: impl Into<String>) -> Change {
+        Change {
+            tag: k.tag,
+            role: k.role,
+            event,
+            at: timestamp(now),
+            detail: detail.into(),
+        }
+    }
+
+    /// The audit-log fields of this change: tag, role, the (possibly simulated) time of
+    /// the change and why. Never key material.
+    pub fn audit_fields(&self) -> serde_json::Value {
+        serde_json::json!({"tag": self.tag, "role": self.role.to_string(), "at": self.at, "detail": self.detail})
+    }
+
+    /// Whether this is only a warning, with no state change.
+    pub fn is_warning(&self) -> bool {
+        self.event == "roll-blocked"
+    }
+}
+
+impl std::fmt::Display for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {}: {} at {}",
+            self.role, self.tag, self.event, self.detail, self.at
+        )
+    }
+}
+
+fn t(field: &Option<String>) -> Option<i64> {
+    KeyEntry::time(field)
+}
+
+fn indices(store: &KeyStore, role: Role, state: KeyState) -> Vec<usize> {
+    (0..store.keys.len())
+        .filter(|&i| store.keys[i].role == role && store.keys[i].state == state)
+        .collect()
+}
+
+/// The active KSKs, oldest activation first; in a roll the last one is the new KSK.
+fn active_ksks(store: &KeyStore) -> Vec<usize> {
+    let mut v = indices(store, Role::Ksk, KeyState::Active);
+    v.sort_by_key(|&i| (t(&store.keys[i].active).unwrap_or(i64::MIN), i));
+    v
+}
+
+/// Whether a KSK roll is under way: more than one KSK signs the DNSKEY RRset.
+pub fn ksk_roll_in_progress(store: &KeyStore) -> bool {
+    active_ksks(store).len() > 1
+}
+
+/// Moves every key as far as the policy's timings allow at `now`, and starts the
+/// scheduled ZSK roll when the active ZSK reaches the end of its lifetime.
+///
+/// Called first by every `sign` run, so cron needs no extra step. A transition happens
+/// at the first run at or after its time, never before; one run moves a key by at most
+/// one state, so a ZSK published by this run signs at the earliest in a later run.
+pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
+    let mut changes = Vec::new();
+    // Keys from before lifecycles (or made by init) have no times yet: their lifetime
+    // starts counting at this run.
+    for k in store
+        .keys
+        .iter_mut()
+        .filter(|k| k.state == KeyState::Active)
+    {
+        if k.active.is_none() {
+            k.active = Some(timestamp(now));
+            if k.published.is_none() {
+                k.published = Some(timestamp(now));
+            }
+            changes.push(Change::new(
+                k,
+                "adopted",
+                now,
+                "active key without recorded times; its lifetime counts from now",
+            ));
+        }
+    }
+    // ZSK pre-publication done: the successor signs, the old ZSK stops.
+    let ready_zsk = indices(store, Role::Zsk, KeyState::Published)
+        .into_iter()
+        .filter(|&i| {
+            t(&store.keys[i].published).is_some_and(|p| p + policy.zsk_prepublish() <= now)
+        })
+        .min_by_key(|&i| t(&store.keys[i].published));
+    if let Some(n) = ready_zsk {
+        for o in indices(store, Role::Zsk, KeyState::Active) {
+            let k = &mut store.keys[o];
+            k.state = KeyState::Retired;
+            k.retired = Some(timestamp(now));
+            let d = format!("replaced by ZSK {}", store.keys[n].tag);
+            changes.push(Change::new(&store.keys[o], "retired", now, d));
+        }
+        let k = &mut store.keys[n];
+        k.state = KeyState::Active;
+        k.active = Some(timestamp(now));
+        changes.push(Change::new(
+            k,
+            "active",
+            now,
+            "pre-published for DNSKEY TTL + propagation; now signs the zone",
+        ));
+    }
+    // KSK roll: the new KSK's DS may go to the parent once its DNSKEY is in every cache.
+    let ksks = active_ksks(store);
+    if let Some((&new, _)) = ksks.split_last().filter(|(_, old)| !old.is_empty()) {
+        let k = &mut store.keys[new];
+        if k.ready.is_none() && t(&k.published).is_some_and(|p| p + policy.ksk_ds_ready() <= now) {
+            k.ready = Some(timestamp(now));
+            changes.push(Change::new(
+                k,
+                "ready",
+                now,
+                "DNSKEY published long enough: give the parent this key's DS (`zonesign key ds`), then run `zonesign key ds-seen`",
+            ));
+        }
+        // The parent's new DS has replaced the old one in every cache: the old KSK goes.
+        if t(&store.keys[new].ds_seen).is_some_and(|s| s + policy.ksk_retire_after_ds() <= now) {
+            let new_tag = store.keys[new].tag;
+            for &o in ksks.iter().filter(|&&o| o != new) {
+                let k = &mut store.keys[o];
+                k.state = KeyState::Removed;
+                k.retired = Some(timestamp(now));
+                k.removed = Some(timestamp(now));
+                let d = format!(
+                    "the parent's DS for KSK {new_tag} has been in caches for DS TTL + propagation"
+                );
+                changes.push(Change::new(&store.keys[o], "retired", now, d.clone()));
+                changes.push(Change::new(&store.keys[o], "removed", now, d));
+            }
+        }
+    }
+    // A retired ZSK's signatures have left every cache: its DNSKEY goes.
+    for i in indices(store, Role::Zsk, KeyState::Retired) {
+        let k = &mut store.keys[i];
+        if t(&k.retired).is_some_and(|r| r + policy.zsk_retire_interval() <= now) {
+            k.state = KeyState::Removed;
+            k.removed = Some(timestamp(now));
+            changes.push(Change::new(
+                k,
+                "removed",
+                now,
+                "no signature it made can still be cached",
+            ));
+        }
+    }
+    // The scheduled ZSK roll (DPS-6.4), pre-published so the switch falls on the lifetime.
+    if indices(store, Role::Zsk, KeyState::Published).is_empty() {
+        let due = indices(store, Role::Zsk, KeyState::Active)
+            .into_iter()
+            .filter_map(|i| t(&store.keys[i].active))
+            .max()
+            .is_some_and(|a| a + i64::from(policy.zsk_lifetime) - policy.zsk_prepublish() <= now);
+        if due {
+            match start_roll(store, policy, Role::Zsk, now) {
+                Ok(c) => changes.extend(c),
+                Err(e) => {
+                    let old = indices(store, Role::Zsk, KeyState::Active)[0];
+                    changes.push(Change::new(
+                        &store.keys[old],
+                        "roll-blocked",
+                        now,
+                        format!("the scheduled ZSK roll (DPS-6.4) is due: {e}; signing goes on with this ZSK"),
+                    ));
+                }
+            }
+        }
+    }
+    changes
+}
+
+/// The next generated key of a role and algorithm, in generation order (DPS-5.1: keys
+/// come from the ceremony, ahead of time).
+fn spare(store: &KeyStore, role: Role, like: Option<usize>) -> Option<usize> {
+    let alg = like.map(|i| store.keys[i].algorithm);
+    (0..store.keys.len()).find(|&i| {
+        let k = &store.keys[i];
+        k.role == role && k.state == KeyState::Generated && alg.is_none_or(|a| a == k.algorithm)
+    })
+}
+
+fn no_spare(role: Role) -> Error {
+    Error::Key(format!(
+        "no pre-generated {} with the active key's algorithm: run `zonesign key generate --role {role}` (it needs the PIN; DPS-5.1), then try again",
+        role.to_string().to_uppercase()
+    ))
+}
+
+/// Starts a roll of `role` now (`zonesign key rollover`, and the scheduled ZSK roll).
+///
+/// A ZSK roll publishes the next generated ZSK; [`advance`] makes it active after the
+/// pre-publication interval. A KSK roll publishes the next generated KSK and makes it
+/// sign the DNSKEY RRset at once, next to the old one (double signature). Refused while
+/// a roll of the same role is under way, and without a generated key to roll to.
+pub fn start_roll(
+    store: &mut KeyStore,
+    policy: &Policy,
+    role: Role,
+    now: i64,
+) -> Result<Vec<Change>> {
+    let active = indices(store, role, KeyState::Active);
+    let Some(&current) = active.last() else {
+        return Err(Error::Key(format!(
+            "no active {role} to roll from; see `zonesign key list`"
+        )));
+    };
+    match role {
+        Role::Zsk => {
+            if let Some(&p) = indices(store, Role::Zsk, KeyState::Published).first() {
+                let at = t(&store.keys[p].published).unwrap_or(now) + policy.zsk_prepublish();
+                return Err(Error::Key(format!(
+                    "a ZSK roll is already in progress: ZSK {} is published and signs from {} on; wait for it (sign runs advance it)",
+                    store.keys[p].tag,
+                    timestamp(at)
+                )));
+            }
+        }
+        Role::Ksk => {
+            if active.len() > 1 {
+                let ksks = active_ksks(store);
+                let new = &store.keys[*ksks.last().unwrap_or(&current)];
+                return Err(Error::Key(format!(
+                    "a KSK roll is already in progress (new KSK {}): finish it first — give the parent its DS (`zonesign key ds`), record it with `zonesign key ds-seen --tag {}`, and the old KSK is removed DS TTL + propagation later. Two rolls at once would leave the parent's DS set and the DNSKEY RRset out of step",
+                    new.tag, new.tag
+                )));
+            }
+        }
+    }
+    let n = spare(store, role, Some(current)).ok_or_else(|| no_spare(role))?;
+    let old_tag = store.keys[current].tag;
+    let k = &mut store.keys[n];
+    k.state = match role {
+        Role::Zsk => KeyState::Published,
+        Role::Ksk => KeyState::Active,
+    };
+    k.published = Some(timestamp(now));
+    let mut changes = vec![Change::new(
+        k,
+        "published",
+        now,
+        format!("rollover from {role} {old_tag}"),
+    )];
+    if role == Role::Ksk {
+        k.active = Some(timestamp(now));
+        changes.push(Change::new(
+            k,
+            "active",
+            now,
+            format!("double signature: signs the DNSKEY RRset next to KSK {old_tag}"),
+        ));
+    }
+    Ok(changes)
+}
+
+/// `zonesign key ds-seen`: the parent now publishes the new KSK's DS.
+///
+/// Only for the new KSK of a roll in progress, after its DNSKEY was published long
+/// enough ([`Policy::ksk_ds_ready`]); anything else would let a resolver meet a DS that
+/// matches no cached DNSKEY, or retire the key the parent's DS points to.
+pub fn ds_seen(store: &mut KeyStore, policy: &Policy, tag: u16, now: i64) -> Result<Vec<Change>> {
+    let i = store.by_tag(tag)?;
+    let ksks = active_ksks(store);
+    let k = &store.keys[i];
+    let is_new = k.role == Role::Ksk && ksks.len() > 1 && ksks.last() == Some(&i);
+    if !is_new {
+        return Err(Error::Key(format!(
+            "key {tag} is not the new KSK of a KSK roll in progress ({} {}): ds-seen records that the parent publishes a new KSK's DS. Start a roll with `zonesign key rollover --role ksk`; `zonesign key list` shows the keys",
+            k.role,
+            state_name(k.state)
+        )));
+    }
+    if k.ds_seen.is_some() {
+        return Err(Error::Key(format!(
+            "the parent's DS for key {tag} was already recorded at {}",
+            k.ds_seen.as_deref().unwrap_or("")
+        )));
+    }
+    let ready = t(&k.published).unwrap_or(now) + policy.ksk_ds_ready();
+    if now < ready {
+        return Err(Error::Key(format!(
+            "KSK {tag}'s DNSKEY has not been published long enough (DNSKEY TTL + propagation, until {}): a resolver could meet the new DS while it still caches a DNSKEY RRset without the key. The parent should not publish it yet; run ds-seen once it does, after that time",
+            timestamp(ready)
+        )));
+    }
+    let k = &mut store.keys[i];
+    k.ds_seen = Some(timestamp(now));
+    if k.ready.is_none() {
+        k.ready = Some(timestamp(now));
+    }
+    Ok(vec![Change::new(
+        k,
+        "ds-seen",
+        now,
+        format!(
+            "the parent publishes its DS; the old KSK is removed after DS TTL + propagation ({})",
+            timestamp(now + policy.ksk_retire_after_ds())
+        ),
+    )])
+}
+
+/// `zonesign key compromised` (DPS-4.5).
+///
+/// A ZSK stops signing at once: it is retired now and a successor (the pre-published
+/// one if a roll is under way, else the next generated ZSK) is active now. A resolver
+/// that still caches the previous DNSKEY RRset without the successor may fail to
+/// validate new signatures for up to DNSKEY TTL + propagation — the price of stopping
+/// a compromised key at once; a pre-published successor avoids it. A KSK gets a new KSK
+/// in parallel at once (a KSK roll); it stays until the parent's DS has moved.
+pub fn compromised(
+    store: &mut KeyStore,
+    policy: &Policy,
+    tag: u16,
+    now: i64,
+) -> Result<Vec<Change>> {
+    let i = store.by_tag(tag)?;
+    let k = &store.keys[i];
+    if k.state != KeyState::Active {
+        return Err(Error::Key(format!(
+            "key {tag} is {}, not active: it signs nothing; to keep it from ever being used, `zonesign key retire --tag {tag}` a generated key",
+            state_name(k.state)
+        )));
+    }
+    let mut changes = Vec::new();
+    match k.role {
+        Role::Zsk => {
+            let n = indices(store, Role::Zsk, KeyState::Published)
+                .first()
+                .copied()
+                .or_else(|| spare(store, Role::Zsk, Some(i)))
+                .ok_or_else(|| no_spare(Role::Zsk))?;
+            let o = &mut store.keys[i];
+            o.state = KeyState::Retired;
+            o.retired = Some(timestamp(now));
+            o.compromised = true;
+            changes.push(Change::new(
+                o,
+                "compromised",
+                now,
+                "suspected compromise (DPS-4.5): stops signing at once",
+            ));
+            changes.push(Change::new(&store.keys[i], "retired", now, "compromised"));
+            let s = &mut store.keys[n];
+            let was_published = s.state == KeyState::Published;
+            if !was_published {
+                s.published = Some(timestamp(now));
+                changes.push(Change::new(
+                    s,
+                    "published",
+                    now,
+                    format!("emergency successor of ZSK {tag}"),
+                ));
+            }
+            s.state = KeyState::Active;
+            s.active = Some(timestamp(now));
+            let d = if was_published {
+                format!("emergency successor of ZSK {tag}, already pre-published")
+            } else {
+                format!(
+                    "emergency successor of ZSK {tag}, active without pre-publication: resolvers that cache the previous DNSKEY RRset may fail to validate for up to DNSKEY TTL + propagation"
+                )
+            };
+            changes.push(Change::new(s, "active", now, d));
+        }
+        Role::Ksk => {
+            let ksks = active_ksks(store);
+            if ksks.len() > 1 && ksks.last() == Some(&i) {
+                return Err(Error::Key(format!(
+                    "KSK {tag} is the new KSK of the roll in progress; the parent may already publish its DS. Finish the roll first or contact the parent: retiring it now could leave the zone without a chain from the DS anchor"
+                )));
+            }
+            if ksks.len() == 1 {
+                changes.extend(start_roll(store, policy, Role::Ksk, now)?);
+            }
+            let o = &mut store.keys[i];
+            o.compromised = true;
+            changes.push(Change::new(o, "compromised", now, "suspected compromise (DPS-4.5): a new KSK signs in parallel; give the parent its DS and run ds-seen as soon as possible"));
+        }
+    }
+    Ok(changes)
+}
+
+/// `zonesign key retire`: takes a generated (never published) key out of use for good.
+///
+/// Every other state is refused, with why and what to do instead: active and published
+/// keys leave through rolls, so that the zone never lacks a chain from the DS anchor.
+pub fn retire(store: &mut KeyStore, tag: u16, now: i64) -> Result<Vec<Change>> {
+    let i = store.by_tag(tag)?;
+    let k = &store.keys[i];
+    let why = match (k.role, k.state) {
+        (_, KeyState::Generated) => None,
+        (Role::Ksk, KeyState::Active) if active_ksks(store).len() == 1 => Some(format!(
+            "KSK {tag} is the only active KSK: without it the DNSKEY RRset has no signature from a key whose DS the parent publishes, and the whole zone is bogus. Roll it instead: `zonesign key rollover --role ksk`, give the parent the new DS, `zonesign key ds-seen --tag NEW`; the old KSK is then removed automatically"
+        )),
+        (Role::Ksk, KeyState::Active) => Some(format!(
+            "KSK {tag} is part of a KSK roll in progress: the roll retires the old KSK by itself DS TTL + propagation after `zonesign key ds-seen`"
+        )),
+        (Role::Zsk, KeyState::Active) => Some(format!(
+            "ZSK {tag} signs the zone: retire it with a roll (`zonesign key rollover --role zsk`) or, if it may be compromised, `zonesign key compromised --tag {tag}`"
+        )),
+        (_, KeyState::Published | KeyState::Ready) => Some(format!(
+            "key {tag} is published and about to sign: let the roll finish, then roll again"
+        )),
+        (_, KeyState::Retired | KeyState::Removed) => Some(format!(
+            "key {tag} is already {}; keys are never reused (DPS-5.3)",
+            state_name(k.state)
+        )),
+    };
+    if let Some(why) = why {
+        return Err(Error::Key(format!("refused, nothing changed: {why}")));
+    }
+    let k = &mut store.keys[i];
+    k.state = KeyState::Removed;
+    k.retired = Some(timestamp(now));
+    k.removed = Some(timestamp(now));
+    Ok(vec![
+        Change::new(k, "retired", now, "generated key taken out of use"),
+        Change::new(k, "removed", now, "never published"),
+    ])
+}
+
+/// The key state's name as in the state file.
+pub fn state_name(s: KeyState) -> &'static str {
+    match s {
+        KeyState::Generated => "generated",
+        KeyState::Published => "published",
+        KeyState::Ready => "ready",
+        KeyState::Active => "active",
+        KeyState::Retired => "retired",
+        KeyState::Removed => "removed",
+    }
+}
+
+/// Past and planned transitions of a key: (event, time, planned), for `key list`.
+pub fn timeline(store: &KeyStore, policy: &Policy, i: usize) -> Vec<(&'static str, String, bool)> {
+    let k = &store.keys[i];
+    let mut v: Vec<(&'static str, String, bool)> = vec![("created", k.created.clone(), false)];
+    for (name, f) in [
+        ("published", &k.published),
+        ("active", &k.active),
+        ("ready", &k.ready),
+        ("ds-seen", &k.ds_seen),
+        ("retired", &k.retired),
+        ("removed", &k.removed),
+        ("destroyed", &k.destroyed),
+    ] {
+        if let Some(s) = f {
+            v.push((name, s.clone(), false));
+        }
+    }
+    let mut plan = |name, at: i64| v.push((name, timestamp(at), true));
+    match (k.role, k.state) {
+        (Role::Zsk, KeyState::Published) => {
+            if let Some(p) = t(&k.published) {
+                plan("active", p + policy.zsk_prepublish());
+            }
+        }
+        (Role::Zsk, KeyState::Active) => {
+            if let Some(a) = t(&k.active) {
+                let r = a + i64::from(policy.zsk_lifetime);
+                plan("retired", r);
+                plan("removed", r + policy.zsk_retire_interval());
+            }
+        }
+        (Role::Zsk, KeyState::Retired) => {
+            if let Some(r) = t(&k.retired) {
+                plan("removed", r + policy.zsk_retire_interval());
+            }
+        }
+        (Role::Ksk, KeyState::Active) => {
+            let ksks = active_ksks(store);
+            if ksks.len() > 1
+                && ksks.last() == Some(&i)
+                && k.ready.is_none()
+                && let Some(p) = t(&k.published)
+            {
+                plan("ready", p + policy.ksk_ds_ready());
+            }
+            if ksks.len() > 1
+                && ksks.last() != Some(&i)
+                && let Some(s) = ksks.last().and_then(|&n| t(&store.keys[n].ds_seen))
+            {
+                plan("removed", s + policy.ksk_retire_after_ds());
+            }
+        }
+        _ => {}
+    }
+    v
+}
+
+/// The DS set the parent should publish now (`zonesign key ds`): the active KSK's; in a
+/// roll, the old KSK's until the new KSK is ready, then the new one's.
+pub fn parent_ds_keys<'a>(store: &'a KeyStore, policy: &Policy, now: i64) -> Vec<&'a KeyEntry> {
+    let ksks = active_ksks(store);
+    match ksks.split_last() {
+        Some((&new, old)) if !old.is_empty() => {
+            let k = &store.keys[new];
+            let ready = k.ready.is_some()
+                || t(&k.published).is_some_and(|p| p + policy.ksk_ds_ready() <= now);
+            if ready {
+                vec![k]
+            } else {
+                old.iter().map(|&o| &store.keys[o]).collect()
+            }
+        }
+        _ => ksks.iter().map(|&i| &store.keys[i]).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::Algorithm;
+
+    const T0: i64 = 1_798_765_500;
+    const H: i64 = 3600;
+    const D: i64 = 86_400;
+
+    fn key(tag: u16, role: Role, state: KeyState) -> KeyEntry {
+        let mut k = KeyEntry::new_generated(
+            format!("{tag:016x}"),
+            format!("k{tag}"),
+            role,
+            Algorithm::EcdsaP256Sha256,
+            256,
+            tag,
+            T0,
+            "AAAA".into(),
+        );
+        k.state = state;
+        k
+    }
+
+    fn store() -> KeyStore {
+        KeyStore {
+            zone: Some("se.".into()),
+            keys: vec![
+                key(1, Role::Ksk, KeyState::Active),
+                key(2, Role::Zsk, KeyState::Active),
+                key(3, Role::Zsk, KeyState::Generated),
+                key(4, Role::Ksk, KeyState::Generated),
+            ],
+        }
+    }
+
+    fn state(s: &KeyStore, tag: u16) -> KeyState {
+        s.keys[s.by_tag(tag).unwrap()].state
+    }
+
+    #[test]
+    fn old_state_files_without_times_still_load() {
+        let text = "zone = \"se.\"\n[[key]]\nid = \"00\"\nlabel = \"x\"\nrole = \"ksk\"\nalgorithm = \"rsasha1\"\nbits = 2048\ntag = 7\nstate = \"active\"\ncreated = \"2026-01-01T00:00:00Z\"\npublic-key = \"AAAA\"\n";
+        let mut s: KeyStore = toml::from_str(text).unwrap();
+        assert!(s.keys[0].active.is_none());
+        let c = advance(&mut s, &Policy::default(), T0);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].event, "adopted");
+        assert_eq!(KeyEntry::time(&s.keys[0].active), Some(T0));
+    }
+
+    #[test]
+    fn scheduled_zsk_roll_prepublishes_then_switches_then_removes() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        let due = T0 + 84 * D - p.zsk_prepublish();
+        assert!(advance(&mut s, &p, due - 1).is_empty());
+        advance(&mut s, &p, due);
+        assert_eq!(state(&s, 3), KeyState::Published);
+        // One run later than the pre-publication interval is not yet over: nothing.
+        advance(&mut s, &p, due + p.zsk_prepublish() - 1);
+        assert_eq!(state(&s, 2), KeyState::Active);
+        advance(&mut s, &p, due + p.zsk_prepublish());
+        assert_eq!(state(&s, 3), KeyState::Active);
+        assert_eq!(state(&s, 2), KeyState::Retired);
+        let switch = T0 + 84 * D;
+        advance(&mut s, &p, switch + p.zsk_retire_interval() - 1);
+        assert_eq!(state(&s, 2), KeyState::Retired);
+        advance(&mut s, &p, switch + p.zsk_retire_interval());
+        assert_eq!(state(&s, 2), KeyState::Removed);
+        // The next roll is due, with no spare left: a warning, no change.
+        let c = advance(&mut s, &p, switch + 84 * D);
+        assert!(c.iter().all(Change::is_warning) && !c.is_empty(), "{c:?}");
+        assert!(c[0].detail.contains("key generate --role zsk"));
+        assert_eq!(state(&s, 3), KeyState::Active);
+    }
+
+    #[test]
+    fn ksk_roll_by_double_signature() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        start_roll(&mut s, &p, Role::Ksk, T0 + D).unwrap();
+        assert_eq!(state(&s, 4), KeyState::Active);
+        assert!(ksk_roll_in_progress(&s));
+        assert!(start_roll(&mut s, &p, Role::Ksk, T0 + D).is_err());
+        assert_eq!(parent_ds_keys(&s, &p, T0 + D)[0].tag, 1);
+        assert!(ds_seen(&mut s, &p, 4, T0 + D + H).is_err(), "too early");
+        assert!(ds_seen(&mut s, &p, 1, T0 + D + 3 * H).is_err(), "old KSK");
+        assert_eq!(parent_ds_keys(&s, &p, T0 + D + 2 * H)[0].tag, 4);
+        ds_seen(&mut s, &p, 4, T0 + 2 * D).unwrap();
+        advance(&mut s, &p, T0 + 2 * D + p.ksk_retire_after_ds() - 1);
+        assert_eq!(state(&s, 1), KeyState::Active);
+        advance(&mut s, &p, T0 + 2 * D + p.ksk_retire_after_ds());
+        assert_eq!(state(&s, 1), KeyState::Removed);
+        assert!(!ksk_roll_in_progress(&s));
+    }
+
+    #[test]
+    fn emergency_zsk_roll_and_refusals() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        assert!(retire(&mut s, 1, T0).is_err(), "only KSK");
+        assert!(retire(&mut s, 2, T0).is_err(), "active ZSK");
+        let c = compromised(&mut s, &p, 2, T0 + H).unwrap();
+        assert!(c.iter().any(|c| c.detail.contains("DNSKEY TTL")));
+        assert_eq!(state(&s, 2), KeyState::Retired);
+        assert_eq!(state(&s, 3), KeyState::Active);
+        assert!(s.keys[s.by_tag(2).unwrap()].compromised);
+        // Keys never come back (DPS-5.3).
+        assert!(compromised(&mut s, &p, 2, T0 + H).is_err());
+        assert!(retire(&mut s, 4, T0).is_ok());
+        assert_eq!(state(&s, 4), KeyState::Removed);
+        assert!(start_roll(&mut s, &p, Role::Ksk, T0).is_err(), "no spare");
+    }
+}
