@@ -26,6 +26,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// The role whose keys sign an RRset of type `rtype` (DPS-6.1): the KSK signs only
+    /// the DNSKEY RRset, the ZSK everything else. The one place this rule lives.
+    pub fn signing(rtype: u16) -> Role {
+        if rtype == crate::record::rtype::DNSKEY {
+            Role::Ksk
+        } else {
+            Role::Zsk
+        }
+    }
+
     /// DNSKEY flags: zone key, plus SEP for a KSK (RFC 4034 §2.1.1).
     pub fn flags(self) -> u16 {
         match self {

@@ -193,11 +193,7 @@ pub fn attach(
                 identical &= old.is_none_or(|o| o.sigs.is_empty());
                 continue;
             }
-            let role = if zone.rrsets[i].rtype == rtype::DNSKEY {
-                Role::Ksk
-            } else {
-                Role::Zsk
-            };
+            let role = Role::signing(zone.rrsets[i].rtype);
             let mut kept = Vec::new();
             for key in keys.iter().filter(|k| k.role == role) {
                 let set = &zone.rrsets[i];
@@ -321,11 +317,7 @@ pub fn fresh_plan(zone: &Zone, keys: &[ActiveKey]) -> ReusePlan {
             if !is_signed(group.kind, set.rtype) {
                 continue;
             }
-            let role = if set.rtype == rtype::DNSKEY {
-                Role::Ksk
-            } else {
-                Role::Zsk
-            };
+            let role = Role::signing(set.rtype);
             for _ in keys.iter().filter(|k| k.role == role) {
                 plan.need(set, Reason::Changed);
             }

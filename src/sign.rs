@@ -13,7 +13,6 @@ use crate::algorithm::Algorithm;
 use crate::hsm::{HsmError, SigningBackend, SigningSession};
 use crate::keys::Role;
 use crate::policy::Policy;
-use crate::record::rtype;
 use crate::rrsig;
 use crate::zone::{Sig, Zone, is_signed};
 
@@ -137,11 +136,7 @@ fn plan(
             if !is_signed(group.kind, set.rtype) {
                 continue;
             }
-            let role = if set.rtype == rtype::DNSKEY {
-                Role::Ksk
-            } else {
-                Role::Zsk
-            };
+            let role = Role::signing(set.rtype);
             let have = |key: &SignKey| {
                 set.sigs.iter().any(|s| {
                     rrsig::Rrsig::parse(&s.rdata).is_some_and(|r| {
