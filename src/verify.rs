@@ -2,7 +2,8 @@
 //!
 //! Starting from the parent's DS (or a trusted DNSKEY), this checks that the DNSKEY RRset
 //! is signed by a key the anchor points at, that every RRSIG verifies with public-key
-//! crypto in pure Rust ([`crate::crypto`], never the token that made the signatures), that
+//! crypto in software ([`crate::crypto`]: ring and ed25519-dalek, never the token that
+//! made the signatures), that
 //! every authoritative RRset is covered by a valid signature, that the NSEC chain is
 //! complete, closed and has the right bitmaps, that no signature is expired, not yet
 //! valid or longer-lived than allowed, and that TTLs follow the rules. It reads any

@@ -227,6 +227,15 @@ fn accepts_bind_signed_fixtures() {
 }
 
 #[test]
+fn accepts_ecdsap384_zones() {
+    // Algorithm 14 (RFC 6605): zonesign never signs with it, but `verify` must check a
+    // zone another signer made with it (DPS-6.6: any signer's valid zone passes).
+    let (_tmp, signed, anchor) = signed_all_types("bind-p384");
+    accepted(&signed, "example.", &anchor, &[]).unwrap_or_else(|e| panic!("{e}"));
+    all_validators(&signed, "example.", &anchor).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
 fn accepts_bind_multiline_output() {
     // BIND's default layout: parentheses, omitted owners, comments (issue 3: the parser
     // reads what any signer writes).

@@ -464,6 +464,7 @@ pub fn expand_includes(zone: &Path, origin: &str) -> String {
 ///   `; resign=` comments).
 /// * `"bind-multiline"`: as `"bind"` but BIND's default text output (parentheses,
 ///   omitted owners and classes, relative TTL layout): a parser test.
+/// * `"bind-p384"`: as `"bind"` with ECDSAP384SHA384 keys (algorithm 14).
 pub fn foreign_signed_zone(
     signer: &str,
     zone: &Path,
@@ -518,37 +519,28 @@ pub fn foreign_signed_zone(
             ]));
             fs::write(&anchor, ds).expect("write anchor");
         }
-        "bind" | "bind-multiline" => {
-            tool_stdout(Command::new("dnssec-keygen").current_dir(&work).args([
-                "-q",
-                "-K",
-                ".",
-                "-a",
-                "RSASHA256",
-                "-b",
-                "1024",
-                "-n",
-                "ZONE",
-                origin,
-            ]));
-            let ksk = tool_stdout(Command::new("dnssec-keygen").current_dir(&work).args([
-                "-q",
-                "-K",
-                ".",
-                "-a",
-                "RSASHA256",
-                "-b",
-                "2048",
-                "-f",
-                "KSK",
-                "-n",
-                "ZONE",
-                origin,
-            ]));
+        "bind" | "bind-multiline" | "bind-p384" => {
+            // RSASHA256 1024/2048, or ECDSAP384SHA384 (algorithm 14, which zonesign
+            // verifies but does not sign with) for "bind-p384".
+            let keygen = |bits: &str, ksk: bool| {
+                let mut args = vec!["-q", "-K", ".", "-n", "ZONE"];
+                if signer == "bind-p384" {
+                    args.extend(["-a", "ECDSAP384SHA384"]);
+                } else {
+                    args.extend(["-a", "RSASHA256", "-b", bits]);
+                }
+                if ksk {
+                    args.extend(["-f", "KSK"]);
+                }
+                args.push(origin);
+                tool_stdout(Command::new("dnssec-keygen").current_dir(&work).args(args))
+            };
+            keygen("1024", false);
+            let ksk = keygen("2048", true);
             let mut cmd = Command::new("dnssec-signzone");
             cmd.current_dir(&work)
                 .args(["-q", "-S", "-K", ".", "-d", ".", "-x"]);
-            if signer == "bind" {
+            if signer != "bind-multiline" {
                 cmd.args(["-O", "full"]);
             }
             cmd.args(["-s", &inception, "-e", &expiration, "-o", origin, "-f"])
@@ -562,7 +554,7 @@ pub fn foreign_signed_zone(
             );
             fs::write(&anchor, ds).expect("write anchor");
         }
-        other => panic!("unknown foreign signer {other:?} (ldns, bind, bind-multiline)"),
+        other => panic!("unknown foreign signer {other:?} (ldns, bind, bind-multiline, bind-p384)"),
     }
     assert!(signed.is_file(), "{signer} wrote no {}", signed.display());
     (signed, anchor)
