@@ -218,7 +218,7 @@ pub struct SignArgs {
     /// Previous signed zone whose still-valid signatures are reused (default: --out, if it exists).
     #[arg(long, value_name = "OLD")]
     pub previous: Option<PathBuf>,
-    /// Check every signature cryptographically, even those reused from a proven previous output.
+    /// Check every signature cryptographically, even those reused from a proven previous output, and read the written file back and verify it again before it replaces the output.
     #[arg(long)]
     pub full_verify: bool,
     /// Read the zone and the previous output, report what would be re-signed and why; touch no key, write nothing.

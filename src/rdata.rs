@@ -162,9 +162,19 @@ pub fn type_code(mnemonic: &[u8]) -> Option<u16> {
 
 /// The mnemonic for a type, or `TYPEnnn` (RFC 3597) when we have no name for it.
 pub fn type_name(code: u16) -> String {
+    let mut s = String::new();
+    push_type_name(code, &mut s);
+    s
+}
+
+/// Appends the mnemonic of `code` (or `TYPEnnn`) without allocating: the output stage
+/// writes one per record.
+pub fn push_type_name(code: u16, out: &mut String) {
     match TYPE_NAMES.iter().find(|(c, _)| *c == code) {
-        Some((_, name)) => (*name).to_string(),
-        None => format!("TYPE{code}"),
+        Some((_, name)) => out.push_str(name),
+        None => {
+            let _ = write!(out, "TYPE{code}");
+        }
     }
 }
 
@@ -737,15 +747,29 @@ fn parse_time(text: &[u8]) -> Option<u32> {
 }
 
 /// Formats a u32 epoch time as YYYYMMDDHHmmSS (UTC).
+///
+/// By hand (H. Hinnant's civil-from-days) rather than chrono's `format`: every RRSIG
+/// has two, and strftime parsing per call was a visible share of the output stage. A
+/// unit test checks it against chrono over the whole u32 range.
 fn format_time(t: u32, out: &mut String) {
-    match chrono::DateTime::from_timestamp(i64::from(t), 0) {
-        Some(dt) => {
-            let _ = write!(out, "{}", dt.format("%Y%m%d%H%M%S"));
-        }
-        None => {
-            let _ = write!(out, "{t}");
-        }
-    }
+    let days = i64::from(t / 86_400);
+    let secs = t % 86_400;
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let _ = write!(
+        out,
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
 }
 
 /// Decodes `\X` and `\DDD` escapes of a character string and appends the bytes.
@@ -1400,15 +1424,19 @@ fn field_len(kind: Kind, rest: &[u8]) -> Result<usize, RdataError> {
 /// DNS tool reads.
 pub fn format_rdata(rtype: u16, rdata: &[u8], out: &mut String) {
     if let Some(fields) = descriptor(rtype) {
-        let mut tmp = String::with_capacity(rdata.len() * 2 + 16);
+        // Fields go straight into `out` (no temporary per record); on malformed RDATA
+        // the partial text is cut off again and the generic form written instead.
+        let start = out.len();
         if walk_wire(fields, rdata, |kind, bytes| {
-            format_field(kind, bytes, &mut tmp)
+            format_field(kind, bytes, start, out)
         })
         .is_ok()
         {
-            out.push_str(tmp.trim_end());
+            let end = out.trim_end().len().max(start);
+            out.truncate(end);
             return;
         }
+        out.truncate(start);
     }
     format_generic(rdata, out);
 }
@@ -1423,8 +1451,8 @@ fn format_generic(rdata: &[u8], out: &mut String) {
 }
 
 /// Writes one field, separated from the previous by a space.
-fn format_field(kind: Kind, v: &[u8], out: &mut String) -> Result<(), RdataError> {
-    if !out.is_empty() && !out.ends_with(' ') {
+fn format_field(kind: Kind, v: &[u8], start: usize, out: &mut String) -> Result<(), RdataError> {
+    if out.len() > start && !out.ends_with(' ') {
         out.push(' ');
     }
     let be = |n: usize| {
@@ -1435,7 +1463,7 @@ fn format_field(kind: Kind, v: &[u8], out: &mut String) -> Result<(), RdataError
     match kind {
         K::Name => {
             let name = Name::from_wire(v).map_err(|e| RdataError::new(e.to_string()))?;
-            let _ = write!(out, "{name}");
+            name.push_text(out);
         }
         K::U8 | K::Algorithm => {
             let _ = write!(out, "{}", be(1));
@@ -1446,7 +1474,7 @@ fn format_field(kind: Kind, v: &[u8], out: &mut String) -> Result<(), RdataError
         K::U32 | K::Period => {
             let _ = write!(out, "{}", be(4));
         }
-        K::Type => out.push_str(&type_name(be(2) as u16)),
+        K::Type => push_type_name(be(2) as u16, out),
         K::Time => format_time(be(4), out),
         K::Ipv4 => {
             let ip = <[u8; 4]>::try_from(v).map_err(|_| RdataError::new("bad IPv4"))?;
@@ -1458,8 +1486,8 @@ fn format_field(kind: Kind, v: &[u8], out: &mut String) -> Result<(), RdataError
         }
         K::CharString => write_quoted(v.get(1..).unwrap_or(&[]), out),
         K::CharStrings => format_char_strings(v, out),
-        K::Base64 => out.push_str(&BASE64.encode(v)),
-        K::Hex => out.push_str(&HEXUPPER.encode(v)),
+        K::Base64 => BASE64.encode_append(v, out),
+        K::Hex => HEXUPPER.encode_append(v, out),
         K::TypeBitmap => format_bitmap(v, out)?,
         K::SaltHex => match v.get(1..) {
             Some(s) if !s.is_empty() => out.push_str(&HEXUPPER.encode(s)),
@@ -1497,7 +1525,7 @@ fn format_bitmap(v: &[u8], out: &mut String) -> Result<(), RdataError> {
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(&type_name(t));
+        push_type_name(t, out);
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use crate::name::Name;
 
 /// Where a record came from, for error messages: index into the parsed zone's file
 /// list, and 1-based line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub struct SourceLoc {
     /// Index into `ParsedZone::files`.
     pub file: u32,
