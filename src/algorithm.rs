@@ -72,7 +72,8 @@ impl Algorithm {
 
 impl fmt::Display for Algorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        // `pad`, not `write_str`, so that widths in tables (`key list`) apply.
+        f.pad(self.name())
     }
 }
 

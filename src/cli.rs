@@ -275,7 +275,7 @@ pub struct VerifyArgs {
 pub enum KeyCommand {
     /// Print the DS set the parent should publish now (DPS-5.1), or one key's DS, as zone-file lines.
     Ds(DsArgs),
-    /// List the keys: tag, role, algorithm, bits, state, PKCS#11 id and label, past and planned transitions.
+    /// List the keys: tag, role, algorithm, bits, state (generated, published, ready, active, retired, removed, destroyed), PKCS#11 id and label, past and planned transitions.
     List(ListArgs),
     /// Generate keys inside the token for later use (a ceremony, DPS-5.1); they are not published until a roll.
     Generate(GenerateArgs),
@@ -289,6 +289,8 @@ pub enum KeyCommand {
     Compromised(TagArgs),
     /// Take a generated, never published key out of use for good (DPS-5.3); other states are refused.
     Retire(TagArgs),
+    /// Destroy a removed key's private and public objects in the token for good (DPS-5.3); needs the PIN; any other state is refused.
+    Destroy(TagArgs),
 }
 
 /// Options of `key generate`.
@@ -391,6 +393,9 @@ pub struct ListArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Show states and planned times as of this time (RFC 3339) instead of the clock.
+    #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
+    pub now: Option<i64>,
 }
 
 /// HSM commands.
@@ -483,6 +488,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Key(KeyCommand::DsSeen(_)) => "key ds-seen",
         Command::Key(KeyCommand::Compromised(_)) => "key compromised",
         Command::Key(KeyCommand::Retire(_)) => "key retire",
+        Command::Key(KeyCommand::Destroy(_)) => "key destroy",
         Command::Audit(_) => "audit",
         Command::Check(_) => "check",
         Command::Hsm(_) => "hsm bench",
@@ -500,7 +506,8 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             | KeyCommand::Rollover(_)
             | KeyCommand::DsSeen(_)
             | KeyCommand::Compromised(_)
-            | KeyCommand::Retire(_)),
+            | KeyCommand::Retire(_)
+            | KeyCommand::Destroy(_)),
         ) => cmd_key_lifecycle(cli, k),
         Command::Key(KeyCommand::Ds(a)) => cmd_key_ds(cli, a),
         Command::Key(KeyCommand::List(a)) => cmd_key_list(cli, a),
@@ -733,6 +740,7 @@ fn cmd_key_lifecycle(cli: &Cli, k: &KeyCommand) -> Result<ExitCode> {
         KeyCommand::Retire(a) => cmd_key_change(cli, "key retire", a.now, |s, _, now| {
             lifecycle::retire(s, a.tag, now)
         }),
+        KeyCommand::Destroy(a) => cmd_key_destroy(cli, a),
         KeyCommand::Ds(a) => cmd_key_ds(cli, a),
         KeyCommand::List(a) => cmd_key_list(cli, a),
     }
@@ -840,8 +848,16 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     let module = crate::hsm::Module::load(&cfg.hsm.module)?;
     let token = crate::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
     if !token.mechanisms_for(alg) {
+        drop(token);
+        // A refused key generation is an HSM act too (DPS-4.4, SEC-6.5); a failure to
+        // log it must not hide the refusal.
+        let _ = audit.record(
+            "keygen",
+            serde_json::json!({"role": role.to_string(), "algorithm": alg.name(), "result": "failed", "error": "mechanism missing in the token"}),
+        );
+        let _ = audit.record("logout", serde_json::json!({"token": cfg.hsm.token}));
         return Err(Error::Key(format!(
-            "the token '{}' cannot generate or sign with {alg} (its PKCS#11 mechanisms are missing); nothing was generated. Choose an algorithm it supports (--algorithm), or use a token that has it",
+            "the token '{}' cannot generate or sign with {alg} (its PKCS#11 mechanisms are missing); nothing was generated and the key state is unchanged. Choose an algorithm it supports (--algorithm), or use a token that has it",
             cfg.hsm.token
         )));
     }
@@ -899,19 +915,102 @@ fn cmd_key_change(
     Ok(ExitCode::Ok)
 }
 
+/// `zonesign key destroy`: destroys a removed key's objects in the token (DPS-5.3).
+///
+/// Under the key-state lock: checks the state ([`lifecycle::destroy_check`]; a refusal
+/// touches neither token nor state), logs in, destroys the private and public objects,
+/// logs `key-destroyed` at once (tag, role, PKCS#11 id and label, never key material;
+/// the audit line carries the OS user), logs out, and records the key as destroyed in
+/// the key state (saved atomically). The destruction is logged before the state is
+/// saved because the token has changed whatever happens next; if the save fails,
+/// running the command again completes the record: a key with no objects left is
+/// recorded as destroyed, with a warning.
+fn cmd_key_destroy(cli: &Cli, a: &TagArgs) -> Result<ExitCode> {
+    let cfg = load_config(cli)?;
+    let policy = cfg.policy()?;
+    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
+    let mut store = KeyStore::load(&cfg.files.keys)?;
+    let i = lifecycle::destroy_check(&store, &policy, a.tag)?;
+    let now = now_or_clock(a.now);
+    let k = store.keys[i].clone();
+    let id = k.id_bytes()?;
+    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key destroy");
+    let audit_io = |e| Error::io(&cfg.files.audit_log, e);
+    let key_fields =
+        serde_json::json!({"tag": k.tag, "role": k.role.to_string(), "id": k.id, "label": k.label});
+    let module = crate::hsm::Module::load(&cfg.hsm.module)?;
+    let token = crate::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
+    let objects = match token.destroy_key(&id) {
+        Ok(o) => o,
+        Err(e) => {
+            // A failed attempt on a key is an HSM act too (SEC-6.5); logging it must
+            // not hide the HSM error.
+            let mut fields = key_fields;
+            if let Some(o) = fields.as_object_mut() {
+                o.insert("result".into(), "failed".into());
+                o.insert("error".into(), e.to_string().into());
+            }
+            let _ = audit.record("key-destroyed", fields);
+            drop(token);
+            let _ = audit.record("logout", serde_json::json!({"token": cfg.hsm.token}));
+            return Err(e.into());
+        }
+    };
+    let nothing_left = objects.private + objects.public == 0;
+    let detail = if nothing_left {
+        format!(
+            "no object with its PKCS#11 id was left in token '{}' (destroyed earlier, or outside zonesign); recorded as destroyed",
+            cfg.hsm.token
+        )
+    } else {
+        format!(
+            "{} private and {} public key object(s) destroyed in token '{}'",
+            objects.private, objects.public, cfg.hsm.token
+        )
+    };
+    let change = lifecycle::record_destroyed(&mut store, i, now, detail);
+    let mut fields = change.audit_fields();
+    if let (Some(o), Some(extra)) = (fields.as_object_mut(), key_fields.as_object()) {
+        o.extend(extra.clone());
+        o.insert("private-objects".into(), objects.private.into());
+        o.insert("public-objects".into(), objects.public.into());
+        o.insert("result".into(), "ok".into());
+    }
+    let logged = audit.record(&format!("key-{}", change.event), fields);
+    drop(token);
+    let logout = audit.record("logout", serde_json::json!({"token": cfg.hsm.token}));
+    // The token has changed: the state is saved even if the audit log failed.
+    store.save(&cfg.files.keys)?;
+    logged.and(logout).map_err(audit_io)?;
+    if nothing_left {
+        eprintln!("zonesign: warning: key {change}");
+    } else if !cli.quiet {
+        say!("key {change}");
+    }
+    Ok(ExitCode::Ok)
+}
+
 fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let store = KeyStore::load(&cfg.files.keys)?;
     let policy = cfg.policy()?;
+    let now = now_or_clock(a.now);
     if a.format == Format::Json {
         let keys: Vec<serde_json::Value> = (0..store.keys.len())
             .map(|i| {
                 let mut v = serde_json::to_value(&store.keys[i]).unwrap_or_default();
-                let timeline: Vec<_> = lifecycle::timeline(&store, &policy, i)
+                let listed = lifecycle::listed_state(&store, &policy, i, now);
+                let timeline: Vec<_> = lifecycle::timeline(&store, &policy, i, now)
                     .into_iter()
                     .map(|(e, t, planned)| serde_json::json!({"event": e, "time": t, "planned": planned}))
                     .collect();
                 if let Some(o) = v.as_object_mut() {
+                    // `state` as listed (with `ready`), `recorded-state` as in keys.toml.
+                    o.insert(
+                        "recorded-state".into(),
+                        lifecycle::state_name(store.keys[i].state).into(),
+                    );
+                    o.insert("state".into(), lifecycle::state_name(listed).into());
                     o.insert("timeline".into(), timeline.into());
                 }
                 v
@@ -939,11 +1038,11 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
             k.role,
             k.algorithm,
             k.bits,
-            lifecycle::state_name(k.state),
+            lifecycle::state_name(lifecycle::listed_state(&store, &policy, i, now)),
             k.id,
             k.label
         );
-        let line: Vec<String> = lifecycle::timeline(&store, &policy, i)
+        let line: Vec<String> = lifecycle::timeline(&store, &policy, i, now)
             .into_iter()
             .map(|(e, t, planned)| format!("{e} {t}{}", if planned { " (planned)" } else { "" }))
             .collect();

@@ -194,7 +194,7 @@ pub enum HsmError {
     NoFreeSlot,
     /// No private (or public) key object with this CKA_ID exists on the token.
     #[error(
-        "no key with CKA_ID {id_hex} on the token; check the key store against `zonesign hsm list`"
+        "no key with CKA_ID {id_hex} on the token; check `token` in the [hsm] section of the config and the key state (`zonesign key list`)"
     )]
     KeyNotFound {
         /// The CKA_ID, hex-encoded.
@@ -553,6 +553,15 @@ pub struct PrivateKeyAttributes {
     pub private: bool,
 }
 
+/// How many key objects [`Token::destroy_key`] destroyed, for the audit log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DestroyedObjects {
+    /// Private key objects destroyed (0 or 1).
+    pub private: usize,
+    /// Public key objects destroyed (0 or 1).
+    pub public: usize,
+}
+
 /// The logged-in state shared by a [`Token`] and the signers made from it.
 struct TokenInner {
     module: Module,
@@ -801,6 +810,33 @@ impl Token {
             out.push((id, label));
         }
         Ok(out)
+    }
+
+    /// Destroys the key pair with CKA_ID `id` in the token: the private key object and
+    /// the public key object (`C_DestroyObject`), so the key can never sign again.
+    ///
+    /// This is the one irreversible act on keys (DPS-5.3: a removed key is destroyed
+    /// only by an explicit command, `zonesign key destroy`); the caller decides that the
+    /// key may go. Both objects are looked up first, so two objects of one class with
+    /// this id (an ambiguous id, which could mean another key) destroy nothing. An id
+    /// with no objects is not an error: the result says how many were destroyed, so a
+    /// destruction whose recording was interrupted can be completed later.
+    pub fn destroy_key(&self, id: &[u8]) -> Result<DestroyedObjects, HsmError> {
+        let private = self.find_by_id(ObjectClass::PRIVATE_KEY, id)?;
+        let public = self.find_by_id(ObjectClass::PUBLIC_KEY, id)?;
+        if private.len() > 1 || public.len() > 1 {
+            return Err(HsmError::AmbiguousKeyId { id_hex: hex(id) });
+        }
+        let session = self.session();
+        // The private key first: once it is gone the key cannot sign, whatever happens
+        // to the public half.
+        for &h in private.iter().chain(public.iter()) {
+            session.destroy_object(h).map_err(ck("C_DestroyObject"))?;
+        }
+        Ok(DestroyedObjects {
+            private: private.len(),
+            public: public.len(),
+        })
     }
 
     /// Whether this token can both generate keys for and sign with `alg`, judged
@@ -1287,6 +1323,27 @@ mod tests {
         ));
         drop((s, signer));
         assert_eq!(second.private_key_ids().unwrap().len(), 4);
+        // DPS-5.3: destroying a key removes both objects; a second call finds none.
+        let (gone, _, _) = &keys[0];
+        assert_eq!(
+            second.destroy_key(gone).unwrap(),
+            DestroyedObjects {
+                private: 1,
+                public: 1
+            }
+        );
+        assert_eq!(second.private_key_ids().unwrap().len(), 3);
+        assert!(matches!(
+            second.public_key(gone, Algorithm::RsaSha1),
+            Err(HsmError::KeyNotFound { .. })
+        ));
+        assert_eq!(
+            second.destroy_key(gone).unwrap(),
+            DestroyedObjects {
+                private: 0,
+                public: 0
+            }
+        );
         // An unrelated session stays open, so only an explicit C_Logout (not the
         // implicit one when the last session closes) makes it public again.
         let bystander = m.ctx.open_ro_session(m.find_slot(label).unwrap()).unwrap();

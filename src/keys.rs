@@ -47,14 +47,18 @@ impl Role {
 
 impl std::fmt::Display for Role {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
+        // `pad`, not `write_str`: column widths in `key list` apply.
+        f.pad(match self {
             Role::Ksk => "ksk",
             Role::Zsk => "zsk",
         })
     }
 }
 
-/// Where a key is in its life (RFC 7583 terms; the full lifecycle comes with rollovers).
+/// Where a key is in its life, as recorded in the key state (RFC 7583 terms, plus
+/// `destroyed`). `ready` is never recorded by the lifecycle: `zonesign key list` shows
+/// it for a published key whose DNSKEY is in every cache (see
+/// [`crate::lifecycle::listed_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyState {
@@ -68,11 +72,21 @@ pub enum KeyState {
     Active,
     /// No longer signing; DNSKEY may still be published.
     Retired,
-    /// Gone from the zone; never used again (DPS-5.3).
+    /// Gone from the zone; never used again (DPS-5.3). Its private key still exists in
+    /// the token until `zonesign key destroy`.
     Removed,
+    /// Removed, and its key objects destroyed in the token by `zonesign key destroy`
+    /// (DPS-5.3): the end of every key's life. Recorded, not computed, so that the key
+    /// state says which keys can no longer exist anywhere.
+    Destroyed,
 }
 
 impl KeyState {
+    /// Whether the key has left the zone for good (removed or destroyed; DPS-5.3).
+    pub fn is_gone(self) -> bool {
+        matches!(self, KeyState::Removed | KeyState::Destroyed)
+    }
+
     /// Whether the DNSKEY is in the zone's DNSKEY RRset in this state.
     pub fn is_published(self) -> bool {
         matches!(
@@ -269,11 +283,11 @@ impl KeyStore {
             .filter(move |k| k.role == role && k.state == KeyState::Active)
     }
 
-    /// The key with this tag, if exactly one key that is not removed has it; a removed
-    /// key is found only when no live key shares its tag.
+    /// The key with this tag, if exactly one key that is not removed (or destroyed) has
+    /// it; a removed key is found only when no live key shares its tag.
     pub fn by_tag(&self, tag: u16) -> Result<usize> {
         let live: Vec<usize> = (0..self.keys.len())
-            .filter(|&i| self.keys[i].tag == tag && self.keys[i].state != KeyState::Removed)
+            .filter(|&i| self.keys[i].tag == tag && !self.keys[i].state.is_gone())
             .collect();
         let all: Vec<usize> = (0..self.keys.len())
             .filter(|&i| self.keys[i].tag == tag)

@@ -444,7 +444,7 @@ pub fn retire(store: &mut KeyStore, tag: u16, now: i64) -> Result<Vec<Change>> {
         (_, KeyState::Published | KeyState::Ready) => Some(format!(
             "key {tag} is published and about to sign: let the roll finish, then roll again"
         )),
-        (_, KeyState::Retired | KeyState::Removed) => Some(format!(
+        (_, KeyState::Retired | KeyState::Removed | KeyState::Destroyed) => Some(format!(
             "key {tag} is already {}; keys are never reused (DPS-5.3)",
             state_name(k.state)
         )),
@@ -471,11 +471,120 @@ pub fn state_name(s: KeyState) -> &'static str {
         KeyState::Active => "active",
         KeyState::Retired => "retired",
         KeyState::Removed => "removed",
+        KeyState::Destroyed => "destroyed",
     }
 }
 
-/// Past and planned transitions of a key: (event, time, planned), for `key list`.
-pub fn timeline(store: &KeyStore, policy: &Policy, i: usize) -> Vec<(&'static str, String, bool)> {
+/// How long a key's DNSKEY must be published before every cache has it (RFC 7583
+/// "Ipub" for a ZSK, the DS-ready interval for a KSK).
+fn publication_interval(policy: &Policy, role: Role) -> i64 {
+    match role {
+        Role::Zsk => policy.zsk_prepublish(),
+        Role::Ksk => policy.ksk_ds_ready(),
+    }
+}
+
+/// The state `zonesign key list` shows for key `i` at `now`.
+///
+/// The recorded state, except that a published key whose DNSKEY has been in the zone
+/// for DNSKEY TTL + propagation shows as `ready` (RFC 7583 "Trdy": every cache has it,
+/// so it may sign; the first `sign` run from then on makes it active). The lifecycle
+/// does not record `ready`, because the same run that could record it makes the key
+/// active; listing it tells the operator that the wait is over and only a run is missing.
+pub fn listed_state(store: &KeyStore, policy: &Policy, i: usize, now: i64) -> KeyState {
+    let k = &store.keys[i];
+    match k.state {
+        KeyState::Published
+            if t(&k.published).is_some_and(|p| p + publication_interval(policy, k.role) <= now) =>
+        {
+            KeyState::Ready
+        }
+        s => s,
+    }
+}
+
+/// Checks that `zonesign key destroy --tag N` may destroy key `tag` and returns its index.
+///
+/// Only a `removed` key may be destroyed (DPS-5.3): its DNSKEY has left the zone and no
+/// signature it made can still be cached, so nothing can ever need it again. Any other
+/// state is refused with why and what to do instead; a destroyed key is refused as
+/// already destroyed. When a live key and a removed key share the tag, the removed one
+/// is meant (only it can be destroyed).
+pub fn destroy_check(store: &KeyStore, policy: &Policy, tag: u16) -> Result<usize> {
+    let removed: Vec<usize> = (0..store.keys.len())
+        .filter(|&i| store.keys[i].tag == tag && store.keys[i].state == KeyState::Removed)
+        .collect();
+    let i = match removed.as_slice() {
+        [i] => return Ok(*i),
+        [] => store.by_tag(tag)?,
+        _ => {
+            return Err(Error::Key(format!(
+                "several removed keys have tag {tag}; the key state is ambiguous and nothing was destroyed. See `zonesign key list` (PKCS#11 ids) and `zonesign check`"
+            )));
+        }
+    };
+    let k = &store.keys[i];
+    let role = k.role;
+    let why = match k.state {
+        KeyState::Destroyed => {
+            return Err(Error::Key(format!(
+                "key {tag} ({}) was already destroyed at {}: its objects are no longer in the token; nothing to do",
+                k.label,
+                k.destroyed.as_deref().unwrap_or("an unrecorded time")
+            )));
+        }
+        KeyState::Removed => return Ok(i),
+        KeyState::Generated => format!(
+            "key {tag} is generated, not removed: take it out of use first with `zonesign key retire --tag {tag}` (it becomes removed at once, never published), then destroy it"
+        ),
+        KeyState::Active => {
+            let risk = match role {
+                Role::Ksk => {
+                    "it signs the DNSKEY RRset and the parent's DS may point to it: destroying it could leave the zone without a chain from the DS anchor"
+                }
+                Role::Zsk => "it signs the zone: the next sign run would fail without it",
+            };
+            format!(
+                "{} {tag} is active; {risk}. Roll it first (`zonesign key rollover --role {role}`, or `zonesign key compromised --tag {tag}` if it may be compromised); once `zonesign key list` shows it removed, destroy it",
+                role.to_string().to_uppercase()
+            )
+        }
+        KeyState::Published | KeyState::Ready => format!(
+            "key {tag} is published and about to sign; it is needed. Keys leave the zone only through a roll; once `zonesign key list` shows it removed, destroy it"
+        ),
+        KeyState::Retired => {
+            let plan = timeline(store, policy, i, i64::MIN)
+                .into_iter()
+                .find(|(e, _, planned)| *e == "removed" && *planned)
+                .map(|(_, at, _)| format!(" (planned: {at}, at the first sign run from then on)"))
+                .unwrap_or_default();
+            format!(
+                "key {tag} is retired but not yet removed: its DNSKEY stays in the zone until no signature it made can still be in a cache{plan}. Sign runs remove it; destroy it after that"
+            )
+        }
+    };
+    Err(Error::Key(format!(
+        "refused, nothing destroyed or changed: {why} (DPS-5.3)"
+    )))
+}
+
+/// Records that key `i`'s objects were destroyed in the token at `now`
+/// (`zonesign key destroy`, after [`destroy_check`] and the token's `C_DestroyObject`).
+pub fn record_destroyed(store: &mut KeyStore, i: usize, now: i64, detail: String) -> Change {
+    let k = &mut store.keys[i];
+    k.state = KeyState::Destroyed;
+    k.destroyed = Some(timestamp(now));
+    Change::new(k, "destroyed", now, detail)
+}
+
+/// Past and planned transitions of a key at `now`: (event, time, planned), for `key
+/// list`. A `ready` time that `now` has passed (see [`listed_state`]) is past, not planned.
+pub fn timeline(
+    store: &KeyStore,
+    policy: &Policy,
+    i: usize,
+    now: i64,
+) -> Vec<(&'static str, String, bool)> {
     let k = &store.keys[i];
     let mut v: Vec<(&'static str, String, bool)> = vec![("created", k.created.clone(), false)];
     for (name, f) in [
@@ -495,7 +604,10 @@ pub fn timeline(store: &KeyStore, policy: &Policy, i: usize) -> Vec<(&'static st
     match (k.role, k.state) {
         (Role::Zsk, KeyState::Published) => {
             if let Some(p) = t(&k.published) {
-                plan("active", p + policy.zsk_prepublish());
+                let ready = p + policy.zsk_prepublish();
+                v.push(("ready", timestamp(ready), ready > now));
+                // Made active by the first sign run at or after that time.
+                v.push(("active", timestamp(ready), true));
             }
         }
         (Role::Zsk, KeyState::Active) => {
@@ -666,5 +778,90 @@ mod tests {
         assert!(retire(&mut s, 4, T0).is_ok());
         assert_eq!(state(&s, 4), KeyState::Removed);
         assert!(start_roll(&mut s, &p, Role::Ksk, T0).is_err(), "no spare");
+    }
+
+    /// RFC 7583 "ready": a pre-published ZSK shows as ready once its DNSKEY has been in
+    /// the zone for DNSKEY TTL + propagation, until a sign run makes it active (DPS-6.4).
+    #[test]
+    fn a_prepublished_zsk_is_listed_ready_once_caches_have_it() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        start_roll(&mut s, &p, Role::Zsk, T0).unwrap();
+        let n = s.by_tag(3).unwrap();
+        let ready = T0 + p.zsk_prepublish();
+        assert_eq!(listed_state(&s, &p, n, ready - 1), KeyState::Published);
+        assert_eq!(listed_state(&s, &p, n, ready), KeyState::Ready);
+        // Only listed: the recorded state is unchanged, and the other keys list as recorded.
+        assert_eq!(state(&s, 3), KeyState::Published);
+        assert_eq!(
+            listed_state(&s, &p, s.by_tag(2).unwrap(), ready),
+            KeyState::Active
+        );
+        let planned = |now| {
+            timeline(&s, &p, n, now)
+                .into_iter()
+                .filter(|e| e.0 == "ready")
+                .map(|e| (e.1, e.2))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(planned(ready - 1), vec![(timestamp(ready), true)]);
+        assert_eq!(planned(ready), vec![(timestamp(ready), false)]);
+        // The next run makes it active: no longer listed as ready.
+        advance(&mut s, &p, ready);
+        assert_eq!(listed_state(&s, &p, n, ready), KeyState::Active);
+        assert_eq!(state_name(KeyState::Ready), "ready");
+    }
+
+    /// DPS-5.3: only a removed key may be destroyed, once; every other state is refused
+    /// with what to do, and a refusal changes nothing.
+    #[test]
+    fn only_removed_keys_can_be_destroyed() {
+        let p = Policy::default();
+        let mut s = store();
+        advance(&mut s, &p, T0);
+        let refused = |s: &KeyStore, tag: u16, want: &str| {
+            let e = destroy_check(s, &p, tag).unwrap_err().to_string();
+            assert!(e.contains(want), "key {tag}: {e}");
+            assert!(matches!(destroy_check(s, &p, tag), Err(Error::Key(_))));
+        };
+        refused(&s, 1, "KSK 1 is active");
+        refused(&s, 2, "ZSK 2 is active");
+        refused(&s, 3, "key retire --tag 3");
+        refused(&s, 9, "no key with tag 9");
+        // A retired ZSK waits for its planned removal.
+        compromised(&mut s, &p, 2, T0 + H).unwrap();
+        refused(&s, 2, "retired but not yet removed");
+        refused(&s, 2, &timestamp(T0 + H + p.zsk_retire_interval()));
+        advance(&mut s, &p, T0 + H + p.zsk_retire_interval());
+        assert_eq!(state(&s, 2), KeyState::Removed);
+        let before = format!("{s:?}");
+        let i = destroy_check(&s, &p, 2).unwrap();
+        assert_eq!(format!("{s:?}"), before, "the check changes nothing");
+        let c = record_destroyed(&mut s, i, T0 + 30 * D, "gone".into());
+        assert_eq!((c.event, c.tag), ("destroyed", 2));
+        assert_eq!(s.keys[i].state, KeyState::Destroyed);
+        assert_eq!(KeyEntry::time(&s.keys[i].destroyed), Some(T0 + 30 * D));
+        assert!(!s.keys[i].state.is_published());
+        refused(&s, 2, "already destroyed");
+        assert!(
+            timeline(&s, &p, i, T0 + 30 * D)
+                .iter()
+                .any(|e| e.0 == "destroyed" && !e.2)
+        );
+        // Destroyed keys are never reused either (DPS-5.3).
+        assert!(compromised(&mut s, &p, 2, T0 + 31 * D).is_err());
+        assert!(retire(&mut s, 2, T0 + 31 * D).is_err());
+        // The state survives a save and load.
+        let text = toml::to_string_pretty(&s).unwrap();
+        assert!(text.contains("state = \"destroyed\""), "{text}");
+        let back: KeyStore = toml::from_str(&text).unwrap();
+        assert_eq!(back.keys[i].state, KeyState::Destroyed);
+        // A live key that shares a removed key's tag does not hide the removed one.
+        let mut s = store();
+        let mut old = key(2, Role::Zsk, KeyState::Removed);
+        old.id = "ff".into();
+        s.keys.push(old);
+        assert_eq!(destroy_check(&s, &p, 2).unwrap(), 4);
     }
 }

@@ -278,7 +278,7 @@ fn tool(cmd: &mut Command) -> Result<Output, String> {
     cmd.output().map_err(|e| {
         format!(
             "cannot run {cmd:?}: {e} (run scripts/install-deps: softhsm2 ldnsutils \
-             bind9-utils bind9-dnsutils knot-dnssecutils)"
+             bind9-utils bind9-dnsutils knot-dnssecutils opensc)"
         )
     })
 }
@@ -889,4 +889,211 @@ pub fn edit_first_line(
     }
     let old = found.expect("no line matched the predicate");
     (out, old)
+}
+
+// ---------------------------------------------------------------------------------------
+// Key lifecycles (tests/key_lifecycle.rs)
+// ---------------------------------------------------------------------------------------
+
+/// A small `.se`-like zone: apex, glue, 50 delegations, every third one with DS.
+pub fn write_se_zone(path: &Path) {
+    let mut z = String::from(
+        "$ORIGIN se.\n$TTL 3600\n@ 3600 IN SOA ns1.se. hostmaster.se. 1 7200 3600 604800 7200\n@ 172800 IN NS ns1.se.\nns1 3600 IN A 192.0.2.1\n",
+    );
+    for i in 0..50 {
+        z.push_str(&format!(
+            "d{i} 86400 IN NS ns1.host{}.example.net.\n",
+            i % 7
+        ));
+        if i % 3 == 0 {
+            z.push_str(&format!(
+                "d{i} 3600 IN DS {} 13 2 {}\n",
+                1000 + i,
+                format!("{i:02X}").repeat(32)
+            ));
+        }
+    }
+    fs::write(path, z).expect("write zone");
+}
+
+/// The key objects in a setup's token, by CKA_ID (lowercase hex), as `pkcs11-tool`
+/// (OpenSC) lists them: independent of zonesign's own PKCS#11 code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenObjects {
+    pub private: std::collections::BTreeSet<String>,
+    pub public: std::collections::BTreeSet<String>,
+}
+
+impl Setup {
+    /// Runs `zonesign --config C ARGS`, asserts exit 0 and returns stdout.
+    #[track_caller]
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = run(self.cmd().args(args));
+        assert_exit(&out, EXIT_OK, &args.join(" "));
+        stdout(&out)
+    }
+
+    /// `zonesign key list --format json [--now T]`, parsed.
+    pub fn key_list(&self, now: Option<i64>) -> serde_json::Value {
+        let mut args = vec!["key", "list", "--format", "json"];
+        let t = now.map(rfc3339);
+        if let Some(t) = &t {
+            args.extend(["--now", t]);
+        }
+        serde_json::from_str(&self.ok(&args)).expect("key list JSON")
+    }
+
+    /// Tags of the keys of `role` whose state in `keys.toml` (`recorded-state` in `key
+    /// list`; the listed `state` depends on the clock) is `state`, in generation order.
+    pub fn tags(&self, role: &str, state: &str) -> Vec<u16> {
+        self.key_list(None)
+            .as_array()
+            .expect("key list is an array")
+            .iter()
+            .filter(|k| k["role"] == role && k["recorded-state"] == state)
+            .map(|k| k["tag"].as_u64().expect("tag") as u16)
+            .collect()
+    }
+
+    /// One key of `key list --format json` by tag.
+    pub fn key(&self, tag: u16) -> serde_json::Value {
+        self.key_list(None)
+            .as_array()
+            .expect("key list is an array")
+            .iter()
+            .find(|k| k["tag"] == tag)
+            .unwrap_or_else(|| panic!("no key with tag {tag}"))
+            .clone()
+    }
+
+    /// `pkcs11-tool` (OpenSC) logged in to this setup's token, with `args`; asserts
+    /// success. The PIN goes in through the environment (`--pin env:NAME`), never on a
+    /// command line (SEC-6.1).
+    pub fn pkcs11_tool(&self, args: &[&str]) -> Output {
+        let cfg: toml::Value = toml::from_str(&self.config_text()).expect("config TOML");
+        let hsm = &cfg["hsm"];
+        let pin = fs::read_to_string(self.pin_file()).expect("read PIN file");
+        let out = tool(
+            Command::new("pkcs11-tool")
+                .env("SOFTHSM2_CONF", self.dir.join("softhsm2.conf"))
+                .env("ZONESIGN_TEST_PIN", pin.trim())
+                .arg("--module")
+                .arg(hsm["module"].as_str().expect("hsm.module"))
+                .arg("--token-label")
+                .arg(hsm["token"].as_str().expect("hsm.token"))
+                .args(["--login", "--pin", "env:ZONESIGN_TEST_PIN"])
+                .args(args),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            out.status.success(),
+            "pkcs11-tool {args:?} failed\n{}",
+            describe(&out)
+        );
+        out
+    }
+
+    /// The key objects in the token, listed by `pkcs11-tool --list-objects`.
+    pub fn token_objects(&self) -> TokenObjects {
+        let out = self.pkcs11_tool(&["--list-objects"]);
+        let mut objects = TokenObjects {
+            private: Default::default(),
+            public: Default::default(),
+        };
+        let mut class = "";
+        for line in stdout(&out).lines() {
+            if line.starts_with("Private Key Object") {
+                class = "private";
+            } else if line.starts_with("Public Key Object") {
+                class = "public";
+            } else if !line.starts_with(' ') {
+                class = "";
+            } else if let Some(id) = line.trim().strip_prefix("ID:") {
+                let id = id.trim().to_ascii_lowercase();
+                match class {
+                    "private" => objects.private.insert(id),
+                    "public" => objects.public.insert(id),
+                    _ => false,
+                };
+            }
+        }
+        objects
+    }
+}
+
+/// A setup with the small `.se` zone of [`write_se_zone`], where it is signed to, and
+/// the parent's DS as `zonesign key ds --origin se.` gives it right after init.
+pub struct SeZone {
+    pub s: Setup,
+    pub zone: PathBuf,
+    pub signed: PathBuf,
+    /// `<tmp>/parent.ds`: the DS set the parent publishes at the start.
+    pub ds: PathBuf,
+}
+
+impl SeZone {
+    pub fn new(alg: &str) -> SeZone {
+        let s = Setup::new(alg);
+        let zone = s.path("se.zone");
+        write_se_zone(&zone);
+        let signed = s.path("se.signed");
+        let ds = s.path("parent.ds");
+        fs::write(&ds, s.ok(&["key", "ds", "--origin", "se."])).expect("write DS");
+        SeZone {
+            s,
+            zone,
+            signed,
+            ds,
+        }
+    }
+
+    /// A cron-like `sign` run at `t` against the parent's DS in `ds`, quiet, with a seed
+    /// derived from the time so runs are reproducible.
+    pub fn sign_at(&self, ds: &Path, t: i64) -> Output {
+        let now = rfc3339(t);
+        let seed = (t / 3600).to_string();
+        self.s.sign_with(
+            &self.zone,
+            "se.",
+            &self.signed,
+            &[
+                "--now",
+                &now,
+                "--ds-anchor",
+                ds.to_str().expect("UTF-8 path"),
+                "--seed",
+                &seed,
+                "-q",
+            ],
+        )
+    }
+
+    /// `zonesign verify` of the signed zone at `t` against `ds`; asserts it is valid.
+    #[track_caller]
+    pub fn verify_at(&self, ds: &Path, t: i64, what: &str) {
+        let out = self
+            .s
+            .verify(&self.signed, "se.", ds, &["--now", &rfc3339(t)]);
+        assert_exit(&out, EXIT_OK, what);
+    }
+
+    /// Writes `text` (DS lines) to `<tmp>/NAME` and returns the path.
+    pub fn ds_file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.s.path(name);
+        fs::write(&p, text).expect("write DS file");
+        p
+    }
+}
+
+/// `ldns-verify-zone -k DS -t TIME ZONE`: the chain from the DS and every signature,
+/// checked by ldns at time `t`.
+pub fn ldns_verify_at(zone: &Path, ds: &Path, t: i64) -> Result<(), String> {
+    tool_result(
+        Command::new("ldns-verify-zone")
+            .arg("-k")
+            .arg(ds)
+            .arg("-t")
+            .arg(dnssec_time(t))
+            .arg(zone),
+    )
 }
