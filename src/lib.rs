@@ -32,6 +32,7 @@ pub mod rrsig;
 pub mod seccheck;
 pub mod setup;
 pub mod sign;
+pub mod snapshot;
 pub mod verify;
 pub mod zone;
 pub mod zonefile;

@@ -458,7 +458,8 @@ pub fn decode_escape(rest: &[u8]) -> Result<(u8, usize), NameError> {
 
 impl PartialEq for Name {
     fn eq(&self, other: &Name) -> bool {
-        self.wire.eq_ignore_ascii_case(&other.wire)
+        // Owners are stored lowercase, so equal names are nearly always equal bytes.
+        self.wire == other.wire || self.wire.eq_ignore_ascii_case(&other.wire)
     }
 }
 

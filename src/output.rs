@@ -107,7 +107,7 @@ pub fn write_zone(
                 hash: Sha256::new(),
             };
             render(&zone, &mut h)?;
-            drop(zone);
+            zone.free_in_background();
             *out = data_encoding::HEXLOWER.encode(&h.hash.finalize());
             Ok(())
         },
@@ -143,22 +143,59 @@ pub fn hash_path(out: &Path) -> std::path::PathBuf {
     p.into()
 }
 
-/// Records the SHA-256 of a written output beside it.
-pub fn write_hash(out: &Path, hex: &str) -> Result<()> {
-    let name = out
-        .file_name()
+/// Records the SHA-256 of each file written for an output beside it (`sha256sum`
+/// format, so `sha256sum -c SIGNED.sha256` checks them by hand too).
+pub fn write_hashes(out: &Path, files: &[(&Path, &str)]) -> Result<()> {
+    let mut text = String::new();
+    for (file, hex) in files {
+        text.push_str(&format!("{hex}  {}\n", file_name(file)));
+    }
+    write_atomic(&hash_path(out), text.as_bytes())
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    write_atomic(&hash_path(out), format!("{hex}  {name}\n").as_bytes())
+        .unwrap_or_default()
+}
+
+/// Whether `bytes` are exactly what zonesign recorded for `file` in the hash file of
+/// the output `out` (see [`hash_path`]; `file` is the output itself or its snapshot).
+pub fn is_proven_as(out: &Path, file: &Path, bytes: &[u8]) -> bool {
+    let Ok(recorded) = std::fs::read_to_string(hash_path(out)) else {
+        return false;
+    };
+    let name = file_name(file);
+    let want = recorded.lines().find_map(|l| {
+        let (hex, n) = l.split_once("  ")?;
+        (n == name).then_some(hex)
+    });
+    want.is_some_and(|w| w == data_encoding::HEXLOWER.encode(&Sha256::digest(bytes)))
 }
 
 /// Whether `bytes` are exactly what zonesign recorded for `path` (see [`hash_path`]).
 pub fn is_proven(path: &Path, bytes: &[u8]) -> bool {
-    let Ok(recorded) = std::fs::read_to_string(hash_path(path)) else {
-        return false;
-    };
-    let want = recorded.split_whitespace().next().unwrap_or_default();
-    want == data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
+    is_proven_as(path, path, bytes)
+}
+
+/// Writes the binary snapshot of `zone` (see [`crate::snapshot`]) to `path`
+/// atomically; returns its SHA-256 (hex).
+pub fn write_snapshot(zone: &Zone, path: &Path) -> Result<String> {
+    let mut digest = String::new();
+    write_atomic_with(
+        path,
+        |w| {
+            let mut h = HashingWriter {
+                inner: w,
+                hash: Sha256::new(),
+            };
+            crate::snapshot::encode(zone, &mut h)?;
+            digest = data_encoding::HEXLOWER.encode(&h.hash.finalize());
+            Ok(())
+        },
+        |_| Ok(()),
+    )?;
+    Ok(digest)
 }
 
 /// An exclusive lock on one output file, held for a whole run, so two runs (a slow cron
@@ -333,6 +370,7 @@ mod tests {
                 set.sigs.push(Sig {
                     ttl: set.ttl,
                     rdata: fake_rrsig(set.rtype, &origin, seed),
+                    trusted: false,
                 });
             }
             let mut text = Vec::new();

@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
@@ -24,7 +23,7 @@ use crate::hsm::Module;
 use crate::keys::{KeyEntry, KeyStore, Role, ds_for};
 use crate::name::Name;
 use crate::nsec;
-use crate::output::{OutputLock, remove_stale_temps, write_hash};
+use crate::output::{OutputLock, remove_stale_temps, write_hashes, write_snapshot};
 use crate::policy::{Policy, SerialPolicy, serial_gt};
 use crate::record::rtype;
 use crate::resign::{
@@ -33,6 +32,7 @@ use crate::resign::{
 };
 use crate::setup::login;
 use crate::sign::{SignKey, SignParams, SignStats, sign_zone};
+use crate::snapshot::snapshot_path;
 use crate::verify::{
     Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
 };
@@ -175,7 +175,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     let key_changes = crate::lifecycle::advance(&mut store, &policy, req.now);
     let (ksks, zsks) = signing_keys(cfg, &store)?;
     let prev_path = req.previous.clone().unwrap_or_else(|| req.out.clone());
-    let prev = load_previous(&prev_path, &req.origin).unwrap_or_else(|w| {
+    let mut prev = load_previous(&prev_path, &req.origin).unwrap_or_else(|w| {
         summary.warnings.push(w);
         None
     });
@@ -200,7 +200,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     let active = active_keys(&signing)?;
     let plan = plan_reuse(
         &mut zone,
-        prev.as_ref(),
+        prev.as_mut(),
         &active,
         &policy,
         input_serial,
@@ -226,6 +226,11 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .collect();
     summary.names_added = plan.names_added;
     summary.names_removed = plan.names_removed;
+    // The previous zone has given what it had to; at TLD size it is gigabytes.
+    let prev_path = prev.map(|p| {
+        p.zone.free_in_background();
+        p.path
+    });
     sw.lap(&mut summary, "compare with the previous output");
     if req.dry_run {
         for c in &key_changes {
@@ -246,10 +251,10 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             ksk: ksks.iter().map(|k| k.tag).collect(),
             zsk: zsks.iter().map(|k| k.tag).collect(),
         }),
-        trusted: (!req.full_verify).then(|| Arc::new(plan.trusted)),
+        trust_carried: !req.full_verify,
         expiring_within: None,
     };
-    let in_place = prev.as_ref().is_some_and(|p| same_file(&p.path, &req.out));
+    let in_place = prev_path.as_ref().is_some_and(|p| same_file(p, &req.out));
     if plan.identical && in_place {
         // Nothing changed and nothing is due: the gate still checks what is published
         // (the in-memory zone equals the proven file byte for byte, or nothing was
@@ -273,6 +278,10 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     // it is renamed into place, which also proves the text rendering.
     let report = gate(&zone, &anchors, &opts)?;
     sw.lap(&mut summary, "verification");
+    // The snapshot first: a crash before the hash file is rewritten leaves a snapshot
+    // that matches no recorded hash, which the next run ignores.
+    let snap = snapshot_path(&req.out);
+    let snap_digest = write_snapshot(&zone, &snap)?;
     let mut reread_time = 0.0;
     let digest = crate::output::write_zone(zone, &req.out, |tmp| {
         if req.full_verify {
@@ -291,7 +300,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             .stages
             .push(("verification of the written file", reread_time));
     }
-    if let Err(e) = write_hash(&req.out, &digest) {
+    if let Err(e) = write_hashes(&req.out, &[(&req.out, &digest), (&snap, &snap_digest)]) {
         summary
             .warnings
             .push(format!("{e}; the next run will check every signature"));
@@ -399,7 +408,7 @@ fn active_keys(keys: &[KeyEntry]) -> Result<Vec<ActiveKey>> {
 /// serial, and the SOA is signed anew.
 fn plan_reuse(
     zone: &mut Zone,
-    prev: Option<&Previous>,
+    prev: Option<&mut Previous>,
     keys: &[ActiveKey],
     policy: &Policy,
     input: u32,

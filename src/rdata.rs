@@ -150,6 +150,20 @@ const ALGORITHM_NAMES: &[(u8, &str)] = &[
 
 /// Looks up a type mnemonic (case-insensitive) or the RFC 3597 `TYPEnnn` form.
 pub fn type_code(mnemonic: &[u8]) -> Option<u16> {
+    // The types that make up nearly all of a TLD zone, as written by zone tools
+    // (upper case), before the case-insensitive scan of the whole table.
+    let common = match mnemonic {
+        b"NS" => Some(2),
+        b"DS" => Some(43),
+        b"A" => Some(1),
+        b"AAAA" => Some(28),
+        b"RRSIG" => Some(46),
+        b"NSEC" => Some(47),
+        _ => None,
+    };
+    if common.is_some() {
+        return common;
+    }
     if let Some(&(code, _)) = TYPE_NAMES
         .iter()
         .find(|(_, name)| name.as_bytes().eq_ignore_ascii_case(mnemonic))

@@ -11,7 +11,7 @@
 //! SHA-256 beside it does not match) is not trusted: its signatures are checked
 //! cryptographically before reuse, and bad ones are replaced, never published.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::algorithm::Algorithm;
@@ -19,10 +19,11 @@ use crate::checks::{self, Findings};
 use crate::crypto::VerifyingKey;
 use crate::keys::Role;
 use crate::name::Name;
-use crate::output::is_proven;
+use crate::output::{is_proven, is_proven_as};
 use crate::policy::{Policy, expand_rrsig_time};
 use crate::record::rtype;
 use crate::rrsig::{self, Rrsig};
+use crate::snapshot::snapshot_path;
 use crate::zone::{RRset, Sig, Zone, is_signed};
 use crate::zonefile;
 
@@ -47,16 +48,10 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
         Err(e) => return Err(format!("{}: {e}; no signature is reused", path.display())),
     };
     let proven = is_proven(path, &bytes);
-    let parsed = zonefile::parse_bytes(&bytes, path, origin)
-        .map_err(|e| format!("previous signed zone unreadable ({e}); no signature is reused"))?;
-    let mut f = Findings::new(&parsed.files);
-    checks::check_records(origin, &parsed.records, &mut f);
-    if let Some(first) = f.into_errors().first() {
-        return Err(format!(
-            "previous signed zone is not for {origin} ({first}); no signature is reused"
-        ));
-    }
-    let (zone, _) = Zone::from_records(origin.clone(), parsed.records);
+    let zone = match proven.then(|| load_snapshot(path, origin)).flatten() {
+        Some(zone) => zone,
+        None => parse_previous(path, &bytes, origin)?,
+    };
     let serial = zone
         .soa()
         .and_then(|s| soa_serial(&s.rdatas[0]))
@@ -72,6 +67,32 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
         serial,
         path: path.to_path_buf(),
     }))
+}
+
+/// The proven snapshot beside a proven previous output (see [`crate::snapshot`]), or
+/// `None` when there is none, it is not the recorded one, or it does not decode: then
+/// the text is parsed instead, which gives the same zone more slowly.
+fn load_snapshot(path: &Path, origin: &Name) -> Option<Zone> {
+    let snap = snapshot_path(path);
+    let bytes = std::fs::read(&snap).ok()?;
+    if !is_proven_as(path, &snap, &bytes) {
+        return None;
+    }
+    crate::snapshot::decode(&bytes, origin).ok()
+}
+
+/// Parses the previous output's text and groups it into RRsets.
+fn parse_previous(path: &Path, bytes: &[u8], origin: &Name) -> Result<Zone, String> {
+    let parsed = zonefile::parse_bytes(bytes, path, origin)
+        .map_err(|e| format!("previous signed zone unreadable ({e}); no signature is reused"))?;
+    let mut f = Findings::new(&parsed.files);
+    checks::check_records(origin, &parsed.records, &mut f);
+    if let Some(first) = f.into_errors().first() {
+        return Err(format!(
+            "previous signed zone is not for {origin} ({first}); no signature is reused"
+        ));
+    }
+    Ok(Zone::from_records(origin.clone(), parsed.records).0)
 }
 
 /// The SOA serial: the 4 bytes 20 before the end of SOA RDATA.
@@ -140,8 +161,6 @@ pub struct ReusePlan {
     pub reasons: BTreeMap<Reason, usize>,
     /// The first RRsets that need a signature, with the reason: (owner, type, reason).
     pub details: Vec<(String, String, Reason)>,
-    /// Fingerprints of reused signatures that need no new cryptographic check.
-    pub trusted: HashSet<u128>,
     /// Owner names in the new zone but not in the previous one.
     pub names_added: usize,
     /// Owner names in the previous zone but not in the new one.
@@ -172,7 +191,7 @@ impl ReusePlan {
 /// to sign and why. `zone` must be complete (DNSKEY and NSEC included) and unsigned.
 pub fn attach(
     zone: &mut Zone,
-    prev: &Previous,
+    prev: &mut Previous,
     keys: &[ActiveKey],
     policy: &Policy,
     now: i64,
@@ -184,27 +203,33 @@ pub fn attach(
     let mut identical =
         zone.rrsets.len() == prev.zone.rrsets.len() && prev.zone.orphan_sigs.is_empty();
     let groups = zone.names();
+    // Both zones are in canonical order: one merge walk finds each RRset's previous
+    // version (a binary search per RRset cost millions of name comparisons).
+    let mut j = 0;
     for group in &groups {
         for i in group.range.clone() {
-            let old = prev.zone.get(&zone.rrsets[i].owner, zone.rrsets[i].rtype);
-            let same = old.is_some_and(|o| same_data(o, &zone.rrsets[i]));
+            let set = &zone.rrsets[i];
+            let key = |o: &RRset| o.owner.cmp(&set.owner).then(o.rtype.cmp(&set.rtype));
+            while j < prev.zone.rrsets.len() && key(&prev.zone.rrsets[j]).is_lt() {
+                j += 1;
+            }
+            let old = prev.zone.rrsets.get_mut(j).filter(|o| key(o).is_eq());
+            let same = old.as_ref().is_some_and(|o| same_data(o, set));
             identical &= same;
-            if !is_signed(group.kind, zone.rrsets[i].rtype) {
+            if !is_signed(group.kind, set.rtype) {
                 identical &= old.is_none_or(|o| o.sigs.is_empty());
                 continue;
             }
-            let role = Role::signing(zone.rrsets[i].rtype);
+            let role = Role::signing(set.rtype);
             let mut kept = Vec::new();
+            let mut old = old.filter(|_| same);
             for key in keys.iter().filter(|k| k.role == role) {
                 let set = &zone.rrsets[i];
                 match old
-                    .filter(|_| same)
+                    .as_deref_mut()
                     .map(|o| best_sig(&zone.origin, set, o, key, policy, now, prev.proven))
                 {
-                    Some(Ok(sig)) => {
-                        plan.trusted.insert(rrsig::fingerprint(set, &sig.rdata));
-                        kept.push(sig);
-                    }
+                    Some(Ok(sig)) => kept.push(sig),
                     Some(Err(reason)) => plan.need(set, reason),
                     None => plan.need(set, Reason::Changed),
                 }
@@ -224,19 +249,24 @@ fn same_data(a: &RRset, b: &RRset) -> bool {
 }
 
 /// The longest-lived reusable signature by `key` over `set` in `old`, or why there is none.
+///
+/// The chosen signature is moved out of `old` (its RDATA left empty, which no later
+/// search can pick): the previous zone is dropped after the comparison, and copying
+/// a million signatures only to free the originals cost seconds per cron run.
 fn best_sig(
     origin: &Name,
     set: &RRset,
-    old: &RRset,
+    old: &mut RRset,
     key: &ActiveKey,
     policy: &Policy,
     now: i64,
     proven: bool,
 ) -> Result<Sig, Reason> {
-    let by_key: Vec<(&Sig, Rrsig)> = old
+    let by_key: Vec<(usize, Rrsig)> = old
         .sigs
         .iter()
-        .filter_map(|s| Some((s, Rrsig::parse(&s.rdata)?)))
+        .enumerate()
+        .filter_map(|(n, s)| Some((n, Rrsig::parse(&s.rdata)?)))
         .filter(|(_, r)| r.key_tag == key.tag && r.algorithm == key.algorithm.number())
         .collect();
     if by_key.is_empty() {
@@ -249,21 +279,25 @@ fn best_sig(
             && r.original_ttl == set.ttl
             && r.signer == *origin
     };
-    let mut candidates: Vec<&(&Sig, Rrsig)> = by_key.iter().filter(|(_, r)| fresh(r)).collect();
+    let mut candidates: Vec<&(usize, Rrsig)> = by_key.iter().filter(|(_, r)| fresh(r)).collect();
     if candidates.is_empty() {
         return Err(Reason::Expiring);
     }
     candidates.sort_by_key(|(_, r)| std::cmp::Reverse(expand_rrsig_time(r.expiration, now)));
     let mut buf = Vec::new();
-    for (sig, r) in candidates {
-        if proven || verifies(set, r, &key.key, &mut buf) {
-            return Ok(Sig {
-                ttl: set.ttl,
-                rdata: sig.rdata.clone(),
-            });
-        }
+    let chosen = candidates
+        .into_iter()
+        .find(|(_, r)| proven || verifies(set, r, &key.key, &mut buf))
+        .map(|&(n, _)| n);
+    drop(by_key);
+    match chosen {
+        Some(n) => Ok(Sig {
+            ttl: set.ttl,
+            rdata: std::mem::take(&mut old.sigs[n].rdata),
+            trusted: true,
+        }),
+        None => Err(Reason::Untrusted),
     }
-    Err(Reason::Untrusted)
 }
 
 fn verifies(set: &RRset, r: &Rrsig, key: &VerifyingKey, buf: &mut Vec<u8>) -> bool {
@@ -286,20 +320,21 @@ fn count_name_changes(new: &Zone, old: &Zone) -> (usize, usize) {
     );
     let (mut i, mut j, mut added, mut removed) = (0, 0, 0, 0);
     while i < a.len() || j < b.len() {
-        match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x == y => {
+        let order = match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            _ => std::cmp::Ordering::Greater,
+        };
+        match order {
+            std::cmp::Ordering::Equal => {
                 i += 1;
                 j += 1;
             }
-            (Some(x), Some(y)) if x < y => {
+            std::cmp::Ordering::Less => {
                 added += 1;
                 i += 1;
             }
-            (Some(_), None) => {
-                added += 1;
-                i += 1;
-            }
-            _ => {
+            std::cmp::Ordering::Greater => {
                 removed += 1;
                 j += 1;
             }

@@ -126,29 +126,3 @@ fn wire_name_len(bytes: &[u8]) -> Option<usize> {
         }
     }
 }
-
-/// A 128-bit fingerprint of one signature together with the exact RRset it covers.
-///
-/// The cron cycle reuses signatures from a previous output; the verification gate may
-/// skip the cryptographic check of a reused signature only if this very signature over
-/// this very RRset data was verified before. Binding the RRset data into the
-/// fingerprint means a signature kept next to changed data is never trusted.
-pub fn fingerprint(set: &RRset, sig_rdata: &[u8]) -> u128 {
-    use sha2::{Digest, Sha256};
-    let mut h = Sha256::new();
-    let mut owner = Vec::with_capacity(256);
-    set.owner.write_canonical(&mut owner);
-    h.update(&owner);
-    h.update(set.rtype.to_be_bytes());
-    h.update(set.ttl.to_be_bytes());
-    for r in &set.rdatas {
-        h.update((r.len() as u32).to_be_bytes());
-        h.update(r);
-    }
-    h.update((sig_rdata.len() as u32).to_be_bytes());
-    h.update(sig_rdata);
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    u128::from_be_bytes(b)
-}

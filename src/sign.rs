@@ -109,6 +109,7 @@ pub fn sign_zone(
         set.sigs.push(Sig {
             ttl: set.ttl,
             rdata: rdata.into_boxed_slice(),
+            trusted: false,
         });
         per_key[job.key] += 1;
         stats.signatures += 1;

@@ -9,8 +9,7 @@
 //! valid or longer-lived than allowed, and that TTLs follow the rules. It reads any
 //! signer's output, so it assumes nothing about who made the zone.
 
-use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -22,7 +21,7 @@ use crate::policy::expand_rrsig_time;
 use crate::rdata::{decode_type_bitmap, type_name};
 use crate::record::rtype;
 use crate::rrsig::{self, Rrsig};
-use crate::zone::{NameKind, RRset, Zone, in_nsec_chain, is_signed};
+use crate::zone::{NameKind, RRset, Sig, Zone, in_nsec_chain, is_signed};
 
 /// How many problems a report lists in full; the rest are only counted.
 pub const LISTED_PROBLEMS: usize = 20;
@@ -67,10 +66,10 @@ pub struct VerifyOptions {
     pub ttl_rules: Option<TtlRules>,
     /// Expected signers, when verifying our own output.
     pub expected: Option<ExpectedSigners>,
-    /// Fingerprints ([`rrsig::fingerprint`]) of signatures already verified over the same
-    /// RRset data in a previous output this tool wrote and proved byte for byte; their
-    /// cryptographic check is skipped, every other check still runs (issue #4).
-    pub trusted: Option<Arc<HashSet<u128>>>,
+    /// Skip the cryptographic check of signatures marked [`Sig::trusted`]: carried over
+    /// unchanged from a previous output this tool wrote and proved byte for byte (or
+    /// checked on the way in); every other check still runs on them (issue #4).
+    pub trust_carried: bool,
     /// Count signatures that expire within this many seconds of `now` (monitoring).
     pub expiring_within: Option<u32>,
 }
@@ -83,7 +82,7 @@ impl VerifyOptions {
             max_validity,
             ttl_rules: None,
             expected: None,
-            trusted: None,
+            trust_carried: false,
             expiring_within: None,
         }
     }
@@ -356,7 +355,7 @@ fn check_all_sigs(zone: &Zone, keys: &[ZoneKey], opts: &VerifyOptions) -> Vec<Ve
             let mut buf = Vec::with_capacity(1024);
             set.sigs
                 .iter()
-                .map(|sig| check_sig(zone, set, &sig.rdata, keys, opts, &mut buf))
+                .map(|sig| check_sig(zone, set, sig, keys, opts, &mut buf))
                 .collect()
         })
         .collect()
@@ -365,7 +364,9 @@ fn check_all_sigs(zone: &Zone, keys: &[ZoneKey], opts: &VerifyOptions) -> Vec<Ve
 fn check_sig(
     zone: &Zone,
     set: &RRset,
-    rdata: &[u8],
+    &Sig {
+        ref rdata, trusted, ..
+    }: &Sig,
     keys: &[ZoneKey],
     opts: &VerifyOptions,
     buf: &mut Vec<u8>,
@@ -394,10 +395,7 @@ fn check_sig(
         return c;
     }
     c.expiration = Some(expand_rrsig_time(sig.expiration, opts.now));
-    c.trusted = opts
-        .trusted
-        .as_ref()
-        .is_some_and(|t| t.contains(&rrsig::fingerprint(set, rdata)));
+    c.trusted = opts.trust_carried && trusted;
     if !c.trusted {
         buf.clear();
         rrsig::signed_data(sig.prefix, sig.labels, sig.original_ttl, set, buf);

@@ -21,6 +21,11 @@ pub struct Sig {
     pub ttl: u32,
     /// RRSIG RDATA in wire form, signature included.
     pub rdata: Box<[u8]>,
+    /// Carried over from the previous output over the very same RRset data, after that
+    /// output was proven to be what zonesign wrote and verified, or after its own check
+    /// (see [`crate::resign`]): the gate may skip its cryptographic check (issue #4).
+    /// Only the comparison with the previous output sets it; parsed input never does.
+    pub trusted: bool,
 }
 
 /// All records of one owner, type and class, plus the signatures that cover them.
@@ -139,22 +144,45 @@ impl Zone {
         (zone, mismatches)
     }
 
-    fn attach_sigs(&mut self, sigs: Vec<Record>) {
+    /// Attaches each RRSIG record to the RRset it covers, or keeps it as an orphan.
+    ///
+    /// The signatures are sorted like the RRsets (owner, then covered type: the first
+    /// two RDATA octets) and matched in one merge walk; a binary search per signature
+    /// cost tens of millions of name comparisons on a signed TLD zone.
+    fn attach_sigs(&mut self, mut sigs: Vec<Record>) {
+        sort_canonical(&mut sigs, &self.origin);
+        let mut j = 0;
         for s in sigs {
             let covered = covered_type(&s.rdata);
             let sig = Sig {
                 ttl: s.ttl,
                 rdata: s.rdata,
+                trusted: false,
             };
-            match covered.and_then(|t| self.find(&s.owner, t)) {
-                Some(i) => {
-                    if !self.rrsets[i].sigs.contains(&sig) {
-                        self.rrsets[i].sigs.push(sig);
+            let Some(t) = covered else {
+                self.orphan_sigs.push((s.owner, 0, sig));
+                continue;
+            };
+            let key = |set: &RRset| set.owner.cmp(&s.owner).then(set.rtype.cmp(&t));
+            while j < self.rrsets.len() && key(&self.rrsets[j]).is_lt() {
+                j += 1;
+            }
+            match self.rrsets.get_mut(j) {
+                Some(set) if set.owner == s.owner && set.rtype == t => {
+                    if !set.sigs.contains(&sig) {
+                        set.sigs.push(sig);
                     }
                 }
-                None => self.orphan_sigs.push((s.owner, covered.unwrap_or(0), sig)),
+                _ => self.orphan_sigs.push((s.owner, t, sig)),
             }
         }
+    }
+
+    /// Frees the zone on another thread: freeing millions of small allocations takes
+    /// seconds that nothing needs to wait for (a process that exits first loses
+    /// nothing: the memory goes back to the system with it).
+    pub fn free_in_background(self) {
+        std::thread::spawn(move || drop(self));
     }
 
     /// Index of the RRset with this owner and type, by binary search.

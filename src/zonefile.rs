@@ -313,6 +313,9 @@ fn parse_ttl(text: &[u8]) -> Result<u32, String> {
 
 /// Maps a class mnemonic (any case) or `CLASSnnn` to its number.
 fn class_code(text: &[u8]) -> Option<u16> {
+    if text == b"IN" {
+        return Some(CLASS_IN);
+    }
     const CLASSES: [(&[u8], u16); 4] = [
         (b"IN", CLASS_IN),
         (b"CH", CLASS_CH),
