@@ -102,7 +102,7 @@ pub enum HsmError {
     /// The module loaded but `C_Initialize` failed: the HSM or its own configuration
     /// is the problem, not the module path.
     #[error(
-        "the PKCS#11 module {} loaded but could not start (C_Initialize returned {code}); check the HSM's own configuration and that it is reachable (SoftHSM2: softhsm-conf in the config, and that its directories.tokendir exists and is readable)",
+        "the PKCS#11 module {} loaded but could not start (C_Initialize returned {code}); check the HSM's own configuration and that it is reachable (SoftHSM2: softhsm-conf in the config, and that its directories.tokendir exists and is readable; opencryptoki: that the pkcsslotd daemon runs)",
         path.display()
     )]
     ModuleInit {
@@ -285,16 +285,94 @@ pub enum PinTries {
 
 impl PinTries {
     /// The counter in a token's flags (the strongest flag wins).
-    fn from_info(info: &cryptoki::slot::TokenInfo) -> PinTries {
-        if info.user_pin_locked() {
+    fn from_flags(locked: bool, final_try: bool, count_low: bool) -> PinTries {
+        if locked {
             PinTries::NowLocked
-        } else if info.user_pin_final_try() {
+        } else if final_try {
             PinTries::FinalTry
-        } else if info.user_pin_count_low() {
+        } else if count_low {
             PinTries::Low
         } else {
             PinTries::NotReported
         }
+    }
+}
+
+/// What zonesign reads from `C_GetTokenInfo`: the label, whether the token is
+/// initialised, and the user PIN's try counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TokenFacts {
+    /// The label, PKCS#11 space padding trimmed.
+    label: String,
+    /// CKF_TOKEN_INITIALIZED.
+    initialized: bool,
+    /// CKF_USER_PIN_LOCKED, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_COUNT_LOW.
+    tries: PinTries,
+}
+
+impl TokenFacts {
+    fn from_info(info: &cryptoki::slot::TokenInfo) -> TokenFacts {
+        TokenFacts {
+            label: info.label().trim_end().to_string(),
+            initialized: info.token_initialized(),
+            tries: PinTries::from_flags(
+                info.user_pin_locked(),
+                info.user_pin_final_try(),
+                info.user_pin_count_low(),
+            ),
+        }
+    }
+
+    /// From the raw structure: the label as UTF-8 (lossy), and the flags.
+    fn from_raw(info: &cryptoki_sys::CK_TOKEN_INFO) -> TokenFacts {
+        let has = |flag: cryptoki_sys::CK_FLAGS| info.flags & flag != 0;
+        TokenFacts {
+            label: String::from_utf8_lossy(&info.label).trim_end().to_string(),
+            initialized: has(cryptoki_sys::CKF_TOKEN_INITIALIZED),
+            tries: PinTries::from_flags(
+                has(cryptoki_sys::CKF_USER_PIN_LOCKED),
+                has(cryptoki_sys::CKF_USER_PIN_FINAL_TRY),
+                has(cryptoki_sys::CKF_USER_PIN_COUNT_LOW),
+            ),
+        }
+    }
+}
+
+/// `C_GetTokenInfo` through the function list of the module at `path`, without
+/// cryptoki's parsing of the structure (see [`Module::token_info`]).
+///
+/// Loading the path again returns the library cryptoki already loaded and initialised
+/// (the dynamic loader counts references), so this is the same module state, not a
+/// second instance.
+fn raw_token_info(path: &Path, slot: Slot) -> Result<TokenFacts, HsmError> {
+    use cryptoki_sys::{CK_FUNCTION_LIST, CK_RV, CK_TOKEN_INFO};
+    let fail = |reason: String| HsmError::Pkcs11 {
+        op: "C_GetTokenInfo",
+        reason,
+    };
+    // SAFETY: `path` is the PKCS#11 module that `Module::load` loaded and initialised;
+    // C_GetFunctionList and C_GetTokenInfo have these signatures in every PKCS#11
+    // module, the function list is static data of the library, which `lib` keeps
+    // loaded for the duration, and `info` is a writable CK_TOKEN_INFO.
+    unsafe {
+        let lib = libloading::Library::new(path).map_err(|e| fail(e.to_string()))?;
+        let get: libloading::Symbol<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV> =
+            lib.get(b"C_GetFunctionList")
+                .map_err(|e| fail(e.to_string()))?;
+        let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
+        let rv = get(&mut list);
+        cryptoki::error::Rv::from(rv)
+            .into_result(cryptoki::context::Function::GetFunctionList)
+            .map_err(ck("C_GetFunctionList"))?;
+        let Some(get_token_info) = list.as_ref().and_then(|l| l.C_GetTokenInfo) else {
+            return Err(fail("the module has no C_GetTokenInfo".into()));
+        };
+        let mut info: CK_TOKEN_INFO = std::mem::zeroed();
+        let rv = get_token_info(slot.id(), &mut info);
+        cryptoki::error::Rv::from(rv)
+            .into_result(cryptoki::context::Function::GetTokenInfo)
+            .map_err(ck("C_GetTokenInfo"))?;
+        Ok(TokenFacts::from_raw(&info))
     }
 }
 
@@ -401,6 +479,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone, Debug)]
 pub struct Module {
     ctx: Pkcs11,
+    /// The module's path, for [`raw_token_info`].
+    path: Arc<PathBuf>,
     /// Live [`Token`]s per label. PKCS#11 login state is per application, so one
     /// `C_Logout` would log out every handle on that token; only the last one out
     /// may call it.
@@ -434,8 +514,23 @@ impl Module {
         }
         Ok(Module {
             ctx,
+            path: Arc::new(path.to_path_buf()),
             logins: Arc::default(),
         })
+    }
+
+    /// The label and flags of the token in `slot` (`C_GetTokenInfo`).
+    ///
+    /// cryptoki 0.12 fails the whole call when the token's clock field is not
+    /// `YYYYMMDDhhmmss00` ("Error parsing string as integer"); opencryptoki 3.8's software
+    /// token fills it otherwise. zonesign needs neither the clock nor the other fields, so
+    /// such a token is read again through the module's own function list.
+    fn token_info(&self, slot: Slot) -> Result<TokenFacts, HsmError> {
+        match self.ctx.get_token_info(slot) {
+            Ok(info) => Ok(TokenFacts::from_info(&info)),
+            Err(e @ CkError::Pkcs11(..)) => Err(ck_err("C_GetTokenInfo", e)),
+            Err(_) => raw_token_info(&self.path, slot),
+        }
     }
 
     /// The labels of all initialised tokens, with the PKCS#11 space padding trimmed.
@@ -451,18 +546,21 @@ impl Module {
     }
 
     /// Every initialised token as (current slot, trimmed label).
+    ///
+    /// Filtered here rather than with cryptoki's `get_slots_with_initialized_token`,
+    /// which parses every token's whole info and so fails on some tokens (see
+    /// [`Module::token_info`]).
     fn initialized_tokens(&self) -> Result<Vec<(Slot, String)>, HsmError> {
         let slots = self
             .ctx
-            .get_slots_with_initialized_token()
+            .get_slots_with_token()
             .map_err(ck("C_GetSlotList"))?;
         let mut out = Vec::with_capacity(slots.len());
         for slot in slots {
-            let info = self
-                .ctx
-                .get_token_info(slot)
-                .map_err(ck("C_GetTokenInfo"))?;
-            out.push((slot, info.label().trim_end().to_string()));
+            let info = self.token_info(slot)?;
+            if info.initialized {
+                out.push((slot, info.label));
+            }
         }
         Ok(out)
     }
@@ -489,11 +587,7 @@ impl Module {
             .get_slots_with_token()
             .map_err(ck("C_GetSlotList"))?;
         for slot in slots {
-            let info = self
-                .ctx
-                .get_token_info(slot)
-                .map_err(ck("C_GetTokenInfo"))?;
-            if !info.token_initialized() {
+            if !self.token_info(slot)?.initialized {
                 return Ok(slot);
             }
         }
@@ -567,17 +661,16 @@ impl Module {
     /// login by the caller). After a rejected PIN: the flags say how many tries are
     /// left, for the message. A token whose flags cannot be read is simply tried.
     fn user_login(&self, slot: Slot, session: &Session, pin: &Pin) -> Result<(), HsmError> {
-        if let Ok(info) = self.ctx.get_token_info(slot)
-            && info.user_pin_locked()
+        if let Ok(info) = self.token_info(slot)
+            && info.tries == PinTries::NowLocked
         {
             return Err(HsmError::PinLocked { before_login: true });
         }
         match login(session, UserType::User, pin) {
             Err(HsmError::PinIncorrect { .. }) => Err(HsmError::PinIncorrect {
                 tries: self
-                    .ctx
-                    .get_token_info(slot)
-                    .map_or(PinTries::NotReported, |i| PinTries::from_info(&i)),
+                    .token_info(slot)
+                    .map_or(PinTries::NotReported, |i| i.tries),
             }),
             other => other,
         }
