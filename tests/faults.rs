@@ -174,6 +174,7 @@ fn hsm_failures_exit_3_are_logged_and_change_nothing() {
             }),
         ),
     ];
+    register_secret("not-the-pin-4711", "the wrong PIN of hsm_failures_exit_3");
     for (what, message, event, inject) in cases {
         let restore = inject();
         let mut cmd = setup.cmd();
@@ -426,7 +427,7 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
             .expect("spawn sign");
         std::thread::sleep(full.mul_f64(frac));
         fs::rename(&tokens, &away).unwrap();
-        let r = child.wait_with_output().expect("wait");
+        let r = wait(child, "zonesign sign while the token is lost");
         fs::rename(&away, &tokens).unwrap();
         match r.status.code() {
             Some(EXIT_HSM) => {
@@ -751,6 +752,9 @@ fn locked_pin_on_a_real_token_exits_3_without_using_a_try() {
     let user_pin = format!("{:08x}", rand::random::<u32>());
     let wrong_pin = format!("{:08x}", rand::random::<u32>() ^ 0x5a5a_5a5a);
     assert_ne!(user_pin, wrong_pin);
+    register_secret(&user_pin, "the opencryptoki test's user PIN");
+    register_secret(&wrong_pin, "the opencryptoki test's wrong PIN");
+    register_secret(OCK_DEFAULT_SO_PIN, "opencryptoki's default SO PIN");
     ock_init_token(&user_pin);
 
     // A hand-written setup, as for any HSM that `zonesign init` (SoftHSM2 only) does not make.
@@ -951,6 +955,7 @@ fn locked_pin_on_a_real_token_exits_3_without_using_a_try() {
         .filter(|l| l.contains("\"event\":\"login\"") && l.contains("\"result\":\"failed\""))
         .count();
     assert_eq!(logins, n + 2, "one failed login per refused run");
+    sweep_dir(dir);
     eprintln!(
         "opencryptoki: locked after {n} wrong PINs; whole test {:?}\nlast wrong PIN before the lock: {}\nlocked: {}",
         t0.elapsed(),

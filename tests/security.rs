@@ -9,6 +9,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -279,5 +280,40 @@ fn the_pin_is_in_no_output() {
     assert!(
         log.contains("\"pin-read\""),
         "failed PIN read not logged:\n{log}"
+    );
+}
+
+/// The suite-wide PIN sweep (SEC-6.1, tests/common: every run's stdout and stderr, and
+/// every file a setup leaves) really finds a PIN: in a child's stderr, and in a file
+/// that embeds it, but not in the PIN file itself or in the token directory.
+#[test]
+fn the_pin_sweep_finds_a_pin_in_output_and_files() {
+    let pin = format!("sweep-self-test-{:016x}", rand::random::<u64>());
+    register_secret(&pin, "the_pin_sweep self-test");
+    let out = Command::new("sh")
+        .args(["-c", "echo \"login with $P failed\" >&2"])
+        .env("P", &pin)
+        .output()
+        .expect("sh");
+    assert_eq!(
+        leaks_in_output(&out),
+        vec![("stderr", vec!["the_pin_sweep self-test".to_string()])]
+    );
+    let clean = Command::new("sh").args(["-c", "echo ok"]).output().unwrap();
+    assert!(leaks_in_output(&clean).is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("user.pin"), format!("{pin}\n")).unwrap();
+    fs::create_dir(dir.path().join("tokens")).unwrap();
+    fs::write(dir.path().join("tokens").join("obj"), &pin).unwrap();
+    fs::create_dir(dir.path().join("out")).unwrap();
+    let leaked = dir.path().join("out").join("run.json");
+    fs::write(&leaked, format!("{{\"error\":\"bad PIN {pin}\"}}")).unwrap();
+    fs::write(dir.path().join("audit.log"), "{}\n").unwrap();
+    let (files, _, leaks) = leaks_in_dir(dir.path());
+    assert_eq!(files, 2, "the PIN file and the token directory are skipped");
+    assert_eq!(
+        leaks,
+        vec![(leaked, vec!["the_pin_sweep self-test".to_string()])]
     );
 }
