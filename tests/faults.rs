@@ -320,17 +320,79 @@ fn sign_cmd(setup: &Setup, zone: &Path, out: &Path) -> Command {
     cmd
 }
 
+/// The state a `key-*` audit event leaves a key in (`None`: no state change).
+fn state_after(event: &str) -> Option<&'static str> {
+    match event {
+        "key-published" => Some("published"),
+        "key-active" => Some("active"),
+        "key-retired" => Some("retired"),
+        "key-removed" => Some("removed"),
+        "key-destroyed" => Some("destroyed"),
+        _ => None,
+    }
+}
+
+/// After a kill: the key state and the audit trail agree (DPS-4.4, DPS-5.3). The key
+/// state file loads (`key list`), holds exactly the keys of `baseline` (tag → recorded
+/// state when audit line `from` was the next one), each key's recorded state is the one
+/// the `key-*` audit events since then lead to (a state change without its audit line,
+/// or the reverse, is an unlogged or phantom key act), and the token still holds every
+/// key's private and public object.
+#[track_caller]
+fn assert_key_state_matches_audit(
+    setup: &Setup,
+    baseline: &std::collections::BTreeMap<u16, String>,
+    from: usize,
+    what: &str,
+) {
+    let mut expected = baseline.clone();
+    for e in audit_log(setup).into_iter().skip(from) {
+        let event = e["event"].as_str().unwrap_or("");
+        if let Some(state) = state_after(event) {
+            let tag = e["tag"].as_u64().expect("key event has a tag") as u16;
+            expected.insert(tag, state.to_string());
+        }
+    }
+    let listed = setup.key_list(None);
+    let keys = listed.as_array().expect("key list is an array");
+    let recorded: std::collections::BTreeMap<u16, String> = keys
+        .iter()
+        .map(|k| {
+            (
+                k["tag"].as_u64().unwrap() as u16,
+                k["recorded-state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded, expected,
+        "{what}: keys.toml (left) disagrees with the key-* audit events (right)"
+    );
+    let objects = setup.token_objects();
+    for k in keys {
+        let id = k["id"].as_str().unwrap();
+        assert!(
+            objects.private.contains(id) && objects.public.contains(id),
+            "{what}: key {} lost its objects in the token",
+            k["tag"]
+        );
+    }
+}
+
 /// `kill -9` of a sign at 20 moments spread over a whole run (parse, signing,
 /// verification, writing): afterwards the output is the previous file byte for byte
-/// or a complete new file that `zonesign verify` accepts, and the audit chain is
-/// intact. Stale temporary files are reported; their cleanup is tested below.
+/// or a complete new file that `zonesign verify` accepts, the audit chain is intact,
+/// and the key state and the audit trail agree. The killed runs carry a key transition
+/// (a pre-published ZSK due to become active, DPS-6.4), which a run saves and logs only
+/// after the zone is written: each kill leaves it either not done at all or done and
+/// logged, never half. Stale temporary files are reported; their cleanup is tested below.
 #[test]
 fn kill_9_at_20_moments_never_loses_the_zone() {
     let setup = Setup::new("rsasha1");
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
     let out = setup.path("big.signed");
-    // The shortest of two runs, so that (nearly) every kill lands inside a run.
+    // The shortest of two runs, so that nearly every kill lands inside a run.
     let mut full = std::time::Duration::MAX;
     for _ in 0..2 {
         let t0 = Instant::now();
@@ -339,6 +401,32 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
         full = full.min(t0.elapsed());
     }
     let ds = setup.ds_file("big.");
+    // A ZSK roll: the new ZSK is published now and signs once DNSKEY TTL + propagation
+    // (2 h) have passed, so the killed runs, three hours on, each make it active and
+    // retire the old ZSK, until one of them finishes.
+    setup.ok(&["key", "generate", "--role", "zsk"]);
+    setup.ok(&["key", "rollover", "--role", "zsk"]);
+    let at = rfc3339(unix_now() + 3 * 3600);
+    let new_zsk = setup.tags("zsk", "published")[0];
+    let old_zsk = setup.tags("zsk", "active")[0];
+    let baseline: std::collections::BTreeMap<u16, String> = setup
+        .key_list(None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["tag"].as_u64().unwrap() as u16,
+                k["recorded-state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let audit_from = audit_log(&setup).len();
+    let sign_at = || {
+        let mut c = sign_cmd(&setup, &zone, &out);
+        c.args(["--now", &at]);
+        c
+    };
     let seed = std::env::var("ZONESIGN_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -348,10 +436,12 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
     let mut previous = fs::read(&out).unwrap();
     let (mut kept, mut replaced, mut finished) = (0, 0, 0);
     for i in 0..20 {
-        // Stratified: one moment in each twentieth of the run, jittered inside it.
-        let at = full.mul_f64(0.95 * (i as f64 + rng.unit()) / 20.0);
-        let mut child = sign_cmd(&setup, &zone, &out).spawn().expect("spawn sign");
-        std::thread::sleep(at);
+        // Stratified: one moment in each twentieth of the run, jittered inside it; the
+        // last strata reach just past the shortest run, where the zone is renamed into
+        // place and the key state saved and logged.
+        let moment = full.mul_f64(1.05 * (i as f64 + rng.unit()) / 20.0);
+        let mut child = sign_at().spawn().expect("spawn sign");
+        std::thread::sleep(moment);
         let killed = child.kill().is_ok();
         let status = child.wait().expect("wait");
         if !killed || status.success() {
@@ -361,34 +451,52 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
         if now == previous {
             kept += 1;
         } else {
-            let v = setup.verify(&out, "big.", &ds, &[]);
+            let v = setup.verify(&out, "big.", &ds, &["--now", &at]);
             assert_exit(
                 &v,
                 EXIT_OK,
-                &format!("verify after kill {i} at {at:?} (seed {seed})"),
+                &format!("verify after kill {i} at {moment:?} (seed {seed})"),
             );
             replaced += 1;
             previous = now;
         }
         assert_audit_chain_intact(&setup);
+        assert_key_state_matches_audit(
+            &setup,
+            &baseline,
+            audit_from,
+            &format!("kill {i} at {moment:?} (seed {seed})"),
+        );
     }
     let stale = stale_temp_files(&out);
     eprintln!(
         "kill test: 20 kills: {kept} left the previous file byte for byte, {replaced} a complete valid new file ({finished} runs had finished); {} stale temp files left by the last kill (the next run removes them): {stale:?}",
         stale.len()
     );
-    // The signer still works after all that.
-    assert_exit(
-        &run(&mut sign_cmd(&setup, &zone, &out)),
-        EXIT_OK,
-        "sign after the kills",
+    eprintln!(
+        "kill test: the ZSK roll was {} by a killed run; key state and audit trail agreed after every kill",
+        if setup.tags("zsk", "active") == vec![new_zsk] {
+            "committed"
+        } else {
+            "not committed"
+        }
     );
+    // The signer still works after all that, and the roll is done exactly once.
+    assert_exit(&run(&mut sign_at()), EXIT_OK, "sign after the kills");
     assert_exit(
-        &setup.verify(&out, "big.", &ds, &[]),
+        &setup.verify(&out, "big.", &ds, &["--now", &at]),
         EXIT_OK,
         "final verify",
     );
     assert_eq!(kept + replaced, 20);
+    assert_key_state_matches_audit(&setup, &baseline, audit_from, "after the kills");
+    assert_eq!(setup.tags("zsk", "active"), vec![new_zsk]);
+    assert_eq!(setup.tags("zsk", "retired"), vec![old_zsk]);
+    let activations = audit_log(&setup)
+        .iter()
+        .filter(|e| e["event"] == "key-active" && e["tag"] == new_zsk)
+        .count();
+    assert_eq!(activations, 1, "the new ZSK's activation is logged once");
 }
 
 /// The HSM lost mid-run: the token directory disappears while the zone is being
