@@ -298,6 +298,25 @@ impl PinTries {
     }
 }
 
+/// The clause [`HsmError::PinIncorrect`] inserts after "CKR_PIN_INCORRECT" (empty when
+/// the token says nothing).
+impl fmt::Display for PinTries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PinTries::NotReported => "",
+            PinTries::Low => {
+                "; the token reports failed logins (CKF_USER_PIN_COUNT_LOW): further failures lock the PIN"
+            }
+            PinTries::FinalTry => {
+                "; ONE more failed login locks the PIN (CKF_USER_PIN_FINAL_TRY): stop the cron job or timer until the PIN is fixed"
+            }
+            PinTries::NowLocked => {
+                "; the token has now LOCKED the user PIN (CKF_USER_PIN_LOCKED): the security officer must reset it (C_InitPIN with the HSM's tools)"
+            }
+        })
+    }
+}
+
 /// What zonesign reads from `C_GetTokenInfo`: the label, whether the token is
 /// initialised, and the user PIN's try counter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,25 +392,6 @@ fn raw_token_info(path: &Path, slot: Slot) -> Result<TokenFacts, HsmError> {
             .into_result(cryptoki::context::Function::GetTokenInfo)
             .map_err(ck("C_GetTokenInfo"))?;
         Ok(TokenFacts::from_raw(&info))
-    }
-}
-
-/// The clause [`HsmError::PinIncorrect`] inserts after "CKR_PIN_INCORRECT" (empty when
-/// the token says nothing).
-impl fmt::Display for PinTries {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            PinTries::NotReported => "",
-            PinTries::Low => {
-                "; the token reports failed logins (CKF_USER_PIN_COUNT_LOW): further failures lock the PIN"
-            }
-            PinTries::FinalTry => {
-                "; ONE more failed login locks the PIN (CKF_USER_PIN_FINAL_TRY): stop the cron job or timer until the PIN is fixed"
-            }
-            PinTries::NowLocked => {
-                "; the token has now LOCKED the user PIN (CKF_USER_PIN_LOCKED): the security officer must reset it (C_InitPIN with the HSM's tools)"
-            }
-        })
     }
 }
 
@@ -2014,6 +2014,39 @@ mod tests {
         }
         assert!(msgs[6].contains("CKR_PIN_LEN_RANGE"));
         assert!(msgs[7].contains("CKR_TOKEN_NOT_PRESENT"));
+    }
+
+    /// The raw C_GetTokenInfo fallback (tokens whose clock cryptoki cannot parse) reads
+    /// the label and the PIN flags as cryptoki would.
+    #[test]
+    fn raw_token_info_reads_label_and_pin_flags() {
+        // SAFETY: CK_TOKEN_INFO is plain data; all-zero is a valid value.
+        let mut info: cryptoki_sys::CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+        info.label = [b' '; 32];
+        info.label[..7].copy_from_slice(b"ock-tok");
+        info.utcTime = *b"12:34:56        ";
+        let mut facts = |flags| {
+            info.flags = flags;
+            TokenFacts::from_raw(&info)
+        };
+        let f = facts(cryptoki_sys::CKF_TOKEN_INITIALIZED);
+        assert_eq!(f.label, "ock-tok");
+        assert!(f.initialized);
+        assert_eq!(f.tries, PinTries::NotReported);
+        assert!(!facts(0).initialized);
+        assert_eq!(
+            facts(cryptoki_sys::CKF_USER_PIN_COUNT_LOW).tries,
+            PinTries::Low
+        );
+        assert_eq!(
+            facts(cryptoki_sys::CKF_USER_PIN_COUNT_LOW | cryptoki_sys::CKF_USER_PIN_FINAL_TRY)
+                .tries,
+            PinTries::FinalTry
+        );
+        assert_eq!(
+            facts(cryptoki_sys::CKF_USER_PIN_FINAL_TRY | cryptoki_sys::CKF_USER_PIN_LOCKED).tries,
+            PinTries::NowLocked
+        );
     }
 
     #[test]

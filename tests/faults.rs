@@ -1,4 +1,5 @@
-//! Fault tests (issue 7): the real binary against a real SoftHSM2 token, with the HSM,
+//! Fault tests (issue 7): the real binary against a real SoftHSM2 token (and, for a PIN
+//! that really locks, opencryptoki's software token), with the HSM,
 //! the PIN, the disk and the process itself failing. In every case the previous signed
 //! zone must survive byte for byte (or be replaced by a complete, valid one), the exit
 //! code must be the documented one, and every HSM failure must be in the audit log.
