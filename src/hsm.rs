@@ -102,7 +102,7 @@ pub enum HsmError {
     /// The module loaded but `C_Initialize` failed: the HSM or its own configuration
     /// is the problem, not the module path.
     #[error(
-        "the PKCS#11 module {} loaded but could not start (C_Initialize returned {code}); check the HSM's own configuration and that it is reachable (SoftHSM2: softhsm-conf in the config, and that its directories.tokendir exists and is readable)",
+        "the PKCS#11 module {} loaded but could not start (C_Initialize returned {code}); check the HSM's own configuration and that it is reachable (SoftHSM2: softhsm-conf in the config, and that its directories.tokendir exists and is readable; opencryptoki: that the pkcsslotd daemon runs)",
         path.display()
     )]
     ModuleInit {
@@ -136,11 +136,16 @@ pub enum HsmError {
         /// Why it was rejected.
         reason: &'static str,
     },
-    /// `C_Login` returned CKR_PIN_INCORRECT.
+    /// `C_Login` returned CKR_PIN_INCORRECT. `tries` is what the token's flags said
+    /// right after the failure, so a cron job that keeps failing tells the operator
+    /// how close the token is to locking the PIN (or that it just did).
     #[error(
-        "the token rejected the PIN (CKR_PIN_INCORRECT); check ZONESIGN_PIN or the file named by pin-file in the config (repeated failures lock the PIN)"
+        "the token rejected the PIN (CKR_PIN_INCORRECT){tries}; check ZONESIGN_PIN or the file named by pin-file in the config (repeated failures lock the PIN)"
     )]
-    PinIncorrect,
+    PinIncorrect {
+        /// The token's try counter after this failure.
+        tries: PinTries,
+    },
     /// `C_Login` returned CKR_PIN_LEN_RANGE or CKR_PIN_INVALID: not even a PIN of the
     /// token's form, usually the wrong file or a stray character.
     #[error(
@@ -182,11 +187,17 @@ pub enum HsmError {
         /// The last error, in words.
         reason: String,
     },
-    /// `C_Login` returned CKR_PIN_LOCKED.
+    /// The user PIN is locked after too many failed logins: either the token's flags
+    /// said so before zonesign tried (CKF_USER_PIN_LOCKED; then no login was attempted),
+    /// or `C_Login` returned CKR_PIN_LOCKED.
     #[error(
-        "the token's PIN is locked after too many failed logins (CKR_PIN_LOCKED); the security officer must reset it"
+        "the token's user PIN is locked after too many failed logins ({}); the security officer must reset it (C_InitPIN with the HSM's tools), then check ZONESIGN_PIN or the file named by pin-file in the config before the next run",
+        if *before_login { "CKF_USER_PIN_LOCKED in the token's flags: zonesign did not try to log in, so no try was used" } else { "C_Login returned CKR_PIN_LOCKED" }
     )]
-    PinLocked,
+    PinLocked {
+        /// True when the lock was seen in C_GetTokenInfo and C_Login was not called.
+        before_login: bool,
+    },
     /// Every slot already holds an initialised token.
     #[error(
         "no free (uninitialised) token slot in this PKCS#11 module; for SoftHSM check directories.tokendir in SOFTHSM2_CONF"
@@ -254,6 +265,136 @@ pub enum HsmError {
     },
 }
 
+/// The user PIN's try counter as the token reports it in its `CK_TOKEN_INFO` flags
+/// (PKCS#11 §5.3: CKF_USER_PIN_COUNT_LOW, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_LOCKED).
+///
+/// Read right after a failed login, so that the message of a wrong PIN says whether the
+/// next failure locks the token: a cron job retrying every two hours with a stale PIN
+/// file would otherwise lock it without anyone having been warned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinTries {
+    /// No counter flag set, or the flags could not be read: the token does not say.
+    NotReported,
+    /// CKF_USER_PIN_COUNT_LOW: a login has failed since the last good one.
+    Low,
+    /// CKF_USER_PIN_FINAL_TRY: one more failure locks the PIN.
+    FinalTry,
+    /// CKF_USER_PIN_LOCKED: this failure locked the PIN.
+    NowLocked,
+}
+
+impl PinTries {
+    /// The counter in a token's flags (the strongest flag wins).
+    fn from_flags(locked: bool, final_try: bool, count_low: bool) -> PinTries {
+        if locked {
+            PinTries::NowLocked
+        } else if final_try {
+            PinTries::FinalTry
+        } else if count_low {
+            PinTries::Low
+        } else {
+            PinTries::NotReported
+        }
+    }
+}
+
+/// The clause [`HsmError::PinIncorrect`] inserts after "CKR_PIN_INCORRECT" (empty when
+/// the token says nothing).
+impl fmt::Display for PinTries {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            PinTries::NotReported => "",
+            PinTries::Low => {
+                "; the token reports failed logins (CKF_USER_PIN_COUNT_LOW): further failures lock the PIN"
+            }
+            PinTries::FinalTry => {
+                "; ONE more failed login locks the PIN (CKF_USER_PIN_FINAL_TRY): stop the cron job or timer until the PIN is fixed"
+            }
+            PinTries::NowLocked => {
+                "; the token has now LOCKED the user PIN (CKF_USER_PIN_LOCKED): the security officer must reset it (C_InitPIN with the HSM's tools)"
+            }
+        })
+    }
+}
+
+/// What zonesign reads from `C_GetTokenInfo`: the label, whether the token is
+/// initialised, and the user PIN's try counter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct TokenFacts {
+    /// The label, PKCS#11 space padding trimmed.
+    label: String,
+    /// CKF_TOKEN_INITIALIZED.
+    initialized: bool,
+    /// CKF_USER_PIN_LOCKED, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_COUNT_LOW.
+    tries: PinTries,
+}
+
+impl TokenFacts {
+    fn from_info(info: &cryptoki::slot::TokenInfo) -> TokenFacts {
+        TokenFacts {
+            label: info.label().trim_end().to_string(),
+            initialized: info.token_initialized(),
+            tries: PinTries::from_flags(
+                info.user_pin_locked(),
+                info.user_pin_final_try(),
+                info.user_pin_count_low(),
+            ),
+        }
+    }
+
+    /// From the raw structure: the label as UTF-8 (lossy), and the flags.
+    fn from_raw(info: &cryptoki_sys::CK_TOKEN_INFO) -> TokenFacts {
+        let has = |flag: cryptoki_sys::CK_FLAGS| info.flags & flag != 0;
+        TokenFacts {
+            label: String::from_utf8_lossy(&info.label).trim_end().to_string(),
+            initialized: has(cryptoki_sys::CKF_TOKEN_INITIALIZED),
+            tries: PinTries::from_flags(
+                has(cryptoki_sys::CKF_USER_PIN_LOCKED),
+                has(cryptoki_sys::CKF_USER_PIN_FINAL_TRY),
+                has(cryptoki_sys::CKF_USER_PIN_COUNT_LOW),
+            ),
+        }
+    }
+}
+
+/// `C_GetTokenInfo` through the function list of the module at `path`, without
+/// cryptoki's parsing of the structure (see [`Module::token_info`]).
+///
+/// Loading the path again returns the library cryptoki already loaded and initialised
+/// (the dynamic loader counts references), so this is the same module state, not a
+/// second instance.
+fn raw_token_info(path: &Path, slot: Slot) -> Result<TokenFacts, HsmError> {
+    use cryptoki_sys::{CK_FUNCTION_LIST, CK_RV, CK_TOKEN_INFO};
+    let fail = |reason: String| HsmError::Pkcs11 {
+        op: "C_GetTokenInfo",
+        reason,
+    };
+    // SAFETY: `path` is the PKCS#11 module that `Module::load` loaded and initialised;
+    // C_GetFunctionList and C_GetTokenInfo have these signatures in every PKCS#11
+    // module, the function list is static data of the library, which `lib` keeps
+    // loaded for the duration, and `info` is a writable CK_TOKEN_INFO.
+    unsafe {
+        let lib = libloading::Library::new(path).map_err(|e| fail(e.to_string()))?;
+        let get: libloading::Symbol<unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV> =
+            lib.get(b"C_GetFunctionList")
+                .map_err(|e| fail(e.to_string()))?;
+        let mut list: *mut CK_FUNCTION_LIST = std::ptr::null_mut();
+        let rv = get(&mut list);
+        cryptoki::error::Rv::from(rv)
+            .into_result(cryptoki::context::Function::GetFunctionList)
+            .map_err(ck("C_GetFunctionList"))?;
+        let Some(get_token_info) = list.as_ref().and_then(|l| l.C_GetTokenInfo) else {
+            return Err(fail("the module has no C_GetTokenInfo".into()));
+        };
+        let mut info: CK_TOKEN_INFO = std::mem::zeroed();
+        let rv = get_token_info(slot.id(), &mut info);
+        cryptoki::error::Rv::from(rv)
+            .into_result(cryptoki::context::Function::GetTokenInfo)
+            .map_err(ck("C_GetTokenInfo"))?;
+        Ok(TokenFacts::from_raw(&info))
+    }
+}
+
 /// Formats the available-token list for [`HsmError::TokenNotFound`].
 fn fmt_labels(labels: &[String]) -> String {
     if labels.is_empty() {
@@ -275,8 +416,12 @@ fn hex(id: &[u8]) -> String {
 /// Maps a cryptoki error to an [`HsmError`], picking out the PIN cases that have their own variant.
 fn ck_err(op: &'static str, e: CkError) -> HsmError {
     match e {
-        CkError::Pkcs11(RvError::PinIncorrect, _) => HsmError::PinIncorrect,
-        CkError::Pkcs11(RvError::PinLocked, _) => HsmError::PinLocked,
+        CkError::Pkcs11(RvError::PinIncorrect, _) => HsmError::PinIncorrect {
+            tries: PinTries::NotReported,
+        },
+        CkError::Pkcs11(RvError::PinLocked, _) => HsmError::PinLocked {
+            before_login: false,
+        },
         CkError::Pkcs11(rv @ (RvError::PinLenRange | RvError::PinInvalid), _) => {
             HsmError::PinMalformed { code: ckr_name(rv) }
         }
@@ -334,6 +479,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone, Debug)]
 pub struct Module {
     ctx: Pkcs11,
+    /// The module's path, for [`raw_token_info`].
+    path: Arc<PathBuf>,
     /// Live [`Token`]s per label. PKCS#11 login state is per application, so one
     /// `C_Logout` would log out every handle on that token; only the last one out
     /// may call it.
@@ -367,8 +514,23 @@ impl Module {
         }
         Ok(Module {
             ctx,
+            path: Arc::new(path.to_path_buf()),
             logins: Arc::default(),
         })
+    }
+
+    /// The label and flags of the token in `slot` (`C_GetTokenInfo`).
+    ///
+    /// cryptoki 0.12 fails the whole call when the token's clock field is not
+    /// `YYYYMMDDhhmmss00` ("Error parsing string as integer"); opencryptoki 3.8's software
+    /// token fills it otherwise. zonesign needs neither the clock nor the other fields, so
+    /// such a token is read again through the module's own function list.
+    fn token_info(&self, slot: Slot) -> Result<TokenFacts, HsmError> {
+        match self.ctx.get_token_info(slot) {
+            Ok(info) => Ok(TokenFacts::from_info(&info)),
+            Err(e @ CkError::Pkcs11(..)) => Err(ck_err("C_GetTokenInfo", e)),
+            Err(_) => raw_token_info(&self.path, slot),
+        }
     }
 
     /// The labels of all initialised tokens, with the PKCS#11 space padding trimmed.
@@ -384,18 +546,21 @@ impl Module {
     }
 
     /// Every initialised token as (current slot, trimmed label).
+    ///
+    /// Filtered here rather than with cryptoki's `get_slots_with_initialized_token`,
+    /// which parses every token's whole info and so fails on some tokens (see
+    /// [`Module::token_info`]).
     fn initialized_tokens(&self) -> Result<Vec<(Slot, String)>, HsmError> {
         let slots = self
             .ctx
-            .get_slots_with_initialized_token()
+            .get_slots_with_token()
             .map_err(ck("C_GetSlotList"))?;
         let mut out = Vec::with_capacity(slots.len());
         for slot in slots {
-            let info = self
-                .ctx
-                .get_token_info(slot)
-                .map_err(ck("C_GetTokenInfo"))?;
-            out.push((slot, info.label().trim_end().to_string()));
+            let info = self.token_info(slot)?;
+            if info.initialized {
+                out.push((slot, info.label));
+            }
         }
         Ok(out)
     }
@@ -422,11 +587,7 @@ impl Module {
             .get_slots_with_token()
             .map_err(ck("C_GetSlotList"))?;
         for slot in slots {
-            let info = self
-                .ctx
-                .get_token_info(slot)
-                .map_err(ck("C_GetTokenInfo"))?;
-            if !info.token_initialized() {
+            if !self.token_info(slot)?.initialized {
                 return Ok(slot);
             }
         }
@@ -468,13 +629,17 @@ impl Module {
     /// Note that while another `Token` on this label is alive, the token answers
     /// `CKR_USER_ALREADY_LOGGED_IN` without checking `pin` (PKCS#11 login is per
     /// application); that is accepted as success.
+    ///
+    /// A user PIN the token reports as locked (CKF_USER_PIN_LOCKED) is refused before
+    /// `C_Login`, and a rejected PIN is reported with the token's try counter read right
+    /// after the failure ([`PinTries`]); see [`Module::user_login`].
     pub fn open(&self, label: &str, pin: &Pin) -> Result<Token, HsmError> {
         let slot = self.find_slot(label)?;
         let session = self
             .ctx
             .open_rw_session(slot)
             .map_err(ck("C_OpenSession"))?;
-        login(&session, UserType::User, pin)?;
+        self.user_login(slot, &session, pin)?;
         *lock(&self.logins).entry(label.to_string()).or_insert(0) += 1;
         Ok(Token {
             inner: Arc::new(TokenInner {
@@ -488,6 +653,29 @@ impl Module {
 }
 
 impl Module {
+    /// Logs the user in on `session`, reading the token's PIN flags around `C_Login`.
+    ///
+    /// Before: a token that already reports the user PIN locked gets no `C_Login` at
+    /// all, because on some tokens every attempt counts, and the operator needs the
+    /// "locked" message, not another "wrong PIN" (SEC-6.5: still logged as a failed
+    /// login by the caller). After a rejected PIN: the flags say how many tries are
+    /// left, for the message. A token whose flags cannot be read is simply tried.
+    fn user_login(&self, slot: Slot, session: &Session, pin: &Pin) -> Result<(), HsmError> {
+        if let Ok(info) = self.token_info(slot)
+            && info.tries == PinTries::NowLocked
+        {
+            return Err(HsmError::PinLocked { before_login: true });
+        }
+        match login(session, UserType::User, pin) {
+            Err(HsmError::PinIncorrect { .. }) => Err(HsmError::PinIncorrect {
+                tries: self
+                    .token_info(slot)
+                    .map_or(PinTries::NotReported, |i| i.tries),
+            }),
+            other => other,
+        }
+    }
+
     /// Counts one [`Token`] on `label` as gone; true if it was the last one, so the
     /// caller must log out.
     fn release_login(&self, label: &str) -> bool {
@@ -1000,17 +1188,74 @@ impl SigningBackend for Pkcs11Signer {
     /// Opens a read-only session on the token; it inherits the application's login,
     /// so the PIN is not needed (or kept) here.
     fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
-        let session = self
-            .token
-            .module
-            .ctx
-            .open_ro_session(self.token.slot)
-            .map_err(ck("C_OpenSession"))?;
-        Ok(Box::new(Pkcs11Session {
-            session,
+        Ok(Box::new(self.pkcs11_session()?))
+    }
+}
+
+impl Pkcs11Signer {
+    /// One worker's session, as the concrete type (the tests reach its handle).
+    fn pkcs11_session(&self) -> Result<Pkcs11Session, HsmError> {
+        Ok(Pkcs11Session {
+            session: WorkerSession::open(&self.token).map_err(ck("C_OpenSession"))?,
             keys: Arc::clone(&self.keys),
             token: Arc::clone(&self.token),
-        }))
+        })
+    }
+}
+
+/// A worker's read-only PKCS#11 session, opened without cryptoki's close-on-drop so
+/// that zonesign decides whether its handle is ever closed.
+///
+/// A handle the token has reported as gone (CKR_SESSION_HANDLE_INVALID,
+/// CKR_SESSION_CLOSED) is never closed again: PKCS#11 lets a module give a dead
+/// handle's number to a later session (SoftHSM2 2.6 happens to count up instead), this
+/// worker's replacement or another worker's, and "closing the old session" would then
+/// close that one and turn one lost session into a run of them. Any other session is
+/// closed on drop.
+struct WorkerSession {
+    /// Always `Some` until drop.
+    session: Option<Session>,
+    /// The token said this handle no longer exists.
+    gone: bool,
+}
+
+impl WorkerSession {
+    /// Opens a session on the token's slot; it inherits the application's login.
+    fn open(token: &TokenInner) -> Result<WorkerSession, CkError> {
+        let session = token.module.ctx.open_ro_session_no_drop(token.slot)?;
+        Ok(WorkerSession {
+            session: Some(session),
+            gone: false,
+        })
+    }
+
+    /// The session; a missing one reads as CKR_SESSION_CLOSED, which the retry cures.
+    fn get(&self) -> Result<&Session, CkError> {
+        self.session.as_ref().ok_or(CkError::Pkcs11(
+            RvError::SessionClosed,
+            cryptoki::context::Function::Sign,
+        ))
+    }
+
+    /// Records what a transient error says about this handle before it is replaced.
+    fn note_error(&mut self, e: &CkError) {
+        if matches!(
+            e,
+            CkError::Pkcs11(RvError::SessionHandleInvalid | RvError::SessionClosed, _)
+        ) {
+            self.gone = true;
+        }
+    }
+}
+
+impl Drop for WorkerSession {
+    fn drop(&mut self) {
+        if let Some(session) = self.session.take()
+            && !self.gone
+        {
+            // Nothing to do about a failed close at the end of a worker's life.
+            let _ = session.close();
+        }
     }
 }
 
@@ -1031,12 +1276,15 @@ fn is_transient(e: &CkError) -> bool {
     )
 }
 
-/// Runs `op` on `session`; after a transient error (see [`is_transient`]) replaces
-/// the session in place with `reopen()` and tries again, at most [`SESSION_RETRIES`]
-/// times. Generic over the session type so the policy is unit-tested without an HSM.
+/// Runs `op` on `session`; after a transient error (see [`is_transient`]) tells the
+/// session what happened (`note`, so a handle the token reported gone is not closed
+/// again), replaces it in place with `reopen()` and tries again, at most
+/// [`SESSION_RETRIES`] times. Generic over the session type so the policy is
+/// unit-tested without an HSM; the real token case is tested too.
 fn with_session_retry<S, T>(
     session: &mut S,
     mut op: impl FnMut(&S) -> Result<T, CkError>,
+    mut note: impl FnMut(&mut S, &CkError),
     mut reopen: impl FnMut() -> Result<S, CkError>,
 ) -> Result<T, HsmError> {
     let mut attempts = 0;
@@ -1047,6 +1295,7 @@ fn with_session_retry<S, T>(
             Err(e) if is_transient(&e) => e,
             Err(e) => return Err(ck_err("C_Sign", e)),
         };
+        note(session, &err);
         if attempts > SESSION_RETRIES {
             return Err(HsmError::SessionRetriesExhausted {
                 attempts,
@@ -1083,7 +1332,7 @@ fn with_session_retry<S, T>(
 /// A session that dies mid-zone (a transient HSM error) is replaced in place by a new
 /// one on the same token, so the signing core never sees the hiccup.
 struct Pkcs11Session {
-    session: Session,
+    session: WorkerSession,
     keys: Arc<[(ObjectHandle, Algorithm)]>,
     token: Arc<TokenInner>,
 }
@@ -1105,8 +1354,9 @@ impl SigningSession for Pkcs11Session {
         let token = &self.token;
         let sig = with_session_retry(
             &mut self.session,
-            |s| s.sign(&mechanism, handle, input),
-            || token.module.ctx.open_ro_session(token.slot),
+            |s| s.get()?.sign(&mechanism, handle, input),
+            WorkerSession::note_error,
+            || WorkerSession::open(token),
         )?;
         check_signature_length(alg, &sig)?;
         Ok(sig)
@@ -1270,7 +1520,7 @@ mod tests {
             other => panic!("expected TokenNotFound, got {other:?}"),
         }
         let err = m.open(label, &pin("wrong-pin")).unwrap_err();
-        assert!(matches!(err, HsmError::PinIncorrect), "{err:?}");
+        assert!(matches!(err, HsmError::PinIncorrect { .. }), "{err:?}");
         assert!(!err.to_string().contains("wrong-pin"));
 
         let token = m.open(label, &pin(USER_PIN)).expect("open");
@@ -1349,6 +1599,113 @@ mod tests {
         let bystander = m.ctx.open_ro_session(m.find_slot(label).unwrap()).unwrap();
         drop(second);
         assert_logged_out(&bystander);
+    }
+
+    /// Direct calls into the loaded module's PKCS#11 function list, behind cryptoki's
+    /// back: the only way to make the token itself invalidate one session handle.
+    mod raw {
+        use cryptoki_sys::{CK_FUNCTION_LIST, CK_RV, CK_SESSION_HANDLE, CK_SESSION_INFO};
+
+        use super::super::test_support::SOFTHSM_MODULE;
+
+        /// Runs `f` on the function list of the SoftHSM2 module the fixture loaded
+        /// (`dlopen` of the same path returns the same, already initialised library).
+        fn with_functions<T>(f: impl FnOnce(&CK_FUNCTION_LIST) -> T) -> T {
+            // SAFETY: the library is SoftHSM2, already loaded and initialised by the
+            // fixture; C_GetFunctionList has this signature in every PKCS#11 module.
+            unsafe {
+                let lib = libloading::Library::new(SOFTHSM_MODULE).expect("dlopen SoftHSM2");
+                let get: libloading::Symbol<
+                    unsafe extern "C" fn(*mut *mut CK_FUNCTION_LIST) -> CK_RV,
+                > = lib.get(b"C_GetFunctionList").expect("C_GetFunctionList");
+                let mut list = std::ptr::null_mut();
+                assert_eq!(get(&mut list), cryptoki_sys::CKR_OK);
+                f(&*list)
+            }
+        }
+
+        /// `C_CloseSession(handle)`.
+        pub(super) fn close_session(handle: CK_SESSION_HANDLE) -> CK_RV {
+            // SAFETY: a plain PKCS#11 call with a handle value; an invalid handle is
+            // answered with CKR_SESSION_HANDLE_INVALID, never undefined behaviour.
+            with_functions(|f| unsafe { f.C_CloseSession.expect("C_CloseSession")(handle) })
+        }
+
+        /// `C_GetSessionInfo(handle)`: the return value and, if CKR_OK, the state.
+        pub(super) fn session_state(handle: CK_SESSION_HANDLE) -> (CK_RV, u64) {
+            with_functions(|f| {
+                let mut info = CK_SESSION_INFO {
+                    slotID: 0,
+                    state: 0,
+                    flags: 0,
+                    ulDeviceError: 0,
+                };
+                // SAFETY: `info` is a valid, writable CK_SESSION_INFO.
+                let rv =
+                    unsafe { f.C_GetSessionInfo.expect("C_GetSessionInfo")(handle, &mut info) };
+                (rv, info.state)
+            })
+        }
+    }
+
+    /// Issue 7 (fault tolerance), on the real SoftHSM2 token: a worker's session that
+    /// the token itself has invalidated (C_CloseSession through the module's function
+    /// list, so SoftHSM answers CKR_SESSION_HANDLE_INVALID; nothing is simulated) is
+    /// replaced by a new session, and the signature is made and verifies. More losses
+    /// than [`SESSION_RETRIES`] in one run are fine as long as each is cured. The login
+    /// stays alive (other sessions stay open), and a second worker is not disturbed.
+    #[test]
+    fn a_session_invalidated_by_the_real_token_is_replaced_and_signing_goes_on() {
+        const CKS_RO_USER_FUNCTIONS: u64 = 1;
+        let m = module();
+        let label = "hsm-retry";
+        m.init_token(label, &pin(SO_PIN), &pin(USER_PIN))
+            .expect("init token");
+        let token = m.open(label, &pin(USER_PIN)).expect("open");
+        let id = vec![0xB0, 1];
+        let public = token
+            .generate_key(Algorithm::RsaSha1, 1024, &id, "retry")
+            .expect("keygen");
+        let signer = token.signer(&[(id, Algorithm::RsaSha1)]).expect("signer");
+        let mut worker = signer.pkcs11_session().expect("worker session");
+        let mut other = signer.pkcs11_session().expect("second worker session");
+        let data = tbs(0);
+        verify(
+            Algorithm::RsaSha1,
+            &public,
+            &data,
+            &worker.sign(0, &data).unwrap(),
+        );
+        let mut handles = Vec::new();
+        for round in 1..=(SESSION_RETRIES as u8 + 2) {
+            let dead = worker.session.get().unwrap().handle();
+            assert_eq!(raw::close_session(dead), cryptoki_sys::CKR_OK);
+            assert_eq!(
+                raw::session_state(dead).0,
+                cryptoki_sys::CKR_SESSION_HANDLE_INVALID,
+                "the token no longer knows the worker's session"
+            );
+            let data = tbs(round);
+            let sig = worker
+                .sign(0, &data)
+                .unwrap_or_else(|e| panic!("round {round}: signing after the loss: {e}"));
+            verify(Algorithm::RsaSha1, &public, &data, &sig);
+            let new = worker.session.get().unwrap().handle();
+            assert_eq!(
+                raw::session_state(new),
+                (cryptoki_sys::CKR_OK, CKS_RO_USER_FUNCTIONS),
+                "round {round}: the replacement session is open and logged in"
+            );
+            handles.push((dead, new));
+            let data = tbs(100 + round);
+            let sig = other.sign(0, &data).expect("the other worker signs on");
+            verify(Algorithm::RsaSha1, &public, &data, &sig);
+        }
+        eprintln!("session handles (lost, replacement): {handles:?}");
+        // Still logged in: private objects are visible on the token's own session.
+        assert_eq!(token.private_key_ids().unwrap().len(), 1);
+        drop((worker, other, signer));
+        assert_eq!(token.private_key_ids().unwrap().len(), 1);
     }
 
     /// After the last Token is dropped the application is logged out (DPS-5.2):
@@ -1462,7 +1819,9 @@ mod tests {
                 "C_Login",
                 CkError::Pkcs11(RvError::PinLocked, cryptoki::context::Function::Login)
             ),
-            HsmError::PinLocked
+            HsmError::PinLocked {
+                before_login: false
+            }
         ));
     }
 
@@ -1495,6 +1854,7 @@ mod tests {
                     Ok(*s)
                 }
             },
+            |_, _| {},
             || {
                 opened += 1;
                 Ok(opened)
@@ -1519,6 +1879,7 @@ mod tests {
                     calls += 1;
                     Err(ck_rv(rv))
                 },
+                |_, _| {},
                 || {
                     reopens += 1;
                     Ok(())
@@ -1545,6 +1906,7 @@ mod tests {
                 calls += 1;
                 Err(ck_rv(RvError::DeviceError))
             },
+            |_, _| {},
             || {
                 reopens += 1;
                 Err(ck_rv(RvError::DeviceError))
@@ -1561,6 +1923,7 @@ mod tests {
         let r: Result<(), _> = with_session_retry(
             &mut (),
             |_| Err(ck_rv(RvError::KeyHandleInvalid)),
+            |_, _| {},
             || {
                 reopens += 1;
                 Ok(())
@@ -1575,6 +1938,7 @@ mod tests {
         let r: Result<(), _> = with_session_retry(
             &mut (),
             |_| Err(ck_rv(RvError::SessionHandleInvalid)),
+            |_, _| {},
             || Err(ck_rv(RvError::UserNotLoggedIn)),
         );
         assert!(
@@ -1597,6 +1961,19 @@ mod tests {
         let msgs = [
             login(RvError::PinIncorrect).to_string(),
             login(RvError::PinLocked).to_string(),
+            HsmError::PinLocked { before_login: true }.to_string(),
+            HsmError::PinIncorrect {
+                tries: PinTries::FinalTry,
+            }
+            .to_string(),
+            HsmError::PinIncorrect {
+                tries: PinTries::NowLocked,
+            }
+            .to_string(),
+            HsmError::PinIncorrect {
+                tries: PinTries::Low,
+            }
+            .to_string(),
             login(RvError::PinLenRange).to_string(),
             login(RvError::TokenNotPresent).to_string(),
             HsmError::TokenNotFound {
@@ -1622,9 +1999,54 @@ mod tests {
             }
         }
         assert!(msgs[0].contains("CKR_PIN_INCORRECT"));
+        assert!(!msgs[0].contains("CKF_"), "no counter claimed: {}", msgs[0]);
         assert!(msgs[1].contains("CKR_PIN_LOCKED"));
-        assert!(msgs[2].contains("CKR_PIN_LEN_RANGE"));
-        assert!(msgs[3].contains("CKR_TOKEN_NOT_PRESENT"));
+        assert!(msgs[2].contains("CKF_USER_PIN_LOCKED") && msgs[2].contains("did not try"));
+        assert!(
+            msgs[3].contains("ONE more failed login locks"),
+            "{}",
+            msgs[3]
+        );
+        assert!(msgs[4].contains("now LOCKED"), "{}", msgs[4]);
+        assert!(msgs[5].contains("CKF_USER_PIN_COUNT_LOW"), "{}", msgs[5]);
+        for m in &msgs[..6] {
+            assert!(m.contains("pin-file"), "{m}");
+        }
+        assert!(msgs[6].contains("CKR_PIN_LEN_RANGE"));
+        assert!(msgs[7].contains("CKR_TOKEN_NOT_PRESENT"));
+    }
+
+    /// The raw C_GetTokenInfo fallback (tokens whose clock cryptoki cannot parse) reads
+    /// the label and the PIN flags as cryptoki would.
+    #[test]
+    fn raw_token_info_reads_label_and_pin_flags() {
+        // SAFETY: CK_TOKEN_INFO is plain data; all-zero is a valid value.
+        let mut info: cryptoki_sys::CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+        info.label = [b' '; 32];
+        info.label[..7].copy_from_slice(b"ock-tok");
+        info.utcTime = *b"12:34:56        ";
+        let mut facts = |flags| {
+            info.flags = flags;
+            TokenFacts::from_raw(&info)
+        };
+        let f = facts(cryptoki_sys::CKF_TOKEN_INITIALIZED);
+        assert_eq!(f.label, "ock-tok");
+        assert!(f.initialized);
+        assert_eq!(f.tries, PinTries::NotReported);
+        assert!(!facts(0).initialized);
+        assert_eq!(
+            facts(cryptoki_sys::CKF_USER_PIN_COUNT_LOW).tries,
+            PinTries::Low
+        );
+        assert_eq!(
+            facts(cryptoki_sys::CKF_USER_PIN_COUNT_LOW | cryptoki_sys::CKF_USER_PIN_FINAL_TRY)
+                .tries,
+            PinTries::FinalTry
+        );
+        assert_eq!(
+            facts(cryptoki_sys::CKF_USER_PIN_FINAL_TRY | cryptoki_sys::CKF_USER_PIN_LOCKED).tries,
+            PinTries::NowLocked
+        );
     }
 
     #[test]

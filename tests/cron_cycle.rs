@@ -186,7 +186,7 @@ fn thirty_days_of_two_hour_runs() {
             &["--now", &rfc3339(t), "--expiring", "9d22h"],
         );
         assert_exit(&v, EXIT_OK, &format!("zonesign verify after run {k}"));
-        let l = ldns.wait_with_output().expect("ldns-verify-zone");
+        let l = wait(ldns, "ldns-verify-zone");
         assert!(
             l.status.success(),
             "ldns-verify-zone after run {k}:\n{}",
@@ -275,8 +275,8 @@ fn concurrent_runs_one_wins_the_other_gets_the_lock_code() {
     };
     let (a, b) = (spawn(), spawn());
     let mut codes = [
-        a.wait_with_output().unwrap().status.code(),
-        b.wait_with_output().unwrap().status.code(),
+        wait(a, "zonesign sign (first of two)").status.code(),
+        wait(b, "zonesign sign (second of two)").status.code(),
     ];
     codes.sort();
     assert_eq!(codes, [Some(EXIT_OK), Some(EXIT_LOCKED)]);

@@ -1,4 +1,5 @@
-//! Fault tests (issue 7): the real binary against a real SoftHSM2 token, with the HSM,
+//! Fault tests (issue 7): the real binary against a real SoftHSM2 token (and, for a PIN
+//! that really locks, opencryptoki's software token), with the HSM,
 //! the PIN, the disk and the process itself failing. In every case the previous signed
 //! zone must survive byte for byte (or be replaced by a complete, valid one), the exit
 //! code must be the documented one, and every HSM failure must be in the audit log.
@@ -174,6 +175,7 @@ fn hsm_failures_exit_3_are_logged_and_change_nothing() {
             }),
         ),
     ];
+    register_secret("not-the-pin-4711", "the wrong PIN of hsm_failures_exit_3");
     for (what, message, event, inject) in cases {
         let restore = inject();
         let mut cmd = setup.cmd();
@@ -319,17 +321,79 @@ fn sign_cmd(setup: &Setup, zone: &Path, out: &Path) -> Command {
     cmd
 }
 
+/// The state a `key-*` audit event leaves a key in (`None`: no state change).
+fn state_after(event: &str) -> Option<&'static str> {
+    match event {
+        "key-published" => Some("published"),
+        "key-active" => Some("active"),
+        "key-retired" => Some("retired"),
+        "key-removed" => Some("removed"),
+        "key-destroyed" => Some("destroyed"),
+        _ => None,
+    }
+}
+
+/// After a kill: the key state and the audit trail agree (DPS-4.4, DPS-5.3). The key
+/// state file loads (`key list`), holds exactly the keys of `baseline` (tag → recorded
+/// state when audit line `from` was the next one), each key's recorded state is the one
+/// the `key-*` audit events since then lead to (a state change without its audit line,
+/// or the reverse, is an unlogged or phantom key act), and the token still holds every
+/// key's private and public object.
+#[track_caller]
+fn assert_key_state_matches_audit(
+    setup: &Setup,
+    baseline: &std::collections::BTreeMap<u16, String>,
+    from: usize,
+    what: &str,
+) {
+    let mut expected = baseline.clone();
+    for e in audit_log(setup).into_iter().skip(from) {
+        let event = e["event"].as_str().unwrap_or("");
+        if let Some(state) = state_after(event) {
+            let tag = e["tag"].as_u64().expect("key event has a tag") as u16;
+            expected.insert(tag, state.to_string());
+        }
+    }
+    let listed = setup.key_list(None);
+    let keys = listed.as_array().expect("key list is an array");
+    let recorded: std::collections::BTreeMap<u16, String> = keys
+        .iter()
+        .map(|k| {
+            (
+                k["tag"].as_u64().unwrap() as u16,
+                k["recorded-state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        recorded, expected,
+        "{what}: keys.toml (left) disagrees with the key-* audit events (right)"
+    );
+    let objects = setup.token_objects();
+    for k in keys {
+        let id = k["id"].as_str().unwrap();
+        assert!(
+            objects.private.contains(id) && objects.public.contains(id),
+            "{what}: key {} lost its objects in the token",
+            k["tag"]
+        );
+    }
+}
+
 /// `kill -9` of a sign at 20 moments spread over a whole run (parse, signing,
 /// verification, writing): afterwards the output is the previous file byte for byte
-/// or a complete new file that `zonesign verify` accepts, and the audit chain is
-/// intact. Stale temporary files are reported; their cleanup is tested below.
+/// or a complete new file that `zonesign verify` accepts, the audit chain is intact,
+/// and the key state and the audit trail agree. The killed runs carry a key transition
+/// (a pre-published ZSK due to become active, DPS-6.4), which a run saves and logs only
+/// after the zone is written: each kill leaves it either not done at all or done and
+/// logged, never half. Stale temporary files are reported; their cleanup is tested below.
 #[test]
 fn kill_9_at_20_moments_never_loses_the_zone() {
     let setup = Setup::new("rsasha1");
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
     let out = setup.path("big.signed");
-    // The shortest of two runs, so that (nearly) every kill lands inside a run.
+    // The shortest of two runs, so that nearly every kill lands inside a run.
     let mut full = std::time::Duration::MAX;
     for _ in 0..2 {
         let t0 = Instant::now();
@@ -338,6 +402,32 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
         full = full.min(t0.elapsed());
     }
     let ds = setup.ds_file("big.");
+    // A ZSK roll: the new ZSK is published now and signs once DNSKEY TTL + propagation
+    // (2 h) have passed, so the killed runs, three hours on, each make it active and
+    // retire the old ZSK, until one of them finishes.
+    setup.ok(&["key", "generate", "--role", "zsk"]);
+    setup.ok(&["key", "rollover", "--role", "zsk"]);
+    let at = rfc3339(unix_now() + 3 * 3600);
+    let new_zsk = setup.tags("zsk", "published")[0];
+    let old_zsk = setup.tags("zsk", "active")[0];
+    let baseline: std::collections::BTreeMap<u16, String> = setup
+        .key_list(None)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["tag"].as_u64().unwrap() as u16,
+                k["recorded-state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let audit_from = audit_log(&setup).len();
+    let sign_at = || {
+        let mut c = sign_cmd(&setup, &zone, &out);
+        c.args(["--now", &at]);
+        c
+    };
     let seed = std::env::var("ZONESIGN_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -347,10 +437,12 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
     let mut previous = fs::read(&out).unwrap();
     let (mut kept, mut replaced, mut finished) = (0, 0, 0);
     for i in 0..20 {
-        // Stratified: one moment in each twentieth of the run, jittered inside it.
-        let at = full.mul_f64(0.95 * (i as f64 + rng.unit()) / 20.0);
-        let mut child = sign_cmd(&setup, &zone, &out).spawn().expect("spawn sign");
-        std::thread::sleep(at);
+        // Stratified: one moment in each twentieth of the run, jittered inside it; the
+        // last strata reach just past the shortest run, where the zone is renamed into
+        // place and the key state saved and logged.
+        let moment = full.mul_f64(1.05 * (i as f64 + rng.unit()) / 20.0);
+        let mut child = sign_at().spawn().expect("spawn sign");
+        std::thread::sleep(moment);
         let killed = child.kill().is_ok();
         let status = child.wait().expect("wait");
         if !killed || status.success() {
@@ -360,34 +452,52 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
         if now == previous {
             kept += 1;
         } else {
-            let v = setup.verify(&out, "big.", &ds, &[]);
+            let v = setup.verify(&out, "big.", &ds, &["--now", &at]);
             assert_exit(
                 &v,
                 EXIT_OK,
-                &format!("verify after kill {i} at {at:?} (seed {seed})"),
+                &format!("verify after kill {i} at {moment:?} (seed {seed})"),
             );
             replaced += 1;
             previous = now;
         }
         assert_audit_chain_intact(&setup);
+        assert_key_state_matches_audit(
+            &setup,
+            &baseline,
+            audit_from,
+            &format!("kill {i} at {moment:?} (seed {seed})"),
+        );
     }
     let stale = stale_temp_files(&out);
     eprintln!(
         "kill test: 20 kills: {kept} left the previous file byte for byte, {replaced} a complete valid new file ({finished} runs had finished); {} stale temp files left by the last kill (the next run removes them): {stale:?}",
         stale.len()
     );
-    // The signer still works after all that.
-    assert_exit(
-        &run(&mut sign_cmd(&setup, &zone, &out)),
-        EXIT_OK,
-        "sign after the kills",
+    eprintln!(
+        "kill test: the ZSK roll was {} by a killed run; key state and audit trail agreed after every kill",
+        if setup.tags("zsk", "active") == vec![new_zsk] {
+            "committed"
+        } else {
+            "not committed"
+        }
     );
+    // The signer still works after all that, and the roll is done exactly once.
+    assert_exit(&run(&mut sign_at()), EXIT_OK, "sign after the kills");
     assert_exit(
-        &setup.verify(&out, "big.", &ds, &[]),
+        &setup.verify(&out, "big.", &ds, &["--now", &at]),
         EXIT_OK,
         "final verify",
     );
     assert_eq!(kept + replaced, 20);
+    assert_key_state_matches_audit(&setup, &baseline, audit_from, "after the kills");
+    assert_eq!(setup.tags("zsk", "active"), vec![new_zsk]);
+    assert_eq!(setup.tags("zsk", "retired"), vec![old_zsk]);
+    let activations = audit_log(&setup)
+        .iter()
+        .filter(|e| e["event"] == "key-active" && e["tag"] == new_zsk)
+        .count();
+    assert_eq!(activations, 1, "the new ZSK's activation is logged once");
 }
 
 /// The HSM lost mid-run: the token directory disappears while the zone is being
@@ -426,7 +536,7 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
             .expect("spawn sign");
         std::thread::sleep(full.mul_f64(frac));
         fs::rename(&tokens, &away).unwrap();
-        let r = child.wait_with_output().expect("wait");
+        let r = wait(child, "zonesign sign while the token is lost");
         fs::rename(&away, &tokens).unwrap();
         match r.status.code() {
             Some(EXIT_HSM) => {
@@ -507,4 +617,458 @@ fn next_run_cleans_up_temp_files_of_a_killed_run() {
         "next sign",
     );
     assert_eq!(stale_temp_files(&out), Vec::<String>::new());
+}
+
+// ---------------------------------------------------------------------------------------
+// A PIN that really locks: opencryptoki's software token
+// ---------------------------------------------------------------------------------------
+
+/// opencryptoki's documented SO PIN of a new software token. The test never changes
+/// it, so the next run can re-initialise the token it made; it guards nothing.
+const OCK_DEFAULT_SO_PIN: &str = "87654321";
+/// The label of the one software token this test initialises and re-initialises.
+const OCK_LABEL: &str = "zonesign-lock-test";
+/// What C_GetTokenInfo calls opencryptoki's software token (swtok).
+const OCK_SWTOK_MODEL: &str = "IBM SoftTok";
+
+/// opencryptoki's PKCS#11 module (Debian package `opencryptoki`, multiarch path).
+fn ock_module() -> PathBuf {
+    for dir in [
+        "/usr/lib/x86_64-linux-gnu",
+        "/usr/lib/aarch64-linux-gnu",
+        "/usr/lib64",
+        "/usr/lib",
+    ] {
+        for rel in [
+            "pkcs11/libopencryptoki.so",
+            "opencryptoki/libopencryptoki.so",
+        ] {
+            let p = Path::new(dir).join(rel);
+            if p.is_file() {
+                return p;
+            }
+        }
+    }
+    panic!(
+        "opencryptoki's module libopencryptoki.so is not installed (run scripts/install-deps: package opencryptoki)"
+    );
+}
+
+/// The pid in opencryptoki's pid file if that process is a live pkcsslotd.
+fn live_pkcsslotd() -> Option<u32> {
+    let pid: u32 = fs::read_to_string("/var/run/pkcsslotd.pid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // "PID (comm) STATE ...": a zombie is not a running daemon.
+    let (comm, rest) = stat.split_once(") ")?;
+    (comm.ends_with("(pkcsslotd") && !rest.starts_with('Z')).then_some(pid)
+}
+
+/// opencryptoki's slot daemon, which every opencryptoki client needs (without it
+/// C_Initialize fails with CKR_HOST_MEMORY). Started if it is not running, and then
+/// stopped again (by its pid) when the test is done; a daemon that was already running
+/// is left alone.
+struct SlotDaemon {
+    started: Option<u32>,
+}
+
+impl SlotDaemon {
+    fn ensure() -> SlotDaemon {
+        if live_pkcsslotd().is_some() {
+            return SlotDaemon { started: None };
+        }
+        // The lock directories live under /run, which a reboot empties; systemd-tmpfiles
+        // makes them on a booted system (the package's tmpfiles.d entry), not in a container.
+        for d in ["/var/lock/opencryptoki", "/var/lock/opencryptoki/swtok"] {
+            let r = run(Command::new("install").args(["-d", "-g", "pkcs11", "-m", "0770", d]));
+            assert_exit(&r, EXIT_OK, &format!("install -d {d}"));
+        }
+        // pkcsslotd forks into the background: no pipes, or waiting for them would hang.
+        let status = Command::new("pkcsslotd")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("cannot run pkcsslotd: {e} (run scripts/install-deps: package opencryptoki)")
+            });
+        assert!(status.success(), "pkcsslotd failed: {status}");
+        let t0 = Instant::now();
+        loop {
+            if let Some(pid) = live_pkcsslotd() {
+                return SlotDaemon { started: Some(pid) };
+            }
+            assert!(t0.elapsed().as_secs() < 5, "pkcsslotd did not start");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for SlotDaemon {
+    fn drop(&mut self) {
+        if let Some(pid) = self.started {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// The software token as opencryptoki's own `pkcsconf -t` lists it (independent of
+/// zonesign's PKCS#11 code): slot, label and `CK_TOKEN_INFO` flags.
+struct OckToken {
+    slot: u64,
+    label: String,
+    flags: u64,
+}
+
+impl OckToken {
+    const TOKEN_INITIALIZED: u64 = 0x400;
+    const USER_PIN_COUNT_LOW: u64 = 0x1_0000;
+    const USER_PIN_FINAL_TRY: u64 = 0x2_0000;
+    const USER_PIN_LOCKED: u64 = 0x4_0000;
+
+    fn read() -> OckToken {
+        let r = run(Command::new("pkcsconf").arg("-t"));
+        assert_exit(&r, EXIT_OK, "pkcsconf -t");
+        let text = stdout(&r);
+        let mut tokens = Vec::new();
+        for line in text.lines() {
+            let line = line.trim();
+            if let Some(n) = line
+                .strip_prefix("Token #")
+                .and_then(|l| l.strip_suffix(" Info:"))
+            {
+                let slot = n.parse().expect("slot number");
+                tokens.push((
+                    OckToken {
+                        slot,
+                        label: String::new(),
+                        flags: 0,
+                    },
+                    String::new(),
+                ));
+            } else if let (Some((t, model)), Some((key, value))) =
+                (tokens.last_mut(), line.split_once(": "))
+            {
+                match key {
+                    "Label" => t.label = value.trim_end().to_string(),
+                    "Model" => *model = value.trim_end().to_string(),
+                    "Flags" => {
+                        let hex = value.split_whitespace().next().unwrap_or("");
+                        t.flags =
+                            u64::from_str_radix(hex.trim_start_matches("0x"), 16).expect("flags");
+                    }
+                    _ => {}
+                }
+            }
+        }
+        tokens
+            .into_iter()
+            .find(|(_, model)| model == OCK_SWTOK_MODEL)
+            .map(|(t, _)| t)
+            .unwrap_or_else(|| panic!("no opencryptoki software token (swtok) in:\n{text}"))
+    }
+
+    /// (count low, final try, locked).
+    fn pin_flags(&self) -> (bool, bool, bool) {
+        let has = |f| self.flags & f != 0;
+        (
+            has(Self::USER_PIN_COUNT_LOW),
+            has(Self::USER_PIN_FINAL_TRY),
+            has(Self::USER_PIN_LOCKED),
+        )
+    }
+}
+
+/// The software token's slot, through the test's own PKCS#11 context (cryptoki's
+/// C_GetTokenInfo cannot parse this token's clock field, so pkcsconf names the slot).
+fn ock_context() -> (cryptoki::context::Pkcs11, cryptoki::slot::Slot) {
+    use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+    let ctx = Pkcs11::new(ock_module()).expect("load opencryptoki");
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize opencryptoki (is pkcsslotd running?)");
+    let id = OckToken::read().slot;
+    let slot = ctx
+        .get_all_slots()
+        .expect("C_GetSlotList")
+        .into_iter()
+        .find(|s| s.id() == id)
+        .expect("pkcsconf's slot is in the slot list");
+    (ctx, slot)
+}
+
+/// The user PIN flags of the software token (counter low, final try, locked).
+fn ock_pin_flags() -> (bool, bool, bool) {
+    OckToken::read().pin_flags()
+}
+
+/// As the security officer: set the user PIN (C_InitPIN), which also unlocks it.
+fn ock_reset_user_pin(ctx: &cryptoki::context::Pkcs11, slot: cryptoki::slot::Slot, user_pin: &str) {
+    use cryptoki::session::UserType;
+    use cryptoki::types::AuthPin;
+    let session = ctx.open_rw_session(slot).expect("C_OpenSession");
+    session
+        .login(
+            UserType::So,
+            Some(&AuthPin::from(OCK_DEFAULT_SO_PIN.to_string())),
+        )
+        .expect("SO login with opencryptoki's default SO PIN");
+    session
+        .init_pin(&AuthPin::from(user_pin.to_string()))
+        .expect("C_InitPIN");
+    session.logout().expect("C_Logout");
+}
+
+/// (Re-)initialises the software token as this test's token with a fresh user PIN. A
+/// software token some other user initialised (another label, or another SO PIN) is
+/// refused, never wiped.
+fn ock_init_token(user_pin: &str) {
+    use cryptoki::types::AuthPin;
+    let token = OckToken::read();
+    let label = token.label;
+    assert!(
+        token.flags & OckToken::TOKEN_INITIALIZED == 0 || label == OCK_LABEL,
+        "opencryptoki's software token is initialised as {label:?}, not by this test: refusing to re-initialise it"
+    );
+    let (ctx, slot) = ock_context();
+    match ctx.init_token(
+        slot,
+        &AuthPin::from(OCK_DEFAULT_SO_PIN.to_string()),
+        OCK_LABEL,
+    ) {
+        Ok(()) => {}
+        Err(e) => panic!(
+            "C_InitToken on opencryptoki's software token failed ({e}): its SO PIN is not opencryptoki's default, so it is not a token this test made"
+        ),
+    }
+    ock_reset_user_pin(&ctx, slot, user_pin);
+}
+
+/// Issue 7 on a token that really locks its PIN (opencryptoki's software token; SoftHSM2
+/// never locks): wrong PINs until the token locks, each exit 3 with the try counter in
+/// the message ("ONE more failed login locks the PIN" before the last) and logged as a
+/// failed login; then the right PIN gets the locked message without a login attempt
+/// (CKF_USER_PIN_LOCKED read first, so no try is used), exit 3, a failed login in the
+/// audit log, and the signed zone unchanged throughout. Once the security officer has
+/// reset the PIN, signing works again (SEC-6.5, DPS-4.4; SEC-6.1: PINs only through
+/// the PIN file and ZONESIGN_PIN, and in no output).
+#[test]
+fn locked_pin_on_a_real_token_exits_3_without_using_a_try() {
+    let t0 = Instant::now();
+    let _daemon = SlotDaemon::ensure();
+    let user_pin = format!("{:08x}", rand::random::<u32>());
+    let wrong_pin = format!("{:08x}", rand::random::<u32>() ^ 0x5a5a_5a5a);
+    assert_ne!(user_pin, wrong_pin);
+    register_secret(&user_pin, "the opencryptoki test's user PIN");
+    register_secret(&wrong_pin, "the opencryptoki test's wrong PIN");
+    register_secret(OCK_DEFAULT_SO_PIN, "opencryptoki's default SO PIN");
+    ock_init_token(&user_pin);
+
+    // A hand-written setup, as for any HSM that `zonesign init` (SoftHSM2 only) does not make.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let config = dir.join("zonesign.toml");
+    fs::write(
+        &config,
+        format!(
+            "[hsm]\nmodule = \"{}\"\ntoken = \"{OCK_LABEL}\"\npin-file = \"user.pin\"\n\n[files]\nkeys = \"keys.toml\"\naudit-log = \"audit.log\"\n",
+            ock_module().display()
+        ),
+    )
+    .unwrap();
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(dir.join("user.pin"))
+            .unwrap();
+        writeln!(f, "{user_pin}").unwrap();
+    }
+    fs::write(dir.join("keys.toml"), "").unwrap();
+    let cmd = || {
+        let mut c = zonesign();
+        c.current_dir(dir).arg("--config").arg(&config);
+        c
+    };
+    // The key ceremony (DPS-5.1) in the token; RSASHA1 is what opencryptoki's software
+    // token can sign (SHA1-RSA-PKCS), and the practice statement's profile (DPS-6.1).
+    for role in ["ksk", "zsk"] {
+        let r = run(cmd().args(["key", "generate", "--role", role]));
+        assert_exit(
+            &r,
+            EXIT_OK,
+            &format!("key generate --role {role} on opencryptoki"),
+        );
+    }
+    // `zonesign init` puts its keys straight into the zone; do the same with these.
+    let keys = fs::read_to_string(dir.join("keys.toml")).unwrap();
+    assert_eq!(keys.matches("state = \"generated\"").count(), 2, "{keys}");
+    fs::write(
+        dir.join("keys.toml"),
+        keys.replace("state = \"generated\"", "state = \"active\""),
+    )
+    .unwrap();
+
+    let out = dir.join("example.signed");
+    let none = dir.join("no-previous.signed");
+    let sign = |pin: Option<&str>| {
+        let mut c = cmd();
+        if let Some(p) = pin {
+            c.env("ZONESIGN_PIN", p);
+        }
+        // No previous output to reuse: every run signs, so every run logs in.
+        run(c
+            .arg("sign")
+            .arg(small_zone())
+            .args(["--origin", SMALL_ORIGIN, "--out"])
+            .arg(&out)
+            .arg("--previous")
+            .arg(&none))
+    };
+    assert_exit(&sign(None), EXIT_OK, "sign with opencryptoki");
+    let ds = dir.join("ds.txt");
+    let r = run(cmd().args(["key", "ds"]));
+    assert_exit(&r, EXIT_OK, "key ds");
+    fs::write(&ds, stdout(&r)).unwrap();
+    let r = run(zonesign()
+        .arg("verify")
+        .arg(&out)
+        .args(["--origin", SMALL_ORIGIN, "--anchor"])
+        .arg(&ds));
+    assert_exit(&r, EXIT_OK, "verify the zone signed in opencryptoki");
+    let before = fs::read(&out).unwrap();
+    let audit = |what: &str| -> Value {
+        let text = fs::read_to_string(dir.join("audit.log")).unwrap();
+        for secret in [&user_pin, &wrong_pin] {
+            assert!(
+                !text.contains(secret.as_str()),
+                "{what}: a PIN is in the audit log"
+            );
+        }
+        let r = run(cmd().args(["audit", "verify"]));
+        assert_exit(&r, EXIT_OK, &format!("{what}: audit verify"));
+        serde_json::from_str(text.lines().last().unwrap()).unwrap()
+    };
+    let assert_failed_run = |r: &std::process::Output, what: &str| -> String {
+        assert_exit(r, EXIT_HSM, what);
+        let err = stderr(r);
+        for secret in [&user_pin, &wrong_pin] {
+            assert!(
+                !err.contains(secret.as_str()) && !stdout(r).contains(secret.as_str()),
+                "{what}: a PIN is in the output"
+            );
+        }
+        assert_eq!(
+            fs::read(&out).unwrap(),
+            before,
+            "{what}: the signed zone changed"
+        );
+        assert!(stale_temp_files(&out).is_empty(), "{what}: temp file left");
+        let last = audit(what);
+        assert_eq!(last["event"], "login", "{what}: {last}");
+        assert_eq!(last["result"], "failed", "{what}: {last}");
+        assert_eq!(last["command"], "sign", "{what}: {last}");
+        err
+    };
+
+    // Wrong PINs until the token locks (opencryptoki: after 3).
+    let mut messages = Vec::new();
+    for attempt in 1..=10 {
+        let r = sign(Some(&wrong_pin));
+        let err = assert_failed_run(&r, &format!("wrong PIN, attempt {attempt}"));
+        assert!(
+            err.contains("CKR_PIN_INCORRECT"),
+            "attempt {attempt}: {err}"
+        );
+        assert!(
+            err.contains("check ZONESIGN_PIN or the file named by pin-file"),
+            "{err}"
+        );
+        let locked = ock_pin_flags().2;
+        assert_eq!(
+            err.contains("now LOCKED"),
+            locked,
+            "attempt {attempt}: {err}"
+        );
+        messages.push(err);
+        if locked {
+            break;
+        }
+    }
+    let n = messages.len();
+    assert!(
+        ock_pin_flags().2,
+        "the token never locked the PIN after {n} wrong PINs"
+    );
+    assert!(n >= 2, "the token locked at once");
+    assert!(
+        messages[n - 2].contains("ONE more failed login locks the PIN (CKF_USER_PIN_FINAL_TRY)"),
+        "the failure before the lock did not warn: {}",
+        messages[n - 2]
+    );
+    assert!(
+        messages[0].contains("CKF_USER_PIN_COUNT_LOW") || n == 2,
+        "{}",
+        messages[0]
+    );
+
+    // The right PIN (from the PIN file) on the locked token: refused before C_Login.
+    let mut locked_message = String::new();
+    for attempt in 1..=2 {
+        let r = sign(None);
+        let what = format!("locked PIN, right PIN, attempt {attempt}");
+        let err = assert_failed_run(&r, &what);
+        assert!(
+            err.contains("user PIN is locked")
+                && err.contains("CKF_USER_PIN_LOCKED")
+                && err.contains("did not try to log in"),
+            "{what}: {err}"
+        );
+        assert!(err.contains("security officer must reset it"), "{err}");
+        assert!(!err.contains("CKR_PIN_INCORRECT"), "{what}: {err}");
+        locked_message = err;
+        let last = audit(&what);
+        assert!(
+            last["error"]
+                .as_str()
+                .unwrap()
+                .contains("did not try to log in"),
+            "{last}"
+        );
+    }
+    assert_eq!(
+        ock_pin_flags(),
+        (false, false, true),
+        "still locked, nothing else changed"
+    );
+
+    // The security officer resets the user PIN; the next run signs.
+    let (ctx, slot) = ock_context();
+    ock_reset_user_pin(&ctx, slot, &user_pin);
+    drop(ctx);
+    let r = sign(None);
+    assert_exit(&r, EXIT_OK, "sign after the SO reset the PIN");
+    assert_ne!(
+        fs::read(&out).unwrap(),
+        before,
+        "the run after the reset re-signed"
+    );
+    let logins = fs::read_to_string(dir.join("audit.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("\"event\":\"login\"") && l.contains("\"result\":\"failed\""))
+        .count();
+    assert_eq!(logins, n + 2, "one failed login per refused run");
+    sweep_dir(dir);
+    eprintln!(
+        "opencryptoki: locked after {n} wrong PINs; whole test {:?}\nlast wrong PIN before the lock: {}\nlocked: {}",
+        t0.elapsed(),
+        messages[n - 2].trim(),
+        locked_message.trim()
+    );
 }

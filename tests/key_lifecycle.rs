@@ -451,7 +451,7 @@ fn key_ds_for_one_tag_matches_ldns_and_bind() {
         .unwrap();
         let tool = |cmd: &mut Command| {
             let out = run(cmd);
-            assert_exit(&out, EXIT_OK, &format!("{cmd:?}"));
+            assert_exit(&out, EXIT_OK, &command_line(cmd));
             rdata(&stdout(&out))
         };
         for (digest, ldns_flag, bind_alg) in

@@ -9,6 +9,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -280,4 +281,287 @@ fn the_pin_is_in_no_output() {
         log.contains("\"pin-read\""),
         "failed PIN read not logged:\n{log}"
     );
+}
+
+/// The suite-wide PIN sweep (SEC-6.1, tests/common: every run's stdout and stderr, and
+/// every file a setup leaves) really finds a PIN: in a child's stderr, and in a file
+/// that embeds it, but not in the PIN file itself or in the token directory.
+#[test]
+fn the_pin_sweep_finds_a_pin_in_output_and_files() {
+    let pin = format!("sweep-self-test-{:016x}", rand::random::<u64>());
+    register_secret(&pin, "the_pin_sweep self-test");
+    let out = Command::new("sh")
+        .args(["-c", "echo \"login with $P failed\" >&2"])
+        .env("P", &pin)
+        .output()
+        .expect("sh");
+    assert_eq!(
+        leaks_in_output(&out),
+        vec![("stderr", vec!["the_pin_sweep self-test".to_string()])]
+    );
+    let clean = Command::new("sh").args(["-c", "echo ok"]).output().unwrap();
+    assert!(leaks_in_output(&clean).is_empty());
+
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("user.pin"), format!("{pin}\n")).unwrap();
+    fs::create_dir(dir.path().join("tokens")).unwrap();
+    fs::write(dir.path().join("tokens").join("obj"), &pin).unwrap();
+    fs::create_dir(dir.path().join("out")).unwrap();
+    let leaked = dir.path().join("out").join("run.json");
+    fs::write(&leaked, format!("{{\"error\":\"bad PIN {pin}\"}}")).unwrap();
+    fs::write(dir.path().join("audit.log"), "{}\n").unwrap();
+    let (files, _, leaks) = leaks_in_dir(dir.path());
+    assert_eq!(files, 2, "the PIN file and the token directory are skipped");
+    assert_eq!(
+        leaks,
+        vec![(leaked, vec!["the_pin_sweep self-test".to_string()])]
+    );
+}
+
+/// The commands of README's "Recommended deployment" block, with the paths moved under
+/// `base`, the binary under test as `target/release/zonesign` and `user` as the
+/// dedicated user; the syslog socket is `sock` (never the host's /dev/log). Every
+/// substitution must apply, so README and this test cannot drift apart.
+fn deployment_script(base: &Path, user: &str, sock: &Path) -> String {
+    let readme = fs::read_to_string(repo_root().join("README.md")).expect("README.md");
+    let section = readme
+        .split("### Recommended deployment")
+        .nth(1)
+        .expect("README has a Recommended deployment section");
+    let block = section
+        .split("```sh\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("the deployment section has a ```sh block");
+    let b = base.display();
+    let subs: [(&str, String); 9] = [
+        ("/var/lib/zonesign", format!("{b}/var/lib/zonesign")),
+        (
+            "/usr/local/bin/zonesign",
+            format!("{b}/usr/local/bin/zonesign"),
+        ),
+        (
+            "/root/zonesign-offline",
+            format!("{b}/root/zonesign-offline"),
+        ),
+        (
+            "target/release/zonesign",
+            env!("CARGO_BIN_EXE_zonesign").to_string(),
+        ),
+        ("-- zonesign ", format!("-- {b}/usr/local/bin/zonesign ")),
+        ("nologin zonesign\n", format!("nologin {user}\n")),
+        ("-o zonesign -g zonesign", format!("-o {user} -g {user}")),
+        ("runuser -u zonesign ", format!("runuser -u {user} ")),
+        (
+            "facility = \"local0\"\\n'",
+            format!(
+                "facility = \"local0\"\\nsocket = \"{}\"\\n'",
+                sock.display()
+            ),
+        ),
+    ];
+    let mut script = block.to_string();
+    for (from, to) in subs {
+        assert!(
+            script.contains(from),
+            "README's deployment block no longer has {from:?}:\n{block}"
+        );
+        script = script.replace(from, &to);
+    }
+    script
+}
+
+/// A system user made for one test and removed afterwards (with its group).
+struct TestUser {
+    name: String,
+    uid: u32,
+}
+
+impl TestUser {
+    fn name() -> String {
+        format!("zonesign-test-{:08x}", rand::random::<u32>())
+    }
+
+    /// Reads the uid of a user `useradd` made (the README block makes it).
+    fn adopt(name: String) -> TestUser {
+        let out = run(Command::new("id").args(["-u", &name]));
+        assert_exit(&out, EXIT_OK, &format!("id -u {name}"));
+        let uid = stdout(&out).trim().parse().expect("uid");
+        TestUser { name, uid }
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.name).status();
+    }
+}
+
+/// SEC-6.2, SEC-6.1, SEC-6.5, DPS-5.2: README's recommended deployment, built with
+/// README's own commands (a dedicated system user owning the setup directory, token,
+/// 0600 PIN file, key state and audit log; the binary and the module root's; the SO PIN
+/// moved out; syslog forwarding on), passes `zonesign check` run as that user: every
+/// mandatory row that can be checked says yes, SEC-6.2 too, exit 0. The same check run as
+/// root reports SEC-6.2 as a warning (not mandatory) and fails only SEC-6.1's ownership
+/// rows: root does not own the PIN file, and the config belongs to another user.
+#[test]
+fn check_passes_on_readmes_deployment_as_a_dedicated_user() {
+    if !unsafe_is_root() {
+        eprintln!("SKIPPED: creating a system user needs root (CI runs the suite as root)");
+        return;
+    }
+    let t0 = std::time::Instant::now();
+    let tmp = tempfile::tempdir().unwrap();
+    let base = tmp.path();
+    // The dedicated user must be able to reach its directory, as under /var/lib.
+    fs::set_permissions(base, fs::Permissions::from_mode(0o755)).unwrap();
+    for d in ["var/lib", "usr/local/bin", "root", "dev"] {
+        fs::create_dir_all(base.join(d)).unwrap();
+    }
+    let sock_path = base.join("dev/log");
+    let sock = bind(&sock_path);
+    // Like /dev/log: every local user may send to it.
+    fs::set_permissions(&sock_path, fs::Permissions::from_mode(0o666)).unwrap();
+    let name = TestUser::name();
+    let script = deployment_script(base, &name, &sock_path);
+    let out = run(Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(base));
+    // Removed at the end of the test, whatever happens from here on.
+    let user = Command::new("id")
+        .arg(&name)
+        .output()
+        .is_ok_and(|o| o.status.success())
+        .then(|| TestUser::adopt(name.clone()));
+    assert_exit(&out, EXIT_OK, "README's deployment commands");
+    let user = user.expect("the user exists");
+    let state = base.join("var/lib/zonesign");
+    register_pin_file(&state.join("user.pin"));
+    register_pin_file(&base.join("root/zonesign-offline/so.pin"));
+    sweep_output(&out, "README's deployment commands");
+    assert!(
+        stdout(&out).contains("every mandatory control that can be checked is in place"),
+        "{}",
+        describe(&out)
+    );
+
+    // What README promises about the layout.
+    use std::os::unix::fs::MetadataExt;
+    for (rel, mode) in [("", 0o700), ("user.pin", 0o600), ("tokens", 0o700)] {
+        let m = fs::metadata(state.join(rel)).unwrap();
+        assert_eq!(m.uid(), user.uid, "{rel} is owned by the dedicated user");
+        assert_eq!(m.mode() & 0o777, mode, "{rel} mode");
+    }
+    for rel in ["keys.toml", "audit.log", "zonesign.toml"] {
+        let m = fs::metadata(state.join(rel)).unwrap();
+        assert_eq!(m.uid(), user.uid, "{rel} is owned by the dedicated user");
+        assert_eq!(m.mode() & 0o022, 0, "{rel} is writable by its owner only");
+    }
+    assert!(!state.join("so.pin").exists(), "the SO PIN was moved out");
+
+    let config = state.join("zonesign.toml");
+    let bin = base.join("usr/local/bin/zonesign");
+    let check = |as_user: bool| {
+        let mut c = if as_user {
+            let mut c = Command::new("runuser");
+            c.args(["-u", &user.name, "--"]).arg(&bin);
+            c
+        } else {
+            Command::new(&bin)
+        };
+        c.current_dir(base)
+            .arg("--config")
+            .arg(&config)
+            .args(["check", "--format", "json"]);
+        let out = run(&mut c);
+        let v: Value = serde_json::from_str(&stdout(&out))
+            .unwrap_or_else(|e| panic!("check JSON: {e}\n{}", describe(&out)));
+        (out, v)
+    };
+    let (out, v) = check(true);
+    assert_exit(&out, EXIT_OK, "zonesign check as the dedicated user");
+    assert_eq!(v["passed"], true);
+    let rows = v["rows"].as_array().unwrap();
+    for r in rows {
+        if r["mandatory"] == true {
+            let ok = r["status"] == "yes"
+                || (r["status"] == "not-checkable"
+                    && (r["id"] == "SEC-2.1" || r["id"] == "SEC-5.1"));
+            assert!(ok, "mandatory row not in place: {r}");
+        }
+    }
+    let row = |v: &Value, id: &str, word: &str| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id && r["requirement"].as_str().unwrap().contains(word))
+            .unwrap_or_else(|| panic!("no {id} row about {word}"))
+            .clone()
+    };
+    let root_row = row(&v, "SEC-6.2", "root");
+    assert_eq!(root_row["status"], "yes", "{root_row}");
+    assert_eq!(root_row["evidence"], format!("running as uid {}", user.uid));
+    assert_eq!(row(&v, "DPS-5.2", "extractable")["status"], "yes");
+    assert_eq!(row(&v, "SEC-6.5", "syslog")["status"], "yes");
+    // The check's login went to the collector as the user, like every audit event.
+    let forwarded = drain(&sock);
+    assert!(
+        forwarded
+            .iter()
+            .any(|r| r.contains("\"event\":\"login\"")
+                && r.contains(&format!("(uid {})\"", user.uid))),
+        "no login event from {} on the syslog socket: {forwarded:#?}",
+        user.name
+    );
+
+    // The same check as root: SEC-6.2 is a warning; only file ownership fails.
+    let (out, v) = check(false);
+    assert_exit(
+        &out,
+        EXIT_VERIFY_FAILED,
+        "zonesign check as root on the user's setup",
+    );
+    let root_row = row(&v, "SEC-6.2", "root");
+    assert_eq!(root_row["status"], "no");
+    assert_eq!(root_row["mandatory"], false, "SEC-6.2 is a warning");
+    let failing: Vec<&Value> = v["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["mandatory"] == true && r["status"] == "no")
+        .collect();
+    // Root may not use files another user can change: that user could point the config
+    // at any module, which root would then load with the PIN.
+    assert_eq!(failing.len(), 2, "{failing:#?}");
+    assert!(failing.iter().all(|r| r["id"] == "SEC-6.1"), "{failing:#?}");
+    assert!(
+        failing[0]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("NOT the running user"),
+        "{}",
+        failing[0]
+    );
+    assert!(
+        failing[1]["evidence"]
+            .as_str()
+            .unwrap()
+            .contains("owned by another user"),
+        "{}",
+        failing[1]
+    );
+    let text = run(Command::new(&bin)
+        .current_dir(base)
+        .arg("--config")
+        .arg(&config)
+        .arg("check"));
+    assert!(
+        stdout(&text).contains("SEC-6.2  no") && stdout(&text).contains("WARNING"),
+        "{}",
+        describe(&text)
+    );
+    sweep_dir(base);
+    drop(user);
+    eprintln!("README deployment as a dedicated user: {:?}", t0.elapsed());
 }

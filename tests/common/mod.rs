@@ -8,7 +8,9 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
@@ -93,9 +95,220 @@ pub fn zonesign() -> Command {
     cmd
 }
 
+/// Runs `cmd` to completion and sweeps its stdout and stderr for every PIN this test
+/// process knows (SEC-6.1, see [`sweep_output`]).
 pub fn run(cmd: &mut Command) -> Output {
-    cmd.output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", command_line(cmd)));
+    sweep_output(&out, &command_line(cmd));
+    out
+}
+
+/// Waits for a spawned child (with piped output) and sweeps its output like [`run`].
+pub fn wait(child: Child, what: &str) -> Output {
+    let out = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("cannot wait for {what}: {e}"));
+    sweep_output(&out, what);
+    out
+}
+
+/// A command as program and arguments, for messages. Not `{cmd:?}`: that shows the
+/// environment the test set, and tests pass PINs through the environment (SEC-6.1).
+pub fn command_line(cmd: &Command) -> String {
+    let mut line = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        line.push(' ');
+        line.push_str(&a.to_string_lossy());
+    }
+    line
+}
+
+// ---------------------------------------------------------------------------------------
+// SEC-6.1, suite-wide: no PIN in any output of any run, nor in any file a setup leaves
+// ---------------------------------------------------------------------------------------
+
+/// A PIN this test process knows, and where it came from (a path or a test's word),
+/// which is what a leak report names instead of the PIN.
+struct Secret {
+    value: String,
+    origin: String,
+}
+
+/// Every PIN of every [`Setup`] made in this process (`user.pin`, `so.pin`) and every
+/// PIN a test registered ([`register_secret`]: wrong PINs, other tokens' PINs).
+static SECRETS: Mutex<Vec<Secret>> = Mutex::new(Vec::new());
+
+/// What the sweep covered in this process, for the ledger [`write_ledger`] keeps.
+static SWEPT_OUTPUTS: AtomicU64 = AtomicU64::new(0);
+static SWEPT_OUTPUT_BYTES: AtomicU64 = AtomicU64::new(0);
+static SWEPT_DIRS: AtomicU64 = AtomicU64::new(0);
+static SWEPT_FILES: AtomicU64 = AtomicU64::new(0);
+static SWEPT_FILE_BYTES: AtomicU64 = AtomicU64::new(0);
+static LEAKS: AtomicU64 = AtomicU64::new(0);
+
+fn secrets() -> std::sync::MutexGuard<'static, Vec<Secret>> {
+    SECRETS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Adds a PIN to the suite-wide sweep: from now on no output of any run of this
+/// process, and no file a setup leaves, may contain it. At least 8 characters, so that
+/// a hit can only be a leak, never a coincidence in a digest or a signature.
+pub fn register_secret(value: &str, origin: &str) {
+    let value = value.trim();
+    assert!(
+        value.len() >= 8,
+        "a swept secret needs 8 characters or more ({origin})"
+    );
+    let mut all = secrets();
+    if !all.iter().any(|s| s.value == value) {
+        all.push(Secret {
+            value: value.to_string(),
+            origin: origin.to_string(),
+        });
+    }
+    drop(all);
+    write_ledger();
+}
+
+/// Registers the PIN in a PIN file (its whole content, trimmed).
+pub fn register_pin_file(path: &Path) {
+    let pin = fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("read PIN file {}: {e}", path.display()));
+    register_secret(&pin, &path.display().to_string());
+}
+
+/// The origins of the known secrets that occur in `bytes`.
+fn secrets_in(bytes: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(bytes);
+    secrets()
+        .iter()
+        .filter(|s| text.contains(s.value.as_str()))
+        .map(|s| s.origin.clone())
+        .collect()
+}
+
+/// The leaks in a child's output: (stream, origins of the PINs found in it).
+pub fn leaks_in_output(out: &Output) -> Vec<(&'static str, Vec<String>)> {
+    [("stdout", &out.stdout), ("stderr", &out.stderr)]
+        .into_iter()
+        .map(|(stream, bytes)| (stream, secrets_in(bytes)))
+        .filter(|(_, hits)| !hits.is_empty())
+        .collect()
+}
+
+/// Fails the test if a child's stdout or stderr contains any PIN this process knows.
+/// The report names the stream and the PIN's origin, never the PIN.
+pub fn sweep_output(out: &Output, what: &str) {
+    SWEPT_OUTPUT_BYTES.fetch_add(
+        (out.stdout.len() + out.stderr.len()) as u64,
+        Ordering::Relaxed,
+    );
+    let leaks = leaks_in_output(out);
+    if !leaks.is_empty() {
+        LEAKS.fetch_add(1, Ordering::Relaxed);
+        write_ledger();
+        panic!("SEC-6.1: the output of `{what}` contains a PIN: {leaks:?} (stream, whose PIN)");
+    }
+    SWEPT_OUTPUTS.fetch_add(1, Ordering::Relaxed);
+    write_ledger();
+}
+
+/// Fails the test if any file under `dir` (audit logs, reports, metrics, signed zones,
+/// configs, key state...) contains a PIN this process knows; see [`leaks_in_dir`].
+/// Returns how many files were read.
+pub fn sweep_dir(dir: &Path) -> u64 {
+    let (files, bytes, leaks) = leaks_in_dir(dir);
+    SWEPT_FILE_BYTES.fetch_add(bytes, Ordering::Relaxed);
+    if !leaks.is_empty() {
+        LEAKS.fetch_add(1, Ordering::Relaxed);
+        write_ledger();
+        panic!("SEC-6.1: files contain a PIN: {leaks:?} (file, whose PIN)");
+    }
+    SWEPT_DIRS.fetch_add(1, Ordering::Relaxed);
+    SWEPT_FILES.fetch_add(files, Ordering::Relaxed);
+    write_ledger();
+    files
+}
+
+/// The files under `dir` that contain a PIN this process knows, as (files read, bytes
+/// read, (path, origins of the PINs found)). Skipped: token directories (`tokens`, the
+/// HSM's own store) and PIN files themselves (a file whose whole content is a known
+/// PIN is where that PIN belongs).
+pub fn leaks_in_dir(dir: &Path) -> (u64, u64, Vec<(PathBuf, Vec<String>)>) {
+    let known: Vec<String> = secrets().iter().map(|s| s.value.clone()).collect();
+    let mut leaks = Vec::new();
+    let mut read = 0;
+    let mut files = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = fs::read_dir(&d) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let p = entry.path();
+            let Ok(meta) = fs::symlink_metadata(&p) else {
+                continue;
+            };
+            if meta.is_dir() {
+                if entry.file_name() != "tokens" {
+                    stack.push(p);
+                }
+                continue;
+            }
+            if !meta.is_file() {
+                continue;
+            }
+            let Ok(bytes) = fs::read(&p) else {
+                continue;
+            };
+            let trimmed = String::from_utf8_lossy(&bytes);
+            if known.iter().any(|k| trimmed.trim() == k) {
+                continue;
+            }
+            files += 1;
+            read += bytes.len() as u64;
+            let hits = secrets_in(&bytes);
+            if !hits.is_empty() {
+                leaks.push((p, hits));
+            }
+        }
+    }
+    (files, read, leaks)
+}
+
+/// Writes this process's sweep counts to `<target>/tmp/pin-sweep/<test binary>-<pid>`
+/// (one `key=value` line), which `scripts/test` adds up after `cargo test`, and where
+/// it checks that every test binary using these helpers swept something.
+fn write_ledger() {
+    static WRITE: Mutex<()> = Mutex::new(());
+    let _guard = WRITE.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("pin-sweep");
+    let binary = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .map(|s| {
+            s.rsplit_once('-')
+                .map_or(s.clone(), |(name, _)| name.to_string())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    let line = format!(
+        "binary={binary} outputs={} output_bytes={} dirs={} files={} file_bytes={} secrets={} leaks={}\n",
+        SWEPT_OUTPUTS.load(Ordering::Relaxed),
+        SWEPT_OUTPUT_BYTES.load(Ordering::Relaxed),
+        SWEPT_DIRS.load(Ordering::Relaxed),
+        SWEPT_FILES.load(Ordering::Relaxed),
+        SWEPT_FILE_BYTES.load(Ordering::Relaxed),
+        secrets().len(),
+        LEAKS.load(Ordering::Relaxed),
+    );
+    let _ = fs::create_dir_all(&dir);
+    let path = dir.join(format!("{binary}-{}", std::process::id()));
+    let tmp = dir.join(format!(".{binary}-{}.tmp", std::process::id()));
+    if fs::write(&tmp, line).is_ok() {
+        let _ = fs::rename(&tmp, &path);
+    }
 }
 
 /// stdout and stderr of an `Output`, for assertion messages.
@@ -135,6 +348,17 @@ pub struct Setup {
     pub algorithm: String,
 }
 
+/// When a test is done with a setup, every file it left in the setup's temporary
+/// directory (audit log, signed zones, reports, metrics, key state, config...) is swept
+/// for PINs (SEC-6.1) before the directory goes; not while a test is already failing.
+impl Drop for Setup {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            sweep_dir(self.tmp.path());
+        }
+    }
+}
+
 impl Setup {
     pub fn new(alg: &str) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
@@ -157,6 +381,9 @@ impl Setup {
             "init did not create {}",
             setup.config().display()
         );
+        for pin in ["user.pin", "so.pin"] {
+            register_pin_file(&setup.dir.join(pin));
+        }
         setup
     }
 
@@ -273,18 +500,22 @@ impl Setup {
 // External validators
 // ---------------------------------------------------------------------------------------
 
-/// Runs an external tool; a missing tool is an error (CI installs them all).
+/// Runs an external tool; a missing tool is an error (CI installs them all). Its output
+/// is swept for PINs like the binary's ([`sweep_output`]).
 fn tool(cmd: &mut Command) -> Result<Output, String> {
-    cmd.output().map_err(|e| {
+    let out = cmd.output().map_err(|e| {
         format!(
-            "cannot run {cmd:?}: {e} (run scripts/install-deps: softhsm2 ldnsutils \
-             bind9-utils bind9-dnsutils knot-dnssecutils opensc)"
+            "cannot run {}: {e} (run scripts/install-deps: softhsm2 ldnsutils \
+             bind9-utils bind9-dnsutils knot-dnssecutils opensc opencryptoki)",
+            command_line(cmd)
         )
-    })
+    })?;
+    sweep_output(&out, &command_line(cmd));
+    Ok(out)
 }
 
 fn tool_result(cmd: &mut Command) -> Result<(), String> {
-    let line = format!("{cmd:?}");
+    let line = command_line(cmd);
     let out = tool(cmd)?;
     if out.status.success() {
         Ok(())
@@ -403,7 +634,7 @@ pub fn ds_tags(text: &str) -> std::collections::BTreeSet<(String, String)> {
 // ---------------------------------------------------------------------------------------
 
 fn tool_stdout(cmd: &mut Command) -> String {
-    let line = format!("{cmd:?}");
+    let line = command_line(cmd);
     let out = tool(cmd).unwrap_or_else(|e| panic!("{e}"));
     assert!(out.status.success(), "{line} failed\n{}", describe(&out));
     stdout(&out)
