@@ -314,12 +314,13 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     Ok(summary)
 }
 
-/// Saves the advanced key state (atomically, after the zone was written) and logs each
-/// change to the audit log and stderr; a warning alone saves nothing.
+/// Logs each key change to the audit log and stderr, then saves the advanced key state
+/// (atomically, after the zone was written); a warning alone saves nothing.
+///
+/// The audit lines come first (log before act, DPS-4.4): a crash between the two
+/// leaves a logged change that is not saved yet, which the next run makes and logs
+/// again, never a saved key change that the audit trail does not show.
 fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Change]) -> Result<()> {
-    if changes.iter().any(|c| !c.is_warning()) {
-        store.save(&cfg.files.keys)?;
-    }
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     for c in changes {
         eprintln!(
@@ -329,6 +330,9 @@ fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Chan
         audit
             .record(&format!("key-{}", c.event), c.audit_fields())
             .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+    }
+    if changes.iter().any(|c| !c.is_warning()) {
+        store.save(&cfg.files.keys)?;
     }
     Ok(())
 }
