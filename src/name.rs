@@ -55,7 +55,55 @@ pub enum NameError {
 /// ASCII case so that a `Name` can be used directly as a map key for DNS data.
 #[derive(Clone)]
 pub struct Name {
-    wire: Box<[u8]>,
+    wire: NameBytes,
+}
+
+/// Longest wire name kept inside a [`Name`] rather than on the heap.
+const INLINE: usize = 22;
+
+/// The octets of a name: inline when short, else on the heap.
+///
+/// Why: a zone of a million delegations holds millions of names, and a heap allocation
+/// per name cost 32 octets of allocator overhead, a malloc and a free, and a cache miss
+/// on every comparison of the sorted zone (grouping, merge walks, NSEC). Wire names of
+/// up to 22 octets (nearly every delegation and glue name below a TLD) live in the
+/// `Name` itself, which stays 24 octets.
+#[derive(Clone)]
+enum NameBytes {
+    Inline { len: u8, buf: [u8; INLINE] },
+    Heap(Box<[u8]>),
+}
+
+impl From<&[u8]> for NameBytes {
+    fn from(bytes: &[u8]) -> NameBytes {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= INLINE => {
+                let mut buf = [0u8; INLINE];
+                buf[..bytes.len()].copy_from_slice(bytes);
+                NameBytes::Inline { len, buf }
+            }
+            _ => NameBytes::Heap(bytes.into()),
+        }
+    }
+}
+
+impl std::ops::Deref for NameBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            NameBytes::Inline { len, buf } => &buf[..usize::from(*len)],
+            NameBytes::Heap(b) => b,
+        }
+    }
+}
+
+impl std::ops::DerefMut for NameBytes {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            NameBytes::Inline { len, buf } => &mut buf[..usize::from(*len)],
+            NameBytes::Heap(b) => b,
+        }
+    }
 }
 
 /// Reads one wire-format name from the front of `bytes`, returning the name and the
@@ -87,7 +135,7 @@ impl Name {
     /// The root name ".", the starting point for building absolute names.
     pub fn root() -> Name {
         Name {
-            wire: Box::new([0u8]),
+            wire: NameBytes::from(&[0u8][..]),
         }
     }
 
@@ -135,7 +183,7 @@ impl Name {
     /// A copy with ASCII letters lowercased: the canonical form of RFC 4034 §6.2.
     pub fn to_lowercase(&self) -> Name {
         Name {
-            wire: self.wire.to_ascii_lowercase().into_boxed_slice(),
+            wire: NameBytes::from(&self.wire.to_ascii_lowercase()[..]),
         }
     }
 
@@ -213,7 +261,7 @@ impl Name {
         wire.extend_from_slice(&[1, b'*']);
         wire.extend_from_slice(&self.wire);
         Name {
-            wire: wire.into_boxed_slice(),
+            wire: NameBytes::from(&wire[..]),
         }
     }
 
@@ -222,7 +270,7 @@ impl Name {
     /// chain building sorts millions of names.
     pub fn canonical_cmp(&self, other: &Name) -> Ordering {
         // Sorting a zone compares each owner with its own other records most of the time.
-        if self.wire == other.wire {
+        if *self.wire == *other.wire {
             return Ordering::Equal;
         }
         let mut a_off = [0u8; MAX_LABELS];
@@ -459,7 +507,7 @@ pub fn decode_escape(rest: &[u8]) -> Result<(u8, usize), NameError> {
 impl PartialEq for Name {
     fn eq(&self, other: &Name) -> bool {
         // Owners are stored lowercase, so equal names are nearly always equal bytes.
-        self.wire == other.wire || self.wire.eq_ignore_ascii_case(&other.wire)
+        *self.wire == *other.wire || self.wire.eq_ignore_ascii_case(&other.wire)
     }
 }
 

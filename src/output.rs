@@ -162,15 +162,39 @@ fn file_name(path: &Path) -> String {
 /// Whether `bytes` are exactly what zonesign recorded for `file` in the hash file of
 /// the output `out` (see [`hash_path`]; `file` is the output itself or its snapshot).
 pub fn is_proven_as(out: &Path, file: &Path, bytes: &[u8]) -> bool {
-    let Ok(recorded) = std::fs::read_to_string(hash_path(out)) else {
+    recorded_hash(out, file)
+        .is_some_and(|w| w == data_encoding::HEXLOWER.encode(&Sha256::digest(bytes)))
+}
+
+/// Whether the file `path` is exactly what zonesign recorded for it, hashed while
+/// reading in pieces: a proven previous output whose snapshot is used is never held
+/// in memory whole. `false` when it cannot be read.
+pub fn is_proven_file(path: &Path) -> bool {
+    use std::io::Read;
+    let Ok(mut f) = std::fs::File::open(path) else {
         return false;
     };
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    recorded_hash(path, path).is_some_and(|w| w == data_encoding::HEXLOWER.encode(&h.finalize()))
+}
+
+/// The SHA-256 (hex) recorded for `file` in the hash file of the output `out`.
+fn recorded_hash(out: &Path, file: &Path) -> Option<String> {
+    let recorded = std::fs::read_to_string(hash_path(out)).ok()?;
     let name = file_name(file);
-    let want = recorded.lines().find_map(|l| {
+    recorded.lines().find_map(|l| {
         let (hex, n) = l.split_once("  ")?;
-        (n == name).then_some(hex)
-    });
-    want.is_some_and(|w| w == data_encoding::HEXLOWER.encode(&Sha256::digest(bytes)))
+        (n == name).then(|| hex.to_string())
+    })
 }
 
 /// Whether `bytes` are exactly what zonesign recorded for `path` (see [`hash_path`]).

@@ -19,7 +19,7 @@ use crate::checks::{self, Findings};
 use crate::crypto::VerifyingKey;
 use crate::keys::Role;
 use crate::name::Name;
-use crate::output::{is_proven, is_proven_as};
+use crate::output::{is_proven, is_proven_as, is_proven_file};
 use crate::policy::{Policy, expand_rrsig_time};
 use crate::record::rtype;
 use crate::rrsig::{self, Rrsig};
@@ -42,15 +42,24 @@ pub struct Previous {
 /// Reads the previous output. `Ok(None)` when there is none; `Err` (a warning for the
 /// operator) when it exists but cannot be used, in which case nothing from it is reused.
 pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, String> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}; no signature is reused", path.display())),
-    };
-    let proven = is_proven(path, &bytes);
-    let zone = match proven.then(|| load_snapshot(path, origin)).flatten() {
-        Some(zone) => zone,
-        None => parse_previous(path, &bytes, origin)?,
+    if let Err(e) = std::fs::metadata(path) {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            return Ok(None);
+        }
+        return Err(format!("{}: {e}; no signature is reused", path.display()));
+    }
+    let snapshot = is_proven_file(path)
+        .then(|| load_snapshot(path, origin))
+        .flatten();
+    let (zone, proven) = match snapshot {
+        Some(zone) => (zone, true),
+        None => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("{}: {e}; no signature is reused", path.display()))?;
+            // Proven on the very bytes parsed, whatever happened since the check above.
+            let proven = is_proven(path, &bytes);
+            (parse_previous(path, &bytes, origin)?, proven)
+        }
     };
     let serial = zone
         .soa()

@@ -144,7 +144,35 @@ pub struct Report {
     pub stats: Stats,
 }
 
+/// Owner names per block of the parallel per-name checks.
+const NAMES_PER_BLOCK: usize = 8_192;
+
 impl Report {
+    /// A report with nothing in it, for one block of the per-name checks.
+    fn empty() -> Report {
+        Report {
+            zone: String::new(),
+            valid: false,
+            time: String::new(),
+            total_problems: 0,
+            counts: BTreeMap::new(),
+            problems: Vec::new(),
+            anchored_keys: Vec::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    /// Adds a later block's findings: counts add up, problems stay in zone order.
+    fn merge(&mut self, part: Report) {
+        self.total_problems += part.total_problems;
+        for (kind, n) in part.counts {
+            *self.counts.entry(kind).or_default() += n;
+        }
+        let room = LISTED_PROBLEMS.saturating_sub(self.problems.len());
+        self.problems.extend(part.problems.into_iter().take(room));
+        self.stats.nsec += part.stats.nsec;
+    }
+
     fn add(&mut self, kind: &'static str, owner: &Name, t: u16, message: String) {
         self.total_problems += 1;
         *self.counts.entry(kind).or_default() += 1;
@@ -245,14 +273,29 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
     let groups = zone.names();
     report.stats.names = groups.len();
     check_structure(zone, &mut report);
-    for (g, group) in groups.iter().enumerate() {
-        for i in group.range.clone() {
-            let set = &zone.rrsets[i];
-            report_sigs(set, &checks[i], &mut report);
-            check_coverage(zone, set, group.kind, &checks[i], &keys, opts, &mut report);
-            check_ttls(zone, set, opts, &mut report);
-        }
-        check_nsec(zone, &groups, g, &mut report);
+    let nsec_ttls = allowed_nsec_ttls(zone);
+    // The per-name checks run on all cores, a block of names at a time; the blocks'
+    // findings are merged in zone order, so the report is the same as a single pass.
+    let blocks: Vec<Report> = (0..groups.len())
+        .into_par_iter()
+        .step_by(NAMES_PER_BLOCK)
+        .map(|from| {
+            let mut part = Report::empty();
+            for g in from..(from + NAMES_PER_BLOCK).min(groups.len()) {
+                let group = &groups[g];
+                for i in group.range.clone() {
+                    let set = &zone.rrsets[i];
+                    report_sigs(set, &checks[i], &mut part);
+                    check_coverage(zone, set, group.kind, &checks[i], &keys, opts, &mut part);
+                    check_ttls(zone, set, opts, &mut part);
+                }
+                check_nsec(zone, &groups, g, nsec_ttls, &mut part);
+            }
+            part
+        })
+        .collect();
+    for part in blocks {
+        report.merge(part);
     }
     for (owner, t, _) in &zone.orphan_sigs {
         report.add(
@@ -615,7 +658,13 @@ fn check_structure(zone: &Zone, report: &mut Report) {
 
 /// The NSEC at name group `g`: present exactly where the chain needs it, pointing to
 /// the next chained name, with the bitmap the data implies, and an allowed TTL.
-fn check_nsec(zone: &Zone, groups: &[crate::zone::NameGroup], g: usize, report: &mut Report) {
+fn check_nsec(
+    zone: &Zone,
+    groups: &[crate::zone::NameGroup],
+    g: usize,
+    allowed_ttls: Option<[u32; 2]>,
+    report: &mut Report,
+) {
     let group = &groups[g];
     let sets = &zone.rrsets[group.range.clone()];
     let owner = &sets[0].owner;
@@ -697,18 +746,20 @@ fn check_nsec(zone: &Zone, groups: &[crate::zone::NameGroup], g: usize, report: 
             format!("bad type bitmap: {e}"),
         ),
     }
-    check_nsec_ttl(zone, nsec, report);
-}
-
-fn check_nsec_ttl(zone: &Zone, nsec: &RRset, report: &mut Report) {
-    let Some(soa) = zone.soa() else { return };
-    let Some(minimum) = soa.rdatas.first().and_then(|r| soa_minimum(r)) else {
-        return;
-    };
-    let allowed = [minimum, minimum.min(soa.ttl)];
-    if !allowed.contains(&nsec.ttl) {
+    if let Some(allowed) = allowed_ttls
+        && !allowed.contains(&nsec.ttl)
+    {
+        let minimum = allowed[0];
         report.add("ttl", &nsec.owner, rtype::NSEC, format!("NSEC TTL {} is neither the SOA minimum {minimum} nor min(SOA TTL, minimum) (RFC 4034 §4, RFC 9077)", nsec.ttl));
     }
+}
+
+/// The NSEC TTLs RFC 4034 §4 and RFC 9077 allow: the SOA minimum, or the smaller of it
+/// and the SOA TTL; `None` without a SOA (reported elsewhere).
+fn allowed_nsec_ttls(zone: &Zone) -> Option<[u32; 2]> {
+    let soa = zone.soa()?;
+    let minimum = soa.rdatas.first().and_then(|r| soa_minimum(r))?;
+    Some([minimum, minimum.min(soa.ttl)])
 }
 
 /// The MINIMUM field: the last four bytes of SOA RDATA.

@@ -84,16 +84,190 @@ pub fn parse_bytes_with_ttl(
     ctx.zone.records.reserve(text.len() / 48);
     ctx.zone.files.push(file_for_errors.to_path_buf());
     ctx.stack.push(canonical_path(file_for_errors));
-    let input = Input {
+    let mut input = Input {
         text,
         path: file_for_errors,
         file_idx: 0,
         origin: origin.clone(),
         last_owner: None,
     };
-    parse_input(&mut ctx, input)?;
+    let splits = if sequential_only() {
+        Vec::new()
+    } else {
+        split_points(text)
+    };
+    let Some(&first) = splits.first() else {
+        parse_input(&mut ctx, input)?;
+        return Ok(ctx.zone);
+    };
+    // The head is read as usual (directives, includes); the rest in parallel blocks
+    // that start from the head's state, checked afterwards (see `parse_blocks`).
+    let end = parse_range(&mut ctx, &mut input, 0, first, 1)?;
+    if end == first {
+        parse_blocks(&mut ctx, &mut input, &splits)?;
+    } else {
+        let line = line_at(text, end);
+        parse_range(&mut ctx, &mut input, end, usize::MAX, line)?;
+    }
     Ok(ctx.zone)
 }
+
+#[cfg(test)]
+thread_local! {
+    /// Tests compare the parallel read with a sequential one on the same text.
+    static SEQUENTIAL_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Parallel blocks taken as read, in this thread (tests check the path is taken).
+    static PARALLEL_READS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this read must be sequential (only tests ask for that).
+fn sequential_only() -> bool {
+    #[cfg(test)]
+    return SEQUENTIAL_ONLY.with(|c| c.get());
+    #[cfg(not(test))]
+    false
+}
+
+/// Zone text at least this large is read in parallel blocks.
+const PARALLEL_MIN: usize = if cfg!(test) { 1 << 20 } else { 4 << 20 };
+/// Target size of one parallel block.
+const BLOCK_BYTES: usize = if cfg!(test) { 256 << 10 } else { 4 << 20 };
+
+/// Where parallel blocks may start: just after a newline, at a line that begins with an
+/// owner name (not blank, indented, a comment, a directive or a parenthesis), about
+/// every [`BLOCK_BYTES`]. The first is where the sequential head ends.
+fn split_points(text: &[u8]) -> Vec<usize> {
+    if text.len() < PARALLEL_MIN || rayon::current_num_threads() < 2 {
+        return Vec::new();
+    }
+    let owner_start = |c: u8| !b" \t\r\n;()\"$".contains(&c);
+    let mut splits = Vec::new();
+    let mut at = BLOCK_BYTES;
+    while at < text.len() {
+        let found = text[at..]
+            .windows(2)
+            .position(|w| w[0] == b'\n' && owner_start(w[1]));
+        let Some(off) = found else { break };
+        let p = at + off + 1;
+        splits.push(p);
+        at = p + BLOCK_BYTES;
+    }
+    splits
+}
+
+/// The 1-based line number at byte `pos`: the lexer counts every newline octet.
+fn line_at(text: &[u8], pos: usize) -> u32 {
+    let n = text[..pos.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count();
+    u32::try_from(n + 1).unwrap_or(u32::MAX)
+}
+
+/// What a speculative block found.
+struct Block {
+    zone: ParsedZone,
+    /// Where its lexer stopped: the next block is valid only if this is its start.
+    end: usize,
+}
+
+/// Parses the text after the head (which ended at `splits[0]`) in parallel blocks, each
+/// starting from the state the head ended in (origin, `$TTL`, class), then takes them
+/// in file order, as a sequential read would have made them.
+///
+/// A block stands only where the reading before it ended exactly at its start and it
+/// met nothing whose effect carries over (a directive, a non-IN class). Where not (an
+/// entry in parentheses or quotes across the boundary, a directive), that stretch is
+/// read again sequentially; if that changes the state, the rest is read sequentially.
+/// Without `$TTL` (a record's TTL could come from the one before) all of it is. Errors
+/// come out in file order, exactly as from a sequential read.
+fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Result<(), ParseError> {
+    use rayon::prelude::*;
+    let text = input.text;
+    if ctx.default_ttl.is_none() || ctx.last_class != CLASS_IN {
+        let line = line_at(text, splits[0]);
+        return parse_range(ctx, input, splits[0], usize::MAX, line).map(|_| ());
+    }
+    let ends: Vec<usize> = (1..=splits.len())
+        .map(|i| splits.get(i).copied().unwrap_or(usize::MAX))
+        .collect();
+    let newlines: Vec<usize> = splits
+        .par_iter()
+        .zip(&ends)
+        .map(|(&s, &e)| {
+            text[s..e.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+        })
+        .collect();
+    let mut lines = Vec::with_capacity(splits.len());
+    let mut line = line_at(text, splits[0]) as usize;
+    for n in &newlines {
+        lines.push(u32::try_from(line).unwrap_or(u32::MAX));
+        line += n;
+    }
+    let state = (input.origin.clone(), ctx.default_ttl);
+    let blocks: Vec<Result<Block, ParseError>> = (0..splits.len())
+        .into_par_iter()
+        .map(|i| {
+            let mut block = Context {
+                default_ttl: ctx.default_ttl,
+                last_ttl: ctx.last_ttl,
+                warned_ttl: true,
+                speculative: true,
+                ..Context::default()
+            };
+            let start = splits[i];
+            block
+                .zone
+                .records
+                .reserve((ends[i].min(text.len()) - start) / 40);
+            let mut part = Input {
+                text,
+                path: input.path,
+                file_idx: input.file_idx,
+                origin: state.0.clone(),
+                last_owner: None,
+            };
+            let end = parse_range(&mut block, &mut part, start, ends[i], lines[i])?;
+            Ok(Block {
+                zone: block.zone,
+                end,
+            })
+        })
+        .collect();
+    let mut cursor = splits[0];
+    for (i, block) in blocks.into_iter().enumerate() {
+        if cursor >= ends[i] {
+            continue; // an entry that began earlier ran over this whole block
+        }
+        match block {
+            Ok(b) if cursor == splits[i] => {
+                ctx.zone.records.extend(b.zone.records);
+                ctx.zone.warnings.extend(b.zone.warnings);
+                input.last_owner = ctx.zone.records.len().checked_sub(1);
+                cursor = b.end;
+                #[cfg(test)]
+                PARALLEL_READS.with(|c| c.set(c.get() + 1));
+                continue;
+            }
+            Err(e) if cursor == splits[i] && e.line != SPECULATION_FAILED => return Err(e),
+            _ => {}
+        }
+        let line = line_at(text, cursor);
+        cursor = parse_range(ctx, input, cursor, ends[i], line)?;
+        if (&input.origin, ctx.default_ttl) != (&state.0, state.1) || ctx.last_class != CLASS_IN {
+            let line = line_at(text, cursor);
+            return parse_range(ctx, input, cursor, usize::MAX, line).map(|_| ());
+        }
+    }
+    Ok(())
+}
+
+/// The line of the error a speculative block returns when it meets what only a
+/// sequential read can handle (see [`parse_blocks`]); never a real line number.
+const SPECULATION_FAILED: u32 = u32::MAX;
 
 /// State shared across the main file and its includes.
 struct Context {
@@ -111,6 +285,8 @@ struct Context {
     warned_ttl: bool,
     /// Reused RDATA buffer, so each record's RDATA is allocated once at exact size.
     scratch: Vec<u8>,
+    /// A parallel block (see [`parse_blocks`]): a directive or a non-IN class stops it.
+    speculative: bool,
 }
 
 impl Default for Context {
@@ -123,6 +299,7 @@ impl Default for Context {
             last_class: CLASS_IN,
             warned_ttl: false,
             scratch: Vec::with_capacity(1024),
+            speculative: false,
         }
     }
 }
@@ -156,19 +333,33 @@ fn canonical_path(p: &Path) -> PathBuf {
 
 /// Reads all entries of one file.
 fn parse_input(ctx: &mut Context, mut input: Input) -> Result<(), ParseError> {
+    parse_range(ctx, &mut input, 0, usize::MAX, 1).map(|_| ())
+}
+
+/// Reads the entries that start at or after `start` and before `end` (`line` is the
+/// line at `start`); an entry that begins before `end` is read to its end. Returns
+/// where reading stopped.
+fn parse_range(
+    ctx: &mut Context,
+    input: &mut Input,
+    start: usize,
+    end: usize,
+    line: u32,
+) -> Result<usize, ParseError> {
     let mut lexer = Lexer {
         buf: input.text,
-        pos: 0,
-        line: 1,
+        pos: start,
+        line,
+        end,
     };
     let mut toks: Vec<Token> = Vec::with_capacity(32);
     while let Some(entry) = lexer
         .next_entry(&mut toks)
         .map_err(|e| input.error(e.line, e.message))?
     {
-        process_entry(ctx, &mut input, &toks, entry)?;
+        process_entry(ctx, input, &toks, entry)?;
     }
-    Ok(())
+    Ok(lexer.pos)
 }
 
 /// Dispatches one logical line to the directive or record handler.
@@ -180,6 +371,9 @@ fn process_entry(
 ) -> Result<(), ParseError> {
     match toks.first() {
         Some(first) if !entry.leading_ws && !first.quoted && first.text.starts_with(b"$") => {
+            if ctx.speculative {
+                return Err(input.error(SPECULATION_FAILED, "directive in a parallel block"));
+            }
             directive(ctx, input, toks, entry.line)
         }
         Some(_) => {
@@ -389,6 +583,9 @@ fn parse_record(
         )
     })?;
     let ttl = resolve_ttl(ctx, input, ttl, line)?;
+    if ctx.speculative && class.is_some_and(|c| c != CLASS_IN) {
+        return Err(input.error(SPECULATION_FAILED, "class in a parallel block"));
+    }
     let class = match class {
         Some(c) => {
             ctx.last_class = c;
@@ -465,6 +662,8 @@ struct Lexer<'a> {
     buf: &'a [u8],
     pos: usize,
     line: u32,
+    /// No entry starts at or after this position (an entry begun before it is finished).
+    end: usize,
 }
 
 impl<'a> Lexer<'a> {
@@ -482,6 +681,9 @@ impl<'a> Lexer<'a> {
                 }
                 return Ok(self.finish(toks, start_line, leading_ws));
             };
+            if at_line_start && toks.is_empty() && paren_line.is_none() && self.pos >= self.end {
+                return Ok(None);
+            }
             if at_line_start {
                 at_line_start = false;
                 if toks.is_empty() {

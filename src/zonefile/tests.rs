@@ -370,3 +370,92 @@ x TYPE65280 \\# 2 ABCD\n$INCLUDE /nonexistent/zonesign.zone\n";
         }
     }
 }
+
+/// A zone of `n` delegations, large enough for the parallel read, with `extra` lines
+/// inserted after delegation `at`.
+fn big_zone(n: usize, at: usize, extra: &str) -> String {
+    let mut z = String::from(
+        "$ORIGIN example.\n$TTL 3600\n@ SOA ns1 host ( 1 2 3 4 300 )\n@ NS ns1\nns1 A 192.0.2.1\n",
+    );
+    for i in 0..n {
+        z.push_str(&format!(
+            "d{i} IN NS ns1.d{i}\n\tIN NS ns2.example.net.\nns1.d{i} 600 A 192.0.2.{}\nd{i} DS 1 8 2 ( {:064X} )\n",
+            i % 250,
+            i
+        ));
+        if i == at {
+            z.push_str(extra);
+        }
+    }
+    z
+}
+
+fn parse_both(text: &str) -> (Result<Vec<String>, String>, Result<Vec<String>, String>) {
+    let run = |seq: bool| {
+        SEQUENTIAL_ONLY.with(|c| c.set(seq));
+        let r = parse(text)
+            .map(|z| {
+                z.records
+                    .iter()
+                    .map(|r| format!("{}:{}", r.loc.line, show(r)))
+                    .collect()
+            })
+            .map_err(|e| e.to_string());
+        SEQUENTIAL_ONLY.with(|c| c.set(false));
+        r
+    };
+    (run(false), run(true))
+}
+
+/// The parallel read gives exactly the records, line numbers and first error of a
+/// sequential read: a plain zone, directives and a non-IN class after the head, a
+/// record in parentheses and a quoted string over several lines at any place (also
+/// across a block boundary), and an error far into the file.
+#[test]
+fn parallel_read_equals_sequential_read() {
+    let n = 20_000;
+    assert!(
+        big_zone(n, 0, "").len() > 2 * PARALLEL_MIN,
+        "zone too small for blocks"
+    );
+    let cases = [
+        ("plain", big_zone(n, 0, "")),
+        (
+            "origin",
+            big_zone(
+                n,
+                40_000,
+                "$ORIGIN sub.example.\nx A 192.0.2.9\n$ORIGIN example.\n",
+            ),
+        ),
+        ("ttl", big_zone(n, 10_000, "$TTL 60\nlate A 192.0.2.8\n")),
+        ("class", big_zone(n, 16_000, "c CH A 192.0.2.7\n")),
+        ("error", big_zone(n, 15_000, "bad A 999.1.1.1\n")),
+        ("parens", {
+            let mut z = String::new();
+            for i in 0..3 * n {
+                z.push_str(&format!(
+                    "t{i} TXT ( \"a\"\n\"b;{i}\"\n)\nq{i} TXT \"multi\nline\"\n"
+                ));
+            }
+            format!("$ORIGIN example.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 300\n{z}")
+        }),
+    ];
+    for (what, text) in &cases {
+        let before = PARALLEL_READS.with(|c| c.get());
+        let (par, seq) = parse_both(text);
+        // Blocks stand in for the sequential read wherever they can.
+        let blocks = PARALLEL_READS.with(|c| c.get()) - before;
+        assert!(blocks >= 2, "{what}: {blocks} blocks taken");
+        assert_eq!(par, seq, "{what}");
+        match (what, &seq) {
+            (&"error", Err(e)) => {
+                let line = text[..text.find("bad A").unwrap()].matches('\n').count() + 1;
+                assert!(e.contains(&format!(":{line}:")), "{e}");
+            }
+            (&"class" | &"error", _) => {}
+            (_, Ok(r)) => assert!(r.len() > 40_000, "{what}: {}", r.len()),
+            (_, Err(e)) => panic!("{what}: {e}"),
+        }
+    }
+}
