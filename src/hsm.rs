@@ -245,6 +245,14 @@ pub enum HsmError {
         /// How many keys the signer was built with.
         count: usize,
     },
+    /// A signature the token returned does not verify with the key's public key.
+    #[error(
+        "the token returned a signature by key {tag} that does not verify with its public key; nothing was written; check the HSM and the key state"
+    )]
+    SignatureDoesNotVerify {
+        /// The key tag.
+        tag: u16,
+    },
     /// The token returned a signature of the wrong size for the algorithm.
     #[error("the token returned a {len}-byte {algorithm} signature; expected {expected} bytes")]
     BadSignatureLength {

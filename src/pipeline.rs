@@ -554,13 +554,21 @@ fn sign_with_token(
     let sign_keys: Vec<SignKey> = keys
         .iter()
         .enumerate()
-        .map(|(i, k)| SignKey {
-            backend_index: i,
-            tag: k.tag,
-            algorithm: k.algorithm,
-            role: k.role,
+        .map(|(i, k)| {
+            let rdata = k.dnskey_rdata()?;
+            Ok(SignKey {
+                backend_index: i,
+                tag: k.tag,
+                algorithm: k.algorithm,
+                role: k.role,
+                // `--full-verify` leaves every check to the gate's own pass.
+                verifier: (!req.full_verify)
+                    .then(|| VerifyingKey::from_dnskey_rdata(&rdata))
+                    .transpose()
+                    .map_err(|e| Error::Key(format!("key {}: {e}", k.tag)))?,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     let mut rng = match req.seed {
         Some(s) => rand::rngs::StdRng::seed_from_u64(s),
         None => rand::rngs::StdRng::from_rng(&mut rand::rng()),

@@ -10,6 +10,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::algorithm::Algorithm;
+use crate::crypto::VerifyingKey;
 use crate::hsm::{HsmError, SigningBackend, SigningSession};
 use crate::keys::Role;
 use crate::policy::Policy;
@@ -51,6 +52,13 @@ pub struct SignKey {
     pub algorithm: Algorithm,
     /// KSK or ZSK: decides what it signs (DPS-6.1).
     pub role: Role,
+    /// Its public key: when given, each signature is verified by the software verifier
+    /// as soon as the token returns it, and marked [`Sig::trusted`], so the gate's
+    /// whole-zone pass (DPS-6.6) need not verify it a second time. A token that returns
+    /// a bad signature stops the run at once. The check runs on the calling thread
+    /// while the sessions keep the token busy, which for ECDSA (whose verification
+    /// costs about what signing does) takes it off the critical path.
+    pub verifier: Option<VerifyingKey>,
 }
 
 /// What a signing run did, for the summary and the audit log.
@@ -74,9 +82,6 @@ struct Job {
     prefix: Vec<u8>,
 }
 
-/// What one worker returns: (job index, signature) pairs, or the error that stopped it.
-type WorkerResult = Result<Vec<(usize, Vec<u8>)>, HsmError>;
-
 /// Work is handed out in chunks so workers rarely touch the shared counter.
 const CHUNK: usize = 256;
 
@@ -94,7 +99,14 @@ pub fn sign_zone(
     let sessions = params.sessions;
     let jobs = plan(zone, keys, policy, now, rng);
     let progress = params.progress.then(|| progress_bar(jobs.len() as u64));
-    let sigs = run_pool(zone, &jobs, backend, sessions.max(1), progress.as_ref());
+    let sigs = run_pool(
+        zone,
+        &jobs,
+        keys,
+        backend,
+        sessions.max(1),
+        progress.as_ref(),
+    );
     if let Some(pb) = progress {
         pb.finish_and_clear();
     }
@@ -109,7 +121,7 @@ pub fn sign_zone(
         set.sigs.push(Sig {
             ttl: set.ttl,
             rdata: rdata.into_boxed_slice(),
-            trusted: false,
+            trusted: keys[job.key].verifier.is_some(),
         });
         per_key[job.key] += 1;
         stats.signatures += 1;
@@ -174,9 +186,14 @@ fn plan(
 }
 
 /// Signs all jobs on `sessions` worker threads; results come back in job order.
+///
+/// The workers hand each finished chunk to the calling thread, which verifies the
+/// signatures (see [`SignKey::verifier`]) while the sessions go on signing: the token
+/// is never idle waiting for a check.
 fn run_pool(
     zone: &Zone,
     jobs: &[Job],
+    keys: &[SignKey],
     backend: &dyn SigningBackend,
     sessions: usize,
     progress: Option<&indicatif::ProgressBar>,
@@ -184,10 +201,30 @@ fn run_pool(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = sessions.min(jobs.len().div_ceil(CHUNK)).max(1);
-    let results: Vec<WorkerResult> = std::thread::scope(|s| {
+    let mut sigs: Vec<Vec<u8>> = vec![Vec::new(); jobs.len()];
+    let mut bad = None;
+    let results: Vec<Result<(), HsmError>> = std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Chunk>(4 * workers);
         let handles: Vec<_> = (0..workers)
-            .map(|_| s.spawn(|| worker(zone, jobs, backend, &next, &failed, progress)))
+            .map(|_| {
+                let tx = tx.clone();
+                let (next, failed) = (&next, &failed);
+                s.spawn(move || worker(zone, jobs, backend, next, failed, &tx, progress))
+            })
             .collect();
+        drop(tx);
+        let mut data = Vec::with_capacity(4096);
+        for chunk in rx {
+            for (i, sig) in chunk {
+                if bad.is_none() {
+                    bad = check_signature(zone, &jobs[i], keys, &sig, &mut data).err();
+                    if bad.is_some() {
+                        failed.store(true, Ordering::Relaxed);
+                    }
+                }
+                sigs[i] = sig;
+            }
+        }
         handles
             .into_iter()
             .map(|h| {
@@ -200,14 +237,36 @@ fn run_pool(
             })
             .collect()
     });
-    let mut sigs: Vec<Vec<u8>> = vec![Vec::new(); jobs.len()];
     for r in results {
-        for (i, sig) in r? {
-            sigs[i] = sig;
-        }
+        r?;
     }
-    Ok(sigs)
+    match bad {
+        Some(e) => Err(e),
+        None => Ok(sigs),
+    }
 }
+
+/// Verifies one new signature with its key's public key, when the key has a verifier.
+fn check_signature(
+    zone: &Zone,
+    job: &Job,
+    keys: &[SignKey],
+    sig: &[u8],
+    data: &mut Vec<u8>,
+) -> Result<(), HsmError> {
+    let key = &keys[job.key];
+    let Some(v) = &key.verifier else {
+        return Ok(());
+    };
+    let set = &zone.rrsets[job.rrset];
+    data.clear();
+    rrsig::signed_data(&job.prefix, set.owner.rrsig_labels(), set.ttl, set, data);
+    v.verify(data, sig)
+        .map_err(|_| HsmError::SignatureDoesNotVerify { tag: key.tag })
+}
+
+/// Finished signatures of one chunk of jobs: (job index, signature).
+type Chunk = Vec<(usize, Vec<u8>)>;
 
 fn worker(
     zone: &Zone,
@@ -215,18 +274,19 @@ fn worker(
     backend: &dyn SigningBackend,
     next: &AtomicUsize,
     failed: &AtomicBool,
+    done: &std::sync::mpsc::SyncSender<Chunk>,
     progress: Option<&indicatif::ProgressBar>,
-) -> WorkerResult {
+) -> Result<(), HsmError> {
     let mut session: Box<dyn SigningSession> = backend
         .open_session()
         .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
-    let mut out = Vec::new();
     let mut data = Vec::with_capacity(4096);
     while !failed.load(Ordering::Relaxed) {
         let start = next.fetch_add(CHUNK, Ordering::Relaxed);
         if start >= jobs.len() {
             break;
         }
+        let mut out = Vec::with_capacity(CHUNK);
         for (i, job) in jobs.iter().enumerate().skip(start).take(CHUNK) {
             let set = &zone.rrsets[job.rrset];
             data.clear();
@@ -245,9 +305,12 @@ fn worker(
                 }
             }
         }
+        if done.send(out).is_err() {
+            break;
+        }
         if let Some(pb) = progress {
             pb.inc(CHUNK.min(jobs.len() - start) as u64);
         }
     }
-    Ok(out)
+    Ok(())
 }
