@@ -314,3 +314,133 @@ fn worker(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::hsm::test_support::module;
+    use crate::hsm::{Pin, SigningBackend, SigningSession};
+    use crate::name::Name;
+    use crate::verify::{Anchor, VerifyOptions, verify_zone};
+
+    /// The real token's signatures, with the `bad`-th one altered on its way back.
+    struct Tamper<'a> {
+        inner: &'a dyn SigningBackend,
+        bad: usize,
+        count: Arc<AtomicUsize>,
+    }
+
+    struct TamperSession {
+        inner: Box<dyn SigningSession>,
+        bad: usize,
+        count: Arc<AtomicUsize>,
+    }
+
+    impl SigningBackend for Tamper<'_> {
+        fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
+            Ok(Box::new(TamperSession {
+                inner: self.inner.open_session()?,
+                bad: self.bad,
+                count: Arc::clone(&self.count),
+            }))
+        }
+    }
+
+    impl SigningSession for TamperSession {
+        fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+            let mut sig = self.inner.sign(key, data)?;
+            if self.count.fetch_add(1, Ordering::Relaxed) == self.bad {
+                sig[10] ^= 1;
+            }
+            Ok(sig)
+        }
+    }
+
+    /// DPS-6.6: every signature the token returns is verified as it arrives (and
+    /// marked so the gate need not repeat it); the whole zone then verifies from the
+    /// key. A token that returns one bad signature among hundreds stops the run with
+    /// an error naming the key, before anything could be published.
+    #[test]
+    fn signatures_are_verified_as_the_token_returns_them() {
+        let m = module();
+        let label = "sign-verify-test";
+        let user = Pin::new("user-pin-4321".into());
+        m.init_token(label, &Pin::new("so-pin-4321".into()), &user)
+            .expect("init token");
+        let token = m.open(label, &user).expect("open");
+        let alg = Algorithm::EcdsaP256Sha256;
+        let id = vec![0x5a, 1];
+        let public = token.generate_key(alg, 256, &id, "sign-test").unwrap();
+        let dnskey = crate::keys::dnskey_rdata(257, alg, &public);
+        let tag = crate::crypto::key_tag(&dnskey);
+        let signer = token.signer(&[(id, alg)]).unwrap();
+        let origin = Name::parse(b"example.", None).unwrap();
+        let mut text =
+            String::from("$TTL 300\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n");
+        for i in 0..400 {
+            text.push_str(&format!(
+                "d{i} NS ns1.example.net.\nd{i} DS 1 13 2 {:064X}\n",
+                i
+            ));
+        }
+        let path = std::path::Path::new("sign-test.zone");
+        let parsed = crate::zonefile::parse_bytes(text.as_bytes(), path, &origin).unwrap();
+        let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
+        zone.upsert(crate::zone::RRset {
+            owner: origin.clone(),
+            rtype: crate::record::rtype::DNSKEY,
+            ttl: 300,
+            rdatas: vec![dnskey.clone().into_boxed_slice()],
+            sigs: Vec::new(),
+            loc: Default::default(),
+        });
+        crate::nsec::add_chain(&mut zone, 300);
+        // One key in both roles (a combined signing key) is enough here.
+        let keys: Vec<SignKey> = [Role::Ksk, Role::Zsk]
+            .into_iter()
+            .map(|role| SignKey {
+                backend_index: 0,
+                tag,
+                algorithm: alg,
+                role,
+                verifier: Some(VerifyingKey::from_dnskey_rdata(&dnskey).unwrap()),
+            })
+            .collect();
+        let policy = Policy::default();
+        let now = 1_800_000_000;
+        let params = SignParams {
+            sessions: 2,
+            policy: &policy,
+            now,
+            progress: false,
+        };
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+
+        let mut good = zone.clone();
+        let stats = sign_zone(&mut good, &keys, &signer, &params, &mut rng).unwrap();
+        assert!(stats.signatures > 800, "{}", stats.signatures);
+        assert!(good.rrsets.iter().flat_map(|s| &s.sigs).all(|s| s.trusted));
+        let anchors = [Anchor::Dnskey(dnskey.clone().into_boxed_slice())];
+        let report = verify_zone(&good, &anchors, &VerifyOptions::at(now, None));
+        assert!(report.valid, "{}", report.to_text());
+        assert_eq!(
+            report.stats.signatures, stats.signatures,
+            "all checked again"
+        );
+
+        let tamper = Tamper {
+            inner: &signer,
+            bad: 500,
+            count: Arc::new(AtomicUsize::new(0)),
+        };
+        let err = sign_zone(&mut zone, &keys, &tamper, &params, &mut rng).unwrap_err();
+        assert!(
+            matches!(err, HsmError::SignatureDoesNotVerify { tag: t } if t == tag),
+            "{err}"
+        );
+    }
+}
