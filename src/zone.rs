@@ -396,13 +396,7 @@ mod tests {
     #[test]
     fn keyed_sort_equals_plain_canonical_sort() {
         let origin = Name::parse(b"se.", None).unwrap();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::name::test_rng(0x2545_f491_4f6c_dd1du64);
         let owners = [
             "se.",
             "a.se.",

@@ -345,13 +345,7 @@ fn mutated_zone_text_never_panics() {
 s HTTPS 1 . alpn=\"h2,h3\" port=443\nn NSEC a.example. A NS\n\
 x TYPE65280 \\# 2 ABCD\n$INCLUDE /nonexistent/zonesign.zone\n";
     let specials = b" \t\n\r;()\"\\$@.0123456789ANSTXIHabc=,-#";
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
+    let mut next = crate::name::test_rng(0x2545_f491_4f6c_dd1du64);
     for _ in 0..20_000 {
         let mut text = base.to_vec();
         for _ in 0..(next() % 6 + 1) {
