@@ -102,18 +102,38 @@ pub fn write_zone(
     write_atomic_with(
         path,
         move |w| {
-            let mut h = HashingWriter {
-                inner: w,
-                hash: Sha256::new(),
-            };
-            render(&zone, &mut h)?;
+            *out = render_hashed(&zone, w)?;
             zone.free_in_background();
-            *out = data_encoding::HEXLOWER.encode(&h.hash.finalize());
             Ok(())
         },
         gate,
     )?;
     Ok(digest)
+}
+
+/// Writes the zone to `path` atomically, keeping it (the caller writes the snapshot
+/// from it at the same time); returns the SHA-256 (hex) of the bytes written.
+pub fn write_zone_text(zone: &Zone, path: &Path) -> Result<String> {
+    let mut digest = String::new();
+    write_atomic_with(
+        path,
+        |w| {
+            digest = render_hashed(zone, w)?;
+            Ok(())
+        },
+        |_| Ok(()),
+    )?;
+    Ok(digest)
+}
+
+/// Renders the zone into `w`, returning the SHA-256 (hex) of the text.
+fn render_hashed(zone: &Zone, w: &mut impl Write) -> std::io::Result<String> {
+    let mut h = HashingWriter {
+        inner: w,
+        hash: Sha256::new(),
+    };
+    render(zone, &mut h)?;
+    Ok(data_encoding::HEXLOWER.encode(&h.hash.finalize()))
 }
 
 /// Passes bytes through while hashing them, so the output is hashed without reading it back.

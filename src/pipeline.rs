@@ -278,19 +278,37 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     // it is renamed into place, which also proves the text rendering.
     let report = gate(&zone, &anchors, &opts)?;
     sw.lap(&mut summary, "verification");
-    // The snapshot first: a crash before the hash file is rewritten leaves a snapshot
-    // that matches no recorded hash, which the next run ignores.
+    // The hash file comes last: a crash before it is rewritten leaves a snapshot or a
+    // text that matches no recorded hash, which the next run does not trust. The
+    // snapshot only saves time, so failing to write it is a warning.
     let snap = snapshot_path(&req.out);
-    let snap_digest = write_snapshot(&zone, &snap)?;
     let mut reread_time = 0.0;
-    let digest = crate::output::write_zone(zone, &req.out, |tmp| {
-        if req.full_verify {
+    let (digest, snap_digest) = if req.full_verify {
+        let snap_digest = write_snapshot(&zone, &snap);
+        let digest = crate::output::write_zone(zone, &req.out, |tmp| {
             let t = Instant::now();
             gate_file(tmp, &req.origin, &anchors, &opts)?;
             reread_time = t.elapsed().as_secs_f64();
-        }
-        Ok(())
-    })?;
+            Ok(())
+        })?;
+        (digest, snap_digest)
+    } else {
+        // Both files at once: rendering the text leaves a core idle while it hashes
+        // and writes.
+        let (digest, snap_digest) = std::thread::scope(|s| {
+            let snapshot = s.spawn(|| write_snapshot(&zone, &snap));
+            let digest = crate::output::write_zone_text(&zone, &req.out);
+            let snap_digest = snapshot.join().unwrap_or_else(|_| {
+                Err(Error::io(
+                    &snap,
+                    std::io::Error::other("snapshot writer panicked"),
+                ))
+            });
+            (digest, snap_digest)
+        });
+        zone.free_in_background();
+        (digest?, snap_digest)
+    };
     sw.lap(&mut summary, "output");
     if req.full_verify {
         if let Some(out) = summary.stages.last_mut() {
@@ -300,7 +318,14 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             .stages
             .push(("verification of the written file", reread_time));
     }
-    if let Err(e) = write_hashes(&req.out, &[(&req.out, &digest), (&snap, &snap_digest)]) {
+    let mut hashes = vec![(req.out.as_path(), digest.as_str())];
+    match &snap_digest {
+        Ok(d) => hashes.push((snap.as_path(), d.as_str())),
+        Err(e) => summary.warnings.push(format!(
+            "{e}; the next run will parse the text output instead"
+        )),
+    }
+    if let Err(e) = write_hashes(&req.out, &hashes) {
         summary
             .warnings
             .push(format!("{e}; the next run will check every signature"));
