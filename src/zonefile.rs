@@ -46,9 +46,11 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Reads and parses a zone file; I/O errors become a `ParseError` with line 0.
+/// Reads and parses a zone file; I/O errors become a `ParseError` with line 0. Like an
+/// included file, it must be a regular file (`zonesign sign /dev/zero` would otherwise
+/// read until memory runs out).
 pub fn parse_file(path: &Path, origin: &Name) -> Result<ParsedZone, ParseError> {
-    let text = std::fs::read(path).map_err(|e| ParseError {
+    let text = read_regular(path).map_err(|e| ParseError {
         file: path.to_path_buf(),
         line: 0,
         message: e.to_string(),

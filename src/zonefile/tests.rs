@@ -453,3 +453,14 @@ fn parallel_read_equals_sequential_read() {
         }
     }
 }
+
+/// The zone file itself must be a regular file, like an included one: a device or a
+/// directory is refused at once with line 0, never read until memory runs out.
+#[test]
+fn main_file_must_be_a_regular_file() {
+    for p in ["/dev/zero", "/"] {
+        let e = parse_file(Path::new(p), &origin()).unwrap_err();
+        assert_eq!(e.line, 0, "{e}");
+        assert!(e.to_string().contains(p), "{e}");
+    }
+}
