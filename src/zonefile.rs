@@ -257,11 +257,19 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
             Err(e) if cursor == splits[i] && e.line != SPECULATION_FAILED => return Err(e),
             _ => {}
         }
-        let line = line_at(text, cursor);
-        cursor = parse_range(ctx, input, cursor, ends[i], line)?;
+        // The cursor is at or after this block's start: count lines from there, not
+        // from the top of the file, so re-reading stretches stays linear.
+        let line_of = |pos: usize| {
+            let n = text[splits[i]..pos.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            lines[i].saturating_add(u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        let from = cursor;
+        cursor = parse_range(ctx, input, from, ends[i], line_of(from))?;
         if (&input.origin, ctx.default_ttl) != (&state.0, state.1) || ctx.last_class != CLASS_IN {
-            let line = line_at(text, cursor);
-            return parse_range(ctx, input, cursor, usize::MAX, line).map(|_| ());
+            return parse_range(ctx, input, cursor, usize::MAX, line_of(cursor)).map(|_| ());
         }
     }
     Ok(())
