@@ -543,8 +543,10 @@ impl Name {
         let mut any = false;
         for label in self.labels() {
             any = true;
-            for &b in label {
-                push_name_byte(out, b);
+            // Nearly every label is plain LDH text: copied at once, not byte by byte.
+            match std::str::from_utf8(label) {
+                Ok(plain) if label.iter().all(|&b| is_plain_label_byte(b)) => out.push_str(plain),
+                _ => label.iter().for_each(|&b| push_name_byte(out, b)),
             }
             out.push('.');
         }
@@ -562,6 +564,11 @@ impl fmt::Display for Name {
         self.push_text(&mut text);
         f.write_str(&text)
     }
+}
+
+/// Whether a label byte is written as itself (no escape), as [`push_name_byte`] decides.
+fn is_plain_label_byte(b: u8) -> bool {
+    matches!(b, 0x21..=0x7e) && !matches!(b, b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$')
 }
 
 /// Appends one label byte in presentation form with the escapes of RFC 1035 §5.1.

@@ -12,7 +12,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::rdata::{format_rdata, push_type_name};
+use crate::rdata::{format_rdata, push_type_name, push_u32};
 use crate::record::rtype;
 use crate::zone::{RRset, Zone};
 
@@ -77,9 +77,10 @@ fn push_rrset(set: &RRset, text: &mut String) {
 
 /// Appends `owner TTL IN TYPE RDATA` and a newline.
 fn push_rr(owner: &str, ttl: u32, t: u16, rdata: &[u8], text: &mut String) {
-    use std::fmt::Write as _;
     text.push_str(owner);
-    let _ = write!(text, "\t{ttl}\tIN\t");
+    text.push('\t');
+    push_u32(text, ttl);
+    text.push_str("\tIN\t");
     push_type_name(t, text);
     text.push('\t');
     format_rdata(t, rdata, text);

@@ -184,6 +184,20 @@ pub fn type_name(code: u16) -> String {
 /// Appends the mnemonic of `code` (or `TYPEnnn`) without allocating: the output stage
 /// writes one per record.
 pub fn push_type_name(code: u16, out: &mut String) {
+    // The types of a TLD zone first, without a search of the table.
+    let common = match code {
+        rtype::NS => Some("NS"),
+        rtype::DS => Some("DS"),
+        rtype::RRSIG => Some("RRSIG"),
+        rtype::NSEC => Some("NSEC"),
+        rtype::A => Some("A"),
+        rtype::AAAA => Some("AAAA"),
+        _ => None,
+    };
+    if let Some(name) = common {
+        out.push_str(name);
+        return;
+    }
     match TYPE_NAMES.iter().find(|(c, _)| *c == code) {
         Some((_, name)) => out.push_str(name),
         None => {
@@ -777,13 +791,32 @@ fn format_time(t: u32, out: &mut String) {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let _ = write!(
-        out,
-        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    );
+    // Digit by digit: `write!` with padding was a visible share of the output stage,
+    // which writes two of these per signature. A u32 time never passes year 2106.
+    let year = year as u32;
+    let mut digits = [0u8; 14];
+    let fields = [
+        (year, 4),
+        (month as u32, 2),
+        (day as u32, 2),
+        (secs / 3600, 2),
+        (secs / 60 % 60, 2),
+        (secs % 60, 2),
+    ];
+    let mut at = 0;
+    for (mut v, width) in fields {
+        for i in (0..width).rev() {
+            digits[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+        at += width;
+    }
+    out.extend(digits.iter().map(|&d| char::from(d)));
+}
+
+/// Appends `n` in decimal, without going through `fmt`.
+pub fn push_u32(out: &mut String, n: u32) {
+    out.push_str(itoa::Buffer::new().format(n));
 }
 
 /// Decodes `\X` and `\DDD` escapes of a character string and appends the bytes.
@@ -1479,15 +1512,9 @@ fn format_field(kind: Kind, v: &[u8], start: usize, out: &mut String) -> Result<
             let name = Name::from_wire(v).map_err(|e| RdataError::new(e.to_string()))?;
             name.push_text(out);
         }
-        K::U8 | K::Algorithm => {
-            let _ = write!(out, "{}", be(1));
-        }
-        K::U16 => {
-            let _ = write!(out, "{}", be(2));
-        }
-        K::U32 | K::Period => {
-            let _ = write!(out, "{}", be(4));
-        }
+        K::U8 | K::Algorithm => push_u32(out, be(1)),
+        K::U16 => push_u32(out, be(2)),
+        K::U32 | K::Period => push_u32(out, be(4)),
         K::Type => push_type_name(be(2) as u16, out),
         K::Time => format_time(be(4), out),
         K::Ipv4 => {
