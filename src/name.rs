@@ -212,13 +212,16 @@ impl Name {
 
     /// True if `self` is at or below `other` (equal names count), ignoring case.
     pub fn is_subdomain_of(&self, other: &Name) -> bool {
-        self.label_offsets_iter()
-            .chain(std::iter::once(self.wire.len() - 1))
-            .any(|off| {
-                self.wire
-                    .get(off..)
-                    .is_some_and(|tail| tail.eq_ignore_ascii_case(&other.wire))
-            })
+        // Only the tail as long as `other` can match: one comparison, at a label start.
+        let Some(at) = self.wire.len().checked_sub(other.wire.len()) else {
+            return false;
+        };
+        self.wire[at..].eq_ignore_ascii_case(&other.wire)
+            && self
+                .label_offsets_iter()
+                .chain(std::iter::once(self.wire.len() - 1))
+                .take_while(|&off| off <= at)
+                .any(|off| off == at)
     }
 
     /// The name with its leftmost label removed, or `None` for the root.

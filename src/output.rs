@@ -22,11 +22,89 @@ const RENDER_BATCH: usize = 16_384;
 /// RRsets per rayon task inside a batch.
 const RENDER_CHUNK: usize = 512;
 
+/// Where the previous output has one RRset exactly as this run writes it: its byte
+/// range there, and the signature count and TTL the RRset had when that was decided,
+/// which the renderer checks again (anything that changed the set since stops the copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Copied {
+    start: u64,
+    len: u32,
+    sigs: u32,
+    ttl: u32,
+}
+
+impl Copied {
+    /// An RRset with `sigs` signatures and TTL `ttl` written at `start..start + len`.
+    pub fn new(start: u64, len: u32, sigs: usize, ttl: u32) -> Copied {
+        Copied {
+            start,
+            len,
+            sigs: u32::try_from(sigs).unwrap_or(u32::MAX),
+            ttl,
+        }
+    }
+}
+
+/// The text of unchanged RRsets, copied from the proven previous output instead of
+/// rendered again (issue #4): in a cron cycle about 97% of the RRsets are unchanged,
+/// and rendering them was the largest share of the output stage.
+///
+/// Sound because the previous text is byte for byte what zonesign rendered from the
+/// snapshot's RRsets (both SHA-256s were recorded together), and an RRset is copied
+/// only when its owner octets, TTL, RDATA and signatures (same ones, same order) are
+/// those of the previous RRset whose lines are copied.
+pub struct TextCopy<'a> {
+    /// The previous output's proven bytes.
+    pub text: &'a [u8],
+    /// Per RRset of the zone being written: where to copy it from, if anywhere.
+    pub sets: &'a [Option<Copied>],
+}
+
+impl TextCopy<'_> {
+    /// The previous text of RRset `i`, if it can stand for `set` as written now.
+    fn get(&self, i: usize, set: &RRset) -> Option<&str> {
+        let c = self.sets.get(i).copied().flatten()?;
+        if c.ttl != set.ttl || usize::try_from(c.sigs).ok()? != set.sigs.len() {
+            return None;
+        }
+        let start = usize::try_from(c.start).ok()?;
+        let bytes = self.text.get(start..start.checked_add(c.len as usize)?)?;
+        std::str::from_utf8(bytes).ok()
+    }
+}
+
+/// The byte range of each RRset of `zone` in `text`, its rendering by [`render`]: one
+/// line per record and per signature, the apex SOA first, orphan signatures last.
+/// `None` when the line counts do not add up to exactly `text`.
+pub fn text_ranges(zone: &Zone, text: &[u8]) -> Option<Vec<(u64, u32)>> {
+    let apex_soa = zone.find(&zone.origin, rtype::SOA);
+    let order = apex_soa
+        .into_iter()
+        .chain((0..zone.rrsets.len()).filter(|&i| Some(i) != apex_soa));
+    let mut ranges = vec![(0u64, 0u32); zone.rrsets.len()];
+    let mut newlines = memchr::memchr_iter(b'\n', text);
+    let mut at = 0usize;
+    for i in order {
+        let set = &zone.rrsets[i];
+        let mut end = at;
+        for _ in 0..set.rdatas.len() + set.sigs.len() {
+            end = newlines.next()? + 1;
+        }
+        ranges[i] = (at as u64, u32::try_from(end - at).ok()?);
+        at = end;
+    }
+    for _ in &zone.orphan_sigs {
+        at = newlines.next()? + 1;
+    }
+    (at == text.len() && newlines.next().is_none()).then_some(ranges)
+}
+
 /// Renders the zone as master-file text.
 ///
 /// Batches of RRsets are rendered on all cores and written in order, so the text is the
 /// same as a sequential render (the output stage writes hundreds of megabytes per run).
-pub fn render(zone: &Zone, out: &mut impl Write) -> std::io::Result<()> {
+/// RRsets that `copy` has are copied from the previous output instead.
+pub fn render(zone: &Zone, copy: Option<&TextCopy>, out: &mut impl Write) -> std::io::Result<()> {
     use rayon::prelude::*;
     let apex_soa = zone.find(&zone.origin, rtype::SOA);
     let mut text = String::with_capacity(512);
@@ -44,7 +122,11 @@ pub fn render(zone: &Zone, out: &mut impl Write) -> std::io::Result<()> {
                 let to = (from + RENDER_CHUNK).min(end);
                 let mut text = String::with_capacity((to - from) * 256);
                 for i in (from..to).filter(|&i| Some(i) != apex_soa) {
-                    push_rrset(&zone.rrsets[i], &mut text);
+                    let set = &zone.rrsets[i];
+                    match copy.and_then(|c| c.get(i, set)) {
+                        Some(before) => text.push_str(before),
+                        None => push_rrset(set, &mut text),
+                    }
                 }
                 text
             })
@@ -95,6 +177,7 @@ fn push_rr(owner: &str, ttl: u32, t: u16, rdata: &[u8], text: &mut String) {
 /// reads the file back: at TLD size that halves the peak memory.
 pub fn write_zone(
     zone: Zone,
+    copy: Option<&TextCopy>,
     path: &Path,
     gate: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<String> {
@@ -103,7 +186,7 @@ pub fn write_zone(
     write_atomic_with(
         path,
         move |w| {
-            *out = render_hashed(&zone, w)?;
+            *out = render_hashed(&zone, copy, w)?;
             zone.free_in_background();
             Ok(())
         },
@@ -114,12 +197,12 @@ pub fn write_zone(
 
 /// Writes the zone to `path` atomically, keeping it (the caller writes the snapshot
 /// from it at the same time); returns the SHA-256 (hex) of the bytes written.
-pub fn write_zone_text(zone: &Zone, path: &Path) -> Result<String> {
+pub fn write_zone_text(zone: &Zone, copy: Option<&TextCopy>, path: &Path) -> Result<String> {
     let mut digest = String::new();
     write_atomic_with(
         path,
         |w| {
-            digest = render_hashed(zone, w)?;
+            digest = render_hashed(zone, copy, w)?;
             Ok(())
         },
         |_| Ok(()),
@@ -128,12 +211,16 @@ pub fn write_zone_text(zone: &Zone, path: &Path) -> Result<String> {
 }
 
 /// Renders the zone into `w`, returning the SHA-256 (hex) of the text.
-fn render_hashed(zone: &Zone, w: &mut impl Write) -> std::io::Result<String> {
+fn render_hashed(
+    zone: &Zone,
+    copy: Option<&TextCopy>,
+    w: &mut impl Write,
+) -> std::io::Result<String> {
     let mut h = HashingWriter {
         inner: w,
         hash: Sha256::new(),
     };
-    render(zone, &mut h)?;
+    render(zone, copy, &mut h)?;
     Ok(data_encoding::HEXLOWER.encode(&h.hash.finalize()))
 }
 
@@ -185,27 +272,6 @@ fn file_name(path: &Path) -> String {
 pub fn is_proven_as(out: &Path, file: &Path, bytes: &[u8]) -> bool {
     recorded_hash(out, file)
         .is_some_and(|w| w == data_encoding::HEXLOWER.encode(&Sha256::digest(bytes)))
-}
-
-/// Whether the file `path` is exactly what zonesign recorded for it, hashed while
-/// reading in pieces: a proven previous output whose snapshot is used is never held
-/// in memory whole. `false` when it cannot be read.
-pub fn is_proven_file(path: &Path) -> bool {
-    use std::io::Read;
-    let Ok(mut f) = std::fs::File::open(path) else {
-        return false;
-    };
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => h.update(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return false,
-        }
-    }
-    recorded_hash(path, path).is_some_and(|w| w == data_encoding::HEXLOWER.encode(&h.finalize()))
 }
 
 /// The SHA-256 (hex) recorded for `file` in the hash file of the output `out`.
@@ -419,15 +485,88 @@ mod tests {
                 });
             }
             let mut text = Vec::new();
-            render(&zone, &mut text).unwrap();
+            render(&zone, None, &mut text).unwrap();
             let back = zone_of(&text, &path, &origin);
             assert_eq!(flat(&back), flat(&zone), "{}", path.display());
             // And rendering is a fixed point: the same bytes again.
             let mut again = Vec::new();
-            render(&back, &mut again).unwrap();
+            render(&back, None, &mut again).unwrap();
             assert_eq!(again, text, "{}", path.display());
             seen += 1;
         }
         assert!(seen >= 8, "only {seen} fixtures");
+    }
+
+    /// A signed feature zone and its rendering.
+    fn signed_fixture() -> (Zone, Vec<u8>) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features/all-types.zone");
+        let origin = Name::parse(b"example.", None).unwrap();
+        let parsed = crate::zonefile::parse_file(&path, &origin).expect("fixture parses");
+        let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
+        for (i, set) in zone.rrsets.iter_mut().enumerate() {
+            set.sigs.push(Sig {
+                ttl: set.ttl,
+                rdata: fake_rrsig(set.rtype, &origin, i as u8 | 1),
+                trusted: false,
+            });
+        }
+        let mut text = Vec::new();
+        render(&zone, None, &mut text).unwrap();
+        (zone, text)
+    }
+
+    /// Issue #4: copying unchanged RRsets from the previous output gives exactly the
+    /// bytes a fresh render gives, and an RRset whose TTL or signature count moved after
+    /// the copy was planned is rendered anew, never copied stale.
+    #[test]
+    fn copied_text_is_byte_for_byte_a_fresh_render() {
+        let (mut zone, before) = signed_fixture();
+        let ranges = text_ranges(&zone, &before).expect("line counts add up");
+        let sets: Vec<Option<Copied>> = zone
+            .rrsets
+            .iter()
+            .zip(&ranges)
+            .map(|(set, &(start, len))| Some(Copied::new(start, len, set.sigs.len(), set.ttl)))
+            .collect();
+        let copy = TextCopy {
+            text: &before,
+            sets: &sets,
+        };
+        let mut copied = Vec::new();
+        render(&zone, Some(&copy), &mut copied).unwrap();
+        assert_eq!(copied, before);
+        // Changes made after planning: a new signature on one set, a TTL on another.
+        let n = zone.rrsets.len();
+        assert!(n > 4);
+        let extra = fake_rrsig(zone.rrsets[1].rtype, &zone.origin, 77);
+        let ttl = zone.rrsets[1].ttl;
+        zone.rrsets[1].sigs.push(Sig {
+            ttl,
+            rdata: extra,
+            trusted: false,
+        });
+        zone.rrsets[3].ttl += 1;
+        let mut fresh = Vec::new();
+        render(&zone, None, &mut fresh).unwrap();
+        let mut copied = Vec::new();
+        render(&zone, Some(&copy), &mut copied).unwrap();
+        assert_eq!(
+            String::from_utf8(copied).unwrap(),
+            String::from_utf8(fresh).unwrap()
+        );
+    }
+
+    /// The ranges are only trusted when the text has exactly the lines the zone implies.
+    #[test]
+    fn text_ranges_refuse_a_text_that_does_not_match() {
+        let (zone, text) = signed_fixture();
+        assert!(text_ranges(&zone, &text).is_some());
+        assert!(text_ranges(&zone, &text[..text.len() - 1]).is_none());
+        let mut longer = text.clone();
+        longer.extend_from_slice(b"extra.example.\t60\tIN\tA\t192.0.2.1\n");
+        assert!(text_ranges(&zone, &longer).is_none());
+        let mut other = zone.clone();
+        other.rrsets[0].sigs.clear();
+        assert!(text_ranges(&other, &text).is_none());
     }
 }

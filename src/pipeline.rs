@@ -23,7 +23,7 @@ use crate::hsm::Module;
 use crate::keys::{KeyEntry, KeyStore, Role, ds_for};
 use crate::name::Name;
 use crate::nsec;
-use crate::output::{OutputLock, remove_stale_temps, write_hashes, write_snapshot};
+use crate::output::{OutputLock, TextCopy, remove_stale_temps, write_hashes, write_snapshot};
 use crate::policy::{Policy, SerialPolicy, serial_gt};
 use crate::record::rtype;
 use crate::resign::{
@@ -251,10 +251,18 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .collect();
     summary.names_added = plan.names_added;
     summary.names_removed = plan.names_removed;
-    // The previous zone has given what it had to; at TLD size it is gigabytes.
-    let prev_path = prev.map(|p| {
-        p.zone.free_in_background();
-        p.path
+    // The previous zone has given what it had to; at TLD size it is gigabytes. Its
+    // proven text stays for the output stage to copy unchanged RRsets from.
+    let (prev_path, prev_text) = match prev {
+        Some(p) => {
+            p.zone.free_in_background();
+            (Some(p.path), p.text)
+        }
+        None => (None, None),
+    };
+    let copy = prev_text.as_ref().map(|t| TextCopy {
+        text: &t.bytes,
+        sets: &plan.copy,
     });
     sw.lap(&mut summary, "compare with the previous output");
     if req.dry_run {
@@ -310,7 +318,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     let mut reread_time = 0.0;
     let (digest, snap_digest) = if req.full_verify {
         let snap_digest = write_snapshot(&zone, &snap);
-        let digest = crate::output::write_zone(zone, &req.out, |tmp| {
+        let digest = crate::output::write_zone(zone, copy.as_ref(), &req.out, |tmp| {
             let t = Instant::now();
             gate_file(tmp, &req.origin, &anchors, &opts)?;
             reread_time = t.elapsed().as_secs_f64();
@@ -322,7 +330,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         // and writes.
         let (digest, snap_digest) = std::thread::scope(|s| {
             let snapshot = s.spawn(|| write_snapshot(&zone, &snap));
-            let digest = crate::output::write_zone_text(&zone, &req.out);
+            let digest = crate::output::write_zone_text(&zone, copy.as_ref(), &req.out);
             let snap_digest = snapshot.join().unwrap_or_else(|_| {
                 Err(Error::io(
                     &snap,

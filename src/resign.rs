@@ -19,7 +19,7 @@ use crate::checks::{self, Findings};
 use crate::crypto::VerifyingKey;
 use crate::keys::Role;
 use crate::name::Name;
-use crate::output::{is_proven, is_proven_as, is_proven_file};
+use crate::output::{Copied, is_proven, is_proven_as};
 use crate::policy::{Policy, expand_rrsig_time};
 use crate::record::rtype;
 use crate::rrsig::{self, Rrsig};
@@ -37,6 +37,18 @@ pub struct Previous {
     pub serial: u32,
     /// Where it was read from.
     pub path: PathBuf,
+    /// The proven text and where each of its RRsets is in it, when the zone came from
+    /// the snapshot beside it: unchanged RRsets are then copied, not rendered again.
+    pub text: Option<PreviousText>,
+}
+
+/// A proven previous output's bytes, with the byte range of each of its RRsets (by
+/// index into [`Previous::zone`]'s RRsets, signatures included).
+pub struct PreviousText {
+    /// The file's bytes, exactly those whose SHA-256 matched the recorded one.
+    pub bytes: Vec<u8>,
+    /// (start, length) of each previous RRset's lines in `bytes`.
+    pub ranges: Vec<(u64, u32)>,
 }
 
 /// Reads the previous output. `Ok(None)` when there is none; `Err` (a warning for the
@@ -48,18 +60,18 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
         }
         return Err(format!("{}: {e}; no signature is reused", path.display()));
     }
-    let snapshot = is_proven_file(path)
-        .then(|| load_snapshot(path, origin))
-        .flatten();
-    let (zone, proven) = match snapshot {
-        Some(zone) => (zone, true),
-        None => {
-            let bytes = std::fs::read(path)
-                .map_err(|e| format!("{}: {e}; no signature is reused", path.display()))?;
-            // Proven on the very bytes parsed, whatever happened since the check above.
-            let proven = is_proven(path, &bytes);
-            (parse_previous(path, &bytes, origin)?, proven)
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("{}: {e}; no signature is reused", path.display()))?;
+    // Proven on the very bytes kept: what is parsed, or copied into the next output.
+    let proven = is_proven(path, &bytes);
+    let snapshot = proven.then(|| load_snapshot(path, origin)).flatten();
+    let (zone, text) = match snapshot {
+        Some(zone) => {
+            let text = crate::output::text_ranges(&zone, &bytes)
+                .map(|ranges| PreviousText { bytes, ranges });
+            (zone, text)
         }
+        None => (parse_previous(path, &bytes, origin)?, None),
     };
     let serial = zone
         .soa()
@@ -75,6 +87,7 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
         proven,
         serial,
         path: path.to_path_buf(),
+        text,
     }))
 }
 
@@ -176,6 +189,10 @@ pub struct ReusePlan {
     pub names_removed: usize,
     /// True when the new zone has exactly the previous zone's RRsets and signatures.
     pub identical: bool,
+    /// Per RRset of the new zone (empty when the previous text is not at hand): where
+    /// the previous output has it exactly as this run will write it, with the same
+    /// records and signatures in the same order (see [`crate::output::TextCopy`]).
+    pub copy: Vec<Option<Copied>>,
 }
 
 impl ReusePlan {
@@ -212,6 +229,10 @@ pub fn attach(
     let mut identical =
         zone.rrsets.len() == prev.zone.rrsets.len() && prev.zone.orphan_sigs.is_empty();
     let groups = zone.names();
+    let ranges = prev.text.as_ref().map(|t| &t.ranges);
+    if ranges.is_some() {
+        plan.copy = vec![None; zone.rrsets.len()];
+    }
     // Both zones are in canonical order: one merge walk finds each RRset's previous
     // version (a binary search per RRset cost millions of name comparisons).
     let mut j = 0;
@@ -225,12 +246,23 @@ pub fn attach(
             let old = prev.zone.rrsets.get_mut(j).filter(|o| key(o).is_eq());
             let same = old.as_ref().is_some_and(|o| same_data(o, set));
             identical &= same;
+            // Written as before only with the same owner octets (case included).
+            let same_text = same
+                && old
+                    .as_ref()
+                    .is_some_and(|o| o.owner.as_wire() == set.owner.as_wire());
+            let range = ranges.and_then(|r| r.get(j).copied()).filter(|_| same_text);
             if !is_signed(group.kind, set.rtype) {
-                identical &= old.is_none_or(|o| o.sigs.is_empty());
+                let unsigned = old.is_none_or(|o| o.sigs.is_empty());
+                identical &= unsigned;
+                if let Some((start, len)) = range.filter(|_| unsigned) {
+                    plan.copy[i] = Some(Copied::new(start, len, 0, set.ttl));
+                }
                 continue;
             }
             let role = Role::signing(set.rtype);
             let mut kept = Vec::new();
+            let mut all_kept_in_order = true;
             let mut old = old.filter(|_| same);
             for key in keys.iter().filter(|k| k.role == role) {
                 let set = &zone.rrsets[i];
@@ -238,12 +270,26 @@ pub fn attach(
                     .as_deref_mut()
                     .map(|o| best_sig(&zone.origin, set, o, key, policy, now, prev.proven))
                 {
-                    Some(Ok(sig)) => kept.push(sig),
-                    Some(Err(reason)) => plan.need(set, reason),
-                    None => plan.need(set, Reason::Changed),
+                    Some(Ok((n, sig))) => {
+                        all_kept_in_order &= n == kept.len();
+                        kept.push(sig);
+                    }
+                    Some(Err(reason)) => {
+                        all_kept_in_order = false;
+                        plan.need(set, reason);
+                    }
+                    None => {
+                        all_kept_in_order = false;
+                        plan.need(set, Reason::Changed);
+                    }
                 }
             }
-            identical &= old.is_some_and(|o| o.sigs.len() == kept.len());
+            let all_reused = old.is_some_and(|o| o.sigs.len() == kept.len());
+            identical &= all_reused;
+            if let Some((start, len)) = range.filter(|_| all_reused && all_kept_in_order) {
+                let ttl = zone.rrsets[i].ttl;
+                plan.copy[i] = Some(Copied::new(start, len, kept.len(), ttl));
+            }
             plan.reused += kept.len();
             zone.rrsets[i].sigs = kept;
         }
@@ -257,7 +303,8 @@ fn same_data(a: &RRset, b: &RRset) -> bool {
     a.ttl == b.ttl && a.rdatas == b.rdatas
 }
 
-/// The longest-lived reusable signature by `key` over `set` in `old`, or why there is none.
+/// The longest-lived reusable signature by `key` over `set` in `old` (with its position
+/// there), or why there is none.
 ///
 /// The chosen signature is moved out of `old` (its RDATA left empty, which no later
 /// search can pick): the previous zone is dropped after the comparison, and copying
@@ -270,7 +317,7 @@ fn best_sig(
     policy: &Policy,
     now: i64,
     proven: bool,
-) -> Result<Sig, Reason> {
+) -> Result<(usize, Sig), Reason> {
     let by_key: Vec<(usize, Rrsig)> = old
         .sigs
         .iter()
@@ -300,11 +347,19 @@ fn best_sig(
         .map(|&(n, _)| n);
     drop(by_key);
     match chosen {
-        Some(n) => Ok(Sig {
-            ttl: set.ttl,
-            rdata: std::mem::take(&mut old.sigs[n].rdata),
-            trusted: true,
-        }),
+        // The text copy needs the signature's own TTL as written to be the set's.
+        Some(n) => Ok((
+            if old.sigs[n].ttl == set.ttl {
+                n
+            } else {
+                usize::MAX
+            },
+            Sig {
+                ttl: set.ttl,
+                rdata: std::mem::take(&mut old.sigs[n].rdata),
+                trusted: true,
+            },
+        )),
         None => Err(Reason::Untrusted),
     }
 }
@@ -373,6 +428,9 @@ pub fn fresh_plan(zone: &Zone, keys: &[ActiveKey]) -> ReusePlan {
 /// Drops the signatures of one RRset whose data changed after [`attach`] (the SOA, when
 /// the serial moves forward) and counts them as to be made.
 pub fn invalidate(zone: &mut Zone, i: usize, plan: &mut ReusePlan) {
+    if let Some(c) = plan.copy.get_mut(i) {
+        *c = None;
+    }
     let set = &mut zone.rrsets[i];
     let n = set.sigs.len();
     set.sigs.clear();
