@@ -284,10 +284,13 @@ pub fn attach(
                     }
                 }
             }
-            let all_reused = old.is_some_and(|o| o.sigs.len() == kept.len());
+            let all_reused = old.as_ref().is_some_and(|o| o.sigs.len() == kept.len());
             identical &= all_reused;
-            if let Some((start, len)) = range.filter(|_| all_reused && all_kept_in_order) {
-                let ttl = zone.rrsets[i].ttl;
+            let ttl = zone.rrsets[i].ttl;
+            // The copied lines carry each signature's TTL as written: it must be the set's.
+            let same_sig_ttls = old.is_some_and(|o| o.sigs.iter().all(|s| s.ttl == ttl));
+            let copyable = all_reused && all_kept_in_order && same_sig_ttls;
+            if let Some((start, len)) = range.filter(|_| copyable) {
                 plan.copy[i] = Some(Copied::new(start, len, kept.len(), ttl));
             }
             plan.reused += kept.len();
@@ -347,13 +350,8 @@ fn best_sig(
         .map(|&(n, _)| n);
     drop(by_key);
     match chosen {
-        // The text copy needs the signature's own TTL as written to be the set's.
         Some(n) => Ok((
-            if old.sigs[n].ttl == set.ttl {
-                n
-            } else {
-                usize::MAX
-            },
+            n,
             Sig {
                 ttl: set.ttl,
                 rdata: std::mem::take(&mut old.sigs[n].rdata),
