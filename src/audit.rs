@@ -211,32 +211,70 @@ impl AuditLog {
     /// recorded should not silently happen, so callers treat this as an I/O failure.
     /// A syslog failure is not an error: it is recorded as a `syslog-error` event.
     pub fn record(&self, event: &str, fields: Value) -> std::io::Result<()> {
-        let failed = fields.get("result").and_then(Value::as_str) == Some("failed");
-        let (time, text) = self.append(event, fields)?;
-        if let Some(syslog) = &self.syslog {
-            let severity = if failed {
+        let batch = self.prepare(vec![(event.to_string(), fields)])?;
+        self.write_batch(&batch)
+    }
+
+    /// Builds the lines of several events, chained to the log's current last line,
+    /// without writing anything: the caller can name the batch (by
+    /// [`Batch::last_hash`]) in another file before [`AuditLog::write_batch`] makes
+    /// it real. The key state commits this way (see `KeyStore::commit`).
+    pub fn prepare(&self, events: Vec<(String, Value)>) -> std::io::Result<Batch> {
+        let mut prev = last_line_hash(&self.path)?;
+        let mut batch = Batch {
+            text: String::new(),
+            lines: Vec::with_capacity(events.len()),
+            last_hash: prev.clone(),
+        };
+        for (event, fields) in events {
+            let failed = fields.get("result").and_then(Value::as_str) == Some("failed");
+            let (time, line) = self.line(&event, fields, &prev);
+            prev = line_hash(line.as_bytes());
+            batch.text.push_str(&line);
+            batch.text.push('\n');
+            batch.lines.push(Prepared {
+                time,
+                event,
+                failed,
+                line,
+            });
+        }
+        batch.last_hash = prev;
+        Ok(batch)
+    }
+
+    /// Appends a prepared batch with a single write and an fsync, so that a crash
+    /// (even `kill -9`) leaves either all of its lines or none; then forwards each
+    /// line to syslog, where a failure is itself logged as a `syslog-error` event.
+    pub fn write_batch(&self, batch: &Batch) -> std::io::Result<()> {
+        self.append_text(&batch.text)?;
+        let Some(syslog) = &self.syslog else {
+            return Ok(());
+        };
+        for p in &batch.lines {
+            let severity = if p.failed {
                 SEVERITY_WARNING
             } else {
                 SEVERITY_NOTICE
             };
-            let record = syslog.format(&time, event, severity, text.trim_end());
+            let record = syslog.format(&p.time, &p.event, severity, &p.line);
             if let Err(e) = syslog.send(&record) {
-                self.append(
-                    "syslog-error",
-                    json!({
-                        "socket": syslog.socket().display().to_string(),
-                        "error": e.to_string(),
-                        "lost-event": event,
-                    }),
-                )?;
+                let prev = last_line_hash(&self.path)?;
+                let fields = json!({
+                    "socket": syslog.socket().display().to_string(),
+                    "error": e.to_string(),
+                    "lost-event": p.event,
+                });
+                let (_, mut line) = self.line("syslog-error", fields, &prev);
+                line.push('\n');
+                self.append_text(&line)?;
             }
         }
         Ok(())
     }
 
-    /// Writes one line to the file; returns its time and text.
-    fn append(&self, event: &str, fields: Value) -> std::io::Result<(String, String)> {
-        let prev = last_line_hash(&self.path)?;
+    /// One line of the log (no newline) and its time, chained to `prev`.
+    fn line(&self, event: &str, fields: Value, prev: &str) -> (String, String) {
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut line = Map::new();
         line.insert("time".into(), json!(time));
@@ -247,17 +285,53 @@ impl AuditLog {
             line.extend(extra);
         }
         line.insert("prev".into(), json!(prev));
-        let mut text = Value::Object(line).to_string();
-        text.push('\n');
+        (time, Value::Object(line).to_string())
+    }
+
+    /// Appends `text` with one `write` and an fsync.
+    fn append_text(&self, text: &str) -> std::io::Result<()> {
         let mut f = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .mode(0o600)
             .open(&self.path)?;
         f.write_all(text.as_bytes())?;
-        f.sync_data()?;
-        Ok((time, text))
+        f.sync_data()
     }
+
+    /// The log file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Lines built by [`AuditLog::prepare`], not yet written.
+pub struct Batch {
+    text: String,
+    lines: Vec<Prepared>,
+    last_hash: String,
+}
+
+impl Batch {
+    /// SHA-256 (hex) of the batch's last line: once the batch is written, the log
+    /// contains a line with this hash ([`contains_line`]), and before, it does not.
+    pub fn last_hash(&self) -> &str {
+        &self.last_hash
+    }
+}
+
+/// One prepared line and what syslog forwarding needs to know of it.
+struct Prepared {
+    time: String,
+    event: String,
+    failed: bool,
+    line: String,
+}
+
+/// SHA-256 (hex) of one line's text, without its newline: what the next line's
+/// `prev` holds.
+fn line_hash(line: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(&Sha256::digest(line))
 }
 
 /// SHA-256 (hex) of the last line of the log, or of nothing for a new log.
@@ -269,7 +343,23 @@ fn last_line_hash(path: &Path) -> std::io::Result<String> {
     };
     let body = text.strip_suffix(b"\n").unwrap_or(&text);
     let last = body.rsplit(|&b| b == b'\n').next().unwrap_or(&[]);
-    Ok(data_encoding::HEXLOWER.encode(&Sha256::digest(last)))
+    Ok(line_hash(last))
+}
+
+/// Whether the log at `path` holds a line whose SHA-256 (hex) is `hash`; a missing
+/// log holds none. This is how a journaled key state learns whether the audit lines
+/// that commit it were written before a crash.
+pub fn contains_line(path: &Path, hash: &str) -> std::io::Result<bool> {
+    let text = match std::fs::read(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    Ok(text
+        .split(|&b| b == b'\n')
+        .rev()
+        .filter(|l| !l.is_empty())
+        .any(|l| line_hash(l) == hash))
 }
 
 /// The name of the user running zonesign, for the log.

@@ -887,8 +887,9 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
-/// Runs one key-state change, saves the state atomically, and logs each change.
-/// A refusal changes nothing: the state is saved only when the change succeeded.
+/// Runs one key-state change and commits the state together with its audit lines
+/// ([`KeyStore::commit`]). A refusal changes nothing: the state is saved only when
+/// the change succeeded.
 fn cmd_key_change(
     cli: &Cli,
     command: &str,
@@ -902,13 +903,10 @@ fn cmd_key_change(
     let mut store = KeyStore::load(&cfg.files.keys)?;
     let now = now_or_clock(now);
     let changes = change(&mut store, &policy, now)?;
-    store.save(&cfg.files.keys)?;
     let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, command);
-    for c in &changes {
-        audit
-            .record(&format!("key-{}", c.event), c.audit_fields())
-            .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
-        if !cli.quiet {
+    store.commit(&cfg.files.keys, &audit, lifecycle::audit_events(&changes))?;
+    if !cli.quiet {
+        for c in &changes {
             say!("key {c}");
         }
     }

@@ -259,21 +259,149 @@ pub struct KeyStore {
     /// The keys.
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyEntry>,
+    /// In a pending state file only: the audit line whose presence in the log commits
+    /// it (see [`KeyStore::commit`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<Commit>,
+}
+
+/// What commits a pending key state: the last audit line of the batch that logs its
+/// changes, named by its SHA-256, in the audit log at `audit-log`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Commit {
+    /// The audit log (an absolute path, so any later run finds it).
+    pub audit_log: std::path::PathBuf,
+    /// SHA-256 (hex) of the committing line.
+    pub line_sha256: String,
+}
+
+/// The pending key state beside `path` (`keys.toml` → `keys.toml.pending`).
+fn pending_path(path: &Path) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".pending");
+    p.into()
 }
 
 impl KeyStore {
-    /// Reads the key state file.
+    /// Reads the key state: a pending state whose audit lines were written (a run
+    /// stopped between committing and renaming, see [`KeyStore::commit`]), otherwise
+    /// the key state file. Reading changes no file.
     pub fn load(path: &Path) -> Result<KeyStore> {
+        if let Some(store) = Self::committed_pending(path)? {
+            return Ok(store);
+        }
+        let mut store = Self::read(path)?;
+        store.commit = None;
+        Ok(store)
+    }
+
+    /// Writes the key state atomically (temporary file, fsync, rename), after
+    /// settling a pending state a stopped run left (see [`KeyStore::recover`]).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        Self::recover(path)?;
+        let mut plain = self.clone();
+        plain.commit = None;
+        crate::output::write_atomic(path, plain.encode()?.as_bytes())
+    }
+
+    /// Saves a key state whose changes are logged as `events` so that the audit
+    /// trail and the state can never disagree, whenever a crash comes (DPS-4.4): the
+    /// new state is first written beside the file as `keys.toml.pending`, naming the
+    /// last line of the audit batch; the batch is then appended in one write (the
+    /// commit point); only then is the pending file renamed over the state file.
+    ///
+    /// A crash before the append leaves an uncommitted pending file that [`load`]
+    /// ignores and the next save removes (nothing happened, nothing is logged); a
+    /// crash after it leaves a committed one that [`load`] reads and the next save
+    /// renames into place (it happened and is logged exactly once). With no events
+    /// this is a plain [`KeyStore::save`].
+    ///
+    /// [`load`]: KeyStore::load
+    pub fn commit(
+        &self,
+        path: &Path,
+        audit: &crate::audit::AuditLog,
+        events: Vec<(String, serde_json::Value)>,
+    ) -> Result<()> {
+        if events.is_empty() {
+            return self.save(path);
+        }
+        Self::recover(path)?;
+        let audit_io = |e| Error::io(audit.path(), e);
+        let batch = audit.prepare(events).map_err(audit_io)?;
+        let mut pending = self.clone();
+        pending.commit = Some(Commit {
+            audit_log: std::path::absolute(audit.path()).map_err(audit_io)?,
+            line_sha256: batch.last_hash().to_string(),
+        });
+        let pending_file = pending_path(path);
+        crate::output::write_atomic(&pending_file, pending.encode()?.as_bytes())?;
+        if let Err(e) = audit.write_batch(&batch) {
+            let _ = std::fs::remove_file(&pending_file);
+            return Err(audit_io(e));
+        }
+        Self::install(&pending_file, path)
+    }
+
+    /// Settles a pending key state left by a run that stopped inside
+    /// [`KeyStore::commit`]: a committed one replaces the state file, an uncommitted
+    /// one is removed.
+    pub fn recover(path: &Path) -> Result<()> {
+        let pending_file = pending_path(path);
+        if !pending_file.exists() {
+            return Ok(());
+        }
+        if Self::committed_pending(path)?.is_some() {
+            Self::install(&pending_file, path)
+        } else {
+            std::fs::remove_file(&pending_file).map_err(|e| Error::io(&pending_file, e))
+        }
+    }
+
+    /// The pending key state, if there is one and the audit log holds its commit.
+    fn committed_pending(path: &Path) -> Result<Option<KeyStore>> {
+        let pending_file = pending_path(path);
+        if !pending_file.exists() {
+            return Ok(None);
+        }
+        let mut store = Self::read(&pending_file)?;
+        let Some(commit) = store.commit.take() else {
+            return Ok(None);
+        };
+        let logged = crate::audit::contains_line(&commit.audit_log, &commit.line_sha256)
+            .map_err(|e| Error::io(&commit.audit_log, e))?;
+        Ok(logged.then_some(store))
+    }
+
+    /// Renames a committed pending file over the state file, keeping its mode, and
+    /// makes the rename durable.
+    fn install(pending_file: &Path, path: &Path) -> Result<()> {
+        if let Ok(m) = std::fs::metadata(path) {
+            let _ = std::fs::set_permissions(pending_file, m.permissions());
+        }
+        std::fs::rename(pending_file, path).map_err(|e| Error::io(path, e))?;
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+
+    /// Reads one key state file as it is.
+    fn read(path: &Path) -> Result<KeyStore> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
         toml::from_str(&text)
             .map_err(|e| Error::Key(format!("{}: bad key state: {e}", path.display())))
     }
 
-    /// Writes the key state atomically (temporary file, fsync, rename).
-    pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(self)
-            .map_err(|e| Error::Key(format!("cannot encode key state: {e}")))?;
-        crate::output::write_atomic(path, text.as_bytes())
+    /// The TOML text of the key state.
+    fn encode(&self) -> Result<String> {
+        toml::to_string_pretty(self)
+            .map_err(|e| Error::Key(format!("cannot encode key state: {e}")))
     }
 
     /// Keys of a role that sign now.
@@ -322,5 +450,97 @@ mod alg_serde {
         String::deserialize(d)?
             .parse()
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::AuditLog;
+    use serde_json::json;
+
+    fn store(zone: &str) -> KeyStore {
+        KeyStore {
+            zone: Some(zone.into()),
+            ..KeyStore::default()
+        }
+    }
+
+    fn events() -> Vec<(String, serde_json::Value)> {
+        vec![
+            ("key-active".into(), json!({"tag": 1})),
+            ("key-retired".into(), json!({"tag": 2})),
+        ]
+    }
+
+    /// What a run that stops inside `commit` leaves: the pending file, and the audit
+    /// batch written or not.
+    fn stopped_commit(path: &Path, audit: &AuditLog, new: &KeyStore, logged: bool) {
+        let batch = audit.prepare(events()).unwrap();
+        let mut pending = new.clone();
+        pending.commit = Some(Commit {
+            audit_log: std::path::absolute(audit.path()).unwrap(),
+            line_sha256: batch.last_hash().to_string(),
+        });
+        crate::output::write_atomic(&pending_path(path), pending.encode().unwrap().as_bytes())
+            .unwrap();
+        if logged {
+            audit.write_batch(&batch).unwrap();
+        }
+    }
+
+    fn audit_lines(audit: &AuditLog) -> usize {
+        std::fs::read_to_string(audit.path())
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn commit_writes_state_and_its_audit_batch_dps_4_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let audit = AuditLog::with_syslog(&dir.path().join("audit.log"), "test", None);
+        store("old.").save(&path).unwrap();
+        store("new.").commit(&path, &audit, events()).unwrap();
+        assert_eq!(KeyStore::load(&path).unwrap().zone.as_deref(), Some("new."));
+        assert!(!pending_path(&path).exists());
+        assert_eq!(audit_lines(&audit), 2);
+        let text = std::fs::read_to_string(audit.path()).unwrap();
+        assert!(crate::audit::verify_chain(&text).is_ok());
+    }
+
+    #[test]
+    fn a_stop_before_the_audit_append_changes_nothing_dps_4_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let audit = AuditLog::with_syslog(&dir.path().join("audit.log"), "test", None);
+        store("old.").save(&path).unwrap();
+        stopped_commit(&path, &audit, &store("new."), false);
+        assert_eq!(KeyStore::load(&path).unwrap().zone.as_deref(), Some("old."));
+        // The next save drops the uncommitted state.
+        store("next.").save(&path).unwrap();
+        assert!(!pending_path(&path).exists());
+        assert_eq!(
+            KeyStore::load(&path).unwrap().zone.as_deref(),
+            Some("next.")
+        );
+        assert_eq!(audit_lines(&audit), 0);
+    }
+
+    #[test]
+    fn a_stop_after_the_audit_append_keeps_the_logged_state_dps_4_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let audit = AuditLog::with_syslog(&dir.path().join("audit.log"), "test", None);
+        store("old.").save(&path).unwrap();
+        stopped_commit(&path, &audit, &store("new."), true);
+        let loaded = KeyStore::load(&path).unwrap();
+        assert_eq!(loaded.zone.as_deref(), Some("new."));
+        assert!(loaded.commit.is_none());
+        // A later commit first puts the committed state in place.
+        KeyStore::recover(&path).unwrap();
+        assert!(!pending_path(&path).exists());
+        assert_eq!(KeyStore::read(&path).unwrap().zone.as_deref(), Some("new."));
+        assert_eq!(audit_lines(&audit), 2);
     }
 }

@@ -60,6 +60,15 @@ impl Change {
     }
 }
 
+/// The audit events (`key-<event>` and its fields) of a run's changes, in order, for
+/// one batch committed with the key state ([`KeyStore::commit`]).
+pub fn audit_events(changes: &[Change]) -> Vec<(String, serde_json::Value)> {
+    changes
+        .iter()
+        .map(|c| (format!("key-{}", c.event), c.audit_fields()))
+        .collect()
+}
+
 impl std::fmt::Display for Change {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -695,6 +704,7 @@ mod tests {
                 key(3, Role::Zsk, KeyState::Generated),
                 key(4, Role::Ksk, KeyState::Generated),
             ],
+            commit: None,
         }
     }
 

@@ -372,12 +372,12 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     Ok(summary)
 }
 
-/// Logs each key change to the audit log and stderr, then saves the advanced key state
-/// (atomically, after the zone was written); a warning alone saves nothing.
+/// Logs each key change to the audit log and stderr and saves the advanced key state
+/// (after the zone was written); a warning alone is logged and saves nothing.
 ///
-/// The audit lines come first (log before act, DPS-4.4): a crash between the two
-/// leaves a logged change that is not saved yet, which the next run makes and logs
-/// again, never a saved key change that the audit trail does not show.
+/// The state and its audit lines are committed together ([`KeyStore::commit`],
+/// DPS-4.4): a crash at any moment leaves either neither or both, so the audit trail
+/// never shows a key change that did not happen, nor the state one that is not logged.
 fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Change]) -> Result<()> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     for c in changes {
@@ -385,14 +385,18 @@ fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Chan
             "zonesign: {}key {c}",
             if c.is_warning() { "warning: " } else { "" }
         );
-        audit
-            .record(&format!("key-{}", c.event), c.audit_fields())
-            .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     }
+    let events = crate::lifecycle::audit_events(changes);
     if changes.iter().any(|c| !c.is_warning()) {
-        store.save(&cfg.files.keys)?;
+        store.commit(&cfg.files.keys, &audit, events)
+    } else if events.is_empty() {
+        Ok(())
+    } else {
+        let batch = audit.prepare(events);
+        batch
+            .and_then(|b| audit.write_batch(&b))
+            .map_err(|e| Error::io(&cfg.files.audit_log, e))
     }
-    Ok(())
 }
 
 /// Fills in what the verification gate found.
