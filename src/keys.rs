@@ -489,6 +489,15 @@ mod tests {
         }
     }
 
+    /// A directory with the key state `old.` saved and an empty audit log.
+    fn old_state() -> (tempfile::TempDir, std::path::PathBuf, AuditLog) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keys.toml");
+        let audit = AuditLog::with_syslog(&dir.path().join("audit.log"), "test", None);
+        store("old.").save(&path).unwrap();
+        (dir, path, audit)
+    }
+
     fn audit_lines(audit: &AuditLog) -> usize {
         std::fs::read_to_string(audit.path())
             .map(|t| t.lines().count())
@@ -497,10 +506,7 @@ mod tests {
 
     #[test]
     fn commit_writes_state_and_its_audit_batch_dps_4_4() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys.toml");
-        let audit = AuditLog::with_syslog(&dir.path().join("audit.log"), "test", None);
-        store("old.").save(&path).unwrap();
+        let (_dir, path, audit) = old_state();
         store("new.").commit(&path, &audit, events()).unwrap();
         assert_eq!(KeyStore::load(&path).unwrap().zone.as_deref(), Some("new."));
         assert!(!pending_path(&path).exists());
@@ -511,10 +517,7 @@ mod tests {
 
     #[test]
     fn a_stop_before_the_audit_append_changes_nothing_dps_4_4() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys.toml");
-        let audit = AuditLog::with_syslog(&dir.path().join("audit.log"), "test", None);
-        store("old.").save(&path).unwrap();
+        let (_dir, path, audit) = old_state();
         stopped_commit(&path, &audit, &store("new."), false);
         assert_eq!(KeyStore::load(&path).unwrap().zone.as_deref(), Some("old."));
         // The next save drops the uncommitted state.
@@ -529,10 +532,7 @@ mod tests {
 
     #[test]
     fn a_stop_after_the_audit_append_keeps_the_logged_state_dps_4_4() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("keys.toml");
-        let audit = AuditLog::with_syslog(&dir.path().join("audit.log"), "test", None);
-        store("old.").save(&path).unwrap();
+        let (_dir, path, audit) = old_state();
         stopped_commit(&path, &audit, &store("new."), true);
         let loaded = KeyStore::load(&path).unwrap();
         assert_eq!(loaded.zone.as_deref(), Some("new."));
