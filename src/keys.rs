@@ -381,13 +381,7 @@ impl KeyStore {
             let _ = std::fs::set_permissions(pending_file, m.permissions());
         }
         std::fs::rename(pending_file, path).map_err(|e| Error::io(path, e))?;
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+        crate::output::sync_parent_dir(path);
         Ok(())
     }
 

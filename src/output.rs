@@ -416,11 +416,16 @@ pub fn write_atomic_with(
             .set_permissions(std::fs::Permissions::from_mode(0o644));
     }
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        // Make the rename itself durable.
+    sync_parent_dir(path);
+    Ok(())
+}
+
+/// Makes a rename into `path`'s directory durable (fsync of the directory; best
+/// effort: a filesystem that cannot fsync a directory still has the rename).
+pub fn sync_parent_dir(path: &Path) {
+    if let Ok(d) = std::fs::File::open(parent_dir(path)) {
         let _ = d.sync_all();
     }
-    Ok(())
 }
 
 #[cfg(test)]
