@@ -211,8 +211,16 @@ impl AuditLog {
     /// recorded should not silently happen, so callers treat this as an I/O failure.
     /// A syslog failure is not an error: it is recorded as a `syslog-error` event.
     pub fn record(&self, event: &str, fields: Value) -> std::io::Result<()> {
-        let batch = self.prepare(vec![(event.to_string(), fields)])?;
-        self.write_batch(&batch)
+        self.record_all(vec![(event.to_string(), fields)])
+    }
+
+    /// Appends several events in one write (all or none survive a crash), as
+    /// [`AuditLog::record`] does for one; no events write nothing.
+    pub fn record_all(&self, events: Vec<(String, Value)>) -> std::io::Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.write_batch(&self.prepare(events)?)
     }
 
     /// Builds the lines of several events, chained to the log's current last line,
@@ -259,15 +267,13 @@ impl AuditLog {
             };
             let record = syslog.format(&p.time, &p.event, severity, &p.line);
             if let Err(e) = syslog.send(&record) {
-                let prev = last_line_hash(&self.path)?;
                 let fields = json!({
                     "socket": syslog.socket().display().to_string(),
                     "error": e.to_string(),
                     "lost-event": p.event,
                 });
-                let (_, mut line) = self.line("syslog-error", fields, &prev);
-                line.push('\n');
-                self.append_text(&line)?;
+                let lost = self.prepare(vec![("syslog-error".into(), fields)])?;
+                self.append_text(&lost.text)?;
             }
         }
         Ok(())

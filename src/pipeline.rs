@@ -389,12 +389,9 @@ fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Chan
     let events = crate::lifecycle::audit_events(changes);
     if changes.iter().any(|c| !c.is_warning()) {
         store.commit(&cfg.files.keys, &audit, events)
-    } else if events.is_empty() {
-        Ok(())
     } else {
-        let batch = audit.prepare(events);
-        batch
-            .and_then(|b| audit.write_batch(&b))
+        audit
+            .record_all(events)
             .map_err(|e| Error::io(&cfg.files.audit_log, e))
     }
 }
