@@ -11,6 +11,7 @@
 # NS changed): it renews what fell due in those two hours plus what changed. Prints
 # wall time, CPU time, peak RSS and signatures made/reused for the full sign and the
 # measured cycle, and the cycle/full ratio (target: at most 10%).
+# PROFILES="ecdsap256sha256" limits the run to the named profiles.
 # Needs: Debian packages softhsm2 and time; a release build is made here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ command -v /usr/bin/time >/dev/null || { apt-get install -y time >/dev/null; }
 cargo build --release --quiet --bin zonesign --example gen-zone
 zs=$PWD/target/release/zonesign
 work=$(mktemp -d /tmp/zonesign-cycle.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem/{print $2}') GiB"
 target/release/examples/gen-zone --delegations "$n" --seed 1 --out "$work/zone"
 # 0.1% churn: drop n/2000 delegations, add n/2000 new ones, change the NS of n/2000.
@@ -50,7 +51,7 @@ open(path + ".changed", "w").write("\n".join(out) + "\n")
 PY
 row() { printf '%-16s %-6s %9s %9s %10s %12s %12s\n' "$@"; }
 row profile run wall_s cpu_s rss_MiB sigs_made sigs_reused
-for alg in rsasha1 ecdsap256sha256; do
+for alg in ${PROFILES:-rsasha1 ecdsap256sha256}; do
   d="$work/$alg"; mkdir -p "$d"
   "$zs" init --dir "$d/zs" --algorithm "$alg" -q
   t0=$(date -u +%s)
