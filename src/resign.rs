@@ -222,39 +222,151 @@ pub fn attach(
     policy: &Policy,
     now: i64,
 ) -> ReusePlan {
+    use rayon::prelude::*;
     let mut plan = ReusePlan::default();
-    let (added, removed) = count_name_changes(zone, &prev.zone);
+    let ((added, removed), groups) =
+        rayon::join(|| count_name_changes(zone, &prev.zone), || zone.names());
     plan.names_added = added;
     plan.names_removed = removed;
+    let ctx = AttachContext {
+        origin: &zone.origin,
+        keys,
+        policy,
+        now,
+        proven: prev.proven,
+        ranges: prev.text.as_ref().map(|t| t.ranges.as_slice()),
+    };
+    // The walk is cut into pieces at owner-name boundaries and the pieces run on all
+    // cores: at TLD size it is millions of RRsets (and, for a previous output that is
+    // not proven, a cryptographic check per reused signature).
+    let parts = split_parts(&groups, &mut zone.rrsets, &mut prev.zone.rrsets);
+    let done: Vec<ReusePlan> = parts
+        .into_par_iter()
+        .map(|part| attach_part(&ctx, part))
+        .collect();
     let mut identical =
         zone.rrsets.len() == prev.zone.rrsets.len() && prev.zone.orphan_sigs.is_empty();
-    let groups = zone.names();
-    let ranges = prev.text.as_ref().map(|t| &t.ranges);
-    if ranges.is_some() {
-        plan.copy = vec![None; zone.rrsets.len()];
+    if ctx.ranges.is_some() {
+        plan.copy.reserve(zone.rrsets.len());
+    }
+    for part in done {
+        identical &= part.identical;
+        plan.reused += part.reused;
+        for (reason, n) in part.reasons {
+            *plan.reasons.entry(reason).or_default() += n;
+        }
+        let room = LISTED_DETAILS - plan.details.len();
+        plan.details.extend(part.details.into_iter().take(room));
+        if ctx.ranges.is_some() {
+            plan.copy.extend(part.copy);
+        }
+    }
+    plan.identical = identical && plan.to_make() == 0;
+    plan
+}
+
+/// What every piece of the comparison shares.
+struct AttachContext<'a> {
+    origin: &'a Name,
+    keys: &'a [ActiveKey],
+    policy: &'a Policy,
+    now: i64,
+    proven: bool,
+    /// The previous text's RRset ranges, by index into the whole previous zone.
+    ranges: Option<&'a [(u64, u32)]>,
+}
+
+/// One piece of the comparison: whole owner names of the new zone and the previous
+/// RRsets that sort among them.
+struct Part<'a> {
+    groups: &'a [crate::zone::NameGroup],
+    /// Index of `new[0]` in the new zone.
+    new_base: usize,
+    new: &'a mut [RRset],
+    /// Index of `old[0]` in the previous zone.
+    old_base: usize,
+    old: &'a mut [RRset],
+}
+
+/// Cuts both zones into disjoint pieces at owner-name boundaries of the new zone; the
+/// previous zone is cut where each piece's first RRset would sort in it (both are in
+/// canonical order), so every previous version lands in the piece of its RRset.
+fn split_parts<'a>(
+    groups: &'a [crate::zone::NameGroup],
+    mut new: &'a mut [RRset],
+    mut old: &'a mut [RRset],
+) -> Vec<Part<'a>> {
+    const PIECES: usize = 64;
+    let per = groups.len().div_ceil(PIECES).max(1);
+    let mut parts = Vec::new();
+    let (mut new_base, mut old_base) = (0, 0);
+    for chunk in groups.chunks(per) {
+        let new_end = chunk.last().map_or(new_base, |g| g.range.end);
+        let (head, rest) = std::mem::take(&mut new).split_at_mut(new_end - new_base);
+        new = rest;
+        // Where the next piece's first RRset would sort among the previous ones.
+        let old_len = match new.first() {
+            Some(next) => old.partition_point(|o| {
+                o.owner
+                    .cmp(&next.owner)
+                    .then(o.rtype.cmp(&next.rtype))
+                    .is_lt()
+            }),
+            None => old.len(),
+        };
+        let (old_head, old_rest) = std::mem::take(&mut old).split_at_mut(old_len);
+        old = old_rest;
+        parts.push(Part {
+            groups: chunk,
+            new_base,
+            new: head,
+            old_base,
+            old: old_head,
+        });
+        new_base = new_end;
+        old_base += old_len;
+    }
+    parts
+}
+
+/// Compares one piece: attaches each RRset's reusable signatures, says what is left to
+/// sign and why, and where unchanged RRsets can be copied from the previous text.
+///
+/// The piece's plan has no name counts; `identical` says only that the piece matched.
+fn attach_part(ctx: &AttachContext, part: Part) -> ReusePlan {
+    let mut plan = ReusePlan {
+        identical: true,
+        ..ReusePlan::default()
+    };
+    if ctx.ranges.is_some() {
+        plan.copy = vec![None; part.new.len()];
     }
     // Both zones are in canonical order: one merge walk finds each RRset's previous
     // version (a binary search per RRset cost millions of name comparisons).
     let mut j = 0;
-    for group in &groups {
-        for i in group.range.clone() {
-            let set = &zone.rrsets[i];
+    for group in part.groups {
+        for gi in group.range.clone() {
+            let i = gi - part.new_base;
+            let set = &part.new[i];
             let key = |o: &RRset| o.owner.cmp(&set.owner).then(o.rtype.cmp(&set.rtype));
-            while j < prev.zone.rrsets.len() && key(&prev.zone.rrsets[j]).is_lt() {
+            while j < part.old.len() && key(&part.old[j]).is_lt() {
                 j += 1;
             }
-            let old = prev.zone.rrsets.get_mut(j).filter(|o| key(o).is_eq());
+            let old = part.old.get_mut(j).filter(|o| key(o).is_eq());
             let same = old.as_ref().is_some_and(|o| same_data(o, set));
-            identical &= same;
+            plan.identical &= same;
             // Written as before only with the same owner octets (case included).
             let same_text = same
                 && old
                     .as_ref()
                     .is_some_and(|o| o.owner.as_wire() == set.owner.as_wire());
-            let range = ranges.and_then(|r| r.get(j).copied()).filter(|_| same_text);
+            let range = ctx
+                .ranges
+                .and_then(|r| r.get(part.old_base + j).copied())
+                .filter(|_| same_text);
             if !is_signed(group.kind, set.rtype) {
                 let unsigned = old.is_none_or(|o| o.sigs.is_empty());
-                identical &= unsigned;
+                plan.identical &= unsigned;
                 if let Some((start, len)) = range.filter(|_| unsigned) {
                     plan.copy[i] = Some(Copied::new(start, len, 0, set.ttl));
                 }
@@ -264,12 +376,12 @@ pub fn attach(
             let mut kept = Vec::new();
             let mut all_kept_in_order = true;
             let mut old = old.filter(|_| same);
-            for key in keys.iter().filter(|k| k.role == role) {
-                let set = &zone.rrsets[i];
-                match old
+            for key in ctx.keys.iter().filter(|k| k.role == role) {
+                let set = &part.new[i];
+                let found = old
                     .as_deref_mut()
-                    .map(|o| best_sig(&zone.origin, set, o, key, policy, now, prev.proven))
-                {
+                    .map(|o| best_sig(ctx.origin, set, o, key, ctx.policy, ctx.now, ctx.proven));
+                match found {
                     Some(Ok((n, sig))) => {
                         all_kept_in_order &= n == kept.len();
                         kept.push(sig);
@@ -285,8 +397,8 @@ pub fn attach(
                 }
             }
             let all_reused = old.as_ref().is_some_and(|o| o.sigs.len() == kept.len());
-            identical &= all_reused;
-            let ttl = zone.rrsets[i].ttl;
+            plan.identical &= all_reused;
+            let ttl = part.new[i].ttl;
             // The copied lines carry each signature's TTL as written: it must be the set's.
             let same_sig_ttls = old.is_some_and(|o| o.sigs.iter().all(|s| s.ttl == ttl));
             let copyable = all_reused && all_kept_in_order && same_sig_ttls;
@@ -294,10 +406,9 @@ pub fn attach(
                 plan.copy[i] = Some(Copied::new(start, len, kept.len(), ttl));
             }
             plan.reused += kept.len();
-            zone.rrsets[i].sigs = kept;
+            part.new[i].sigs = kept;
         }
     }
-    plan.identical = identical && plan.to_make() == 0;
     plan
 }
 
