@@ -11,7 +11,8 @@
 # NS changed): it renews what fell due in those two hours plus what changed. Prints
 # wall time, CPU time, peak RSS and signatures made/reused for the full sign and the
 # measured cycle, and the cycle/full ratio (target: at most 10%).
-# PROFILES="ecdsap256sha256" limits the run to the named profiles.
+# PROFILES="ecdsap256sha256" limits the run to the named profiles; KEEP=1 keeps the work
+# directory (zones, signed outputs, token) for re-running or profiling a cycle.
 # Needs: Debian packages softhsm2 and time; a release build is made here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
