@@ -16,7 +16,8 @@
 # Same algorithm and key sizes per profile, NSEC, 14-day validity (zonesign: 12-14 d with
 # jitter, ODS 13 d +/- 1 d). Every output is checked with ldns-verify-zone. Then the verify
 # table: zonesign verify, dnssec-verify, ldns-verify-zone and kzonecheck on zonesign's
-# signed zone.
+# signed zone. Then the two-hour cycle: zonesign and `ods-signer sign` (its daemon still
+# running) on the same zone with 0.1% of the delegations changed (benches/churn.py).
 #
 # Columns: wall s, CPU s (user+sys) and peak RSS from GNU time -v (ods-signerd: wall from
 # start until its [STATS] line, CPU/RSS of the daemon), signatures (RRSIGs in the output,
@@ -52,7 +53,7 @@ while [ $# -gt 0 ]; do
     --bench-seconds) BENCH_SECONDS=$2; shift ;;
     --keep) KEEP=1 ;;
     --out) OUT=$2; shift ;;
-    -h | --help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h | --help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -89,8 +90,10 @@ S=$(mktemp -d /tmp/zonesign-compare.XXXXXX)
 mkdir -p "$OUT"
 RESULTS=$OUT/results.tsv
 VRESULTS=$OUT/verify.tsv
+CRESULTS=$OUT/cycle.tsv
 : >"$RESULTS"
 : >"$VRESULTS"
+: >"$CRESULTS"
 
 ODS_ZONES=/var/lib/opendnssec/enforcer/zones.xml
 ODS_BACKUP=""
@@ -196,7 +199,14 @@ for size in $SIZES; do
     /usr/bin/time -v -o "$S/gen-$size.time" "$GEN" --delegations "$size" --seed 1 --out "$S/zone-$size.zone" || exit 1
     read -r w c r < <(parse_time "$S/gen-$size.time")
     log "  $(wc -l <"$S/zone-$size.zone") lines, $(du -m "$S/zone-$size.zone" | cut -f1) MiB in ${w}s"
+    # The two-hour cycle's input: 0.1% of the delegations changed, the serial moved on.
+    python3 "$REPO/benches/churn.py" "$S/zone-$size.zone" "$size" --bump-serial || exit 1
 done
+
+# crow TOOL SIZE PROFILE WALL CPU MADE: one row of the two-hour-cycle table
+crow() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$CRESULTS"; }
+# proc_cpu PID -> user+sys seconds so far of that process
+proc_cpu() { awk -v t="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / t }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 declare -A HSM_RATE SSL_RATE
 for prof in $PROFILES; do
@@ -346,11 +356,12 @@ EOF
 <?xml version="1.0" encoding="UTF-8"?>
 <ZoneList><Zone name="se"><Policy>default</Policy>
  <SignerConfiguration>$OD/signconf.xml</SignerConfiguration>
- <Adapters><Input><Adapter type="File">$Z</Adapter></Input>
+ <Adapters><Input><Adapter type="File">$R/ods-input.zone</Adapter></Input>
  <Output><Adapter type="File">$R/ods.signed</Adapter></Output></Adapters>
 </Zone></ZoneList>
 EOF
                 rm -rf "$OD/work" && mkdir -p "$OD/work"
+                cp "$Z" "$R/ods-input.zone"
                 name=$prof-$size-ods
                 : >"$S/$name.log"
                 t0=$(date +%s.%N)
@@ -362,6 +373,25 @@ EOF
                     sleep 0.2
                 done
                 t1=$(date +%s.%N)
+                # The two-hour cycle: the changed zone in place of the input, then
+                # `ods-signer sign se` (re-read and re-sign), timed until its [STATS] line.
+                if [ $ok = 1 ]; then
+                    DAEMON=$(pgrep -P "$ODS_PID" -x ods-signerd | head -1)
+                    cp "$Z.changed" "$R/ods-input.zone"
+                    c0=$(proc_cpu "$DAEMON")
+                    t2=$(date +%s.%N)
+                    ods-signer sign se >>"$S/$name.cycle.log" 2>&1
+                    until [ "$(grep -c '\[STATS\] se ' "$S/$name.log")" -ge 2 ]; do
+                        kill -0 "$ODS_PID" 2>/dev/null || break
+                        sleep 0.1
+                    done
+                    t3=$(date +%s.%N)
+                    c1=$(proc_cpu "$DAEMON")
+                    made=$(grep '\[STATS\] se ' "$S/$name.log" | sed -n '2s/.*RRSIG\[new=\([0-9]*\).*/\1/p')
+                    crow ods-signer "$size" "$prof" "$(awk -v a="$t2" -v b="$t3" 'BEGIN { printf "%.2f", b - a }')" \
+                        "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')" "${made:--}"
+                    log "ods-signer cycle $size $prof: $(tail -c 300 "$S/$name.log" | grep -o 'TOTAL.*' | tail -1)"
+                fi
                 ods-signer stop >/dev/null 2>&1
                 wait "$ODS_PID"
                 ODS_PID=""
@@ -413,16 +443,18 @@ EOF
                 log "verify $v $size $prof: ${WALL}s, ${CPU}s CPU, ${RSS} MiB, $res"
             done
         fi
-        [ "$KEEP" = 1 ] || rm -f "$R"/*.signed "$R"/*.verify.log
+        # --- the two-hour cycle: the changed zone against the previous output
+        if has_tool zonesign && [ -s "$ZSIGNED" ]; then
+            if timed "$prof-$size-zonesign-cycle" "$ZS" --config "$ZCONF" -q sign "$Z.changed" --origin $ORIGIN \
+                --out "$ZSIGNED" --report "$R/zonesign-cycle.json"; then
+                made=$(python3 -c "import json,sys;print(json.load(open(sys.argv[1]))['signatures_made'])" "$R/zonesign-cycle.json")
+                crow zonesign "$size" "$prof" "$WALL" "$CPU" "$made"
+                log "zonesign cycle $size $prof: ${WALL}s wall, ${CPU}s CPU, $made signatures made"
+            fi
+        fi
+        [ "$KEEP" = 1 ] || rm -f "$R"/*.signed "$R"/*.verify.log "$R/ods-input.zone"
     done
 done
-
-# --- two-hour cycle (0.1 % of delegations changed, due signatures renewed) ----------------
-if "$ZS" sign --help 2>/dev/null | grep -q -- '--previous'; then
-    log "TODO: zonesign sign --previous exists now; add the two-hour-cycle rows (zonesign vs ods-signer sign)"
-else
-    log "two-hour cycle: skipped, zonesign sign has no --previous yet (TODO)"
-fi
 
 # --- the tables -----------------------------------------------------------------------------
 {
@@ -456,5 +488,16 @@ fi
         ratio=$(awk -v a="$wall" -v b="$ours" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
         echo "| $v | $size | $prof | $wall | $cpu | $rss | $res | $ratio |"
     done <"$VRESULTS"
+    echo
+    echo "two-hour cycle (0.1% of delegations changed, serial moved on; run right after the full sign, so"
+    echo "no signature is due for renewal: benches/cycle.sh measures a renewal wave):"
+    echo
+    echo "| tool | delegations | algorithm | wall s | CPU s | signatures made | wall / zonesign |"
+    echo "|---|---:|---|---:|---:|---:|---:|"
+    while IFS=$'\t' read -r tool size prof wall cpu made; do
+        ours=$(awk -F'\t' -v s="$size" -v p="$prof" '$1 == "zonesign" && $2 == s && $3 == p { print $4 }' "$CRESULTS")
+        ratio=$(awk -v a="$wall" -v b="$ours" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }')
+        echo "| $tool | $size | $prof | $wall | $cpu | $made | $ratio |"
+    done <"$CRESULTS"
 } | tee "$OUT/results.md"
 log "results: $OUT/results.md (raw: $RESULTS, $VRESULTS; logs in $S)"

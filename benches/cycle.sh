@@ -26,30 +26,7 @@ trap '[ -n "${KEEP:-}" ] || rm -rf "$work"' EXIT
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem/{print $2}') GiB"
 target/release/examples/gen-zone --delegations "$n" --seed 1 --out "$work/zone"
 # 0.1% churn: drop n/2000 delegations, add n/2000 new ones, change the NS of n/2000.
-python3 - "$work/zone" "$n" <<'PY'
-import sys, random
-path, n = sys.argv[1], int(sys.argv[2])
-random.seed(2)
-lines = open(path).read().split("\n")
-def owner(l):
-    return l.split()[0] if l and l[0] not in "$; \t(" else None
-owners = sorted({l.split()[0] for l in lines if owner(l) not in (None, "@") and "NS" in l.split()[1:4]})
-k = max(1, n // 2000)
-drop = set(random.sample(owners, k))
-change = set(random.sample([o for o in owners if o not in drop], k))
-out = []
-for l in lines:
-    o = owner(l)
-    # A dropped delegation takes its in-bailiwick glue with it.
-    if o is not None and (o in drop or (o.count(".") and o.split(".", 1)[1] in drop)):
-        continue
-    if o in change and "NS" in l.split()[1:4]:
-        l = "\t".join(l.split()[:-1] + ["ns9.changed.example.net."])
-        change.discard(o)
-    out.append(l)
-out += [f"bench-new-{i}\tIN\tNS\tns1.example.net." for i in range(k)]
-open(path + ".changed", "w").write("\n".join(out) + "\n")
-PY
+benches/churn.py "$work/zone" "$n"
 row() { printf '%-16s %-6s %9s %9s %10s %12s %12s\n' "$@"; }
 row profile run wall_s cpu_s rss_MiB sigs_made sigs_reused
 for alg in ${PROFILES:-rsasha1 ecdsap256sha256}; do

@@ -9,7 +9,7 @@
 use crate::name::Name;
 use crate::rdata::encode_type_bitmap;
 use crate::record::rtype;
-use crate::zone::{NameGroup, NameKind, RRset, Zone, in_nsec_chain};
+use crate::zone::{NameGroup, NameKind, RRset, Rdatas, Zone, in_nsec_chain};
 
 /// The types an NSEC at a name of `kind` must list, given the name's data types.
 ///
@@ -92,7 +92,7 @@ fn nsec_set(neighbour: &RRset, ttl: u32, rdata: Box<[u8]>) -> RRset {
         owner: neighbour.owner.clone(),
         rtype: rtype::NSEC,
         ttl,
-        rdatas: vec![rdata],
+        rdatas: Rdatas::one(&rdata),
         sigs: Vec::new(),
         loc: neighbour.loc,
     }

@@ -453,7 +453,7 @@ mod tests {
         Zone::from_records(origin.clone(), parsed.records).0
     }
 
-    type Flat = Vec<(Vec<u8>, u16, u32, Vec<Box<[u8]>>, Vec<Sig>)>;
+    type Flat = Vec<(Vec<u8>, u16, u32, crate::zone::Rdatas, Vec<Sig>)>;
 
     fn flat(zone: &Zone) -> Flat {
         zone.rrsets

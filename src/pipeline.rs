@@ -551,7 +551,7 @@ fn dnskey_rrset(origin: &Name, keys: &[KeyEntry], ttl: u32) -> Result<RRset> {
         owner: origin.clone(),
         rtype: rtype::DNSKEY,
         ttl,
-        rdatas,
+        rdatas: rdatas.into_iter().collect(),
         sigs: Vec::new(),
         loc: Default::default(),
     })

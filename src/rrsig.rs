@@ -62,9 +62,13 @@ impl<'a> Rrsig<'a> {
     }
 }
 
-/// Builds the RRSIG RDATA without the signature (the part that is signed first).
+/// Appends to `out` the RRSIG RDATA without the signature (the part that is signed
+/// first). It writes into the caller's buffer because a signing run builds it twice per
+/// signature (for the token, then for the finished RRSIG): keeping a copy per planned
+/// signature cost about 300 octets each, 430 MB at a million delegations.
 #[allow(clippy::too_many_arguments)]
-pub fn prefix(
+pub fn write_prefix(
+    out: &mut Vec<u8>,
     type_covered: u16,
     algorithm: u8,
     labels: u8,
@@ -73,17 +77,16 @@ pub fn prefix(
     inception: u32,
     key_tag: u16,
     signer: &Name,
-) -> Vec<u8> {
-    let mut p = Vec::with_capacity(FIXED + signer.as_wire().len() + 256);
-    p.extend_from_slice(&type_covered.to_be_bytes());
-    p.push(algorithm);
-    p.push(labels);
-    p.extend_from_slice(&original_ttl.to_be_bytes());
-    p.extend_from_slice(&expiration.to_be_bytes());
-    p.extend_from_slice(&inception.to_be_bytes());
-    p.extend_from_slice(&key_tag.to_be_bytes());
-    signer.write_canonical(&mut p);
-    p
+) {
+    out.reserve(FIXED + signer.as_wire().len());
+    out.extend_from_slice(&type_covered.to_be_bytes());
+    out.push(algorithm);
+    out.push(labels);
+    out.extend_from_slice(&original_ttl.to_be_bytes());
+    out.extend_from_slice(&expiration.to_be_bytes());
+    out.extend_from_slice(&inception.to_be_bytes());
+    out.extend_from_slice(&key_tag.to_be_bytes());
+    signer.write_canonical(out);
 }
 
 /// Appends to `out` the data an RRSIG with `prefix` signs over `set` (RFC 4034 §3.1.8.1):
@@ -92,23 +95,31 @@ pub fn prefix(
 /// wildcard and is written as `*.` plus its rightmost `labels` labels (RFC 4035 §5.3.2).
 pub fn signed_data(prefix: &[u8], labels: u8, original_ttl: u32, set: &RRset, out: &mut Vec<u8>) {
     out.extend_from_slice(prefix);
-    let mut owner = Vec::with_capacity(256);
+    // The owner is written once and copied from there for each further record: no
+    // buffer of its own per call (this runs once per signature made and checked).
+    let owner = out.len();
     if usize::from(labels) < set.owner.label_count() {
         set.owner
             .suffix(usize::from(labels))
             .wildcard_of()
-            .write_canonical(&mut owner);
+            .write_canonical(out);
     } else {
-        set.owner.write_canonical(&mut owner);
+        set.owner.write_canonical(out);
     }
-    for rdata in &set.rdatas {
-        out.extend_from_slice(&owner);
+    let owner = owner..out.len();
+    for (n, rdata) in set.rdatas.iter().enumerate() {
+        if n > 0 {
+            out.extend_from_within(owner.clone());
+        }
         out.extend_from_slice(&set.rtype.to_be_bytes());
         out.extend_from_slice(&CLASS_IN.to_be_bytes());
         out.extend_from_slice(&original_ttl.to_be_bytes());
         // RDATA is at most 65535 bytes by construction of the parser.
         out.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
         out.extend_from_slice(rdata);
+    }
+    if set.rdatas.is_empty() {
+        out.truncate(owner.start);
     }
 }
 

@@ -163,8 +163,13 @@ impl<'a> Reader<'a> {
     }
 
     fn bytes(&mut self) -> Result<Box<[u8]>, SnapshotError> {
+        self.slice().map(Into::into)
+    }
+
+    /// A length-prefixed field, borrowed from the snapshot.
+    fn slice(&mut self) -> Result<&'a [u8], SnapshotError> {
         let len = usize::from(self.u16()?);
-        Ok(self.take(len)?.into())
+        self.take(len)
     }
 
     fn rrset(&mut self) -> Result<RRset, SnapshotError> {
@@ -176,7 +181,7 @@ impl<'a> Reader<'a> {
             line: self.u32()?,
         };
         let n = self.count()?;
-        let rdatas = (0..n).map(|_| self.bytes()).collect::<Result<_, _>>()?;
+        let rdatas = (0..n).map(|_| self.slice()).collect::<Result<_, _>>()?;
         let n = self.count()?;
         let mut sigs = Vec::with_capacity(n);
         for _ in 0..n {
