@@ -41,6 +41,13 @@ pub struct HsmSection {
     /// Parallel PKCS#11 sessions for signing; 0 means one per CPU core.
     #[serde(default)]
     pub sessions: usize,
+    /// Further tokens of the same module that hold the very same keys (the partitions
+    /// or members of an HSM cluster, which replicates keys itself): the signing
+    /// sessions are spread over `token` and these, round-robin, which is how a
+    /// registry scales past one box. Each is logged in with the same PIN, and each
+    /// key's public half is checked in every one before anything is signed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub extra_tokens: Vec<String>,
 }
 
 /// Where zonesign's own files are.

@@ -1175,6 +1175,94 @@ pub trait SigningSession: Send {
     fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError>;
 }
 
+/// Several tokens holding the same keys, behind one [`SigningBackend`]: each new
+/// session goes to the next member, round-robin, so `sessions` workers spread evenly
+/// over an HSM cluster's members (issue #5: "several slots or tokens at once").
+///
+/// The members must hold the same key pairs under the same ids, in the order given to
+/// [`Token::signer`]: the caller checks each public key in every member first, and
+/// every signature is verified as it comes back, so a member that signs with another
+/// key stops the run rather than reaching the output.
+pub struct Cluster {
+    members: Vec<Pkcs11Signer>,
+    next: std::sync::atomic::AtomicUsize,
+    /// Signatures made through each member, for the audit trail.
+    made: Arc<[std::sync::atomic::AtomicUsize]>,
+}
+
+impl Cluster {
+    /// A cluster of these signers; the first session goes to the first.
+    pub fn new(members: Vec<Pkcs11Signer>) -> Cluster {
+        let made = members
+            .iter()
+            .map(|_| std::sync::atomic::AtomicUsize::new(0))
+            .collect();
+        Cluster {
+            members,
+            next: std::sync::atomic::AtomicUsize::new(0),
+            made,
+        }
+    }
+
+    /// Signatures made so far through each member, in member order: shows an operator
+    /// that the load really was spread (or that a member took none).
+    pub fn signatures_per_member(&self) -> Vec<usize> {
+        self.made
+            .iter()
+            .map(|n| n.load(std::sync::atomic::Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Number of member tokens.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// True when there is no member (nothing can be signed).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+}
+
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningBackend for Cluster {
+    fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
+        let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % self.members.len().max(1);
+        let member = self.members.get(n).ok_or(HsmError::Pkcs11 {
+            op: "C_OpenSession",
+            reason: "no token to sign with".into(),
+        })?;
+        Ok(Box::new(MemberSession {
+            inner: member.open_session()?,
+            made: Arc::clone(&self.made),
+            member: n,
+        }))
+    }
+}
+
+/// A session on one member of a [`Cluster`], counting what it signs.
+struct MemberSession {
+    inner: Box<dyn SigningSession>,
+    made: Arc<[std::sync::atomic::AtomicUsize]>,
+    member: usize,
+}
+
+impl SigningSession for MemberSession {
+    fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+        let sig = self.inner.sign(key, data)?;
+        self.made[self.member].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(sig)
+    }
+}
+
 /// The PKCS#11 [`SigningBackend`]: resolved key handles plus the logged-in token.
 ///
 /// Holding the token state keeps the login alive for as long as any signer or

@@ -16,9 +16,9 @@ use crate::algorithm::Algorithm;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hsm::{Module, SigningBackend};
+use crate::hsm::{Cluster, Module, SigningBackend};
 use crate::keys::{KeyStore, Role};
-use crate::setup::login;
+use crate::setup::{login_all, logout_all, signing_tokens};
 
 /// Size of the message signed in the loop, in bytes.
 pub const MESSAGE_LEN: usize = 180;
@@ -35,7 +35,7 @@ pub struct BenchOptions {
 /// The measured rate.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
-    /// Token label.
+    /// Token label (the labels, comma-separated, with `extra-tokens`).
     pub token: String,
     /// Algorithm of the key used.
     pub algorithm: String,
@@ -109,11 +109,17 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
     let audit = AuditLog::new(&cfg.files.audit_log, "hsm bench");
     let pin = cfg.pin()?;
     let module = Module::load(&cfg.hsm.module)?;
-    let token = login(&module, &cfg.hsm.token, &pin, &audit)?;
-    let signer = token.signer(&[(zsk.id_bytes()?, zsk.algorithm)])?;
-    let result = measure(&signer, sessions, opts.duration);
-    drop(signer);
-    drop(token);
+    // With `extra-tokens`, the sessions are spread over every token, as when signing.
+    let labels = signing_tokens(cfg);
+    let tokens = login_all(&module, &labels, &pin, &audit)?;
+    let key = [(zsk.id_bytes()?, zsk.algorithm)];
+    let result = tokens
+        .iter()
+        .map(|t| t.signer(&key))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Into::into)
+        .and_then(|members| measure(&Cluster::new(members), sessions, opts.duration));
+    drop(tokens);
     let fields = match &result {
         Ok((n, _, _)) => {
             json!({"what": "benchmark", "keys": [zsk.tag], "signatures": n, "result": "ok"})
@@ -124,11 +130,15 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
     };
     audit
         .record("sign", fields)
-        .and_then(|_| audit.record("logout", json!({"token": cfg.hsm.token})))
+        .and_then(|_| logout_all(&labels, &audit))
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     let (signatures, seconds, per_session) = result?;
     Ok(BenchReport {
-        token: cfg.hsm.token.clone(),
+        token: labels
+            .iter()
+            .map(|l| l.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
         algorithm: zsk.algorithm.name().to_string(),
         mechanism: mechanism_name(zsk.algorithm).to_string(),
         bits: zsk.bits,

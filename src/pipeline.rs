@@ -30,7 +30,6 @@ use crate::resign::{
     ActiveKey, Previous, ReusePlan, attach, fresh_plan, invalidate, load_previous, set_serial,
     soa_serial,
 };
-use crate::setup::login;
 use crate::sign::{SignKey, SignParams, SignStats, sign_zone};
 use crate::snapshot::snapshot_path;
 use crate::verify::{
@@ -568,30 +567,38 @@ fn sign_in_hsm(
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     let pin = cfg.pin()?;
     let module = Module::load(&cfg.hsm.module)?;
-    let token = login(&module, &cfg.hsm.token, &pin, &audit)?;
+    let labels = crate::setup::signing_tokens(cfg);
+    let tokens = crate::setup::login_all(&module, &labels, &pin, &audit)?;
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
-    let result = sign_with_token(&token, zone, keys, policy, req, cfg.sessions());
+    let result = sign_with_tokens(&tokens, &labels, zone, keys, policy, req, cfg.sessions());
     // Every outcome after a login is recorded, and the logout too (DPS-4.4): a run that
     // fails half-way must not look like an open session in the audit trail.
-    drop(token);
+    drop(tokens);
     let origin = zone.origin.to_string();
     let event = match &result {
         Ok(stats) => {
-            json!({"zone": origin, "keys": tags, "signatures": stats.signatures, "per_key": stats.per_key, "result": "ok"})
+            let mut event = json!({"zone": origin, "keys": tags, "signatures": stats.signatures, "per_key": stats.per_key, "result": "ok"});
+            if !stats.per_token.is_empty() {
+                event["per_token"] = json!(stats.per_token);
+            }
+            event
         }
         Err(e) => json!({"zone": origin, "keys": tags, "result": "failed", "error": e.to_string()}),
     };
     let logged = audit
         .record("sign", event)
-        .and_then(|_| audit.record("logout", json!({"token": cfg.hsm.token})));
+        .and_then(|_| crate::setup::logout_all(&labels, &audit));
     let stats = result?;
     logged.map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     Ok(stats)
 }
 
-/// Checks that the token's keys are the recorded ones, then signs with one session per worker.
-fn sign_with_token(
-    token: &crate::hsm::Token,
+/// Checks that every token holds the recorded keys, then signs with one session per
+/// worker, the sessions spread over the tokens.
+#[allow(clippy::too_many_arguments)]
+fn sign_with_tokens(
+    tokens: &[crate::hsm::Token],
+    labels: &[&String],
     zone: &mut Zone,
     keys: &[KeyEntry],
     policy: &Policy,
@@ -600,16 +607,28 @@ fn sign_with_token(
 ) -> Result<SignStats> {
     let mut handles = Vec::new();
     for k in keys {
-        let id = k.id_bytes()?;
-        if token.public_key(&id, k.algorithm)? != k.public_key_bytes()? {
-            return Err(Error::Key(format!(
-                "key {} ({}) in the token differs from the key state; refusing to sign",
-                k.tag, k.label
-            )));
-        }
-        handles.push((id, k.algorithm));
+        handles.push((k.id_bytes()?, k.algorithm));
     }
-    let signer = token.signer(&handles)?;
+    let mut members = Vec::with_capacity(tokens.len());
+    for (token, label) in tokens.iter().zip(labels) {
+        for (k, (id, alg)) in keys.iter().zip(&handles) {
+            let found = token.public_key(id, *alg).map_err(|e| match e {
+                crate::hsm::HsmError::KeyNotFound { .. } if tokens.len() > 1 => Error::Key(format!(
+                    "token {label} lacks key {} ({}): every token of `token` and `extra-tokens` must hold the same keys; refusing to sign",
+                    k.tag, k.label
+                )),
+                e => e.into(),
+            })?;
+            if found != k.public_key_bytes()? {
+                return Err(Error::Key(format!(
+                    "key {} ({}) in token {label} differs from the key state; refusing to sign",
+                    k.tag, k.label
+                )));
+            }
+        }
+        members.push(token.signer(&handles)?);
+    }
+    let signer = crate::hsm::Cluster::new(members);
     let sign_keys: Vec<SignKey> = keys
         .iter()
         .enumerate()
@@ -638,7 +657,12 @@ fn sign_with_token(
         now: req.now,
         progress: req.progress,
     };
-    Ok(sign_zone(zone, &sign_keys, &signer, &params, &mut rng)?)
+    let mut stats = sign_zone(zone, &sign_keys, &signer, &params, &mut rng)?;
+    if signer.len() > 1 {
+        let made = signer.signatures_per_member();
+        stats.per_token = labels.iter().map(|l| l.to_string()).zip(made).collect();
+    }
+    Ok(stats)
 }
 
 /// Reads trust anchors: the DS and DNSKEY records at `origin` in a zone-file snippet.

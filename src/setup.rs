@@ -105,6 +105,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
             pin_file: Some(PathBuf::from("user.pin")),
             softhsm_conf: Some(PathBuf::from("softhsm2.conf")),
             sessions: 0,
+            extra_tokens: Vec::new(),
         },
         files: FilesSection {
             keys: PathBuf::from("keys.toml"),
@@ -175,6 +176,45 @@ pub fn login(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Resul
             Err(e.into())
         }
     }
+}
+
+/// The labels of every token that signs: `token`, then `extra-tokens`.
+pub fn signing_tokens(cfg: &crate::config::Config) -> Vec<&String> {
+    std::iter::once(&cfg.hsm.token)
+        .chain(&cfg.hsm.extra_tokens)
+        .collect()
+}
+
+/// Logs in to each of `labels` in turn (see [`login`]). When one fails, those already
+/// logged in are logged out again, and the audit log says so (DPS-4.4).
+pub fn login_all(
+    module: &Module,
+    labels: &[&String],
+    pin: &Pin,
+    audit: &AuditLog,
+) -> Result<Vec<Token>> {
+    let mut tokens = Vec::with_capacity(labels.len());
+    for label in labels {
+        match login(module, label, pin, audit) {
+            Ok(t) => tokens.push(t),
+            Err(e) => {
+                let n = tokens.len();
+                drop(tokens);
+                // Best effort: the login error is what the operator must see.
+                let _ = logout_all(&labels[..n], audit);
+                return Err(e);
+            }
+        }
+    }
+    Ok(tokens)
+}
+
+/// Records the logout of each of `labels` (the tokens themselves are closed when
+/// dropped, before this is called).
+pub fn logout_all(labels: &[&String], audit: &AuditLog) -> std::io::Result<()> {
+    labels
+        .iter()
+        .try_for_each(|label| audit.record("logout", json!({"token": label})))
 }
 
 /// Generates one key inside the token and returns its key-state entry (DPS-5.1).

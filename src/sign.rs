@@ -70,6 +70,9 @@ pub struct SignStats {
     pub signatures: usize,
     /// Signatures per key tag.
     pub per_key: Vec<(u16, usize)>,
+    /// Signatures per token label, when the sessions were spread over several tokens
+    /// (`extra-tokens`); empty with one token.
+    pub per_token: Vec<(String, usize)>,
 }
 
 /// One signature to make: which RRset, which key, and its validity times.

@@ -1,0 +1,195 @@
+//! Signing over several tokens at once (`extra-tokens`, issue 5: "several slots or
+//! tokens can be used at once"), on real SoftHSM2 tokens.
+//!
+//! An HSM cluster replicates its keys to every member itself; SoftHSM2 has no such
+//! thing, so the tests make a member the way a cluster would have it: a copy of the
+//! token's directory (the same key objects, wrapped under the same PIN) given its own
+//! label and serial number, so that it shows up as a second token in its own slot.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use common::{EXIT_HSM, EXIT_OK, Setup, all_validators, assert_exit, fixture, run, stderr, stdout};
+
+/// The token directory of a `zonesign init` setup (the one holding `token.object`).
+fn token_dir(setup: &Setup) -> PathBuf {
+    let tokens = setup.dir.join("tokens");
+    fs::read_dir(&tokens)
+        .expect("tokens dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.join("token.object").is_file())
+        .expect("a token directory")
+}
+
+/// Replaces `from` by `to` (same length) wherever it occurs in `bytes`; how many.
+fn replace_all(bytes: &mut [u8], from: &[u8], to: &[u8]) -> usize {
+    assert_eq!(from.len(), to.len());
+    let mut n = 0;
+    let mut i = 0;
+    while i + from.len() <= bytes.len() {
+        if &bytes[i..i + from.len()] == from {
+            bytes[i..i + from.len()].copy_from_slice(to);
+            n += 1;
+            i += from.len();
+        } else {
+            i += 1;
+        }
+    }
+    n
+}
+
+/// Copies the setup's token as a cluster member labelled `label` (at most 32 octets).
+fn clone_token(setup: &Setup, label: &str) -> PathBuf {
+    // Read before the copy exists: two tokens of one serial make SoftHSM2 abort.
+    let serial = token_serial(setup);
+    let from = token_dir(setup);
+    let to = from.with_file_name(format!("cluster-member-{label}"));
+    fs::create_dir(&to).expect("member dir");
+    for entry in fs::read_dir(&from).expect("read token dir") {
+        let path = entry.expect("entry").path();
+        fs::copy(&path, to.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let object = to.join("token.object");
+    let mut bytes = fs::read(&object).expect("token.object");
+    // CKA label: 32 octets, blank-padded; serial: 16 characters. Both are stored as
+    // plain attribute values in SoftHSM2's object file.
+    let pad = |s: &str| format!("{s:<32}").into_bytes();
+    assert_eq!(
+        replace_all(&mut bytes, &pad("zonesign"), &pad(label)),
+        1,
+        "label in {}",
+        object.display()
+    );
+    let new_serial = format!("{:0>16}", &label[label.len().saturating_sub(16)..]);
+    assert_eq!(
+        replace_all(&mut bytes, serial.as_bytes(), new_serial.as_bytes()),
+        1,
+        "serial {serial} in {}",
+        object.display()
+    );
+    fs::write(&object, bytes).expect("write token.object");
+    to
+}
+
+/// The serial number of the setup's token, from `softhsm2-util --show-slots`.
+fn token_serial(setup: &Setup) -> String {
+    let out = std::process::Command::new("softhsm2-util")
+        .arg("--show-slots")
+        .env("SOFTHSM2_CONF", setup.dir.join("softhsm2.conf"))
+        .output()
+        .expect("softhsm2-util");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Serial number:"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("a serial number in {out:?}"))
+}
+
+/// Adds `extra-tokens = [...]` to the setup's `[hsm]` table.
+fn add_extra_tokens(setup: &Setup, labels: &[&str]) {
+    let list: Vec<String> = labels.iter().map(|l| format!("\"{l}\"")).collect();
+    let text = setup.config_text().replacen(
+        "[hsm]\n",
+        &format!("[hsm]\nextra-tokens = [{}]\n", list.join(", ")),
+        1,
+    );
+    fs::write(setup.config(), text).expect("write config");
+}
+
+fn audit(setup: &Setup) -> Vec<serde_json::Value> {
+    fs::read_to_string(setup.dir.join("audit.log"))
+        .expect("audit log")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect()
+}
+
+fn sign(setup: &Setup, out: &Path) -> std::process::Output {
+    setup.sign_with(&fixture("se-sample.zone"), "se.", out, &["--sessions", "4"])
+}
+
+/// Issue 5: with `extra-tokens`, the signing sessions are spread over every token,
+/// each token is logged in and out (DPS-4.4), the audit trail says how many signatures
+/// each token made, and the zone passes every validator.
+#[test]
+fn signing_sessions_are_spread_over_every_token_of_a_cluster() {
+    let setup = Setup::new("ecdsap256sha256");
+    let _ = clone_token(&setup, "zonesign-member-b");
+    add_extra_tokens(&setup, &["zonesign-member-b"]);
+    let out = setup.path("se.signed");
+    let signed = sign(&setup, &out);
+    assert_exit(&signed, EXIT_OK, "sign over two tokens");
+    all_validators(&out, "se.", &setup.ds_file("se.")).expect("validators");
+    let events = audit(&setup);
+    for label in ["zonesign", "zonesign-member-b"] {
+        for what in ["login", "logout"] {
+            assert!(
+                events
+                    .iter()
+                    .any(|e| e["command"] == "sign" && e["event"] == what && e["token"] == label),
+                "{what} of {label} in the audit log: {events:#?}"
+            );
+        }
+    }
+    let sign = events
+        .iter()
+        .find(|e| e["event"] == "sign")
+        .unwrap_or_else(|| panic!("a sign event: {events:#?}"));
+    let text = sign.to_string();
+    let per_token: Vec<(String, u64)> =
+        serde_json::from_value(sign["per_token"].clone()).expect("per_token pairs");
+    let labels: Vec<&str> = per_token.iter().map(|(l, _)| l.as_str()).collect();
+    assert_eq!(labels, ["zonesign", "zonesign-member-b"], "{text}");
+    assert!(
+        per_token.iter().all(|(_, n)| *n > 0),
+        "both tokens signed: {text}"
+    );
+    // The HSM limit is measured the same way: over every token.
+    let bench = run(setup.cmd().args([
+        "hsm",
+        "bench",
+        "--sessions",
+        "2",
+        "--seconds",
+        "0.3",
+        "--format",
+        "json",
+    ]));
+    assert_exit(&bench, EXIT_OK, "hsm bench over two tokens");
+    let report: serde_json::Value = serde_json::from_str(&stdout(&bench)).expect("JSON");
+    assert_eq!(report["token"], "zonesign, zonesign-member-b", "{report}");
+    assert!(report["signatures"].as_u64().unwrap_or(0) > 0, "{report}");
+}
+
+/// A member that lacks the keys is refused before anything is signed: exit 3 (HSM),
+/// a message naming the token, no output written and the earlier one untouched.
+#[test]
+fn a_cluster_member_without_the_keys_is_refused() {
+    let setup = Setup::new("ecdsap256sha256");
+    let out = setup.path("se.signed");
+    assert_exit(&sign(&setup, &out), EXIT_OK, "sign on one token");
+    let before = fs::read(&out).expect("signed");
+    // A member whose replication never happened: the token without its key objects.
+    let member = clone_token(&setup, "zonesign-empty");
+    for entry in fs::read_dir(&member).expect("member dir") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.ends_with(".object") && name != "token.object" {
+            fs::remove_file(&path).expect("remove key object");
+        }
+    }
+    add_extra_tokens(&setup, &["zonesign-empty"]);
+    // A new output: everything must be signed, so the tokens are needed.
+    let fresh = setup.path("se.fresh.signed");
+    let refused = sign(&setup, &fresh);
+    assert_exit(&refused, EXIT_HSM, "sign with a member lacking the keys");
+    assert!(!fresh.exists(), "no output written");
+    let msg = stderr(&refused);
+    assert!(
+        msg.contains("token zonesign-empty lacks key"),
+        "the message names the token: {msg}"
+    );
+    assert_eq!(fs::read(&out).expect("signed"), before, "output untouched");
+}
