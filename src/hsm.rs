@@ -1183,6 +1183,7 @@ pub trait SigningSession: Send {
 /// [`Token::signer`]: the caller checks each public key in every member first, and
 /// every signature is verified as it comes back, so a member that signs with another
 /// key stops the run rather than reaching the output.
+#[derive(Debug)]
 pub struct Cluster {
     members: Vec<Pkcs11Signer>,
     next: std::sync::atomic::AtomicUsize,
@@ -1221,14 +1222,6 @@ impl Cluster {
     /// True when there is no member (nothing can be signed).
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
-    }
-}
-
-impl fmt::Debug for Cluster {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Cluster")
-            .field("members", &self.members.len())
-            .finish_non_exhaustive()
     }
 }
 

@@ -147,16 +147,8 @@ fn signing_sessions_are_spread_over_every_token_of_a_cluster() {
         "both tokens signed: {text}"
     );
     // The HSM limit is measured the same way: over every token.
-    let bench = run(setup.cmd().args([
-        "hsm",
-        "bench",
-        "--sessions",
-        "2",
-        "--seconds",
-        "0.3",
-        "--format",
-        "json",
-    ]));
+    let flags = ["--sessions", "2", "--seconds", "0.3", "--format", "json"];
+    let bench = run(setup.cmd().args(["hsm", "bench"]).args(flags));
     assert_exit(&bench, EXIT_OK, "hsm bench over two tokens");
     let report: serde_json::Value = serde_json::from_str(&stdout(&bench)).expect("JSON");
     assert_eq!(report["token"], "zonesign, zonesign-member-b", "{report}");
