@@ -376,6 +376,8 @@ EOF
                 # The two-hour cycle: the changed zone in place of the input, then
                 # `ods-signer sign se` (re-read and re-sign), timed until its [STATS] line.
                 if [ $ok = 1 ]; then
+                    # The full sign's output, for its row (the cycle rewrites the file).
+                    cp "$R/ods.signed" "$R/ods.full.signed"
                     DAEMON=$(pgrep -P "$ODS_PID" -x ods-signerd | head -1)
                     cp "$Z.changed" "$R/ods-input.zone"
                     c0=$(proc_cpu "$DAEMON")
@@ -398,7 +400,7 @@ EOF
                 read -r _ CPU RSS < <(parse_time "$S/$name.time")
                 WALL=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
                 [ $ok = 1 ] || log "ods-signerd failed, see $S/$name.log"
-                finish "$name" ods-signer SoftHSM2 "$size" "$prof" "$R/ods.signed" $((1 - ok))
+                finish "$name" ods-signer SoftHSM2 "$size" "$prof" "$R/ods.full.signed" $((1 - ok))
             fi
         fi
 
