@@ -611,21 +611,7 @@ fn sign_with_tokens(
     }
     let mut members = Vec::with_capacity(tokens.len());
     for (token, label) in tokens.iter().zip(labels) {
-        for (k, (id, alg)) in keys.iter().zip(&handles) {
-            let found = token.public_key(id, *alg).map_err(|e| match e {
-                crate::hsm::HsmError::KeyNotFound { .. } if tokens.len() > 1 => Error::Key(format!(
-                    "token {label} lacks key {} ({}): every token of `token` and `extra-tokens` must hold the same keys; refusing to sign",
-                    k.tag, k.label
-                )),
-                e => e.into(),
-            })?;
-            if found != k.public_key_bytes()? {
-                return Err(Error::Key(format!(
-                    "key {} ({}) in token {label} differs from the key state; refusing to sign",
-                    k.tag, k.label
-                )));
-            }
-        }
+        check_token_keys(token, label, keys, &handles, tokens.len() > 1)?;
         members.push(token.signer(&handles)?);
     }
     let signer = crate::hsm::Cluster::new(members);
@@ -663,6 +649,33 @@ fn sign_with_tokens(
         stats.per_token = labels.iter().map(|l| l.to_string()).zip(made).collect();
     }
     Ok(stats)
+}
+
+/// Checks that `token` holds every recorded key, with the recorded public half: a
+/// token that lacks one, or holds another key under its id, must not sign.
+fn check_token_keys(
+    token: &crate::hsm::Token,
+    label: &str,
+    keys: &[KeyEntry],
+    handles: &[(Vec<u8>, crate::algorithm::Algorithm)],
+    cluster: bool,
+) -> Result<()> {
+    for (k, (id, alg)) in keys.iter().zip(handles) {
+        let found = token.public_key(id, *alg).map_err(|e| match e {
+            crate::hsm::HsmError::KeyNotFound { .. } if cluster => Error::Key(format!(
+                "token {label} lacks key {} ({}): every token of `token` and `extra-tokens` must hold the same keys; refusing to sign",
+                k.tag, k.label
+            )),
+            e => e.into(),
+        })?;
+        if found != k.public_key_bytes()? {
+            return Err(Error::Key(format!(
+                "key {} ({}) in token {label} differs from the key state; refusing to sign",
+                k.tag, k.label
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Reads trust anchors: the DS and DNSKEY records at `origin` in a zone-file snippet.

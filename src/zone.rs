@@ -110,12 +110,11 @@ impl Rdatas {
         self.iter().nth(n)
     }
 
-    /// Appends one record. Copies the whole set: for building small sets only (large
-    /// ones are collected from an iterator).
-    pub fn push(&mut self, rdata: &[u8]) {
-        let mut buf = std::mem::take(&mut self.bytes).into_vec();
-        push_prefixed(&mut buf, rdata);
-        self.bytes = buf.into();
+    /// From records already written back to back by [`push_prefixed`].
+    fn from_prefixed(bytes: &[u8]) -> Rdatas {
+        Rdatas {
+            bytes: bytes.into(),
+        }
     }
 }
 
@@ -256,9 +255,7 @@ impl Zone {
                 }
                 previous => {
                     if let Some(set) = previous {
-                        set.rdatas = Rdatas {
-                            bytes: pending[..].into(),
-                        };
+                        set.rdatas = Rdatas::from_prefixed(&pending);
                     }
                     pending.clear();
                     last_at = 0;
@@ -276,9 +273,7 @@ impl Zone {
             }
         }
         if let Some(set) = rrsets.last_mut() {
-            set.rdatas = Rdatas {
-                bytes: pending[..].into(),
-            };
+            set.rdatas = Rdatas::from_prefixed(&pending);
         }
         let mut zone = Zone {
             origin,
@@ -594,11 +589,6 @@ mod tests {
         assert_eq!(set.iter().collect::<Vec<_>>(), records);
         assert_eq!(&set[2], &long[..]);
         assert_eq!(set.get(4), None);
-        let mut built = Rdatas::one(records[0]);
-        for r in &records[1..] {
-            built.push(r);
-        }
-        assert_eq!(built, set);
         assert!(Rdatas::default().is_empty() && Rdatas::default().first().is_none());
         let mut one = Rdatas::one(b"serial");
         one.first_mut().unwrap()[0] = b'S';
