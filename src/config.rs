@@ -48,6 +48,24 @@ pub struct HsmSection {
     /// key's public half is checked in every one before anything is signed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extra_tokens: Vec<String>,
+    /// Each signing session copies the keys into session objects (sensitive, not
+    /// extractable, destroyed with the session) and signs with the copies. On by
+    /// default: SoftHSM2's file store re-reads a token object's files at every use,
+    /// which made two sessions no faster than one (`Pkcs11Signer::with_session_copies`
+    /// has the numbers). Set false where an HSM's policy forbids copies; a token
+    /// that refuses them is used through its token objects anyway.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub session_key_copies: bool,
+}
+
+/// Serde default for settings that are on unless turned off.
+fn yes() -> bool {
+    true
+}
+
+/// Leaves a default-on setting out of a written config.
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Where zonesign's own files are.

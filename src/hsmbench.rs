@@ -57,6 +57,9 @@ pub struct BenchReport {
     pub rate: f64,
     /// Signatures per second of each session.
     pub per_session: Vec<f64>,
+    /// Sessions that signed with their own session copy of the key
+    /// (`[hsm] session-key-copies`); fewer than `sessions` means the token refused.
+    pub copying_sessions: usize,
 }
 
 impl BenchReport {
@@ -65,7 +68,7 @@ impl BenchReport {
         let per: Vec<String> = self.per_session.iter().map(|r| format!("{r:.0}")).collect();
         format!(
             "token '{}': {} {} bits (ZSK {}), {}, {}-byte message\n\
-             {} sessions, {:.1} s: {} signatures, {:.0} signatures/s total ({:.0}/s per session: {})\n",
+             {} sessions ({} with a session copy of the key), {:.1} s: {} signatures, {:.0} signatures/s total ({:.0}/s per session: {})\n",
             self.token,
             self.algorithm,
             self.bits,
@@ -73,6 +76,7 @@ impl BenchReport {
             self.mechanism,
             self.message_bytes,
             self.sessions,
+            self.copying_sessions,
             self.seconds,
             self.signatures,
             self.rate,
@@ -115,13 +119,16 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
     let key = [(zsk.id_bytes()?, zsk.algorithm)];
     let result = tokens
         .iter()
-        .map(|t| t.signer(&key))
+        .map(|t| {
+            t.signer(&key)
+                .map(|s| s.with_session_copies(cfg.hsm.session_key_copies))
+        })
         .collect::<Result<Vec<_>, _>>()
         .map_err(Into::into)
         .and_then(|members| measure(&Cluster::new(members), sessions, opts.duration));
     drop(tokens);
     let fields = match &result {
-        Ok((n, _, _)) => {
+        Ok((n, _, _, _)) => {
             json!({"what": "benchmark", "keys": [zsk.tag], "signatures": n, "result": "ok"})
         }
         Err(e) => {
@@ -132,7 +139,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
         .record("sign", fields)
         .and_then(|_| logout_all(&labels, &audit))
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
-    let (signatures, seconds, per_session) = result?;
+    let (signatures, seconds, per_session, copying_sessions) = result?;
     Ok(BenchReport {
         token: labels
             .iter()
@@ -149,6 +156,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
         signatures,
         rate: signatures as f64 / seconds,
         per_session,
+        copying_sessions,
     })
 }
 
@@ -158,12 +166,13 @@ pub fn measure(
     backend: &dyn SigningBackend,
     sessions: usize,
     duration: Duration,
-) -> Result<(u64, f64, Vec<f64>)> {
+) -> Result<(u64, f64, Vec<f64>, usize)> {
     let sessions = sessions.max(1);
     let message: Vec<u8> = (0..MESSAGE_LEN).map(|i| (i * 7 + 3) as u8).collect();
     let opened = (0..sessions)
         .map(|_| backend.open_session())
         .collect::<std::result::Result<Vec<_>, _>>()?;
+    let copying = opened.iter().filter(|s| s.key_copies() > 0).count();
     let barrier = Barrier::new(sessions + 1);
     let (started, results) = std::thread::scope(|s| {
         let handles: Vec<_> = opened
@@ -201,7 +210,7 @@ pub fn measure(
         total += n;
         per_session.push(n as f64 / secs.max(f64::EPSILON));
     }
-    Ok((total, seconds, per_session))
+    Ok((total, seconds, per_session, copying))
 }
 
 #[cfg(test)]
@@ -228,7 +237,8 @@ mod tests {
 
     #[test]
     fn measures_every_session() {
-        let (n, secs, per) = measure(&Fake, 3, Duration::from_millis(100)).unwrap();
+        let (n, secs, per, copying) = measure(&Fake, 3, Duration::from_millis(100)).unwrap();
+        assert_eq!(copying, 0);
         assert_eq!(per.len(), 3);
         assert!(n > 3, "{n}");
         assert!(secs >= 0.1, "{secs}");

@@ -570,7 +570,15 @@ fn sign_in_hsm(
     let labels = crate::setup::signing_tokens(cfg);
     let tokens = crate::setup::login_all(&module, &labels, &pin, &audit)?;
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
-    let result = sign_with_tokens(&tokens, &labels, zone, keys, policy, req, cfg.sessions());
+    let result = sign_with_tokens(
+        &tokens,
+        &labels,
+        zone,
+        keys,
+        policy,
+        req,
+        (cfg.sessions(), cfg.hsm.session_key_copies),
+    );
     // Every outcome after a login is recorded, and the logout too (DPS-4.4): a run that
     // fails half-way must not look like an open session in the audit trail.
     drop(tokens);
@@ -603,7 +611,7 @@ fn sign_with_tokens(
     keys: &[KeyEntry],
     policy: &Policy,
     req: &SignRequest,
-    default_sessions: usize,
+    (default_sessions, session_copies): (usize, bool),
 ) -> Result<SignStats> {
     let mut handles = Vec::new();
     for k in keys {
@@ -612,7 +620,7 @@ fn sign_with_tokens(
     let mut members = Vec::with_capacity(tokens.len());
     for (token, label) in tokens.iter().zip(labels) {
         check_token_keys(token, label, keys, &handles, tokens.len() > 1)?;
-        members.push(token.signer(&handles)?);
+        members.push(token.signer(&handles)?.with_session_copies(session_copies));
     }
     let signer = crate::hsm::Cluster::new(members);
     let sign_keys: Vec<SignKey> = keys

@@ -106,6 +106,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
             softhsm_conf: Some(PathBuf::from("softhsm2.conf")),
             sessions: 0,
             extra_tokens: Vec::new(),
+            session_key_copies: true,
         },
         files: FilesSection {
             keys: PathBuf::from("keys.toml"),

@@ -504,9 +504,18 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
 /// signed. The run fails with exit 3 and the error in words, the output stays as it
 /// was, and the failed signing run is in the audit log. (If the loss comes after the
 /// last signature, the run may finish: then the new file must verify.)
+///
+/// The sessions sign with token objects here (`session-key-copies = false`): SoftHSM2
+/// notices its files are gone only when it re-reads a token object, while a session
+/// copy lives in memory and signs on (a network HSM that goes away fails on either;
+/// the loss of sessions themselves is `hsm::tests`' session-loss test).
 #[test]
 fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
     let setup = Setup::new("rsasha1");
+    let text = setup
+        .config_text()
+        .replacen("[hsm]\n", "[hsm]\nsession-key-copies = false\n", 1);
+    fs::write(setup.config(), text).unwrap();
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
     let out = setup.path("big.signed");

@@ -21,6 +21,8 @@ fn hsm_bench_reports_a_positive_rate() {
     let report: serde_json::Value = serde_json::from_str(&stdout(&out)).expect("JSON report");
     assert_eq!(report["sessions"], 2);
     assert_eq!(report["per_session"].as_array().map(Vec::len), Some(2));
+    // SoftHSM2 makes the session copies (`[hsm] session-key-copies`, on by default).
+    assert_eq!(report["copying_sessions"], 2, "{report}");
     assert!(report["signatures"].as_u64().unwrap_or(0) > 0, "{report}");
     assert!(report["rate"].as_f64().unwrap_or(0.0) > 0.0, "{report}");
     assert_eq!(report["algorithm"], "ecdsap256sha256");
