@@ -14,6 +14,7 @@ pub mod checks;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod ecdsa_table;
 pub mod error;
 pub mod hsm;
 pub mod hsmbench;

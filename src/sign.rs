@@ -9,6 +9,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
+use sha2::Digest as _;
+
 use crate::algorithm::Algorithm;
 use crate::crypto::VerifyingKey;
 use crate::hsm::{HsmError, SigningBackend, SigningSession};
@@ -133,6 +135,8 @@ pub fn sign_zone(
     let (policy, now) = (params.policy, params.now);
     let sessions = params.sessions;
     let jobs = plan(zone, keys, policy, now, rng);
+    let tabled = with_tables(keys, &jobs);
+    let keys = &tabled[..];
     let progress = params.progress.then(|| progress_bar(jobs.len() as u64));
     let sigs = run_pool(
         zone,
@@ -171,6 +175,30 @@ pub fn sign_zone(
     }
     stats.per_key = keys.iter().zip(per_key).map(|(k, n)| (k.tag, n)).collect();
     Ok(stats)
+}
+
+/// Signatures of one key from which its P-256 table pays: building it takes about
+/// 50 ms, and it saves 60-80 µs per check.
+const TABLE_WORTH: usize = 2000;
+
+/// The keys, with a P-256 table for the verifier of each key that makes at least
+/// [`TABLE_WORTH`] of the new signatures (in practice the ZSK of a full sign or a
+/// big renewal wave), so that small runs do not pay for tables.
+fn with_tables(keys: &[SignKey], jobs: &[Job]) -> Vec<SignKey> {
+    let mut count = vec![0usize; keys.len()];
+    for job in jobs {
+        count[job.key] += 1;
+    }
+    keys.iter()
+        .zip(count)
+        .map(|(k, n)| {
+            let mut k = k.clone();
+            if n >= TABLE_WORTH {
+                k.verifier = k.verifier.map(VerifyingKey::with_table);
+            }
+            k
+        })
+        .collect()
 }
 
 /// Lists the signatures to make, with their validity times (DPS-6.5).
@@ -287,14 +315,60 @@ fn run_pool(
 fn check_chunk(zone: &Zone, jobs: &[Job], keys: &[SignKey], chunk: &Chunk) -> Option<HsmError> {
     use rayon::prelude::*;
     (0..chunk.len())
-        .into_par_iter()
-        .with_min_len(16)
-        .find_map_any(|n| {
+        .collect::<Vec<_>>()
+        .par_chunks(CHECK_BATCH)
+        .find_map_any(|batch| {
             BUFFERS.with_borrow_mut(|(prefix, data)| {
-                let job = &jobs[chunk.start + n];
-                check_signature(zone, job, keys, chunk.get(n), prefix, data).err()
+                check_batch(zone, jobs, keys, chunk, batch, prefix, data).err()
             })
         })
+}
+
+/// Signatures checked together: P-256 keys with a table share one inversion per batch
+/// ([`crate::ecdsa_table`]), and a chunk still spreads over every core.
+const CHECK_BATCH: usize = 32;
+
+/// Checks the signatures `batch` (indexes into `chunk`): those of keys with a P-256
+/// table in one batch per key, the others one by one.
+fn check_batch(
+    zone: &Zone,
+    jobs: &[Job],
+    keys: &[SignKey],
+    chunk: &Chunk,
+    batch: &[usize],
+    prefix: &mut Vec<u8>,
+    data: &mut Vec<u8>,
+) -> Result<(), HsmError> {
+    let mut tabled: Vec<(usize, [u8; 32], &[u8])> = Vec::new();
+    for &n in batch {
+        let job = &jobs[chunk.start + n];
+        let key = &keys[job.key];
+        match key.verifier.as_ref().and_then(|v| v.p256_table()) {
+            Some(_) => {
+                job.signed_data(zone, keys, prefix, data);
+                tabled.push((
+                    job.key,
+                    sha2::Sha256::digest(&data[..]).into(),
+                    chunk.get(n),
+                ));
+            }
+            None => check_signature(zone, job, keys, chunk.get(n), prefix, data)?,
+        }
+    }
+    for (k, key) in keys.iter().enumerate() {
+        let Some(table) = key.verifier.as_ref().and_then(|v| v.p256_table()) else {
+            continue;
+        };
+        let items: Vec<([u8; 32], &[u8])> = tabled
+            .iter()
+            .filter(|(kk, _, _)| *kk == k)
+            .map(|&(_, d, sig)| (d, sig))
+            .collect();
+        if !items.is_empty() && table.verify_batch(&items).contains(&false) {
+            return Err(HsmError::SignatureDoesNotVerify { tag: key.tag });
+        }
+    }
+    Ok(())
 }
 
 thread_local! {

@@ -147,6 +147,10 @@ pub struct Report {
 /// Owner names per block of the parallel per-name checks.
 const NAMES_PER_BLOCK: usize = 2_048;
 
+/// RRsets from which the zone's P-256 keys get a precomputed table of their own
+/// ([`crate::ecdsa_table`]): below it, building the tables costs more than it saves.
+const TABLE_RRSETS: usize = 4_096;
+
 impl Report {
     /// A report with nothing in it, for one block of the per-name checks.
     fn empty() -> Report {
@@ -345,6 +349,12 @@ fn zone_keys(zone: &Zone, anchors: &[Anchor], report: &mut Report) -> Vec<ZoneKe
         }
         match VerifyingKey::from_dnskey_rdata(rdata) {
             Ok(key) => {
+                // A P-256 table (50 ms per key) pays where thousands of RRsets are checked.
+                let key = if zone.rrsets.len() >= TABLE_RRSETS {
+                    key.with_table()
+                } else {
+                    key
+                };
                 let anchored = anchors
                     .iter()
                     .any(|a| matches_anchor(a, &owner, rdata, tag));
