@@ -263,8 +263,11 @@ mod tests {
     use openssl::ec::{EcKey, PointConversionForm};
     use openssl::ecdsa::EcdsaSig;
 
-    /// A key, its X‖Y, and `count` (message, digest, r‖s) made by OpenSSL's signer.
-    fn signed(count: usize) -> (Vec<u8>, Vec<(Vec<u8>, [u8; 32], Vec<u8>)>) {
+    /// A message, its SHA-256 digest and the r‖s signature over it.
+    type Signed = (Vec<u8>, [u8; 32], Vec<u8>);
+
+    /// A key, its X‖Y, and `count` signatures made by OpenSSL's signer.
+    fn signed(count: usize) -> (Vec<u8>, Vec<Signed>) {
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
         let key = EcKey::generate(&group).unwrap();
         let mut ctx = BigNumContext::new().unwrap();

@@ -589,6 +589,9 @@ fn sign_in_hsm(
             if !stats.per_token.is_empty() {
                 event["per_token"] = json!(stats.per_token);
             }
+            if stats.session_key_copies > 0 {
+                event["session_key_copies"] = json!(stats.session_key_copies);
+            }
             event
         }
         Err(e) => json!({"zone": origin, "keys": tags, "result": "failed", "error": e.to_string()}),

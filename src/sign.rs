@@ -75,6 +75,9 @@ pub struct SignStats {
     /// Signatures per token label, when the sessions were spread over several tokens
     /// (`extra-tokens`); empty with one token.
     pub per_token: Vec<(String, usize)>,
+    /// Keys copied into session objects for this run, one per key and session
+    /// (`[hsm] session-key-copies`): an act on the HSM, so the audit log shows it.
+    pub session_key_copies: usize,
 }
 
 /// One signature to make: which RRset, which key, and its validity times.
@@ -138,11 +141,12 @@ pub fn sign_zone(
     let tabled = with_tables(keys, &jobs);
     let keys = &tabled[..];
     let progress = params.progress.then(|| progress_bar(jobs.len() as u64));
+    let copies = AtomicUsize::new(0);
     let sigs = run_pool(
         zone,
         &jobs,
         keys,
-        backend,
+        (backend, &copies),
         sessions.max(1),
         progress.as_ref(),
     );
@@ -150,7 +154,10 @@ pub fn sign_zone(
         pb.finish_and_clear();
     }
     let sigs = sigs?;
-    let mut stats = SignStats::default();
+    let mut stats = SignStats {
+        session_key_copies: copies.into_inner(),
+        ..SignStats::default()
+    };
     let mut per_key = vec![0usize; keys.len()];
     let mut last_set = usize::MAX;
     let mut prefix = Vec::with_capacity(256);
@@ -251,7 +258,7 @@ fn run_pool(
     zone: &Zone,
     jobs: &[Job],
     keys: &[SignKey],
-    backend: &dyn SigningBackend,
+    (backend, copies): (&dyn SigningBackend, &AtomicUsize),
     sessions: usize,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<Signatures, HsmError> {
@@ -266,7 +273,18 @@ fn run_pool(
             .map(|_| {
                 let tx = tx.clone();
                 let (next, failed) = (&next, &failed);
-                s.spawn(move || worker(zone, jobs, keys, backend, next, failed, &tx, progress))
+                s.spawn(move || {
+                    worker(
+                        zone,
+                        jobs,
+                        keys,
+                        (backend, copies),
+                        next,
+                        failed,
+                        &tx,
+                        progress,
+                    )
+                })
             })
             .collect();
         drop(tx);
@@ -454,7 +472,7 @@ fn worker(
     zone: &Zone,
     jobs: &[Job],
     keys: &[SignKey],
-    backend: &dyn SigningBackend,
+    (backend, copies): (&dyn SigningBackend, &AtomicUsize),
     next: &AtomicUsize,
     failed: &AtomicBool,
     done: &std::sync::mpsc::SyncSender<Chunk>,
@@ -463,6 +481,7 @@ fn worker(
     let mut session: Box<dyn SigningSession> = backend
         .open_session()
         .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+    copies.fetch_add(session.key_copies(), Ordering::Relaxed);
     let mut prefix = Vec::with_capacity(256);
     let mut data = Vec::with_capacity(4096);
     while !failed.load(Ordering::Relaxed) {

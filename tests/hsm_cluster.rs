@@ -146,6 +146,10 @@ fn signing_sessions_are_spread_over_every_token_of_a_cluster() {
         per_token.iter().all(|(_, n)| *n > 0),
         "both tokens signed: {text}"
     );
+    // Each session signed with its own session copies of the KSK and the ZSK
+    // (`session-key-copies`), and the audit trail says how many were made.
+    let copies = sign["session_key_copies"].as_u64().unwrap_or(0);
+    assert!(copies >= 2 && copies % 2 == 0, "{text}");
     // The HSM limit is measured the same way: over every token.
     let flags = ["--sessions", "2", "--seconds", "0.3", "--format", "json"];
     let bench = run(setup.cmd().args(["hsm", "bench"]).args(flags));
