@@ -403,6 +403,10 @@ pub struct ListArgs {
 pub enum HsmCommand {
     /// Measure the token's raw signing rate with the active ZSK, N sessions in parallel.
     Bench(BenchArgs),
+    /// Internal: one signing session for a parent zonesign process, spoken to over
+    /// stdin and stdout (see `zonesign::hsm_process`); not for people.
+    #[command(hide = true)]
+    Worker,
 }
 
 /// Options of `hsm bench`.
@@ -443,6 +447,9 @@ fn parse_time(s: &str) -> std::result::Result<i64, String> {
 /// Parses the arguments, runs the command, prints errors; returns the exit code.
 pub fn run() -> i32 {
     let cli = Cli::parse();
+    if let Command::Hsm(HsmCommand::Worker) = cli.command {
+        return crate::hsm_process::serve();
+    }
     match dispatch(&cli) {
         Ok(code) => code as i32,
         Err(e) => {
@@ -491,7 +498,8 @@ fn command_name(c: &Command) -> &'static str {
         Command::Key(KeyCommand::Destroy(_)) => "key destroy",
         Command::Audit(_) => "audit",
         Command::Check(_) => "check",
-        Command::Hsm(_) => "hsm bench",
+        Command::Hsm(HsmCommand::Bench(_)) => "hsm bench",
+        Command::Hsm(HsmCommand::Worker) => "hsm worker",
     }
 }
 
@@ -515,6 +523,10 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Audit(AuditCommand::Show(a)) => cmd_audit_show(cli, a),
         Command::Check(a) => cmd_check(cli, a),
         Command::Hsm(HsmCommand::Bench(a)) => cmd_hsm_bench(cli, a),
+        // `run` serves it before any dispatch: a worker has no config and no audit log.
+        Command::Hsm(HsmCommand::Worker) => Err(Error::Usage(
+            "`hsm worker` is started by zonesign itself".into(),
+        )),
     }
 }
 

@@ -56,6 +56,13 @@ pub struct HsmSection {
     /// that refuses them is used through its token objects anyway.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub session_key_copies: bool,
+    /// Each signing session runs in its own `zonesign hsm worker` process, which gets
+    /// the PIN over a pipe. On by default: the module's crypto library then serves one
+    /// session per process (SoftHSM2 on libcrypto 3 lost about a quarter of its rate
+    /// to threads sharing it), and a crashing module stops only a worker, which ends
+    /// the run with an HSM error. Set false to sign in threads of the main process.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub worker_processes: bool,
 }
 
 /// Serde default for settings that are on unless turned off.

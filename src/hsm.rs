@@ -61,6 +61,13 @@ impl Pin {
         &self.0
     }
 
+    /// Hands the PIN's bytes to `f`, for the one place that must pass it on: the pipe
+    /// to a signing worker process ([`crate::hsm_process`]), never argv or a log.
+    pub(crate) fn with_bytes<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
+        use secrecy::ExposeSecret;
+        f(self.0.expose_secret().as_bytes())
+    }
+
     /// Whether the PIN occurs in `haystack`, e.g. a process's command line (SEC-6.1:
     /// a PIN there is visible to every user), without handing the PIN out.
     pub fn found_in(&self, haystack: &[u8]) -> bool {
@@ -185,6 +192,24 @@ pub enum HsmError {
         /// How many attempts were made in all.
         attempts: usize,
         /// The last error, in words.
+        reason: String,
+    },
+    /// A signing worker process ([`crate::hsm_process`]) reported an HSM error; the
+    /// message is the worker's own error in words.
+    #[error("{message}")]
+    Worker {
+        /// The worker's message.
+        message: String,
+    },
+    /// A signing worker process died or broke off the conversation: a crashed PKCS#11
+    /// module, or the process was killed.
+    #[error(
+        "a signing worker process (pid {pid}) stopped answering ({reason}); nothing was written: check the HSM module's logs and the system log for a crash, then sign again"
+    )]
+    WorkerLost {
+        /// The worker's process id.
+        pid: u32,
+        /// What the pipe said and how the process ended.
         reason: String,
     },
     /// The user PIN is locked after too many failed logins: either the token's flags
@@ -1184,6 +1209,13 @@ pub trait SigningSession: Send {
     /// the 64-byte signature.
     fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError>;
 
+    /// Signs each `(key, data)` of `items`, in order: one call per batch lets a session
+    /// whose token is behind a pipe (a worker process, [`crate::hsm_process`]) or a
+    /// network pay one round trip per batch instead of one per signature.
+    fn sign_batch(&mut self, items: &[(usize, &[u8])]) -> Result<Vec<Vec<u8>>, HsmError> {
+        items.iter().map(|&(k, d)| self.sign(k, d)).collect()
+    }
+
     /// How many keys this session signs with through its own session copy (see
     /// [`Pkcs11Signer::with_session_copies`]); reported by `hsm bench`.
     fn key_copies(&self) -> usize {
@@ -1199,17 +1231,25 @@ pub trait SigningSession: Send {
 /// [`Token::signer`]: the caller checks each public key in every member first, and
 /// every signature is verified as it comes back, so a member that signs with another
 /// key stops the run rather than reaching the output.
-#[derive(Debug)]
 pub struct Cluster {
-    members: Vec<Pkcs11Signer>,
+    members: Vec<Box<dyn SigningBackend>>,
     next: std::sync::atomic::AtomicUsize,
     /// Signatures made through each member, for the audit trail.
     made: Arc<[std::sync::atomic::AtomicUsize]>,
 }
 
+impl fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Cluster")
+            .field("members", &self.members.len())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Cluster {
-    /// A cluster of these signers; the first session goes to the first.
-    pub fn new(members: Vec<Pkcs11Signer>) -> Cluster {
+    /// A cluster of these signers (one per token, in threads or in worker processes);
+    /// the first session goes to the first.
+    pub fn new(members: Vec<Box<dyn SigningBackend>>) -> Cluster {
         let made = members
             .iter()
             .map(|_| std::sync::atomic::AtomicUsize::new(0))
@@ -1269,6 +1309,12 @@ impl SigningSession for MemberSession {
         let sig = self.inner.sign(key, data)?;
         self.made[self.member].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(sig)
+    }
+
+    fn sign_batch(&mut self, items: &[(usize, &[u8])]) -> Result<Vec<Vec<u8>>, HsmError> {
+        let sigs = self.inner.sign_batch(items)?;
+        self.made[self.member].fetch_add(sigs.len(), std::sync::atomic::Ordering::Relaxed);
+        Ok(sigs)
     }
 
     fn key_copies(&self) -> usize {

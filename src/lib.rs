@@ -17,6 +17,7 @@ pub mod crypto;
 pub mod ecdsa_table;
 pub mod error;
 pub mod hsm;
+pub mod hsm_process;
 pub mod hsmbench;
 pub mod keys;
 pub mod lifecycle;

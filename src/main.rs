@@ -7,5 +7,7 @@
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
+    // This executable also serves the signing worker processes (`hsm worker`).
+    zonesign::hsm_process::enable();
     std::process::exit(zonesign::cli::run());
 }

@@ -565,20 +565,12 @@ fn sign_in_hsm(
     req: &SignRequest,
 ) -> Result<SignStats> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
-    let pin = cfg.pin()?;
+    let pin = std::sync::Arc::new(cfg.pin()?);
     let module = Module::load(&cfg.hsm.module)?;
     let labels = crate::setup::signing_tokens(cfg);
     let tokens = crate::setup::login_all(&module, &labels, &pin, &audit)?;
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
-    let result = sign_with_tokens(
-        &tokens,
-        &labels,
-        zone,
-        keys,
-        policy,
-        req,
-        (cfg.sessions(), cfg.hsm.session_key_copies),
-    );
+    let result = sign_with_tokens(cfg, (&tokens, &labels, &pin), zone, keys, policy, req);
     // Every outcome after a login is recorded, and the logout too (DPS-4.4): a run that
     // fails half-way must not look like an open session in the audit trail.
     drop(tokens);
@@ -606,26 +598,26 @@ fn sign_in_hsm(
 
 /// Checks that every token holds the recorded keys, then signs with one session per
 /// worker, the sessions spread over the tokens.
-#[allow(clippy::too_many_arguments)]
 fn sign_with_tokens(
-    tokens: &[crate::hsm::Token],
-    labels: &[&String],
+    cfg: &Config,
+    (tokens, labels, pin): (
+        &[crate::hsm::Token],
+        &[&String],
+        &std::sync::Arc<crate::hsm::Pin>,
+    ),
     zone: &mut Zone,
     keys: &[KeyEntry],
     policy: &Policy,
     req: &SignRequest,
-    (default_sessions, session_copies): (usize, bool),
 ) -> Result<SignStats> {
     let mut handles = Vec::new();
     for k in keys {
         handles.push((k.id_bytes()?, k.algorithm));
     }
-    let mut members = Vec::with_capacity(tokens.len());
     for (token, label) in tokens.iter().zip(labels) {
         check_token_keys(token, label, keys, &handles, tokens.len() > 1)?;
-        members.push(token.signer(&handles)?.with_session_copies(session_copies));
     }
-    let signer = crate::hsm::Cluster::new(members);
+    let signer = crate::setup::signing_backend(cfg, tokens, labels, pin, &handles)?;
     let sign_keys: Vec<SignKey> = keys
         .iter()
         .enumerate()
@@ -649,7 +641,7 @@ fn sign_with_tokens(
         None => rand::rngs::StdRng::from_rng(&mut rand::rng()),
     };
     let params = SignParams {
-        sessions: req.sessions.unwrap_or(default_sessions),
+        sessions: req.sessions.unwrap_or(cfg.sessions()),
         policy,
         now: req.now,
         progress: req.progress,

@@ -107,6 +107,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
             sessions: 0,
             extra_tokens: Vec::new(),
             session_key_copies: true,
+            worker_processes: true,
         },
         files: FilesSection {
             keys: PathBuf::from("keys.toml"),
@@ -184,6 +185,41 @@ pub fn signing_tokens(cfg: &crate::config::Config) -> Vec<&String> {
     std::iter::once(&cfg.hsm.token)
         .chain(&cfg.hsm.extra_tokens)
         .collect()
+}
+
+/// The signing backend over the logged-in `tokens` (one member per token, labels in
+/// the same order) for the keys `handles` (CKA_ID, algorithm): sessions in worker
+/// processes when `[hsm] worker-processes` is on and this is the zonesign binary
+/// ([`crate::hsm_process`]), else in threads. Either way each key is first looked up
+/// in each token here, so a missing key or mechanism fails before any worker starts.
+pub fn signing_backend(
+    cfg: &crate::config::Config,
+    tokens: &[crate::hsm::Token],
+    labels: &[&String],
+    pin: &std::sync::Arc<Pin>,
+    handles: &[(Vec<u8>, crate::algorithm::Algorithm)],
+) -> Result<crate::hsm::Cluster, crate::hsm::HsmError> {
+    let exe = crate::hsm_process::worker_exe().filter(|_| cfg.hsm.worker_processes);
+    let mut members: Vec<Box<dyn crate::hsm::SigningBackend>> = Vec::new();
+    for (token, label) in tokens.iter().zip(labels) {
+        let signer = token
+            .signer(handles)?
+            .with_session_copies(cfg.hsm.session_key_copies);
+        members.push(match exe {
+            Some(exe) => Box::new(crate::hsm_process::ProcessSigner::new(
+                crate::hsm_process::WorkerSpec {
+                    exe: exe.to_path_buf(),
+                    module: cfg.hsm.module.clone(),
+                    token: label.to_string(),
+                    pin: std::sync::Arc::clone(pin),
+                    keys: handles.to_vec(),
+                    session_copies: cfg.hsm.session_key_copies,
+                },
+            )),
+            None => Box::new(signer),
+        });
+    }
+    Ok(crate::hsm::Cluster::new(members))
 }
 
 /// Logs in to each of `labels` in turn (see [`login`]). When one fails, those already

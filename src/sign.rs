@@ -484,20 +484,31 @@ fn worker(
     copies.fetch_add(session.key_copies(), Ordering::Relaxed);
     let mut prefix = Vec::with_capacity(256);
     let mut data = Vec::with_capacity(4096);
+    let mut all = Vec::with_capacity(CHUNK * 256);
+    let mut spans = Vec::with_capacity(CHUNK);
     while !failed.load(Ordering::Relaxed) {
         let start = next.fetch_add(CHUNK, Ordering::Relaxed);
         if start >= jobs.len() {
             break;
         }
         let mut out = Chunk::new(start);
+        // The chunk's to-be-signed data back to back, signed in one batch.
+        all.clear();
+        spans.clear();
         for job in jobs.iter().skip(start).take(CHUNK) {
             job.signed_data(zone, keys, &mut prefix, &mut data);
-            match session.sign(keys[job.key].backend_index, &data) {
-                Ok(sig) => out.push(&sig),
-                Err(e) => {
-                    failed.store(true, Ordering::Relaxed);
-                    return Err(e);
-                }
+            spans.push((
+                keys[job.key].backend_index,
+                all.len()..all.len() + data.len(),
+            ));
+            all.extend_from_slice(&data);
+        }
+        let items: Vec<(usize, &[u8])> = spans.iter().map(|(k, r)| (*k, &all[r.clone()])).collect();
+        match session.sign_batch(&items) {
+            Ok(sigs) => sigs.iter().for_each(|sig| out.push(sig)),
+            Err(e) => {
+                failed.store(true, Ordering::Relaxed);
+                return Err(e);
             }
         }
         let n = out.len();
