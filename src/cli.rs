@@ -1089,7 +1089,8 @@ pub fn man_page() -> Vec<u8> {
 
 fn man_subcommand(out: &mut Vec<u8>, title: &str, cmd: &clap::Command) {
     if cmd.has_subcommands() {
-        for sub in cmd.get_subcommands() {
+        // Hidden ones (`hsm worker`) are zonesign's own business, not the reader's.
+        for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
             man_subcommand(out, &format!("{title} {}", sub.get_name()), sub);
         }
         return;

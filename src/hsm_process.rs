@@ -57,6 +57,11 @@ pub fn worker_exe() -> Option<&'static Path> {
     WORKER_EXE.get().map(PathBuf::as_path)
 }
 
+/// Told of each worker's login and logout, for the audit log (SEC-6.5: every login is
+/// logged): the event ("login" or "logout"), the token label, the worker's pid, and
+/// the error of a login that failed.
+pub type AuditHook = Arc<dyn Fn(&'static str, &str, u32, Option<&HsmError>) + Send + Sync>;
+
 /// What a worker needs to sign: the same facts a [`crate::hsm::Pkcs11Signer`] is
 /// built from.
 pub struct WorkerSpec {
@@ -72,6 +77,8 @@ pub struct WorkerSpec {
     pub keys: Vec<(Vec<u8>, Algorithm)>,
     /// Whether the worker signs with session copies of the keys.
     pub session_copies: bool,
+    /// Where the workers' logins and logouts are reported.
+    pub audit: Option<AuditHook>,
 }
 
 impl std::fmt::Debug for WorkerSpec {
@@ -88,17 +95,29 @@ impl std::fmt::Debug for WorkerSpec {
 #[derive(Debug)]
 pub struct ProcessSigner {
     spec: WorkerSpec,
+    /// Held while a worker starts: see [`SigningBackend::open_session`] below.
+    starting: std::sync::Mutex<()>,
 }
 
 impl ProcessSigner {
     /// A signer that starts one worker per session with `spec`.
     pub fn new(spec: WorkerSpec) -> ProcessSigner {
-        ProcessSigner { spec }
+        ProcessSigner {
+            spec,
+            starting: std::sync::Mutex::new(()),
+        }
     }
 }
 
 impl SigningBackend for ProcessSigner {
+    /// Starts a worker and waits until it is logged in with its session open, one
+    /// worker of this token at a time. Why one at a time: a login rewrites SoftHSM2's
+    /// token.object (it clears the PIN-count flags), and another process that reads
+    /// the token directory meanwhile can find no token or get CKR_GENERAL_ERROR from
+    /// C_GetTokenInfo (seen here with two workers starting together, a few runs in
+    /// ten). Starting a worker takes some tens of milliseconds.
     fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
+        let _one = self.starting.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Box::new(ProcessSession::start(&self.spec)?))
     }
 }
@@ -110,6 +129,9 @@ struct ProcessSession {
     to: Option<BufWriter<ChildStdin>>,
     from: BufReader<ChildStdout>,
     copies: usize,
+    /// The token label and audit hook, for the logout at the end.
+    token: String,
+    audit: Option<AuditHook>,
 }
 
 impl ProcessSession {
@@ -117,6 +139,9 @@ impl ProcessSession {
     fn start(spec: &WorkerSpec) -> Result<ProcessSession, HsmError> {
         let mut child = Command::new(&spec.exe)
             .args(["hsm", "worker"])
+            // The worker gets the PIN over its pipe; it has no use for a copy in its
+            // environment, where the parent may have found it (SEC-6.1).
+            .env_remove(crate::config::PIN_ENV)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -135,11 +160,25 @@ impl ProcessSession {
             to: Some(BufWriter::with_capacity(1 << 16, to)),
             from: BufReader::with_capacity(1 << 16, from),
             copies: 0,
+            token: spec.token.clone(),
+            audit: None,
         };
-        s.send(|w| write_hello(w, spec))?;
-        s.answer()??;
-        s.copies = read_u32(&mut s.from).map_err(|e| s.died(&e))? as usize;
+        let login = s.hello(spec);
+        if let Some(hook) = &spec.audit {
+            hook("login", &spec.token, s.child.id(), login.as_ref().err());
+        }
+        login?;
+        s.audit = spec.audit.clone();
         Ok(s)
+    }
+
+    /// Sends the hello and reads the answer: the worker is logged in and has its
+    /// session.
+    fn hello(&mut self, spec: &WorkerSpec) -> Result<(), HsmError> {
+        self.send(|w| write_hello(w, spec))?;
+        self.answer()??;
+        self.copies = read_u32(&mut self.from).map_err(|e| self.died(&e))? as usize;
+        Ok(())
     }
 
     /// Writes one message to the worker and flushes it.
@@ -221,6 +260,9 @@ impl Drop for ProcessSession {
             let _ = w.flush();
         }
         let _ = self.child.wait();
+        if let Some(hook) = &self.audit {
+            hook("logout", &self.token, self.child.id(), None);
+        }
     }
 }
 
@@ -236,7 +278,7 @@ pub fn serve() -> i32 {
     };
     let mut input = BufReader::with_capacity(1 << 16, io::stdin().lock());
     let mut output = BufWriter::with_capacity(1 << 16, out);
-    match serve_on(&mut input, &mut output) {
+    match serve_on(&mut input, &mut output, Module::load) {
         Ok(None) => 0,
         Ok(Some(e)) => {
             let _ = write_error(&mut output, &e);
@@ -260,9 +302,16 @@ fn protocol_stdout() -> Option<std::fs::File> {
 
 /// The worker's conversation: `Ok(None)` at the parent's end of input, `Ok(Some(e))`
 /// for an HSM error to report, `Err` for a pipe that failed.
-fn serve_on(r: &mut impl Read, w: &mut impl Write) -> io::Result<Option<HsmError>> {
+///
+/// `load` loads the module: [`Module::load`], except in tests, which share the test
+/// process's module (dropping a second handle on it would finalise it for all).
+fn serve_on(
+    r: &mut impl Read,
+    w: &mut impl Write,
+    load: impl FnOnce(&Path) -> Result<Module, HsmError>,
+) -> io::Result<Option<HsmError>> {
     let hello = read_hello(r)?;
-    let opened = Module::load(&hello.module)
+    let opened = load(&hello.module)
         .and_then(|m| m.open(&hello.token, &hello.pin))
         .and_then(|t| t.signer(&hello.keys))
         .and_then(|s| s.with_session_copies(hello.session_copies).open_session());
@@ -436,4 +485,155 @@ fn write_batch(w: &mut impl Write, items: &[(usize, &[u8])]) -> io::Result<()> {
         write_field(w, data)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::VerifyingKey;
+    use crate::hsm::test_support::{SOFTHSM_MODULE, module};
+
+    const USER_PIN: &str = "worker-user-4321";
+
+    /// The test process's module, as the worker's loader.
+    fn shared(_: &Path) -> Result<Module, HsmError> {
+        Ok(module().clone())
+    }
+
+    fn spec(label: &str, keys: Vec<(Vec<u8>, Algorithm)>) -> WorkerSpec {
+        WorkerSpec {
+            exe: PathBuf::from("/nonexistent/zonesign"),
+            module: PathBuf::from(SOFTHSM_MODULE),
+            token: label.to_string(),
+            pin: Arc::new(Pin::new(USER_PIN.to_string())),
+            keys,
+            session_copies: true,
+            audit: None,
+        }
+    }
+
+    /// The tests' token, made once, with one P-256 key: label, CKA_ID, public key.
+    fn worker_token() -> &'static (&'static str, Vec<u8>, Vec<u8>) {
+        static TOKEN: std::sync::OnceLock<(&str, Vec<u8>, Vec<u8>)> = std::sync::OnceLock::new();
+        TOKEN.get_or_init(|| {
+            let m = module();
+            let label = "hsm-worker";
+            // Other tests of this process initialise tokens too, and SoftHSM2 offers
+            // one free slot at a time: a race for it is tried again.
+            let mut tries = 0;
+            while let Err(e) = m.init_token(
+                label,
+                &Pin::new("so-9876".into()),
+                &Pin::new(USER_PIN.into()),
+            ) {
+                tries += 1;
+                assert!(
+                    tries < 100 && matches!(e, HsmError::NoFreeSlot),
+                    "init: {e}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            let token = m.open(label, &Pin::new(USER_PIN.into())).expect("open");
+            let id = vec![0xAB, 1];
+            let public = token
+                .generate_key(Algorithm::EcdsaP256Sha256, 0, &id, "worker")
+                .expect("keygen");
+            // The token stays logged in for the tests (login state is per process).
+            std::mem::forget(token);
+            (label, id, public)
+        })
+    }
+
+    /// Reads one answer of `serve_on` from `out`: the status, then `read_on`.
+    fn status(out: &mut &[u8]) -> u8 {
+        let mut b = [0u8; 1];
+        out.read_exact(&mut b).expect("status byte");
+        b[0]
+    }
+
+    /// The whole conversation with a real SoftHSM2 token, without the process: the
+    /// hello logs in and makes the session copy, each batch comes back as verifying
+    /// signatures in order, and the end of input ends the worker cleanly.
+    #[test]
+    fn a_worker_signs_each_batch_in_order_and_stops_at_the_end_of_input() {
+        let (label, id, public) = worker_token();
+        let s = spec(label, vec![(id.clone(), Algorithm::EcdsaP256Sha256)]);
+        let batches: [&[&[u8]]; 2] = [&[b"one", b"two", b"three"], &[b"four"]];
+        let mut input = Vec::new();
+        write_hello(&mut input, &s).unwrap();
+        for b in batches {
+            let items: Vec<(usize, &[u8])> = b.iter().map(|d| (0, *d)).collect();
+            write_batch(&mut input, &items).unwrap();
+        }
+        let mut out = Vec::new();
+        let end = serve_on(&mut &input[..], &mut out, shared).expect("conversation");
+        assert!(end.is_none(), "no HSM error: {end:?}");
+        let vk = VerifyingKey::from_dnskey(13, public).unwrap();
+        let mut r = &out[..];
+        assert_eq!(status(&mut r), 0);
+        assert_eq!(read_u32(&mut r).unwrap(), 1, "one session copy of the key");
+        for b in batches {
+            assert_eq!(status(&mut r), 0);
+            for data in b {
+                let sig = read_field(&mut r).unwrap();
+                vk.verify(data, &sig)
+                    .expect("the worker's signature verifies");
+            }
+        }
+        assert!(r.is_empty(), "nothing after the last answer");
+    }
+
+    /// A hello the token refuses (here: a key id it does not hold) is answered with
+    /// the HSM error in words, which the parent turns into [`HsmError::Worker`].
+    #[test]
+    fn a_worker_reports_an_hsm_error_in_words() {
+        let (label, _, _) = worker_token();
+        let s = spec(label, vec![(vec![9, 9], Algorithm::RsaSha256)]);
+        let mut input = Vec::new();
+        write_hello(&mut input, &s).unwrap();
+        let mut out = Vec::new();
+        let err = serve_on(&mut &input[..], &mut out, shared)
+            .expect("conversation")
+            .expect("an HSM error");
+        assert!(matches!(err, HsmError::KeyNotFound { .. }), "{err}");
+        assert!(out.is_empty(), "nothing answered before the error");
+    }
+
+    /// Broken conversations are I/O errors, never panics or huge allocations.
+    #[test]
+    fn malformed_input_is_refused() {
+        let mut out = Vec::new();
+        let e = serve_on(&mut &b"HELO"[..], &mut out, shared).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let mut hello = MAGIC.to_vec();
+        hello.extend_from_slice(&u32::MAX.to_le_bytes());
+        let e = serve_on(&mut &hello[..], &mut out, shared).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData, "an absurd length");
+        let e = serve_on(&mut &MAGIC[..], &mut out, shared).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::UnexpectedEof);
+        let mut batch = Vec::new();
+        batch.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(read_count(&mut &batch[..]).is_err(), "an absurd batch");
+        assert!(read_count(&mut &[][..]).unwrap().is_none(), "end of input");
+    }
+
+    /// The hello carries every field through, the PIN included (and only there).
+    #[test]
+    fn hello_round_trip() {
+        let s = spec(
+            "tok",
+            vec![
+                (vec![1, 2, 3], Algorithm::RsaSha1),
+                (vec![4], Algorithm::Ed25519),
+            ],
+        );
+        let mut buf = Vec::new();
+        write_hello(&mut buf, &s).unwrap();
+        let h = read_hello(&mut &buf[..]).unwrap();
+        assert_eq!(h.module, s.module);
+        assert_eq!(h.token, "tok");
+        assert!(h.pin.found_in(USER_PIN.as_bytes()));
+        assert!(h.session_copies);
+        assert_eq!(h.keys, s.keys);
+    }
 }

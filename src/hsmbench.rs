@@ -64,6 +64,8 @@ pub struct BenchReport {
     /// Sessions that signed with their own session copy of the key
     /// (`[hsm] session-key-copies`); fewer than `sessions` means the token refused.
     pub copying_sessions: usize,
+    /// Whether each session ran in its own worker process (`[hsm] worker-processes`).
+    pub worker_processes: bool,
 }
 
 impl BenchReport {
@@ -72,7 +74,7 @@ impl BenchReport {
         let per: Vec<String> = self.per_session.iter().map(|r| format!("{r:.0}")).collect();
         format!(
             "token '{}': {} {} bits (ZSK {}), {}, {}-byte message\n\
-             {} sessions ({} with a session copy of the key), {:.1} s: {} signatures, {:.0} signatures/s total ({:.0}/s per session: {})\n",
+             {} sessions ({}{} with a session copy of the key), {:.1} s: {} signatures, {:.0} signatures/s total ({:.0}/s per session: {})\n",
             self.token,
             self.algorithm,
             self.bits,
@@ -80,6 +82,11 @@ impl BenchReport {
             self.mechanism,
             self.message_bytes,
             self.sessions,
+            if self.worker_processes {
+                "in worker processes, "
+            } else {
+                "in threads, "
+            },
             self.copying_sessions,
             self.seconds,
             self.signatures,
@@ -121,7 +128,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
     let labels = signing_tokens(cfg);
     let tokens = login_all(&module, &labels, &pin, &audit)?;
     let key = [(zsk.id_bytes()?, zsk.algorithm)];
-    let result = signing_backend(cfg, &tokens, &labels, &pin, &key)
+    let result = signing_backend(cfg, "hsm bench", &tokens, &labels, &pin, &key)
         .map_err(Into::into)
         .and_then(|backend| measure(&backend, sessions, opts.duration));
     drop(tokens);
@@ -155,6 +162,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
         rate: signatures as f64 / seconds,
         per_session,
         copying_sessions,
+        worker_processes: crate::setup::worker_processes(cfg),
     })
 }
 

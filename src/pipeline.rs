@@ -584,6 +584,9 @@ fn sign_in_hsm(
             if stats.session_key_copies > 0 {
                 event["session_key_copies"] = json!(stats.session_key_copies);
             }
+            if crate::setup::worker_processes(cfg) {
+                event["worker_processes"] = json!(true);
+            }
             event
         }
         Err(e) => json!({"zone": origin, "keys": tags, "result": "failed", "error": e.to_string()}),
@@ -617,7 +620,7 @@ fn sign_with_tokens(
     for (token, label) in tokens.iter().zip(labels) {
         check_token_keys(token, label, keys, &handles, tokens.len() > 1)?;
     }
-    let signer = crate::setup::signing_backend(cfg, tokens, labels, pin, &handles)?;
+    let signer = crate::setup::signing_backend(cfg, "sign", tokens, labels, pin, &handles)?;
     let sign_keys: Vec<SignKey> = keys
         .iter()
         .enumerate()

@@ -194,12 +194,14 @@ pub fn signing_tokens(cfg: &crate::config::Config) -> Vec<&String> {
 /// in each token here, so a missing key or mechanism fails before any worker starts.
 pub fn signing_backend(
     cfg: &crate::config::Config,
+    command: &str,
     tokens: &[crate::hsm::Token],
     labels: &[&String],
     pin: &std::sync::Arc<Pin>,
     handles: &[(Vec<u8>, crate::algorithm::Algorithm)],
 ) -> Result<crate::hsm::Cluster, crate::hsm::HsmError> {
-    let exe = crate::hsm_process::worker_exe().filter(|_| cfg.hsm.worker_processes);
+    let exe = crate::hsm_process::worker_exe().filter(|_| worker_processes(cfg));
+    let audit = exe.map(|_| worker_audit(AuditLog::new(&cfg.files.audit_log, command)));
     let mut members: Vec<Box<dyn crate::hsm::SigningBackend>> = Vec::new();
     for (token, label) in tokens.iter().zip(labels) {
         let signer = token
@@ -214,12 +216,38 @@ pub fn signing_backend(
                     pin: std::sync::Arc::clone(pin),
                     keys: handles.to_vec(),
                     session_copies: cfg.hsm.session_key_copies,
+                    audit: audit.clone(),
                 },
             )),
             None => Box::new(signer),
         });
     }
     Ok(crate::hsm::Cluster::new(members))
+}
+
+/// Whether signing sessions run in worker processes: `[hsm] worker-processes` is on
+/// and this is the zonesign binary ([`crate::hsm_process::enable`]).
+pub fn worker_processes(cfg: &crate::config::Config) -> bool {
+    cfg.hsm.worker_processes && crate::hsm_process::worker_exe().is_some()
+}
+
+/// Records each signing worker's own login and logout in `log` (SEC-6.5), one
+/// thread at a time: the events chain to the log's last line.
+fn worker_audit(log: AuditLog) -> crate::hsm_process::AuditHook {
+    let log = std::sync::Mutex::new(log);
+    std::sync::Arc::new(move |event, token, pid, error| {
+        let mut fields = json!({"token": token, "worker": pid});
+        if event == "login" {
+            fields["result"] = json!(if error.is_some() { "failed" } else { "ok" });
+        }
+        if let Some(e) = error {
+            fields["error"] = json!(e.to_string());
+        }
+        let log = log.lock().unwrap_or_else(|p| p.into_inner());
+        // As for the parent's own logout: a failure to log must not hide the run's
+        // outcome; the sign event after it fails the run if the log is unwritable.
+        let _ = log.record(event, fields);
+    })
 }
 
 /// Logs in to each of `labels` in turn (see [`login`]). When one fails, those already

@@ -265,6 +265,7 @@ fn run_pool(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let workers = sessions.min(jobs.len().div_ceil(CHUNK)).max(1);
+    let ready = std::sync::Barrier::new(workers);
     let mut chunks: Vec<Option<Chunk>> = (0..jobs.len().div_ceil(CHUNK)).map(|_| None).collect();
     let mut bad = None;
     let results: Vec<Result<(), HsmError>> = std::thread::scope(|s| {
@@ -272,19 +273,8 @@ fn run_pool(
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 let tx = tx.clone();
-                let (next, failed) = (&next, &failed);
-                s.spawn(move || {
-                    worker(
-                        zone,
-                        jobs,
-                        keys,
-                        (backend, copies),
-                        next,
-                        failed,
-                        &tx,
-                        progress,
-                    )
-                })
+                let shared = (&next, &failed, &ready);
+                s.spawn(move || worker(zone, jobs, keys, (backend, copies), shared, &tx, progress))
             })
             .collect();
         drop(tx);
@@ -473,14 +463,18 @@ fn worker(
     jobs: &[Job],
     keys: &[SignKey],
     (backend, copies): (&dyn SigningBackend, &AtomicUsize),
-    next: &AtomicUsize,
-    failed: &AtomicBool,
+    (next, failed, ready): (&AtomicUsize, &AtomicBool, &std::sync::Barrier),
     done: &std::sync::mpsc::SyncSender<Chunk>,
     progress: Option<&indicatif::ProgressBar>,
 ) -> Result<(), HsmError> {
-    let mut session: Box<dyn SigningSession> = backend
-        .open_session()
-        .inspect_err(|_| failed.store(true, Ordering::Relaxed))?;
+    let opened = backend.open_session();
+    if opened.is_err() {
+        failed.store(true, Ordering::Relaxed);
+    }
+    // Every session is open (a worker process logged in) before any signs, so that
+    // the first chunks do not all go to whichever session happened to start first.
+    ready.wait();
+    let mut session: Box<dyn SigningSession> = opened?;
     copies.fetch_add(session.key_copies(), Ordering::Relaxed);
     let mut prefix = Vec::with_capacity(256);
     let mut data = Vec::with_capacity(4096);

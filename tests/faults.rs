@@ -586,6 +586,108 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
     assert!(failed > 0, "the token was never lost during a run");
 }
 
+/// The signing worker processes of a running `zonesign` (`hsm worker` children of
+/// `parent`), by pid.
+fn workers_of(parent: u32) -> Vec<u32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Field 4, after the parenthesised command name, is the parent's pid.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            ppid == Some(parent) && cmdline.windows(11).any(|w| w == b"hsm\0worker\0")
+        })
+        .collect()
+}
+
+/// A signing worker process that dies mid-run (as a crashing PKCS#11 module would
+/// take it) ends the run with exit 3 and a message that says so; the output, the
+/// key state and the audit chain are intact, the failure is logged, and no temp
+/// file is left. The workers got the PIN over their pipe: it is in neither their
+/// command line nor their environment (SEC-6.1), even when the parent has it in
+/// `ZONESIGN_PIN`.
+#[test]
+fn a_signing_worker_killed_mid_run_exits_3_and_keeps_the_output() {
+    let setup = Setup::new("rsasha1");
+    let zone = setup.path("big.zone");
+    big_zone(&zone, 3000);
+    let out = setup.path("big.signed");
+    assert_exit(
+        &run(&mut sign_cmd(&setup, &zone, &out)),
+        EXIT_OK,
+        "first sign",
+    );
+    let pin = fs::read_to_string(setup.pin_file()).unwrap();
+    let pin = pin.trim();
+    let keys = fs::read(setup.dir.join("keys.toml")).unwrap();
+    let mut killed = 0;
+    for attempt in 0..5 {
+        let before = fs::read(&out).unwrap();
+        let mut cmd = setup.cmd();
+        let child = cmd
+            .env("ZONESIGN_PIN", pin)
+            .arg("sign")
+            .arg(&zone)
+            .args(["--origin", "big.", "--out"])
+            .arg(&out)
+            .args(no_reuse(&setup))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn sign");
+        let parent = child.id();
+        let t0 = Instant::now();
+        let mut victim = None;
+        while victim.is_none() && t0.elapsed().as_secs() < 60 {
+            victim = workers_of(parent).first().copied();
+            if victim.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
+        if let Some(pid) = victim {
+            for what in ["cmdline", "environ"] {
+                let text = fs::read(format!("/proc/{pid}/{what}")).unwrap_or_default();
+                assert!(
+                    !text.windows(pin.len()).any(|w| w == pin.as_bytes()),
+                    "the PIN is in a worker's {what}"
+                );
+            }
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
+        let r = wait(child, "zonesign sign while a worker is killed");
+        match r.status.code() {
+            Some(EXIT_HSM) => {
+                killed += 1;
+                let err = stderr(&r);
+                assert!(err.contains("signing worker process"), "{err}");
+                assert_eq!(fs::read(&out).unwrap(), before, "output changed");
+                assert_eq!(fs::read(setup.dir.join("keys.toml")).unwrap(), keys);
+                let log = audit_log(&setup);
+                assert!(
+                    log.iter()
+                        .rev()
+                        .take(3)
+                        .any(|l| l["event"] == "sign" && l["result"] == "failed"),
+                    "failure not logged: {log:?}"
+                );
+            }
+            Some(EXIT_OK) => eprintln!("attempt {attempt}: the run ended before the kill"),
+            _ => panic!("worker killed: {}", describe(&r)),
+        }
+        assert!(stale_temp_files(&out).is_empty());
+        assert_audit_chain_intact(&setup);
+        if killed > 0 {
+            break;
+        }
+    }
+    assert!(killed > 0, "no run was caught with a worker to kill");
+}
+
 /// Issue 7: "stale temporary files of a killed run are cleaned up by the next run"
 /// (the signing core's job, `pipeline::sign`).
 #[test]

@@ -23,6 +23,8 @@ fn hsm_bench_reports_a_positive_rate() {
     assert_eq!(report["per_session"].as_array().map(Vec::len), Some(2));
     // SoftHSM2 makes the session copies (`[hsm] session-key-copies`, on by default).
     assert_eq!(report["copying_sessions"], 2, "{report}");
+    // Each session ran in its own worker process (`[hsm] worker-processes`).
+    assert_eq!(report["worker_processes"], true, "{report}");
     assert!(report["signatures"].as_u64().unwrap_or(0) > 0, "{report}");
     assert!(report["rate"].as_f64().unwrap_or(0.0) > 0.0, "{report}");
     assert_eq!(report["algorithm"], "ecdsap256sha256");

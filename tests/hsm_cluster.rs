@@ -106,8 +106,18 @@ fn audit(setup: &Setup) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Signs the sample zone with 2000 more delegations, enough chunks of work for
+/// every one of the 4 sessions.
 fn sign(setup: &Setup, out: &Path) -> std::process::Output {
-    setup.sign_with(&fixture("se-sample.zone"), "se.", out, &["--sessions", "4"])
+    let zone = setup.path("se-bigger.zone");
+    if !zone.exists() {
+        let mut text = fs::read_to_string(fixture("se-sample.zone")).expect("sample zone");
+        for i in 0..2000 {
+            text.push_str(&format!("extra{i} IN NS ns1.example.net.\n"));
+        }
+        fs::write(&zone, text).expect("write zone");
+    }
+    setup.sign_with(&zone, "se.", out, &["--sessions", "4"])
 }
 
 /// Issue 5: with `extra-tokens`, the signing sessions are spread over every token,
@@ -133,11 +143,25 @@ fn signing_sessions_are_spread_over_every_token_of_a_cluster() {
             );
         }
     }
+    // Each session was a worker process with a login and a logout of its own
+    // (SEC-6.5), on both tokens.
+    let by_worker = |what: &str, label: &str| {
+        events
+            .iter()
+            .filter(|e| e["event"] == what && e["token"] == label && e["worker"].is_u64())
+            .count()
+    };
+    for label in ["zonesign", "zonesign-member-b"] {
+        let logins = by_worker("login", label);
+        assert!(logins >= 1, "worker logins on {label}: {events:#?}");
+        assert_eq!(logins, by_worker("logout", label), "{events:#?}");
+    }
     let sign = events
         .iter()
         .find(|e| e["event"] == "sign")
         .unwrap_or_else(|| panic!("a sign event: {events:#?}"));
     let text = sign.to_string();
+    assert_eq!(sign["worker_processes"], true, "{text}");
     let per_token: Vec<(String, u64)> =
         serde_json::from_value(sign["per_token"].clone()).expect("per_token pairs");
     let labels: Vec<&str> = per_token.iter().map(|(l, _)| l.as_str()).collect();
