@@ -210,8 +210,22 @@ fn sign_forwards_audit_events_to_syslog_and_survives_an_outage() {
         .collect();
     // Key lifecycle events (issue 6: `key-adopted` on the first run after init) are
     // forwarded too; the HSM session's own events come in this order.
-    let hsm: Vec<&String> = events.iter().filter(|e| !e.starts_with("key-")).collect();
-    assert_eq!(hsm, ["login", "sign", "logout"], "{events:?}");
+    // The signing worker processes' own logins and logouts (SEC-6.5) come between
+    // the parent's login and the sign event, each with its pid.
+    let hsm: Vec<String> = new_lines
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|v| !v["event"].as_str().unwrap_or("").starts_with("key-"))
+        .map(|v| match v["worker"].as_u64() {
+            Some(_) => format!("worker {}", v["event"].as_str().unwrap_or("")),
+            None => v["event"].as_str().unwrap_or("").to_string(),
+        })
+        .collect();
+    assert_eq!(
+        hsm,
+        ["login", "worker login", "worker logout", "sign", "logout"],
+        "{events:?}"
+    );
 
     // Outage: the socket is gone. Signing goes on; the outage is recorded.
     drop(sock);
@@ -225,7 +239,8 @@ fn sign_forwards_audit_events_to_syslog_and_survives_an_outage() {
         .lines()
         .filter(|l| l.contains("\"syslog-error\""))
         .count();
-    assert_eq!(errors, 3, "one syslog-error per lost event:\n{text}");
+    // login, the worker's login and logout, sign, logout.
+    assert_eq!(errors, 5, "one syslog-error per lost event:\n{text}");
     assert_exit(
         &run(setup.cmd().args(["audit", "verify"])),
         EXIT_OK,
