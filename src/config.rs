@@ -41,13 +41,15 @@ pub struct HsmSection {
     /// Parallel PKCS#11 sessions for signing; 0 means one per CPU core.
     #[serde(default)]
     pub sessions: usize,
-    /// Further tokens of the same module that hold the very same keys (the partitions
-    /// or members of an HSM cluster, which replicates keys itself): the signing
-    /// sessions are spread over `token` and these, round-robin, which is how a
-    /// registry scales past one box. Each is logged in with the same PIN, and each
-    /// key's public half is checked in every one before anything is signed.
+    /// Further tokens that hold the very same keys (the partitions or members of an
+    /// HSM cluster, which replicates keys itself): the signing sessions are spread
+    /// over `token` and these, round-robin, which is how a registry scales past one
+    /// box. Each is a label of `module` logged in with the same PIN, or a table that
+    /// names its own `module` (another HSM's library) and `pin-file` (a partition
+    /// with a PIN of its own). Each key's public half is checked in every token
+    /// before anything is signed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub extra_tokens: Vec<String>,
+    pub extra_tokens: Vec<ExtraToken>,
     /// Each signing session copies the keys into session objects (sensitive, not
     /// extractable, destroyed with the session) and signs with the copies. On by
     /// default: SoftHSM2's file store re-reads a token object's files at every use,
@@ -63,6 +65,41 @@ pub struct HsmSection {
     /// the run with an HSM error. Set false to sign in threads of the main process.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub worker_processes: bool,
+}
+
+/// One entry of `extra-tokens`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ExtraToken {
+    /// A token of the `[hsm]` module, logged in with the same PIN.
+    Label(String),
+    /// A token with its own module or PIN file.
+    Token(TokenSpec),
+}
+
+/// A token named with its own module or PIN file (`extra-tokens = [{ token = ... }]`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TokenSpec {
+    /// The token's label.
+    pub token: String,
+    /// Its PKCS#11 module; default: the `[hsm]` module.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<PathBuf>,
+    /// Its PIN file (mode 0600); default: the `[hsm]` PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin_file: Option<PathBuf>,
+}
+
+/// A token that signs, with everything needed to log in to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningToken {
+    /// The token's label.
+    pub label: String,
+    /// Its PKCS#11 module.
+    pub module: PathBuf,
+    /// Its own PIN file, or `None` for the `[hsm]` PIN (`ZONESIGN_PIN` or `pin-file`).
+    pub pin_file: Option<PathBuf>,
 }
 
 /// Serde default for settings that are on unless turned off.
@@ -180,6 +217,11 @@ impl Config {
         abs(&mut cfg.files.audit_log);
         cfg.files.policy.as_mut().map(abs);
         cfg.hsm.pin_file.as_mut().map(abs);
+        for extra in &mut cfg.hsm.extra_tokens {
+            if let ExtraToken::Token(t) = extra {
+                t.pin_file.as_mut().map(abs);
+            }
+        }
         cfg.hsm.softhsm_conf.as_mut().map(abs);
         if let Some(a) = cfg.audit.as_mut() {
             abs(&mut a.socket);
@@ -230,12 +272,46 @@ impl Config {
         }
     }
 
+    /// The tokens that sign: `token`, then `extra-tokens`, in that order.
+    pub fn signing_tokens(&self) -> Vec<SigningToken> {
+        let main = SigningToken {
+            label: self.hsm.token.clone(),
+            module: self.hsm.module.clone(),
+            pin_file: None,
+        };
+        let extras = self.hsm.extra_tokens.iter().map(|e| match e {
+            ExtraToken::Label(label) => SigningToken {
+                label: label.clone(),
+                module: self.hsm.module.clone(),
+                pin_file: None,
+            },
+            ExtraToken::Token(t) => SigningToken {
+                label: t.token.clone(),
+                module: t.module.clone().unwrap_or_else(|| self.hsm.module.clone()),
+                pin_file: t.pin_file.clone(),
+            },
+        });
+        std::iter::once(main).chain(extras).collect()
+    }
+
+    /// The user PIN of `token`: its own PIN file if it has one, else [`Config::pin`].
+    pub fn pin_for(&self, token: &SigningToken) -> Result<Pin> {
+        match &token.pin_file {
+            Some(file) => self.audited_pin(read_pin_file(file)),
+            None => self.pin(),
+        }
+    }
+
     /// The user PIN: `$ZONESIGN_PIN` if set, else the PIN file (SEC-6.1).
     ///
     /// A PIN file that others can read is refused, as ssh refuses such a key file: a
     /// PIN that every local user can read protects nothing.
     pub fn pin(&self) -> Result<Pin> {
-        let pin = self.read_pin();
+        self.audited_pin(self.read_pin())
+    }
+
+    /// Logs a failed PIN read (SEC-6.5) and passes the result on.
+    fn audited_pin(&self, pin: Result<Pin>) -> Result<Pin> {
         if let Err(e) = &pin {
             // A failed PIN read is an access attempt too (SEC-6.5). The message names
             // the file and the problem, never a PIN. Failing to log must not hide `e`.
@@ -263,27 +339,32 @@ impl Config {
                 self.path.display()
             )));
         };
-        let meta = std::fs::metadata(file).map_err(|e| {
-            Error::Key(format!(
-                "no PIN: cannot read the PIN file {} ({e}); check pin-file in the config and restore the file, or set {PIN_ENV}",
-                file.display()
-            ))
-        })?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(Error::Key(format!(
-                "the PIN file {} is readable by others; run `chmod 600 {}` (SEC-6.1)",
-                file.display(),
-                file.display()
-            )));
-        }
-        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
-        let pin = text.trim_end_matches(['\n', '\r']).to_string();
-        if pin.is_empty() {
-            return Err(Error::Key(format!(
-                "the PIN file {} is empty",
-                file.display()
-            )));
-        }
-        Ok(Pin::new(pin))
+        read_pin_file(file)
     }
+}
+
+/// Reads a PIN file: only its owner may read it (SEC-6.1), and it must not be empty.
+fn read_pin_file(file: &Path) -> Result<Pin> {
+    let meta = std::fs::metadata(file).map_err(|e| {
+        Error::Key(format!(
+            "no PIN: cannot read the PIN file {} ({e}); check pin-file in the config and restore the file, or set {PIN_ENV}",
+            file.display()
+        ))
+    })?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(Error::Key(format!(
+            "the PIN file {} is readable by others; run `chmod 600 {}` (SEC-6.1)",
+            file.display(),
+            file.display()
+        )));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let pin = text.trim_end_matches(['\n', '\r']).to_string();
+    if pin.is_empty() {
+        return Err(Error::Key(format!(
+            "the PIN file {} is empty",
+            file.display()
+        )));
+    }
+    Ok(Pin::new(pin))
 }

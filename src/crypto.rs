@@ -126,18 +126,22 @@ pub fn ds_rdata(
 
 /// The parsed key material, one variant per verification routine.
 ///
-/// RSA and ECDSA verification runs on ring (BoringSSL's assembly, 3x the `rsa` crate for
-/// RSA-1024 and 5x the `p256` crate for P-256 measured here), because the gate checks
-/// every signature of a 2-million-RRset zone on every full sign; Ed25519 stays on
+/// ECDSA verification runs on ring (BoringSSL's assembly, 5x the `p256` crate for P-256
+/// measured here), or on the key's own table ([`crate::ecdsa_table`]), because the gate
+/// checks every signature of a 2-million-RRset zone on every full sign. RSA runs on
+/// OpenSSL's libcrypto with the key parsed once: ring has no parsed RSA public key and
+/// sets the modulus up again for every signature, which cost more than the modular
+/// exponentiation itself for RSA-1024 (see [`verify_rsa`]). Ed25519 stays on
 /// ed25519-dalek, which is as fast and also validates the point when the key is parsed.
 #[derive(Clone)]
 enum KeyKind {
     /// RSASHA1, RSASHA1-NSEC3-SHA1, RSASHA256, RSASHA512 (algorithms 5, 7, 8, 10): the
-    /// modulus and exponent without leading zeros, and ring's parameters for the hash.
+    /// key as libcrypto holds it (its Montgomery setup cached inside), the modulus
+    /// length in octets, and the hash.
     Rsa {
-        modulus: Vec<u8>,
-        exponent: Vec<u8>,
-        params: &'static ring::signature::RsaParameters,
+        key: std::sync::Arc<openssl::rsa::Rsa<openssl::pkey::Public>>,
+        len: usize,
+        hash: RsaHash,
     },
     /// ECDSAP256SHA256 and ECDSAP384SHA384 (algorithms 13 and 14): the SEC1 uncompressed
     /// point (0x04 || X || Y), already checked to lie on the curve.
@@ -214,17 +218,7 @@ impl VerifyingKey {
     /// same as a well-formed one that does not match: either way the RRSIG is bogus.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
         let ok = match &self.kind {
-            KeyKind::Rsa {
-                modulus,
-                exponent,
-                params,
-            } => {
-                let key = ring::signature::RsaPublicKeyComponents {
-                    n: modulus,
-                    e: exponent,
-                };
-                key.verify(params, message, signature).is_ok()
-            }
+            KeyKind::Rsa { key, len, hash } => verify_rsa(key, *len, *hash, message, signature),
             KeyKind::Ecdsa {
                 table: Some(table), ..
             } => table.verify(&sha2::Sha256::digest(message).into(), signature),
@@ -351,21 +345,88 @@ fn parse_rsa(algorithm: u8, key: &[u8]) -> Result<VerifyingKey, CryptoError> {
     if modulus.last().is_some_and(|b| b % 2 == 0) {
         return Err(bad_key("RSA modulus is even"));
     }
-    let params = match algorithm {
-        5 | 7 => &ring::signature::RSA_PKCS1_1024_8192_SHA1_FOR_LEGACY_USE_ONLY,
-        8 => &ring::signature::RSA_PKCS1_1024_8192_SHA256_FOR_LEGACY_USE_ONLY,
-        10 => &ring::signature::RSA_PKCS1_1024_8192_SHA512_FOR_LEGACY_USE_ONLY,
+    let hash = match algorithm {
+        5 | 7 => RsaHash::Sha1,
+        8 => RsaHash::Sha256,
+        10 => RsaHash::Sha512,
         other => return Err(CryptoError::UnsupportedAlgorithm(other)),
     };
+    let bn = |b: &[u8]| openssl::bn::BigNum::from_slice(b).map_err(|e| bad_key(e.to_string()));
+    let key = openssl::rsa::Rsa::from_public_components(bn(modulus)?, bn(exponent)?)
+        .map_err(|e| bad_key(e.to_string()))?;
     Ok(VerifyingKey {
         algorithm,
         bits: bits as u32,
         kind: KeyKind::Rsa {
-            modulus: modulus.to_vec(),
-            exponent: exponent.to_vec(),
-            params,
+            key: std::sync::Arc::new(key),
+            len: modulus.len(),
+            hash,
         },
     })
+}
+
+/// The hash of an RSA algorithm, with its PKCS#1 v1.5 DigestInfo prefix.
+#[derive(Clone, Copy, Debug)]
+enum RsaHash {
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl RsaHash {
+    /// DigestInfo ‖ hash of `message` (RFC 8017 §9.2 step 2), into `out`; its length.
+    fn digest_info(self, message: &[u8], out: &mut [u8; 19 + 64]) -> usize {
+        const SHA1: [u8; 15] = [
+            0x30, 0x21, 0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00, 0x04,
+            0x14,
+        ];
+        const SHA256: [u8; 19] = [
+            0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x01, 0x05, 0x00, 0x04, 0x20,
+        ];
+        const SHA512: [u8; 19] = [
+            0x30, 0x51, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02,
+            0x03, 0x05, 0x00, 0x04, 0x40,
+        ];
+        fn put(out: &mut [u8], prefix: &[u8], digest: &[u8]) -> usize {
+            out[..prefix.len()].copy_from_slice(prefix);
+            out[prefix.len()..prefix.len() + digest.len()].copy_from_slice(digest);
+            prefix.len() + digest.len()
+        }
+        match self {
+            RsaHash::Sha1 => put(out, &SHA1, &Sha1::digest(message)),
+            RsaHash::Sha256 => put(out, &SHA256, &Sha256::digest(message)),
+            RsaHash::Sha512 => put(out, &SHA512, &sha2::Sha512::digest(message)),
+        }
+    }
+}
+
+/// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) by "encode and compare": the
+/// signature, exactly as long as the modulus, is raised to the public exponent by
+/// libcrypto, which also checks the 00 01 FF..FF 00 padding; what remains must be
+/// the DigestInfo of the message's hash, octet for octet (no parsing of it, so no
+/// Bleichenbacher-style leniency).
+///
+/// Why not ring: its only RSA public key is the unparsed one, so each of the 1.5
+/// million checks of a 1M-delegation sign set the modulus up again; with the key
+/// parsed once, libcrypto keeps the Montgomery setup with the key.
+fn verify_rsa(
+    key: &openssl::rsa::Rsa<openssl::pkey::Public>,
+    len: usize,
+    hash: RsaHash,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    if signature.len() != len {
+        return false;
+    }
+    let mut expected = [0u8; 19 + 64];
+    let n = hash.digest_info(message, &mut expected);
+    let mut out = [0u8; RSA_MAX_BITS / 8];
+    match key.public_decrypt(signature, &mut out, openssl::rsa::Padding::PKCS1) {
+        Ok(got) => out[..got] == expected[..n],
+        Err(_) => false,
+    }
 }
 
 /// Parses an RFC 6605 §4 key: the X||Y point without the SEC1 0x04 tag, 64 octets for

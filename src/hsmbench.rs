@@ -16,9 +16,9 @@ use crate::algorithm::Algorithm;
 use crate::audit::AuditLog;
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hsm::{Module, SigningBackend};
+use crate::hsm::SigningBackend;
 use crate::keys::{KeyStore, Role};
-use crate::setup::{login_all, logout_all, signing_backend, signing_tokens};
+use crate::setup::{login_signing_tokens, logout_all, signing_backend};
 
 /// Size of the message signed in the loop, in bytes.
 pub const MESSAGE_LEN: usize = 180;
@@ -122,16 +122,14 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
         opts.sessions
     };
     let audit = AuditLog::new(&cfg.files.audit_log, "hsm bench");
-    let pin = std::sync::Arc::new(cfg.pin()?);
-    let module = Module::load(&cfg.hsm.module)?;
     // With `extra-tokens`, the sessions are spread over every token, as when signing.
-    let labels = signing_tokens(cfg);
-    let tokens = login_all(&module, &labels, &pin, &audit)?;
+    let signing = login_signing_tokens(cfg, &audit)?;
+    let labels = signing.labels();
     let key = [(zsk.id_bytes()?, zsk.algorithm)];
-    let result = signing_backend(cfg, "hsm bench", &tokens, &labels, &pin, &key)
+    let result = signing_backend(cfg, "hsm bench", &signing, &key)
         .map_err(Into::into)
         .and_then(|backend| measure(&backend, sessions, opts.duration));
-    drop(tokens);
+    drop(signing);
     let fields = match &result {
         Ok((n, _, _, _)) => {
             json!({"what": "benchmark", "keys": [zsk.tag], "signatures": n, "result": "ok"})

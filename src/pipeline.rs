@@ -19,7 +19,6 @@ use crate::checks::{self, Findings};
 use crate::config::Config;
 use crate::crypto::VerifyingKey;
 use crate::error::{Error, Result};
-use crate::hsm::Module;
 use crate::keys::{KeyEntry, KeyStore, Role, ds_for};
 use crate::name::Name;
 use crate::nsec;
@@ -565,15 +564,13 @@ fn sign_in_hsm(
     req: &SignRequest,
 ) -> Result<SignStats> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
-    let pin = std::sync::Arc::new(cfg.pin()?);
-    let module = Module::load(&cfg.hsm.module)?;
-    let labels = crate::setup::signing_tokens(cfg);
-    let tokens = crate::setup::login_all(&module, &labels, &pin, &audit)?;
+    let signing = crate::setup::login_signing_tokens(cfg, &audit)?;
+    let labels = signing.labels();
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
-    let result = sign_with_tokens(cfg, (&tokens, &labels, &pin), zone, keys, policy, req);
+    let result = sign_with_tokens(cfg, &signing, zone, keys, policy, req);
     // Every outcome after a login is recorded, and the logout too (DPS-4.4): a run that
     // fails half-way must not look like an open session in the audit trail.
-    drop(tokens);
+    drop(signing);
     let origin = zone.origin.to_string();
     let event = match &result {
         Ok(stats) => {
@@ -603,11 +600,7 @@ fn sign_in_hsm(
 /// worker, the sessions spread over the tokens.
 fn sign_with_tokens(
     cfg: &Config,
-    (tokens, labels, pin): (
-        &[crate::hsm::Token],
-        &[&String],
-        &std::sync::Arc<crate::hsm::Pin>,
-    ),
+    signing: &crate::setup::SigningTokens,
     zone: &mut Zone,
     keys: &[KeyEntry],
     policy: &Policy,
@@ -617,10 +610,11 @@ fn sign_with_tokens(
     for k in keys {
         handles.push((k.id_bytes()?, k.algorithm));
     }
-    for (token, label) in tokens.iter().zip(labels) {
-        check_token_keys(token, label, keys, &handles, tokens.len() > 1)?;
+    let labels = signing.labels();
+    for (token, label) in signing.tokens.iter().zip(&labels) {
+        check_token_keys(token, label, keys, &handles, labels.len() > 1)?;
     }
-    let signer = crate::setup::signing_backend(cfg, "sign", tokens, labels, pin, &handles)?;
+    let signer = crate::setup::signing_backend(cfg, "sign", signing, &handles)?;
     let sign_keys: Vec<SignKey> = keys
         .iter()
         .enumerate()

@@ -92,8 +92,14 @@ pub fn run(cfg: &Config) -> Checklist {
                 cfg.hsm.module.display()
             ),
         },
-        pin_file_row(cfg, uid),
+        pin_file_row(cfg.hsm.pin_file.as_deref(), uid),
     ];
+    // The own PIN files of `extra-tokens` entries are held to the same rule.
+    for t in cfg.signing_tokens() {
+        if let Some(file) = &t.pin_file {
+            rows.push(pin_file_row(Some(file), uid));
+        }
+    }
     let pin = cfg.pin();
     rows.push(pin_argument_row(pin.as_ref().ok()));
     rows.push(writable_row(cfg, uid));
@@ -117,7 +123,7 @@ pub fn run(cfg: &Config) -> Checklist {
 const KEY_REQUIREMENT: &str = "Every private key in the token is sensitive and never extractable (CKA_SENSITIVE, not CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE)";
 
 /// SEC-6.1: the PIN file belongs to the running user and only they can read it.
-fn pin_file_row(cfg: &Config, uid: Option<u32>) -> Row {
+fn pin_file_row(file: Option<&std::path::Path>, uid: Option<u32>) -> Row {
     let mut row = Row {
         id: "SEC-6.1",
         requirement: "The PIN file is owned by the running user and has mode 0600 or stricter",
@@ -125,7 +131,7 @@ fn pin_file_row(cfg: &Config, uid: Option<u32>) -> Row {
         status: Status::No,
         evidence: String::new(),
     };
-    let Some(file) = &cfg.hsm.pin_file else {
+    let Some(file) = file else {
         row.status = Status::NotCheckable;
         row.evidence = format!(
             "no pin-file in the config; the PIN comes from {} (keep it out of shell history and unit files readable by others)",

@@ -180,30 +180,89 @@ pub fn login(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Resul
     }
 }
 
-/// The labels of every token that signs: `token`, then `extra-tokens`.
-pub fn signing_tokens(cfg: &crate::config::Config) -> Vec<&String> {
-    std::iter::once(&cfg.hsm.token)
-        .chain(&cfg.hsm.extra_tokens)
-        .collect()
+/// The signing tokens, logged in: what `sign` and `hsm bench` sign with.
+pub struct SigningTokens {
+    /// The tokens, in config order (`token`, then `extra-tokens`).
+    pub tokens: Vec<Token>,
+    /// Each token's label, module and PIN, in the same order: the worker processes
+    /// log in with them.
+    pub members: Vec<(crate::config::SigningToken, std::sync::Arc<Pin>)>,
 }
 
-/// The signing backend over the logged-in `tokens` (one member per token, labels in
-/// the same order) for the keys `handles` (CKA_ID, algorithm): sessions in worker
-/// processes when `[hsm] worker-processes` is on and this is the zonesign binary
-/// ([`crate::hsm_process`]), else in threads. Either way each key is first looked up
-/// in each token here, so a missing key or mechanism fails before any worker starts.
+impl SigningTokens {
+    /// The tokens' labels, for messages and the logout events.
+    pub fn labels(&self) -> Vec<String> {
+        self.members.iter().map(|(t, _)| t.label.clone()).collect()
+    }
+}
+
+/// Logs in to every signing token (`token`, then `extra-tokens`), each through its
+/// own module (loaded once per path) with its own PIN, every attempt audit-logged
+/// (see [`login`]). When one fails, those already logged in are logged out again, and
+/// the audit log says so (DPS-4.4).
+pub fn login_signing_tokens(
+    cfg: &crate::config::Config,
+    audit: &AuditLog,
+) -> Result<SigningTokens> {
+    let mut modules: Vec<(std::path::PathBuf, Module)> = Vec::new();
+    let mut done = SigningTokens {
+        tokens: Vec::new(),
+        members: Vec::new(),
+    };
+    for t in cfg.signing_tokens() {
+        let logged_in = login_one(cfg, &t, &mut modules, audit);
+        match logged_in {
+            Ok((token, pin)) => {
+                done.tokens.push(token);
+                done.members.push((t, pin));
+            }
+            Err(e) => {
+                let labels = done.labels();
+                drop(done);
+                // Best effort: the login error is what the operator must see.
+                let _ = logout_all(&labels, audit);
+                return Err(e);
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Reads `t`'s PIN, loads its module (once per path) and logs in.
+fn login_one(
+    cfg: &crate::config::Config,
+    t: &crate::config::SigningToken,
+    modules: &mut Vec<(std::path::PathBuf, Module)>,
+    audit: &AuditLog,
+) -> Result<(Token, std::sync::Arc<Pin>)> {
+    let pin = std::sync::Arc::new(cfg.pin_for(t)?);
+    let module = match modules.iter().find(|(p, _)| *p == t.module) {
+        Some((_, m)) => m.clone(),
+        None => {
+            let m = Module::load(&t.module)?;
+            modules.push((t.module.clone(), m.clone()));
+            m
+        }
+    };
+    Ok((login(&module, &t.label, &pin, audit)?, pin))
+}
+
+/// The signing backend over the logged-in tokens (one member per token) for the keys
+/// `handles` (CKA_ID, algorithm): sessions in worker processes when `[hsm]
+/// worker-processes` is on and this is the zonesign binary ([`crate::hsm_process`]),
+/// each worker on its token's module with its token's PIN; else in threads. Either
+/// way each key is first looked up in each token here, so a missing key or mechanism
+/// fails before any worker starts.
 pub fn signing_backend(
     cfg: &crate::config::Config,
     command: &str,
-    tokens: &[crate::hsm::Token],
-    labels: &[&String],
-    pin: &std::sync::Arc<Pin>,
+    signing: &SigningTokens,
     handles: &[(Vec<u8>, crate::algorithm::Algorithm)],
 ) -> Result<crate::hsm::Cluster, crate::hsm::HsmError> {
     let exe = crate::hsm_process::worker_exe().filter(|_| worker_processes(cfg));
     let audit = exe.map(|_| worker_audit(AuditLog::new(&cfg.files.audit_log, command)));
     let mut members: Vec<Box<dyn crate::hsm::SigningBackend>> = Vec::new();
-    for (token, label) in tokens.iter().zip(labels) {
+    for (token, (t, pin)) in signing.tokens.iter().zip(&signing.members) {
         let signer = token
             .signer(handles)?
             .with_session_copies(cfg.hsm.session_key_copies);
@@ -211,8 +270,8 @@ pub fn signing_backend(
             Some(exe) => Box::new(crate::hsm_process::ProcessSigner::new(
                 crate::hsm_process::WorkerSpec {
                     exe: exe.to_path_buf(),
-                    module: cfg.hsm.module.clone(),
-                    token: label.to_string(),
+                    module: t.module.clone(),
+                    token: t.label.clone(),
                     pin: std::sync::Arc::clone(pin),
                     keys: handles.to_vec(),
                     session_copies: cfg.hsm.session_key_copies,
@@ -250,33 +309,9 @@ fn worker_audit(log: AuditLog) -> crate::hsm_process::AuditHook {
     })
 }
 
-/// Logs in to each of `labels` in turn (see [`login`]). When one fails, those already
-/// logged in are logged out again, and the audit log says so (DPS-4.4).
-pub fn login_all(
-    module: &Module,
-    labels: &[&String],
-    pin: &Pin,
-    audit: &AuditLog,
-) -> Result<Vec<Token>> {
-    let mut tokens = Vec::with_capacity(labels.len());
-    for label in labels {
-        match login(module, label, pin, audit) {
-            Ok(t) => tokens.push(t),
-            Err(e) => {
-                let n = tokens.len();
-                drop(tokens);
-                // Best effort: the login error is what the operator must see.
-                let _ = logout_all(&labels[..n], audit);
-                return Err(e);
-            }
-        }
-    }
-    Ok(tokens)
-}
-
 /// Records the logout of each of `labels` (the tokens themselves are closed when
 /// dropped, before this is called).
-pub fn logout_all(labels: &[&String], audit: &AuditLog) -> std::io::Result<()> {
+pub fn logout_all(labels: &[String], audit: &AuditLog) -> std::io::Result<()> {
     labels
         .iter()
         .try_for_each(|label| audit.record("logout", json!({"token": label})))

@@ -213,3 +213,96 @@ fn a_cluster_member_without_the_keys_is_refused() {
     );
     assert_eq!(fs::read(&out).expect("signed"), before, "output untouched");
 }
+
+/// Issue 5, "several modules": a member behind a PKCS#11 module of its own, with a
+/// PIN of its own (an HSM partition's), given as `extra-tokens = [{ token, module,
+/// pin-file }]`. The module here is a copy of SoftHSM2's library, which the loader
+/// maps as an instance of its own (its own C_Initialize and state); the member's PIN
+/// is changed with pkcs11-tool (PINs from the environment, not its command line).
+/// Both tokens sign, each worker logging in with its token's module and PIN; the
+/// member with the main PIN instead is refused: exit 3, the output untouched.
+#[test]
+fn a_member_behind_another_module_with_its_own_pin_signs_too() {
+    let setup = Setup::new("ecdsap256sha256");
+    let label = "zonesign-member-c";
+    let _ = clone_token(&setup, label);
+    let module = setup.path("libsofthsm2-copy.so");
+    fs::copy("/usr/lib/softhsm/libsofthsm2.so", &module).expect("copy the module");
+    let old = fs::read_to_string(setup.pin_file()).expect("PIN file");
+    let new = format!("{}-member-c", old.trim());
+    let changed = std::process::Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(&module)
+        .args(["--token-label", label, "--login", "--pin", "env:OLD_PIN"])
+        .args(["--change-pin", "--new-pin", "env:NEW_PIN"])
+        .env("SOFTHSM2_CONF", setup.dir.join("softhsm2.conf"))
+        .env("OLD_PIN", old.trim())
+        .env("NEW_PIN", &new)
+        .output()
+        .expect("pkcs11-tool");
+    assert!(
+        changed.status.success(),
+        "change the member's PIN: {changed:?}"
+    );
+    let pin_file = setup.path("member-c.pin");
+    fs::write(&pin_file, &new).expect("write PIN file");
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&pin_file, fs::Permissions::from_mode(0o600)).expect("chmod");
+    common::register_pin_file(&pin_file);
+    let member = |pin: Option<&Path>| {
+        let pin = pin.map_or(String::new(), |p| {
+            format!(", pin-file = {:?}", p.display().to_string())
+        });
+        let entry = format!(
+            "{{ token = \"{label}\", module = {:?}{pin} }}",
+            module.display().to_string()
+        );
+        let text = setup.config_text();
+        let text = match text.find("extra-tokens") {
+            Some(_) => text
+                .lines()
+                .filter(|l| !l.starts_with("extra-tokens"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => text,
+        };
+        let text = text.replacen("[hsm]\n", &format!("[hsm]\nextra-tokens = [{entry}]\n"), 1);
+        fs::write(setup.config(), text + "\n").expect("write config");
+    };
+    member(Some(&pin_file));
+    let out = setup.path("se.signed");
+    let signed = sign(&setup, &out);
+    assert_exit(&signed, EXIT_OK, "sign over two modules");
+    all_validators(&out, "se.", &setup.ds_file("se.")).expect("validators");
+    let events = audit(&setup);
+    let sign_event = events
+        .iter()
+        .find(|e| e["event"] == "sign")
+        .unwrap_or_else(|| panic!("a sign event: {events:#?}"));
+    let per_token: Vec<(String, u64)> =
+        serde_json::from_value(sign_event["per_token"].clone()).expect("per_token pairs");
+    assert_eq!(per_token.len(), 2, "{sign_event}");
+    assert!(per_token.iter().all(|(_, n)| *n > 0), "{sign_event}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "login" && e["token"] == label && e["worker"].is_u64()),
+        "a worker logged in to the member: {events:#?}"
+    );
+
+    member(None);
+    let before = fs::read(&out).expect("signed");
+    let refused = setup.sign_with(
+        &fixture("se-sample.zone"),
+        "se.",
+        &out,
+        &["--previous", &setup.path("none").display().to_string()],
+    );
+    assert_exit(&refused, EXIT_HSM, "the member with the main PIN");
+    assert!(
+        stderr(&refused).contains("rejected the PIN"),
+        "{}",
+        stderr(&refused)
+    );
+    assert_eq!(fs::read(&out).expect("signed"), before, "output untouched");
+}
