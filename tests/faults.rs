@@ -443,8 +443,14 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
         let moment = full.mul_f64(1.05 * (i as f64 + rng.unit()) / 20.0);
         let mut child = sign_at().spawn().expect("spawn sign");
         std::thread::sleep(moment);
+        let workers = workers_of(child.id());
         let killed = child.kill().is_ok();
         let status = child.wait().expect("wait");
+        // An orphaned signing worker finishes what it had begun (a login, at worst)
+        // and exits at the end of its input; a login rewrites SoftHSM2's
+        // token.object, and a reader meanwhile can find no token at all. The checks
+        // below look once the workers are gone, as an operator's next command would.
+        wait_gone(&workers);
         if !killed || status.success() {
             finished += 1;
         }
@@ -551,11 +557,14 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
             Some(EXIT_HSM) => {
                 failed += 1;
                 let err = stderr(&r);
-                // Lost before the module starts, before the login, or while signing.
+                // Lost before the module starts, before the login, or while signing
+                // (a signing worker that starts after the loss finds the token
+                // without its keys).
                 assert!(
                     err.contains("vanished from the token")
                         || err.contains("could not start")
-                        || err.contains("no token labelled"),
+                        || err.contains("no token labelled")
+                        || err.contains("no key with CKA_ID"),
                     "{err}"
                 );
                 if err.contains("vanished") {
@@ -603,6 +612,22 @@ fn workers_of(parent: u32) -> Vec<u32> {
             ppid == Some(parent) && cmdline.windows(11).any(|w| w == b"hsm\0worker\0")
         })
         .collect()
+}
+
+/// Waits (up to 10 s) until the processes `pids` have exited (zombies count as gone:
+/// a sandbox's init may never reap them).
+fn wait_gone(pids: &[u32]) {
+    let t0 = Instant::now();
+    let alive = |pid: &u32| {
+        fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state != "Z" && state != "X")
+        })
+    };
+    while pids.iter().any(alive) && t0.elapsed().as_secs() < 10 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// A signing worker process that dies mid-run (as a crashing PKCS#11 module would
