@@ -95,29 +95,29 @@ impl std::fmt::Debug for WorkerSpec {
 #[derive(Debug)]
 pub struct ProcessSigner {
     spec: WorkerSpec,
-    /// Held while a worker starts: see [`SigningBackend::open_session`] below.
-    starting: std::sync::Mutex<()>,
 }
+
+/// Held while a worker starts, by every [`ProcessSigner`] of the process: see
+/// [`SigningBackend::open_session`] below.
+static STARTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl ProcessSigner {
     /// A signer that starts one worker per session with `spec`.
     pub fn new(spec: WorkerSpec) -> ProcessSigner {
-        ProcessSigner {
-            spec,
-            starting: std::sync::Mutex::new(()),
-        }
+        ProcessSigner { spec }
     }
 }
 
 impl SigningBackend for ProcessSigner {
     /// Starts a worker and waits until it is logged in with its session open, one
-    /// worker of this token at a time. Why one at a time: a login rewrites SoftHSM2's
+    /// worker at a time, whatever its token. Why: a login rewrites SoftHSM2's
     /// token.object (it clears the PIN-count flags), and another process that reads
-    /// the token directory meanwhile can find no token or get CKR_GENERAL_ERROR from
-    /// C_GetTokenInfo (seen here with two workers starting together, a few runs in
-    /// ten). Starting a worker takes some tens of milliseconds.
+    /// the token directory meanwhile (every C_Initialize reads every token's) can
+    /// find no token or get CKR_GENERAL_ERROR from C_GetTokenInfo: seen here with two
+    /// workers of one token starting together, and with workers of two tokens of one
+    /// directory, a few runs in ten. Starting a worker takes some tens of milliseconds.
     fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
-        let _one = self.starting.lock().unwrap_or_else(|p| p.into_inner());
+        let _one = STARTING.lock().unwrap_or_else(|p| p.into_inner());
         Ok(Box::new(ProcessSession::start(&self.spec)?))
     }
 }
