@@ -274,24 +274,22 @@ impl Config {
 
     /// The tokens that sign: `token`, then `extra-tokens`, in that order.
     pub fn signing_tokens(&self) -> Vec<SigningToken> {
-        let main = SigningToken {
-            label: self.hsm.token.clone(),
+        let of_module = |label: &String| SigningToken {
+            label: label.clone(),
             module: self.hsm.module.clone(),
             pin_file: None,
         };
         let extras = self.hsm.extra_tokens.iter().map(|e| match e {
-            ExtraToken::Label(label) => SigningToken {
-                label: label.clone(),
-                module: self.hsm.module.clone(),
-                pin_file: None,
-            },
+            ExtraToken::Label(label) => of_module(label),
             ExtraToken::Token(t) => SigningToken {
-                label: t.token.clone(),
                 module: t.module.clone().unwrap_or_else(|| self.hsm.module.clone()),
                 pin_file: t.pin_file.clone(),
+                ..of_module(&t.token)
             },
         });
-        std::iter::once(main).chain(extras).collect()
+        std::iter::once(of_module(&self.hsm.token))
+            .chain(extras)
+            .collect()
     }
 
     /// The user PIN of `token`: its own PIN file if it has one, else [`Config::pin`].

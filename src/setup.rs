@@ -259,7 +259,9 @@ pub fn signing_backend(
     signing: &SigningTokens,
     handles: &[(Vec<u8>, crate::algorithm::Algorithm)],
 ) -> Result<crate::hsm::Cluster, crate::hsm::HsmError> {
-    let exe = crate::hsm_process::worker_exe().filter(|_| worker_processes(cfg));
+    let exe = worker_processes(cfg)
+        .then(crate::hsm_process::worker_exe)
+        .flatten();
     let audit = exe.map(|_| worker_audit(AuditLog::new(&cfg.files.audit_log, command)));
     let mut members: Vec<Box<dyn crate::hsm::SigningBackend>> = Vec::new();
     for (token, (t, pin)) in signing.tokens.iter().zip(&signing.members) {

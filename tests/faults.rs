@@ -538,7 +538,7 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
     let (mut failed, mut mid_signing) = (0, 0);
     for frac in [0.2, 0.4, 0.6, 0.8] {
         let before = fs::read(&out).unwrap();
-        let child = spawn_full_sign(setup.cmd(), &setup, &zone, &out);
+        let child = spawn_captured(sign_cmd(&setup, &zone, &out));
         std::thread::sleep(full.mul_f64(frac));
         fs::rename(&tokens, &away).unwrap();
         let r = wait(child, "zonesign sign while the token is lost");
@@ -604,20 +604,10 @@ fn workers_of(parent: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Starts `cmd` signing the `big.` zone into `out` without reusing a signature, its
-/// output captured.
-fn spawn_full_sign(
-    mut cmd: Command,
-    setup: &Setup,
-    zone: &Path,
-    out: &Path,
-) -> std::process::Child {
-    cmd.arg("sign")
-        .arg(zone)
-        .args(["--origin", "big.", "--out"])
-        .arg(out)
-        .args(no_reuse(setup))
-        .stdout(std::process::Stdio::piped())
+/// Starts `cmd` (a [`sign_cmd`]) with its output captured, for the tests that
+/// interrupt a run and then read what it said.
+fn spawn_captured(mut cmd: Command) -> std::process::Child {
+    cmd.stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn sign")
@@ -662,9 +652,9 @@ fn a_signing_worker_killed_mid_run_exits_3_and_keeps_the_output() {
     let mut killed = 0;
     for attempt in 0..5 {
         let before = fs::read(&out).unwrap();
-        let mut cmd = setup.cmd();
+        let mut cmd = sign_cmd(&setup, &zone, &out);
         cmd.env("ZONESIGN_PIN", pin);
-        let child = spawn_full_sign(cmd, &setup, &zone, &out);
+        let child = spawn_captured(cmd);
         let parent = child.id();
         let t0 = Instant::now();
         let mut victim = None;
