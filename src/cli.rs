@@ -268,6 +268,9 @@ pub struct VerifyArgs {
     /// Exit 6 when any signature expires within this window of now (e.g. 3d), for monitoring.
     #[arg(long, value_parser = parse_duration, value_name = "WINDOW")]
     pub expiring: Option<u32>,
+    /// Print the wall time of each stage (read and parse, checks, sort, verification) to stderr.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// Key commands.
@@ -687,9 +690,7 @@ fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
         eprintln!("zonesign: warning: {w}");
     }
     if a.stats {
-        for (stage, secs) in &s.stages {
-            eprintln!("zonesign: stage {stage:<45} {secs:>9.3} s");
-        }
+        print_stages(&s.stages);
     }
     if !cli.quiet {
         say!("{}", report.summary_line(&a.out));
@@ -702,6 +703,13 @@ fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// `--stats`: one stderr line per stage, as `zonesign: stage NAME SECONDS s`.
+fn print_stages(stages: &[(&'static str, f64)]) {
+    for (stage, secs) in stages {
+        eprintln!("zonesign: stage {stage:<45} {secs:>9.3} s");
+    }
+}
+
 fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
     let anchors = pipeline::read_anchors(&a.anchor, &a.origin)?;
     let mut opts = VerifyOptions::at(
@@ -710,6 +718,9 @@ fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
     );
     opts.expiring_within = a.expiring;
     let report = pipeline::verify_file(&a.zone, &a.origin, &anchors, &opts)?;
+    if a.stats {
+        print_stages(&report.stages);
+    }
     let text = match a.format {
         Format::Text => report.to_text(),
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",

@@ -139,8 +139,7 @@ enum KeyKind {
     /// key as libcrypto holds it (its Montgomery setup cached inside), the modulus
     /// length in octets, and the hash.
     Rsa {
-        key: std::sync::Arc<openssl::rsa::Rsa<openssl::pkey::Public>>,
-        len: usize,
+        key: std::sync::Arc<crate::rsa_verify::RsaKey>,
         hash: RsaHash,
     },
     /// ECDSAP256SHA256 and ECDSAP384SHA384 (algorithms 13 and 14): the SEC1 uncompressed
@@ -218,7 +217,7 @@ impl VerifyingKey {
     /// same as a well-formed one that does not match: either way the RRSIG is bogus.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), CryptoError> {
         let ok = match &self.kind {
-            KeyKind::Rsa { key, len, hash } => verify_rsa(key, *len, *hash, message, signature),
+            KeyKind::Rsa { key, hash } => verify_rsa(key, *hash, message, signature),
             KeyKind::Ecdsa {
                 table: Some(table), ..
             } => table.verify(&sha2::Sha256::digest(message).into(), signature),
@@ -351,15 +350,13 @@ fn parse_rsa(algorithm: u8, key: &[u8]) -> Result<VerifyingKey, CryptoError> {
         10 => RsaHash::Sha512,
         other => return Err(CryptoError::UnsupportedAlgorithm(other)),
     };
-    let bn = |b: &[u8]| openssl::bn::BigNum::from_slice(b).map_err(|e| bad_key(e.to_string()));
-    let key = openssl::rsa::Rsa::from_public_components(bn(modulus)?, bn(exponent)?)
-        .map_err(|e| bad_key(e.to_string()))?;
+    let key = crate::rsa_verify::RsaKey::new(modulus, exponent_value)
+        .ok_or_else(|| bad_key("libcrypto could not set the RSA modulus up"))?;
     Ok(VerifyingKey {
         algorithm,
         bits: bits as u32,
         kind: KeyKind::Rsa {
             key: std::sync::Arc::new(key),
-            len: modulus.len(),
             hash,
         },
     })
@@ -402,31 +399,22 @@ impl RsaHash {
 }
 
 /// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) by "encode and compare": the
-/// signature, exactly as long as the modulus, is raised to the public exponent by
-/// libcrypto, which also checks the 00 01 FF..FF 00 padding; what remains must be
-/// the DigestInfo of the message's hash, octet for octet (no parsing of it, so no
-/// Bleichenbacher-style leniency).
+/// signature, exactly as long as the modulus, raised to the public exponent must be
+/// 00 01 FF..FF 00 and the DigestInfo of the message's hash, octet for octet (no
+/// parsing of it, so no Bleichenbacher-style leniency); see [`crate::rsa_verify`].
 ///
 /// Why not ring: its only RSA public key is the unparsed one, so each of the 1.5
-/// million checks of a 1M-delegation sign set the modulus up again; with the key
-/// parsed once, libcrypto keeps the Montgomery setup with the key.
+/// million checks of a 1M-delegation sign set the modulus up again; here the key's
+/// Montgomery setup is made once.
 fn verify_rsa(
-    key: &openssl::rsa::Rsa<openssl::pkey::Public>,
-    len: usize,
+    key: &crate::rsa_verify::RsaKey,
     hash: RsaHash,
     message: &[u8],
     signature: &[u8],
 ) -> bool {
-    if signature.len() != len {
-        return false;
-    }
     let mut expected = [0u8; 19 + 64];
     let n = hash.digest_info(message, &mut expected);
-    let mut out = [0u8; RSA_MAX_BITS / 8];
-    match key.public_decrypt(signature, &mut out, openssl::rsa::Padding::PKCS1) {
-        Ok(got) => out[..got] == expected[..n],
-        Err(_) => false,
-    }
+    key.verify(signature, &expected[..n])
 }
 
 /// Parses an RFC 6605 §4 key: the X||Y point without the SEC1 0x04 tag, 64 octets for

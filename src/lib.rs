@@ -31,6 +31,7 @@ pub mod record;
 pub mod report;
 pub mod resign;
 pub mod rrsig;
+pub mod rsa_verify;
 pub mod seccheck;
 pub mod setup;
 pub mod sign;

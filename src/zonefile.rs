@@ -171,6 +171,8 @@ struct Block {
     zone: ParsedZone,
     /// Where its lexer stopped: the next block is valid only if this is its start.
     end: usize,
+    /// The last TTL it read explicitly, for what is read sequentially after it.
+    last_ttl: Option<u32>,
 }
 
 /// Parses the text after the head (which ended at `splits[0]`) in parallel blocks, each
@@ -181,12 +183,15 @@ struct Block {
 /// met nothing whose effect carries over (a directive, a non-IN class). Where not (an
 /// entry in parentheses or quotes across the boundary, a directive), that stretch is
 /// read again sequentially; if that changes the state, the rest is read sequentially.
-/// Without `$TTL` (a record's TTL could come from the one before) all of it is. Errors
-/// come out in file order, exactly as from a sequential read.
+/// Without `$TTL`, a record that gives no TTL of its own takes the previous record's,
+/// which a block cannot know: such a record also sends its stretch back to the
+/// sequential read, while zones whose every record has its TTL (signers' output, as
+/// `zonesign verify` reads it) are read in blocks. Errors come out in file order,
+/// exactly as from a sequential read.
 fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Result<(), ParseError> {
     use rayon::prelude::*;
     let text = input.text;
-    if ctx.default_ttl.is_none() || ctx.last_class != CLASS_IN {
+    if ctx.last_class != CLASS_IN {
         let line = line_at(text, splits[0]);
         return parse_range(ctx, input, splits[0], usize::MAX, line).map(|_| ());
     }
@@ -215,7 +220,7 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
         .map(|i| {
             let mut block = Context {
                 default_ttl: ctx.default_ttl,
-                last_ttl: ctx.last_ttl,
+                last_ttl: None,
                 warned_ttl: true,
                 speculative: true,
                 ..Context::default()
@@ -236,6 +241,7 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
             Ok(Block {
                 zone: block.zone,
                 end,
+                last_ttl: block.last_ttl,
             })
         })
         .collect();
@@ -258,6 +264,7 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
                 ctx.zone.records.extend(b.zone.records);
                 ctx.zone.warnings.extend(b.zone.warnings);
                 input.last_owner = ctx.zone.records.len().checked_sub(1);
+                ctx.last_ttl = b.last_ttl.or(ctx.last_ttl);
                 cursor = b.end;
                 #[cfg(test)]
                 PARALLEL_READS.with(|c| c.set(c.get() + 1));
@@ -510,9 +517,46 @@ fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
             "not a regular file",
         ));
     }
-    let mut text = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    let len = usize::try_from(meta.len()).unwrap_or(0);
+    if len >= PARALLEL_MIN
+        && rayon::current_num_threads() > 1
+        && let Some(text) = read_in_parallel(&f, len)?
+    {
+        return Ok(text);
+    }
+    let mut text = Vec::with_capacity(len);
     f.read_to_end(&mut text)?;
     Ok(text)
+}
+
+/// Bytes per parallel read of a large file.
+const READ_CHUNK: usize = if cfg!(test) { 100_000 } else { 8 << 20 };
+
+/// Reads a file of `len` octets in chunks on all cores, then anything appended since
+/// (to its end, as `read_to_end` would); `None` if it became shorter meanwhile (the
+/// caller then reads it again from the start).
+///
+/// Why: the kernel's copy into fresh memory, page by page, took 0.9 s of a single core
+/// for the 670 MB signed zone of a million delegations (`zonesign verify`, issue #5),
+/// with the other core idle.
+fn read_in_parallel(f: &std::fs::File, len: usize) -> std::io::Result<Option<Vec<u8>>> {
+    use rayon::prelude::*;
+    use std::io::{Read, Seek, SeekFrom};
+    use std::os::unix::fs::FileExt;
+    // Zeroed memory of this size comes straight from the OS, untouched until read into.
+    let mut text = vec![0u8; len];
+    let read = text
+        .par_chunks_mut(READ_CHUNK)
+        .enumerate()
+        .try_for_each(|(i, chunk)| f.read_exact_at(chunk, (i * READ_CHUNK) as u64));
+    match read {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        other => other?,
+    }
+    let mut f = f;
+    f.seek(SeekFrom::Start(len as u64))?;
+    f.read_to_end(&mut text)?;
+    Ok(Some(text))
 }
 
 /// Parses a TTL (units allowed), enforcing the RFC 2181 §8 maximum.
@@ -648,6 +692,10 @@ fn resolve_ttl(
     if let Some(t) = ctx.default_ttl {
         return Ok(t);
     }
+    if ctx.speculative {
+        // The previous record's TTL may lie in the block before (see `parse_blocks`).
+        return Err(input.error(SPECULATION_FAILED, "inherited TTL in a parallel block"));
+    }
     let t = ctx
         .last_ttl
         .ok_or_else(|| input.error(line, "no TTL and no $TTL"))?;
@@ -675,6 +723,19 @@ struct LexError {
     line: u32,
     message: String,
 }
+
+/// Octets at which [`Lexer::word`] stops its fast scan: those that end a word
+/// (whitespace, `;`, `(`, `)`) or need a closer look (`\\`, `"`).
+static WORD_STOP: [bool; 256] = {
+    let mut t = [false; 256];
+    let stops = b" \t\r\n;()\\\"";
+    let mut i = 0;
+    while i < stops.len() {
+        t[stops[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 /// Splits master-file text into entries of borrowed tokens.
 struct Lexer<'a> {
@@ -810,7 +871,18 @@ impl<'a> Lexer<'a> {
     /// the next byte; an embedded `"..."` (as in `alpn="h2,h3"`) is kept whole.
     fn word(&mut self) -> Result<Token<'a>, LexError> {
         let start = self.pos;
-        while let Some(&c) = self.buf.get(self.pos) {
+        loop {
+            // Plain octets are skipped with one table look-up each: a signed zone is mostly long
+            // base64 words, and a `match` on every octet was most of the reading time
+            // of `zonesign verify` (issue #5).
+            let rest = self.buf.get(self.pos..).unwrap_or(&[]);
+            self.pos += rest
+                .iter()
+                .position(|&c| WORD_STOP[usize::from(c)])
+                .unwrap_or(rest.len());
+            let Some(&c) = self.buf.get(self.pos) else {
+                break;
+            };
             match c {
                 b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' => break,
                 b'\\' => {

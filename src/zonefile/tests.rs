@@ -392,6 +392,7 @@ fn parse_both(text: &str) -> (Result<Vec<String>, String>, Result<Vec<String>, S
                 z.records
                     .iter()
                     .map(|r| format!("{}:{}", r.loc.line, show(r)))
+                    .chain(z.warnings.iter().map(|w| format!("warning: {w}")))
                     .collect()
             })
             .map_err(|e| e.to_string());
@@ -401,10 +402,28 @@ fn parse_both(text: &str) -> (Result<Vec<String>, String>, Result<Vec<String>, S
     (run(false), run(true))
 }
 
-/// The parallel read gives exactly the records, line numbers and first error of a
-/// sequential read: a plain zone, directives and a non-IN class after the head, a
+/// A zone without `$TTL` whose records all give their TTL, as signers write them
+/// (what `zonesign verify` reads), with `extra` after delegation `at`.
+fn explicit_ttl_zone(n: usize, at: usize, extra: &str) -> String {
+    let mut z = String::from("$ORIGIN example.\n@ 3600 SOA ns1 host ( 1 2 3 4 300 )\n");
+    for i in 0..n {
+        z.push_str(&format!(
+            "d{i} 3600 IN NS ns1.d{i}\n\t3600 IN NS ns2.example.net.\nns1.d{i} 600 A 192.0.2.{}\n",
+            i % 250
+        ));
+        if i == at {
+            z.push_str(extra);
+        }
+    }
+    z
+}
+
+/// The parallel read gives exactly the records, line numbers, warnings and first error
+/// of a sequential read: a plain zone, directives and a non-IN class after the head, a
 /// record in parentheses and a quoted string over several lines at any place (also
-/// across a block boundary), and an error far into the file.
+/// across a block boundary), an error far into the file, and zones without `$TTL`
+/// (blocks where every record gives its TTL, the sequential read where one takes the
+/// previous record's, with its warning).
 #[test]
 fn parallel_read_equals_sequential_read() {
     let n = 20_000;
@@ -424,6 +443,11 @@ fn parallel_read_equals_sequential_read() {
         ),
         ("ttl", big_zone(n, 10_000, "$TTL 60\nlate A 192.0.2.8\n")),
         ("class", big_zone(n, 16_000, "c CH A 192.0.2.7\n")),
+        ("no-$TTL", explicit_ttl_zone(2 * n, 0, "")),
+        (
+            "no-$TTL inherited",
+            explicit_ttl_zone(2 * n, 25_000, "late A 192.0.2.8\n"),
+        ),
         ("error", big_zone(n, 15_000, "bad A 999.1.1.1\n")),
         ("parens", {
             let mut z = String::new();
@@ -447,11 +471,35 @@ fn parallel_read_equals_sequential_read() {
                 let line = text[..text.find("bad A").unwrap()].matches('\n').count() + 1;
                 assert!(e.contains(&format!(":{line}:")), "{e}");
             }
+            (&"no-$TTL inherited", Ok(r)) => {
+                assert!(r.iter().any(|l| l.contains("previous record's TTL 600")));
+            }
             (&"class" | &"error", _) => {}
             (_, Ok(r)) => assert!(r.len() > 40_000, "{what}: {}", r.len()),
             (_, Err(e)) => panic!("{what}: {e}"),
         }
     }
+}
+
+/// A file large enough for the parallel read comes back octet for octet, over chunks
+/// that do not divide it evenly (DPS-6.6: what is verified is what is on disk).
+#[test]
+fn large_files_are_read_whole_in_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.zone");
+    let data: Vec<u8> = (0..PARALLEL_MIN * 2 + 12_345)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect();
+    std::fs::write(&path, &data).unwrap();
+    let f = std::fs::File::open(&path).unwrap();
+    let got = read_in_parallel(&f, data.len()).unwrap().unwrap();
+    assert!(got == data, "parallel read differs");
+    // A file that shrank since its size was taken is read again by the caller.
+    assert!(read_in_parallel(&f, data.len() + 1).unwrap().is_none());
+    // One that grew is read to its end.
+    let got = read_in_parallel(&f, data.len() - 1_000).unwrap().unwrap();
+    assert!(got == data, "grown file cut short");
+    assert!(read_regular(&path).unwrap() == data);
 }
 
 /// The zone file itself must be a regular file, like an included one: a device or a
