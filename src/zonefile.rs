@@ -254,6 +254,14 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
         .map(|b| b.zone.records.len())
         .sum();
     ctx.zone.records.reserve(total);
+    let chained = blocks.iter().enumerate().all(|(i, b)| {
+        b.as_ref()
+            .is_ok_and(|b| splits.get(i + 1).is_none_or(|&next| b.end == next))
+    });
+    if chained {
+        move_blocks_in_parallel(ctx, input, blocks);
+        return Ok(());
+    }
     let mut cursor = splits[0];
     for (i, block) in blocks.into_iter().enumerate() {
         if cursor >= ends[i] {
@@ -289,6 +297,47 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
         }
     }
     Ok(())
+}
+
+/// Appends the records of blocks that each ended where the next began (the usual case)
+/// to `ctx`, every block on its own core, straight into their final places.
+///
+/// Why: moving them one block after another was a single-core copy of 400 MB, with
+/// the page faults of the fresh memory, for the 7 million records of a signed zone of
+/// a million delegations (`zonesign verify`, issue #5).
+fn move_blocks_in_parallel(
+    ctx: &mut Context,
+    input: &mut Input,
+    blocks: Vec<Result<Block, ParseError>>,
+) {
+    use rayon::prelude::*;
+    let blocks: Vec<Block> = blocks.into_iter().filter_map(Result::ok).collect();
+    for b in &blocks {
+        ctx.zone.warnings.extend(b.zone.warnings.iter().cloned());
+        ctx.last_ttl = b.last_ttl.or(ctx.last_ttl);
+        #[cfg(test)]
+        PARALLEL_READS.with(|c| c.set(c.get() + 1));
+    }
+    let total: usize = blocks.iter().map(|b| b.zone.records.len()).sum();
+    let records = &mut ctx.zone.records;
+    let old_len = records.len();
+    records.reserve(total);
+    let mut spare = &mut records.spare_capacity_mut()[..total];
+    let mut places = Vec::with_capacity(blocks.len());
+    for b in &blocks {
+        let (place, rest) = spare.split_at_mut(b.zone.records.len());
+        places.push(place);
+        spare = rest;
+    }
+    blocks.into_par_iter().zip(places).for_each(|(b, place)| {
+        for (slot, record) in place.iter_mut().zip(b.zone.records) {
+            slot.write(record);
+        }
+    });
+    // SAFETY: the places cover the first `total` spare slots exactly, one per record,
+    // and every one was written above (each place is as long as its block's records).
+    unsafe { records.set_len(old_len + total) };
+    input.last_owner = records.len().checked_sub(1);
 }
 
 /// The line of the error a speculative block returns when it meets what only a
