@@ -4,9 +4,9 @@
 //! zone text ([`zonefile`]) → records ([`record`], [`name`], [`rdata`]) → checks
 //! ([`checks`]) → canonical order and NSEC ([`zone`], [`nsec`]) → policy ([`policy`]) →
 //! keys and the HSM ([`keys`], [`hsm`]) → signatures ([`sign`]) → verification
-//! ([`verify`], [`crypto`]) → output ([`output`]), with every HSM act in the audit log
-//! ([`audit`]). `main.rs` is a thin shell over [`cli`]; [`seccheck`] fills in the
-//! SEC-* security checklist (`zonesign check`).
+//! ([`verify`], [`crypto`] with [`rsa_verify`] and [`ecdsa_table`]) → output ([`output`]),
+//! with every HSM act in the audit log ([`audit`]). `main.rs` is a thin shell over
+//! [`cli`]; [`seccheck`] fills in the SEC-* security checklist (`zonesign check`).
 
 pub mod algorithm;
 pub mod audit;

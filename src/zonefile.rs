@@ -55,7 +55,12 @@ pub fn parse_file(path: &Path, origin: &Name) -> Result<ParsedZone, ParseError> 
         line: 0,
         message: e.to_string(),
     })?;
-    parse_bytes(&text, path, origin)
+    let (mut zone, blocks) = parse_text(&text, path, origin, None)?;
+    // The text goes first, so the records of the parallel blocks move into memory it
+    // leaves (see `append_blocks`).
+    drop(text);
+    append_blocks(&mut zone.records, blocks);
+    Ok(zone)
 }
 
 /// Parses zone text already in memory. `file_for_errors` names it in errors and is
@@ -77,13 +82,23 @@ pub fn parse_bytes_with_ttl(
     origin: &Name,
     default_ttl: Option<u32>,
 ) -> Result<ParsedZone, ParseError> {
+    let (mut zone, blocks) = parse_text(text, file_for_errors, origin, default_ttl)?;
+    append_blocks(&mut zone.records, blocks);
+    Ok(zone)
+}
+
+/// Parses zone text: the records read in order, and those of the parallel blocks that
+/// stood (see [`parse_blocks`]), which belong after them, block by block.
+fn parse_text(
+    text: &[u8],
+    file_for_errors: &Path,
+    origin: &Name,
+    default_ttl: Option<u32>,
+) -> Result<(ParsedZone, Vec<Vec<Record>>), ParseError> {
     let mut ctx = Context {
         default_ttl,
         ..Context::default()
     };
-    // Typical zone lines are 30-60 bytes; reserving up front avoids repeatedly
-    // copying millions of records while the vector grows.
-    ctx.zone.records.reserve(text.len() / 48);
     ctx.zone.files.push(file_for_errors.to_path_buf());
     ctx.stack.push(canonical_path(file_for_errors));
     let mut input = Input {
@@ -99,8 +114,11 @@ pub fn parse_bytes_with_ttl(
         split_points(text)
     };
     let Some(&first) = splits.first() else {
+        // Typical zone lines are 30-60 bytes; reserving up front avoids repeatedly
+        // copying millions of records while the vector grows.
+        ctx.zone.records.reserve(text.len() / 48);
         parse_input(&mut ctx, input)?;
-        return Ok(ctx.zone);
+        return Ok((ctx.zone, Vec::new()));
     };
     // The head is read as usual (directives, includes); the rest in parallel blocks
     // that start from the head's state, checked afterwards (see `parse_blocks`).
@@ -108,10 +126,11 @@ pub fn parse_bytes_with_ttl(
     if end == first {
         parse_blocks(&mut ctx, &mut input, &splits)?;
     } else {
+        ctx.zone.records.reserve(text.len() / 48);
         let line = line_at(text, end);
         parse_range(&mut ctx, &mut input, end, usize::MAX, line)?;
     }
-    Ok(ctx.zone)
+    Ok((ctx.zone, ctx.blocks))
 }
 
 #[cfg(test)]
@@ -245,6 +264,14 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
             })
         })
         .collect();
+    let chained = blocks.iter().enumerate().all(|(i, b)| {
+        b.as_ref()
+            .is_ok_and(|b| splits.get(i + 1).is_none_or(|&next| b.end == next))
+    });
+    if chained {
+        keep_blocks(ctx, blocks);
+        return Ok(());
+    }
     // Reserved once at the final size: growing by doubling while every block still held
     // its records cost about 400 MB at a million delegations, the peak of the whole
     // full sign (issue #5's 1 GiB target).
@@ -254,14 +281,6 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
         .map(|b| b.zone.records.len())
         .sum();
     ctx.zone.records.reserve(total);
-    let chained = blocks.iter().enumerate().all(|(i, b)| {
-        b.as_ref()
-            .is_ok_and(|b| splits.get(i + 1).is_none_or(|&next| b.end == next))
-    });
-    if chained {
-        move_blocks_in_parallel(ctx, input, blocks);
-        return Ok(());
-    }
     let mut cursor = splits[0];
     for (i, block) in blocks.into_iter().enumerate() {
         if cursor >= ends[i] {
@@ -299,45 +318,47 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
     Ok(())
 }
 
-/// Appends the records of blocks that each ended where the next began (the usual case)
-/// to `ctx`, every block on its own core, straight into their final places.
-///
-/// Why: moving them one block after another was a single-core copy of 400 MB, with
-/// the page faults of the fresh memory, for the 7 million records of a signed zone of
-/// a million delegations (`zonesign verify`, issue #5).
-fn move_blocks_in_parallel(
-    ctx: &mut Context,
-    input: &mut Input,
-    blocks: Vec<Result<Block, ParseError>>,
-) {
-    use rayon::prelude::*;
-    let blocks: Vec<Block> = blocks.into_iter().filter_map(Result::ok).collect();
-    for b in &blocks {
-        ctx.zone.warnings.extend(b.zone.warnings.iter().cloned());
+/// Keeps the records of blocks that each ended where the next began (the usual case:
+/// they read the whole rest of the file) for [`append_blocks`], with their warnings
+/// and last TTL taken as a sequential read would have.
+fn keep_blocks(ctx: &mut Context, blocks: Vec<Result<Block, ParseError>>) {
+    for b in blocks.into_iter().filter_map(Result::ok) {
+        ctx.zone.warnings.extend(b.zone.warnings);
         ctx.last_ttl = b.last_ttl.or(ctx.last_ttl);
+        ctx.blocks.push(b.zone.records);
         #[cfg(test)]
         PARALLEL_READS.with(|c| c.set(c.get() + 1));
     }
-    let total: usize = blocks.iter().map(|b| b.zone.records.len()).sum();
-    let records = &mut ctx.zone.records;
+}
+
+/// Appends the records of the parallel blocks to `records`, every block on its own
+/// core, straight into their final places.
+///
+/// Why: moving them one block after another was a single-core copy of 400 MB for the
+/// 7 million records of a signed zone of a million delegations (`zonesign verify`,
+/// issue #5); and the records' final vector is made only now, after the zone text is
+/// freed, so that it takes memory the text leaves instead of 400 MB never touched
+/// before (whose page faults cost as much as the copy).
+fn append_blocks(records: &mut Vec<Record>, blocks: Vec<Vec<Record>>) {
+    use rayon::prelude::*;
+    let total: usize = blocks.iter().map(Vec::len).sum();
     let old_len = records.len();
-    records.reserve(total);
+    records.reserve_exact(total);
     let mut spare = &mut records.spare_capacity_mut()[..total];
     let mut places = Vec::with_capacity(blocks.len());
     for b in &blocks {
-        let (place, rest) = spare.split_at_mut(b.zone.records.len());
+        let (place, rest) = spare.split_at_mut(b.len());
         places.push(place);
         spare = rest;
     }
     blocks.into_par_iter().zip(places).for_each(|(b, place)| {
-        for (slot, record) in place.iter_mut().zip(b.zone.records) {
+        for (slot, record) in place.iter_mut().zip(b) {
             slot.write(record);
         }
     });
     // SAFETY: the places cover the first `total` spare slots exactly, one per record,
-    // and every one was written above (each place is as long as its block's records).
+    // and every one was written above (each place is as long as its block).
     unsafe { records.set_len(old_len + total) };
-    input.last_owner = records.len().checked_sub(1);
 }
 
 /// The line of the error a speculative block returns when it meets what only a
@@ -362,6 +383,8 @@ struct Context {
     scratch: Vec<u8>,
     /// A parallel block (see [`parse_blocks`]): a directive or a non-IN class stops it.
     speculative: bool,
+    /// Records of the parallel blocks that stood, in file order after `zone.records`.
+    blocks: Vec<Vec<Record>>,
 }
 
 impl Default for Context {
@@ -375,6 +398,7 @@ impl Default for Context {
             warned_ttl: false,
             scratch: Vec::with_capacity(1024),
             speculative: false,
+            blocks: Vec::new(),
         }
     }
 }
