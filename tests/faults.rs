@@ -450,7 +450,9 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
         // and exits at the end of its input; a login rewrites SoftHSM2's
         // token.object, and a reader meanwhile can find no token at all. The checks
         // below look once the workers are gone, as an operator's next command would.
+        // Those started between the list above and the kill are found by their token.
         wait_gone(&workers);
+        wait_gone(&workers_on(&setup.dir));
         if !killed || status.success() {
             finished += 1;
         }
@@ -600,6 +602,27 @@ fn workers_of(parent: u32) -> Vec<u32> {
                 .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
             let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
             ppid == Some(parent) && cmdline.windows(11).any(|w| w == b"hsm\0worker\0")
+        })
+        .collect()
+}
+
+/// The signing workers of any run on the token in `dir`, found by the `SOFTHSM2_CONF`
+/// they inherited: after a `kill -9` of their parent they are orphans (no parent pid
+/// to find them by), and one started just before the kill is in no earlier list.
+fn workers_on(dir: &Path) -> Vec<u32> {
+    let needle = format!("SOFTHSM2_CONF={}", dir.display());
+    let Ok(procs) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    procs
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+            cmdline.windows(11).any(|w| w == b"hsm\0worker\0")
+                && environ
+                    .split(|&b| b == 0)
+                    .any(|v| v.starts_with(needle.as_bytes()))
         })
         .collect()
 }

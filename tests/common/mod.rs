@@ -1201,10 +1201,32 @@ impl Setup {
     /// success. The PIN goes in through the environment (`--pin env:NAME`), never on a
     /// command line (SEC-6.1).
     pub fn pkcs11_tool(&self, args: &[&str]) -> Output {
+        // SoftHSM2 rewrites token.object in place at every login and logout, and a
+        // reader at that moment finds no token at all; the orphaned signing workers of
+        // a `kill -9`ed run may still be logging out. An operator's tool would simply
+        // be run again, so a missing token is asked for again for up to 3 s.
+        let t0 = std::time::Instant::now();
+        loop {
+            let out = self.pkcs11_tool_once(args);
+            let missing = String::from_utf8_lossy(&out.stderr).contains("No slot with token");
+            if out.status.success() || !missing || t0.elapsed().as_secs() >= 3 {
+                assert!(
+                    out.status.success(),
+                    "pkcs11-tool {args:?} failed\n{}",
+                    describe(&out)
+                );
+                return out;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    /// One `pkcs11-tool` run for [`Setup::pkcs11_tool`], whatever its exit status.
+    fn pkcs11_tool_once(&self, args: &[&str]) -> Output {
         let cfg: toml::Value = toml::from_str(&self.config_text()).expect("config TOML");
         let hsm = &cfg["hsm"];
         let pin = fs::read_to_string(self.pin_file()).expect("read PIN file");
-        let out = tool(
+        tool(
             Command::new("pkcs11-tool")
                 .env("SOFTHSM2_CONF", self.dir.join("softhsm2.conf"))
                 .env("ZONESIGN_TEST_PIN", pin.trim())
@@ -1215,13 +1237,7 @@ impl Setup {
                 .args(["--login", "--pin", "env:ZONESIGN_TEST_PIN"])
                 .args(args),
         )
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            out.status.success(),
-            "pkcs11-tool {args:?} failed\n{}",
-            describe(&out)
-        );
-        out
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// The key objects in the token, listed by `pkcs11-tool --list-objects`.
