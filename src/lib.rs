@@ -24,6 +24,7 @@ pub mod lifecycle;
 pub mod name;
 pub mod nsec;
 pub mod output;
+pub mod parallel;
 pub mod pipeline;
 pub mod policy;
 pub mod rdata;

@@ -391,47 +391,36 @@ fn rrset_starts(data: &[Record]) -> Vec<usize> {
 /// grouping did: keeping all of it until the end raised the 1M full sign's peak by
 /// about 80 MiB, past issue #5's 1 GiB.
 fn group_into(data: &mut [Record], starts: &[usize], rrsets: &mut Vec<RRset>) -> Vec<TtlMismatch> {
-    use rayon::prelude::*;
     const PIECE: usize = 8192;
     let count = starts.len();
-    let old_len = rrsets.len();
-    rrsets.reserve_exact(count);
-    let mut spare = &mut rrsets.spare_capacity_mut()[..count];
     let mut rest = data;
-    let mut pieces = Vec::with_capacity(count.div_ceil(PIECE));
-    for (p, first) in (0..count).step_by(PIECE).enumerate() {
+    let mut parts = Vec::with_capacity(count.div_ceil(PIECE));
+    for first in (0..count).step_by(PIECE) {
         let next = (first + PIECE).min(count);
-        let (places, more) = spare.split_at_mut(next - first);
-        spare = more;
         let taken = starts
             .get(next)
             .map_or(rest.len(), |&end| end - starts[first]);
         let (records, after) = rest.split_at_mut(taken);
         rest = after;
-        pieces.push((p * PIECE, places, records));
+        parts.push((next - first, (first, next, records)));
     }
-    let mismatches: Vec<Vec<TtlMismatch>> = pieces
-        .into_par_iter()
-        .map(|(first, places, records)| {
+    let found =
+        crate::parallel::extend_in_parallel(rrsets, parts, |(first, next, records), slots| {
             let base = starts[first];
             let mut found = Vec::new();
-            for (i, place) in places.iter_mut().enumerate() {
-                let k = first + i;
+            for k in first..next {
                 let end = starts.get(k + 1).map_or(base + records.len(), |&e| e);
                 let run = &mut records[starts[k] - base..end - base];
-                let set = place.write(rrset_of(run));
-                found.extend(ttl_mismatch(set, run));
+                let set = rrset_of(run);
+                found.extend(ttl_mismatch(&set, run));
+                slots.push(set);
                 for r in run {
                     r.rdata = Box::default();
                 }
             }
             found
-        })
-        .collect();
-    // SAFETY: the pieces' places cover the first `count` spare slots exactly, and each
-    // was written above (one RRset per start).
-    unsafe { rrsets.set_len(old_len + count) };
-    mismatches.into_iter().flatten().collect()
+        });
+    found.into_iter().flatten().collect()
 }
 
 /// The RRset of one run of records (same owner and type, sorted): the lowest TTL

@@ -340,25 +340,10 @@ fn keep_blocks(ctx: &mut Context, blocks: Vec<Result<Block, ParseError>>) {
 /// freed, so that it takes memory the text leaves instead of 400 MB never touched
 /// before (whose page faults cost as much as the copy).
 fn append_blocks(records: &mut Vec<Record>, blocks: Vec<Vec<Record>>) {
-    use rayon::prelude::*;
-    let total: usize = blocks.iter().map(Vec::len).sum();
-    let old_len = records.len();
-    records.reserve_exact(total);
-    let mut spare = &mut records.spare_capacity_mut()[..total];
-    let mut places = Vec::with_capacity(blocks.len());
-    for b in &blocks {
-        let (place, rest) = spare.split_at_mut(b.len());
-        places.push(place);
-        spare = rest;
-    }
-    blocks.into_par_iter().zip(places).for_each(|(b, place)| {
-        for (slot, record) in place.iter_mut().zip(b) {
-            slot.write(record);
-        }
+    let parts = blocks.into_iter().map(|b| (b.len(), b)).collect();
+    crate::parallel::extend_in_parallel(records, parts, |block, slots| {
+        block.into_iter().for_each(|r| slots.push(r));
     });
-    // SAFETY: the places cover the first `total` spare slots exactly, one per record,
-    // and every one was written above (each place is as long as its block).
-    unsafe { records.set_len(old_len + total) };
 }
 
 /// The line of the error a speculative block returns when it meets what only a
