@@ -70,9 +70,11 @@ Exit codes:
   0  success
   1  the zone failed verification (nothing was written); for `audit verify`: the
      audit chain is broken; for `check`: a mandatory security control is missing
-  2  bad input or usage (malformed zone, failed zone check, bad option or config)
+  2  bad input or usage (malformed zone, including an $INCLUDE that cannot be read;
+     failed zone check; bad option; missing or bad config)
   3  HSM or key problem (module, token, PIN, missing or mismatched key)
-  4  I/O problem (a file could not be read, or the output could not be written)
+  4  I/O problem (a file could not be read: the zone, an anchor, the key state; or
+     the output could not be written)
   5  another zonesign run holds the lock on the output (nothing was changed)
   6  verify --expiring: the zone is valid, but signatures expire within the window
 
@@ -189,6 +191,9 @@ pub struct InitArgs {
     /// PKCS#11 module (default: SoftHSM2's libsofthsm2.so).
     #[arg(long, value_name = "PATH")]
     pub module: Option<PathBuf>,
+    /// Time recorded for the keys' creation, publication and activation (RFC 3339) instead of the clock.
+    #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
+    pub now: Option<i64>,
 }
 
 /// Options of `sign`.
@@ -477,10 +482,21 @@ fn now_or_clock(t: Option<i64>) -> i64 {
     t.unwrap_or_else(|| chrono::Utc::now().timestamp())
 }
 
+/// Makes the embedded token's files durable after the token changed (SoftHSM2 never
+/// fsyncs: a power cut could otherwise lose a key generated a moment before).
+fn sync_embedded_token(cfg: &Config) {
+    if let Some((tokens, _)) = cfg.embedded_token_dirs() {
+        crate::token_recovery::sync_token_files(&tokens);
+    }
+}
+
 fn load_config(cli: &Cli) -> Result<Config> {
     let cfg = Config::load(&Config::locate(cli.config.as_deref()))?;
     cfg.export_softhsm_env();
     crate::audit::configure(&cfg, command_name(&cli.command));
+    for w in crate::setup::protect_embedded_token(&cfg) {
+        eprintln!("zonesign: warning: {w}");
+    }
     Ok(cfg)
 }
 
@@ -510,7 +526,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Init(a) => cmd_init(cli, a),
         Command::Sign(a) => cmd_sign(cli, a),
-        Command::Verify(a) => cmd_verify(a),
+        Command::Verify(a) => cmd_verify(cli, a),
         Command::Key(
             k @ (KeyCommand::Generate(_)
             | KeyCommand::Export(_)
@@ -624,6 +640,7 @@ fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
         algorithm: a.algorithm,
         token: a.token.clone(),
         module: a.module.clone(),
+        now: now_or_clock(a.now),
     };
     let s = init(&opts)?;
     if !cli.quiet {
@@ -647,6 +664,10 @@ fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
                 k.label
             );
         }
+        say!(
+            "  recovery copy of the token's state file in {} (mode 0700): zonesign restores it if a kill or power cut during a login empties the token's token.object; back up the whole directory as well",
+            s.recovery.display()
+        );
         say!(
             "next: zonesign --config {} sign ZONEFILE --origin ORIGIN --out SIGNED",
             s.config.display()
@@ -710,7 +731,7 @@ fn print_stages(stages: &[(&'static str, f64)]) {
     }
 }
 
-fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
+fn cmd_verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode> {
     let anchors = pipeline::read_anchors(&a.anchor, &a.origin)?;
     let mut opts = VerifyOptions::at(
         now_or_clock(a.now),
@@ -721,15 +742,19 @@ fn cmd_verify(a: &VerifyArgs) -> Result<ExitCode> {
     if a.stats {
         print_stages(&report.stages);
     }
-    let text = match a.format {
-        Format::Text => report.to_text(),
-        Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
-    };
-    let _ = std::io::stdout().write_all(text.as_bytes());
+    let expiring = a.expiring.filter(|_| report.stats.expiring > 0);
+    // -q: a zone that passes prints nothing; a failed or expiring one still prints its report.
+    if !(cli.quiet && report.valid && expiring.is_none()) {
+        let text = match a.format {
+            Format::Text => report.to_text(),
+            Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
+        };
+        let _ = std::io::stdout().write_all(text.as_bytes());
+    }
     if !report.valid {
         return Ok(ExitCode::VerifyFailed);
     }
-    if let Some(w) = a.expiring.filter(|_| report.stats.expiring > 0) {
+    if let Some(w) = expiring {
         let earliest = report
             .stats
             .earliest_expiration
@@ -904,6 +929,7 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
         store.save(&cfg.files.keys)?;
     }
     drop(token);
+    sync_embedded_token(&cfg);
     audit
         .record("logout", serde_json::json!({"token": cfg.hsm.token}))
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
@@ -999,6 +1025,7 @@ fn cmd_key_destroy(cli: &Cli, a: &TagArgs) -> Result<ExitCode> {
     }
     let logged = audit.record(&format!("key-{}", change.event), fields);
     drop(token);
+    sync_embedded_token(&cfg);
     let logout = audit.record("logout", serde_json::json!({"token": cfg.hsm.token}));
     // The token has changed: the state is saved even if the audit log failed.
     store.save(&cfg.files.keys)?;

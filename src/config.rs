@@ -264,6 +264,16 @@ impl Config {
         }
     }
 
+    /// The embedded SoftHSM2 token directory (from `softhsm-conf`) and the folder of its
+    /// recovery copies beside the config ([`crate::token_recovery`]); `None` for any
+    /// other token, whose HSM keeps its own backups.
+    pub fn embedded_token_dirs(&self) -> Option<(PathBuf, PathBuf)> {
+        let conf = self.hsm.softhsm_conf.as_ref()?;
+        let tokens = crate::token_recovery::token_dir(conf)?;
+        let base = self.path.parent().unwrap_or(Path::new("."));
+        Some((tokens, base.join(crate::token_recovery::RECOVERY_DIR)))
+    }
+
     /// The number of signing sessions to open.
     pub fn sessions(&self) -> usize {
         match self.hsm.sessions {

@@ -37,6 +37,7 @@ pub mod seccheck;
 pub mod setup;
 pub mod sign;
 pub mod snapshot;
+pub mod token_recovery;
 pub mod verify;
 pub mod zone;
 pub mod zonefile;

@@ -109,8 +109,8 @@ pub fn ksk_roll_in_progress(store: &KeyStore) -> bool {
 /// one state, so a ZSK published by this run signs at the earliest in a later run.
 pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
     let mut changes = Vec::new();
-    // Keys from before lifecycles (or made by init) have no times yet: their lifetime
-    // starts counting at this run.
+    // Keys from before lifecycles (or activated by hand in `keys.toml`; init records its
+    // keys' times) have no times yet: their lifetime starts counting at this run.
     for k in store
         .keys
         .iter_mut()

@@ -114,6 +114,7 @@ pub fn run(cfg: &Config) -> Checklist {
             evidence: format!("cannot log in to read the key attributes: {e}"),
         },
     });
+    rows.push(recovery_row(cfg));
     rows.push(audit_chain_row(cfg));
     rows.push(syslog_row(cfg));
     let passed = !rows.iter().any(|r| r.mandatory && r.status == Status::No);
@@ -273,6 +274,75 @@ fn root_row(uid: Option<u32>) -> Row {
         status,
         evidence,
     }
+}
+
+const RECOVERY_REQUIREMENT: &str = "The token and its keys survive a kill or power cut of the signer (embedded SoftHSM2 token: a current recovery copy of its state file; an HSM: the vendor's backup)";
+
+/// DPS-5.2: the keys live only in the token, so losing the token loses them. The
+/// embedded SoftHSM2 token's state file has a recovery copy that zonesign keeps
+/// ([`crate::token_recovery`]); for any other token only the HSM's own backup helps.
+fn recovery_row(cfg: &Config) -> Row {
+    use crate::token_recovery::{CopyState, status};
+    let mut row = Row {
+        id: "DPS-5.2",
+        requirement: RECOVERY_REQUIREMENT,
+        mandatory: true,
+        status: Status::NotCheckable,
+        evidence: String::new(),
+    };
+    let Some((tokens, store)) = cfg.embedded_token_dirs() else {
+        row.evidence = format!(
+            "token '{}' is not the embedded SoftHSM2 token; back it up with the HSM's own tools (backup HSMs or key backups, DPS-5.2) and test a restore",
+            cfg.hsm.token
+        );
+        return row;
+    };
+    let states = match status(&tokens, &store) {
+        Ok(s) => s,
+        Err(e) => {
+            row.status = Status::No;
+            row.evidence = format!(
+                "cannot read {} or {}: {e}",
+                tokens.display(),
+                store.display()
+            );
+            return row;
+        }
+    };
+    let mut notes = Vec::new();
+    let mut ok = !states.is_empty();
+    for s in &states {
+        match s {
+            CopyState::Current { dir, label } => notes.push(format!(
+                "token '{label}' ({dir}): recovery copy present and current in {}",
+                store.display()
+            )),
+            CopyState::Stale { dir, label } => {
+                ok = false;
+                notes.push(format!(
+                    "token '{label}' ({dir}): no current recovery copy in {} (is the directory writable by this user?)",
+                    store.display()
+                ));
+            }
+            CopyState::LiveDamaged { dir, damage, copy } => {
+                ok = false;
+                notes.push(format!(
+                    "token directory {dir}: {damage}; {}",
+                    if *copy {
+                        "the next zonesign command restores it from the recovery copy"
+                    } else {
+                        "there is no recovery copy: restore token.object from a backup"
+                    }
+                ));
+            }
+        }
+    }
+    if states.is_empty() {
+        notes.push(format!("no token found in {}", tokens.display()));
+    }
+    row.status = if ok { Status::Yes } else { Status::No };
+    row.evidence = notes.join("; ");
+    row
 }
 
 /// DPS-5.2: every private key on the token is locked inside it.

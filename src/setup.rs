@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::hsm::{HsmError, Module, Pin, Token};
 use crate::keys::{KeyEntry, KeyState, KeyStore, Role, dnskey_rdata};
 use crate::policy::Policy;
+use crate::token_recovery::RECOVERY_DIR;
 
 /// Where Debian and other distributions install SoftHSM2's module.
 pub const SOFTHSM_MODULES: [&str; 3] = [
@@ -39,6 +40,8 @@ pub struct InitOptions {
     pub token: String,
     /// PKCS#11 module; SoftHSM2's when absent.
     pub module: Option<PathBuf>,
+    /// The keys' creation and activation time (`--now`, else the clock).
+    pub now: i64,
 }
 
 /// What init made, for the message to the operator.
@@ -52,6 +55,8 @@ pub struct InitSummary {
     pub so_pin_file: PathBuf,
     /// The keys made.
     pub keys: Vec<KeyEntry>,
+    /// The folder of the token state's recovery copy ([`crate::token_recovery`]).
+    pub recovery: PathBuf,
 }
 
 /// Runs `zonesign init`.
@@ -141,23 +146,135 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
     let policy = Policy::default();
     let mut store = KeyStore::default();
     for (role, bits) in [(Role::Ksk, policy.ksk_bits), (Role::Zsk, policy.zsk_bits)] {
-        let key = generate(&token, role, opts.algorithm, bits, &audit)?;
+        let mut key = generate(&token, role, opts.algorithm, bits, &audit)?;
+        // Published and active from init on, recorded like a roll records its keys: the
+        // first sign run has no key to adopt, and the ZSK's lifetime (DPS-6.4) counts
+        // from init.
+        let at = crate::keys::timestamp(opts.now);
+        key.created = at.clone();
+        key.published = Some(at.clone());
+        key.active = Some(at);
         store.keys.push(key);
     }
     drop(token);
     audit
         .record("logout", json!({"token": opts.token}))
         .map_err(audit_io)?;
-    store.save(&dir.join("keys.toml"))?;
+    // The key state and its `key-published`/`key-active` lines go together (DPS-4.4).
+    let changes: Vec<crate::lifecycle::Change> = store
+        .keys
+        .iter()
+        .flat_map(|k| {
+            ["published", "active"].map(|event| crate::lifecycle::Change {
+                tag: k.tag,
+                role: k.role,
+                event,
+                at: crate::keys::timestamp(opts.now),
+                detail: "made by init; in the zone from the first sign run".into(),
+            })
+        })
+        .collect();
+    store.commit(
+        &dir.join("keys.toml"),
+        &audit,
+        crate::lifecycle::audit_events(&changes),
+    )?;
     let text = toml::to_string_pretty(&cfg)
         .map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
     crate::output::write_atomic(config_path, text.as_bytes())?;
+    let recovery = save_recovery_copy(&tokens, &dir.join(RECOVERY_DIR), &audit)?;
     Ok(InitSummary {
+        recovery,
         config: config_path.to_path_buf(),
         pin_file,
         so_pin_file,
         keys: store.keys,
     })
+}
+
+/// Checks the embedded SoftHSM2 token's state files against their recovery copies
+/// before anything loads the module ([`crate::token_recovery`], issue 19): puts a copy
+/// back over a file a killed login left empty, and saves or refreshes the copy of a
+/// complete one. Every restore and every new copy is an audit line; the returned
+/// warnings are for stderr. Never fails the command: a token that could not be
+/// restored fails at login with its own message, and a copy that could not be written
+/// is reported here and by `zonesign check`.
+pub fn protect_embedded_token(cfg: &Config) -> Vec<String> {
+    use crate::token_recovery::{Outcome, protect};
+    let Some((tokens, store)) = cfg.embedded_token_dirs() else {
+        return Vec::new();
+    };
+    let outcomes = match protect(&tokens, &store) {
+        Ok(o) => o,
+        Err(e) => {
+            let msg = format!(
+                "cannot keep the recovery copy of the embedded token's state in {}: {e}; a kill during a login could then lose the token (check the directory's owner and mode)",
+                store.display()
+            );
+            let _ = crate::audit::record_configured(
+                "token-recovery",
+                json!({"result": "failed", "error": e.to_string()}),
+            );
+            return vec![msg];
+        }
+    };
+    let mut warnings = Vec::new();
+    for o in outcomes {
+        match o {
+            Outcome::Current { .. } => {}
+            Outcome::Saved {
+                dir,
+                label,
+                refreshed,
+            } => {
+                let _ = crate::audit::record_configured(
+                    "token-recovery",
+                    json!({"result": "ok", "action": if refreshed { "refreshed" } else { "created" }, "token-dir": dir, "token": label}),
+                );
+            }
+            Outcome::Restored { dir, label, damage } => {
+                warnings.push(format!(
+                    "the embedded token '{label}' was damaged ({damage}, as a process killed while logging in leaves it); its state file was restored from the recovery copy in {}",
+                    store.display()
+                ));
+                let _ = crate::audit::record_configured(
+                    "token-restored",
+                    json!({"result": "ok", "token-dir": dir, "token": label, "damage": damage.to_string()}),
+                );
+            }
+            Outcome::Unrecoverable { dir, damage } => {
+                warnings.push(format!(
+                    "the embedded token in {} is damaged ({damage}) and there is no recovery copy of it in {}; restore token.object from a backup of the setup directory",
+                    tokens.join(&dir).display(),
+                    store.display()
+                ));
+                let _ = crate::audit::record_configured(
+                    "token-restored",
+                    json!({"result": "failed", "token-dir": dir, "damage": damage.to_string(), "error": "no recovery copy"}),
+                );
+            }
+        }
+    }
+    warnings
+}
+
+/// Makes the token files `init` wrote durable (SoftHSM2 never fsyncs) and the first
+/// recovery copy of the token's state file ([`crate::token_recovery`]), audited.
+fn save_recovery_copy(tokens: &Path, store: &Path, audit: &AuditLog) -> Result<PathBuf> {
+    crate::token_recovery::sync_token_files(tokens);
+    let outcomes =
+        crate::token_recovery::protect(tokens, store).map_err(|e| Error::io(store, e))?;
+    for o in outcomes {
+        if let crate::token_recovery::Outcome::Saved { dir, label, .. } = o {
+            audit
+                .record(
+                    "token-recovery",
+                    json!({"result": "ok", "action": "created", "token-dir": dir, "token": label}),
+                )
+                .map_err(|e| Error::io("audit log", e))?;
+        }
+    }
+    Ok(store.to_path_buf())
 }
 
 /// Logs in and records the attempt, successful or not (DPS-4.4, SEC-6.5).
@@ -355,8 +472,8 @@ pub fn generate(
         chrono::Utc::now().timestamp(),
         data_encoding::BASE64.encode(&public),
     );
-    // init's keys go straight into the zone; the lifecycle fills in their times at the
-    // first signing run (see `lifecycle::advance`).
+    // init's keys go straight into the zone (init records their times); `key generate`
+    // makes its keys `generated`.
     key.state = KeyState::Active;
     Ok(key)
 }

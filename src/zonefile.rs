@@ -40,21 +40,19 @@ pub struct ParsedZone {
 pub struct ParseError {
     /// The file containing the error (the included file when inside one).
     pub file: PathBuf,
-    /// 1-based line where the record starts (0 for I/O errors on the main file).
+    /// 1-based line where the record starts.
     pub line: u32,
     /// What is wrong.
     pub message: String,
 }
 
-/// Reads and parses a zone file; I/O errors become a `ParseError` with line 0. Like an
-/// included file, it must be a regular file (`zonesign sign /dev/zero` would otherwise
-/// read until memory runs out).
-pub fn parse_file(path: &Path, origin: &Name) -> Result<ParsedZone, ParseError> {
-    let text = read_regular(path).map_err(|e| ParseError {
-        file: path.to_path_buf(),
-        line: 0,
-        message: e.to_string(),
-    })?;
+/// Reads and parses a zone file. A file that cannot be read is an I/O error (exit 4:
+/// missing, unreadable, or not a regular file, which it must be like an included file:
+/// `zonesign sign /dev/zero` would otherwise read until memory runs out); a bad text is
+/// a [`ParseError`] (exit 2), as is an `$INCLUDE` that cannot be read, which the zone
+/// text names at its line.
+pub fn parse_file(path: &Path, origin: &Name) -> crate::error::Result<ParsedZone> {
+    let text = read_regular(path).map_err(|e| crate::error::Error::io(path, e))?;
     let (mut zone, blocks) = parse_text(&text, path, origin, None)?;
     // The text goes first, so the records of the parallel blocks move into memory it
     // leaves (see `append_blocks`).

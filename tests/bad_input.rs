@@ -202,17 +202,23 @@ fn usage_errors_exit_2() {
 }
 
 #[test]
-fn missing_zone_file_is_an_input_error() {
-    // A zone file that does not exist: 2 (bad input) or 4 (I/O), never 0/1/3.
+fn unreadable_zone_file_exits_4() {
+    // issue 3, `--help`: a file that cannot be read is an I/O problem, exit 4: a zone
+    // file that does not exist, or is not a regular file. The message names it.
     let setup = Setup::new("ecdsap256sha256");
     let missing = setup.path("no-such.zone");
-    try_fails_without_touching_output(
-        setup.tmp.path(),
-        "missing zone",
-        &[EXIT_BAD_INPUT, EXIT_IO],
-        |out| setup.sign(&missing, "example.", out),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = setup.path("a-directory.zone");
+    fs::create_dir(&dir).unwrap();
+    for (what, zone) in [("missing zone", &missing), ("zone is a directory", &dir)] {
+        let out = fails_without_touching_output(setup.tmp.path(), what, EXIT_IO, |out| {
+            setup.sign(zone, "example.", out)
+        });
+        assert!(
+            stderr(&out).contains(&file_name(zone)),
+            "{what}: stderr does not name the file\n{}",
+            describe(&out)
+        );
+    }
 }
 
 /// The PIN in the setup's PIN file.

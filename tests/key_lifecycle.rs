@@ -76,9 +76,115 @@ fn audit_chain_intact(s: &Setup) {
     s.ok(&["audit", "verify"]);
 }
 
+/// The `created`, `published` and `active` times of each key in `keys.toml`, by tag.
+fn recorded_times(s: &Setup) -> BTreeMap<u64, [Option<String>; 3]> {
+    let text = fs::read_to_string(s.dir.join("keys.toml")).expect("read keys.toml");
+    let state: toml::Value = toml::from_str(&text).expect("keys.toml is TOML");
+    let field = |k: &toml::Value, f: &str| k.get(f).and_then(|v| v.as_str()).map(String::from);
+    state["key"]
+        .as_array()
+        .expect("keys.toml has keys")
+        .iter()
+        .map(|k| {
+            let tag = k["tag"].as_integer().expect("tag") as u64;
+            (
+                tag,
+                [
+                    field(k, "created"),
+                    field(k, "published"),
+                    field(k, "active"),
+                ],
+            )
+        })
+        .collect()
+}
+
+/// `init` records its keys' times (created, published, active: `--now`, else the clock),
+/// like a roll records its keys', and logs them; so the first `sign` after init has no
+/// key to adopt: no "adopted" line on stderr, no `key-adopted` audit line, the times
+/// unchanged.
+#[test]
+fn init_records_key_times_so_the_first_sign_adopts_nothing() {
+    let z = SeZone::at("ecdsap256sha256", T0);
+    let s = &z.s;
+    let at = rfc3339(T0);
+    let times = recorded_times(s);
+    assert_eq!(times.len(), 2, "{times:?}");
+    for (tag, t) in &times {
+        assert_eq!(
+            t,
+            &[Some(at.clone()), Some(at.clone()), Some(at.clone())],
+            "key {tag}"
+        );
+    }
+    let logged: BTreeSet<(String, u64, String)> = audit_events(s)
+        .iter()
+        .filter(|e| e["event"].as_str().unwrap().starts_with("key-"))
+        .map(|e| {
+            let ev = e["event"].as_str().unwrap().to_string();
+            (
+                ev,
+                e["tag"].as_u64().unwrap(),
+                e["at"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: BTreeSet<(String, u64, String)> = times
+        .keys()
+        .flat_map(|&tag| {
+            ["key-published", "key-active"].map(|ev| (ev.to_string(), tag, at.clone()))
+        })
+        .collect();
+    assert_eq!(logged, expected, "init's key events in the audit log");
+    let out = z.sign_at(&z.ds, T0 + 3600);
+    assert_exit(&out, EXIT_OK, "first sign after init");
+    assert!(
+        !stderr(&out).contains("adopted"),
+        "the first sign adopted init's keys\n{}",
+        describe(&out)
+    );
+    assert!(
+        !audit_events(s).iter().any(|e| e["event"] == "key-adopted"),
+        "key-adopted in the audit log"
+    );
+    assert_eq!(
+        recorded_times(s),
+        times,
+        "the first sign changed the keys' times"
+    );
+    audit_chain_intact(s);
+
+    // Without --now: the clock at init, and a sign on the clock adopts nothing either.
+    let before = rfc3339(unix_now());
+    let s = Setup::new("ed25519");
+    let after = rfc3339(unix_now());
+    let times = recorded_times(&s);
+    for (tag, t) in &times {
+        let created = t[0].clone().expect("created");
+        assert!(
+            before <= created && created <= after,
+            "key {tag}: created {created}, init ran from {before} to {after}"
+        );
+        assert_eq!(
+            t,
+            &[Some(created.clone()), Some(created.clone()), Some(created)]
+        );
+    }
+    let zone = s.path("se.zone");
+    write_se_zone(&zone);
+    let out = s.sign(&zone, "se.", &s.path("se.signed"));
+    assert_exit(&out, EXIT_OK, "sign on the clock after init");
+    assert!(
+        !stderr(&out).contains("adopted"),
+        "the first sign adopted init's keys\n{}",
+        describe(&out)
+    );
+    assert_eq!(recorded_times(&s), times);
+}
+
 #[test]
 fn two_hundred_days_two_zsk_rolls_one_ksk_roll() {
-    let z = SeZone::new("rsasha1");
+    let z = SeZone::at("rsasha1", T0);
     let s = &z.s;
     let now0 = rfc3339(T0);
     s.ok(&[
@@ -233,7 +339,7 @@ fn two_hundred_days_two_zsk_rolls_one_ksk_roll() {
 /// removed, and signing goes on without it.
 #[test]
 fn emergency_zsk_roll_stops_the_compromised_key_at_once() {
-    let z = SeZone::new("ecdsap256sha256");
+    let z = SeZone::at("ecdsap256sha256", T0);
     let s = &z.s;
     s.ok(&["key", "generate", "--role", "zsk", "--now", &rfc3339(T0)]);
     let old = s.tags("zsk", "active")[0];
@@ -315,7 +421,7 @@ fn emergency_zsk_roll_stops_the_compromised_key_at_once() {
 #[test]
 fn emergency_ksk_roll_keeps_the_chain_from_the_parents_ds() {
     let p = Policy::default();
-    let z = SeZone::new("ecdsap256sha256");
+    let z = SeZone::at("ecdsap256sha256", T0);
     let s = &z.s;
     s.ok(&["key", "generate", "--role", "ksk", "--now", &rfc3339(T0)]);
     assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
@@ -413,7 +519,7 @@ fn emergency_ksk_roll_keeps_the_chain_from_the_parents_ds() {
 /// roll, for either KSK; a ZSK has no DS.
 #[test]
 fn key_ds_for_one_tag_matches_ldns_and_bind() {
-    let z = SeZone::new("rsasha256");
+    let z = SeZone::at("rsasha256", T0);
     let s = &z.s;
     s.ok(&["key", "generate", "--role", "ksk", "--now", &rfc3339(T0)]);
     assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
@@ -575,7 +681,7 @@ fn key_generate_refuses_an_algorithm_the_token_lacks() {
 /// with why and what to do, and changes neither the key state nor the token.
 #[test]
 fn key_destroy_only_for_removed_keys_and_logged() {
-    let z = SeZone::new("ecdsap256sha256");
+    let z = SeZone::at("ecdsap256sha256", T0);
     let s = &z.s;
     let keys = s.dir.join("keys.toml");
     assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
@@ -713,7 +819,7 @@ fn key_destroy_only_for_removed_keys_and_logged() {
 
 #[test]
 fn unsafe_key_commands_are_refused_and_change_nothing() {
-    let z = SeZone::new("ecdsap256sha256");
+    let z = SeZone::at("ecdsap256sha256", T0);
     let s = &z.s;
     let keys = s.dir.join("keys.toml");
     assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
@@ -808,7 +914,7 @@ fn unsafe_key_commands_are_refused_and_change_nothing() {
 /// cache, until a sign run makes it active (DPS-6.4).
 #[test]
 fn a_failed_or_dry_run_moves_neither_zone_nor_key_state() {
-    let z = SeZone::new("ecdsap256sha256");
+    let z = SeZone::at("ecdsap256sha256", T0);
     let s = &z.s;
     let keys = s.dir.join("keys.toml");
     s.ok(&["key", "generate", "--role", "zsk", "--now", &rfc3339(T0)]);

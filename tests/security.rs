@@ -208,8 +208,8 @@ fn sign_forwards_audit_events_to_syslog_and_survives_an_outage() {
                 .to_string()
         })
         .collect();
-    // Key lifecycle events (issue 6: `key-adopted` on the first run after init) are
-    // forwarded too; the HSM session's own events come in this order.
+    // Key lifecycle events (issue 6), when a run has any, are forwarded too; the HSM
+    // session's own events come in this order.
     // The signing worker processes' own logins and logouts (SEC-6.5) come between
     // the parent's login and the sign event, each with its pid.
     let hsm: Vec<String> = new_lines

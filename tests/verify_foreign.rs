@@ -142,6 +142,17 @@ fn is_rrsig_over(toks: &[String], owner: &str, covered: &str) -> bool {
 // the tests below start from zones known to be valid. (Needs no zonesign binary.)
 // ---------------------------------------------------------------------------------------
 
+/// A copy of `signed` with one bit of the RRSIG over `web.example. A` flipped.
+fn web_a_signature_flipped(signed: &Path) -> PathBuf {
+    let text = fs::read_to_string(signed).unwrap();
+    let (flipped, _) = edit_first_line(
+        &text,
+        |t| is_rrsig_over(t, "web.example.", "A"),
+        |l| Some(flip_rrsig_byte(l)),
+    );
+    write_tampered(signed, &flipped)
+}
+
 #[test]
 fn foreign_signed_fixtures_pass_all_validators() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -162,13 +173,7 @@ fn foreign_signed_fixtures_pass_all_validators() {
 fn tampering_helpers_break_the_zone_for_ldns_verify_zone() {
     // The tampering used below must be caught by an independent validator too.
     let (_tmp, signed, anchor) = signed_all_types("ldns");
-    let text = fs::read_to_string(&signed).unwrap();
-    let (flipped, _) = edit_first_line(
-        &text,
-        |t| is_rrsig_over(t, "web.example.", "A"),
-        |l| Some(flip_rrsig_byte(l)),
-    );
-    let path = write_tampered(&signed, &flipped);
+    let path = web_a_signature_flipped(&signed);
     assert!(ldns_verify(&path, "example.", &anchor).is_err());
     let bad_anchor = signed.with_file_name("bad-anchor.ds");
     fs::write(
@@ -271,13 +276,7 @@ fn accepts_with_now_inside_the_validity() {
 
 fn rejects_flipped_signature_byte(signer: &str) {
     let (_tmp, signed, anchor) = signed_all_types(signer);
-    let text = fs::read_to_string(&signed).unwrap();
-    let (tampered, _) = edit_first_line(
-        &text,
-        |t| is_rrsig_over(t, "web.example.", "A"),
-        |l| Some(flip_rrsig_byte(l)),
-    );
-    let path = write_tampered(&signed, &tampered);
+    let path = web_a_signature_flipped(&signed);
     let problems = rejected_json(&path, "example.", &anchor, &[]);
     assert_mentions(&problems, &["web.example"], "flipped RRSIG byte: the owner");
     assert_mentions(
@@ -392,13 +391,7 @@ fn rejects_anchor_matching_no_ksk() {
 fn text_report_of_a_tampered_zone() {
     // Default --format text: exit 1 and a human-readable report that names the owner.
     let (_tmp, signed, anchor) = signed_all_types("ldns");
-    let text = fs::read_to_string(&signed).unwrap();
-    let (tampered, _) = edit_first_line(
-        &text,
-        |t| is_rrsig_over(t, "web.example.", "A"),
-        |l| Some(flip_rrsig_byte(l)),
-    );
-    let path = write_tampered(&signed, &tampered);
+    let path = web_a_signature_flipped(&signed);
     let out = verify(&path, "example.", &anchor, &[]);
     assert_exit(&out, EXIT_VERIFY_FAILED, "verify (text) of a tampered zone");
     let all = format!("{}{}", stdout(&out), stderr(&out)).to_ascii_lowercase();
@@ -419,6 +412,70 @@ fn missing_anchor_file_is_bad_input() {
     assert!(
         matches!(out.status.code(), Some(EXIT_BAD_INPUT) | Some(EXIT_IO)),
         "missing anchor: expected exit 2 or 4\n{}",
+        describe(&out)
+    );
+}
+
+#[test]
+fn unreadable_zone_file_exits_4() {
+    // Exit codes (issue 3, `--help`): a signed zone that cannot be read is an I/O
+    // problem, exit 4: missing, or not a regular file. The message names it, and says
+    // nothing on stdout (with or without -q). An `$INCLUDE` the zone names that cannot
+    // be read stays bad input (exit 2, at its line), as for `sign`.
+    let (tmp, signed, anchor) = signed_all_types("ldns");
+    let missing = signed.with_file_name("no-such.signed");
+    let dir = tmp.path().join("a-directory.signed");
+    fs::create_dir(&dir).unwrap();
+    for (what, path) in [("missing zone", &missing), ("zone is a directory", &dir)] {
+        for extra in [&[][..], &["-q"]] {
+            let out = verify(path, "example.", &anchor, extra);
+            assert_exit(&out, EXIT_IO, &format!("verify {extra:?}: {what}"));
+            assert!(
+                stderr(&out).contains(&file_name(path)) && out.stdout.is_empty(),
+                "{what}: expected the file named on stderr and nothing on stdout\n{}",
+                describe(&out)
+            );
+        }
+    }
+    let with_include = signed.with_file_name("includes-missing.signed");
+    let text = fs::read_to_string(&signed).unwrap();
+    fs::write(
+        &with_include,
+        format!("{text}$INCLUDE does-not-exist.inc\n"),
+    )
+    .unwrap();
+    let out = verify(&with_include, "example.", &anchor, &[]);
+    assert_exit(
+        &out,
+        EXIT_BAD_INPUT,
+        "verify of a zone with a missing $INCLUDE",
+    );
+}
+
+#[test]
+fn quiet_verify_prints_nothing_on_success() {
+    // `-q`: "print nothing on success (errors still go to stderr)". A valid zone: exit
+    // 0 and no output at all, in text and JSON form; without -q the report is there.
+    let (_tmp, signed, anchor) = signed_all_types("ldns");
+    let out = verify(&signed, "example.", &anchor, &[]);
+    assert_exit(&out, EXIT_OK, "verify of a valid zone");
+    assert!(!out.stdout.is_empty(), "no report without -q");
+    for extra in [&["-q"][..], &["--quiet"], &["-q", "--format", "json"]] {
+        let out = verify(&signed, "example.", &anchor, extra);
+        assert_exit(&out, EXIT_OK, &format!("verify {extra:?} of a valid zone"));
+        assert!(
+            out.stdout.is_empty() && out.stderr.is_empty(),
+            "verify {extra:?} of a valid zone printed something\n{}",
+            describe(&out)
+        );
+    }
+    // A zone that fails is not silenced: exit 1 and the report naming the problem.
+    let path = web_a_signature_flipped(&signed);
+    let out = verify(&path, "example.", &anchor, &["-q"]);
+    assert_exit(&out, EXIT_VERIFY_FAILED, "verify -q of a tampered zone");
+    assert!(
+        stdout(&out).to_ascii_lowercase().contains("web.example"),
+        "verify -q of a tampered zone must still print its report\n{}",
         describe(&out)
     );
 }

@@ -200,7 +200,12 @@ fn with_files(files: &[(&str, &str)]) -> (tempfile::TempDir, Result<ParsedZone, 
         std::fs::write(p, text).unwrap();
     }
     let main = dir.path().join(files[0].0);
-    let res = parse_file(&main, &origin());
+    // The main file is there: any error is in the text (an `$INCLUDE` that cannot be
+    // read included), never the main file's I/O.
+    let res = parse_file(&main, &origin()).map_err(|e| match e {
+        crate::error::Error::Parse(e) => e,
+        other => panic!("not a parse error: {other}"),
+    });
     (dir, res)
 }
 
@@ -321,11 +326,18 @@ fn include_bomb_is_bounded() {
     );
 }
 
+/// A zone file that cannot be read is an I/O error naming it (exit 4), not a parse error.
 #[test]
-fn io_error_has_line_zero() {
+fn io_error_is_an_io_error() {
     let e = parse_file(Path::new("/nonexistent/zonesign/x.zone"), &origin()).unwrap_err();
-    assert_eq!(e.line, 0);
-    assert_eq!(e.file, PathBuf::from("/nonexistent/zonesign/x.zone"));
+    assert_eq!(e.exit_code(), crate::error::ExitCode::Io, "{e}");
+    match e {
+        crate::error::Error::Io { path, source } => {
+            assert_eq!(path, PathBuf::from("/nonexistent/zonesign/x.zone"));
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -503,12 +515,13 @@ fn large_files_are_read_whole_in_parallel() {
 }
 
 /// The zone file itself must be a regular file, like an included one: a device or a
-/// directory is refused at once with line 0, never read until memory runs out.
+/// directory is refused at once as a file that cannot be read (exit 4), never read
+/// until memory runs out.
 #[test]
 fn main_file_must_be_a_regular_file() {
     for p in ["/dev/zero", "/"] {
         let e = parse_file(Path::new(p), &origin()).unwrap_err();
-        assert_eq!(e.line, 0, "{e}");
+        assert_eq!(e.exit_code(), crate::error::ExitCode::Io, "{e}");
         assert!(e.to_string().contains(p), "{e}");
     }
 }

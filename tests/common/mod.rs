@@ -361,6 +361,15 @@ impl Drop for Setup {
 
 impl Setup {
     pub fn new(alg: &str) -> Setup {
+        Setup::init_with(alg, &[])
+    }
+
+    /// A setup whose `init` ran at `t` (`init --now`): its keys' recorded times.
+    pub fn at(alg: &str, t: i64) -> Setup {
+        Setup::init_with(alg, &["--now", &rfc3339(t)])
+    }
+
+    fn init_with(alg: &str, extra: &[&str]) -> Setup {
         let tmp = tempfile::tempdir().expect("tempdir");
         let dir = tmp.path().join("zs");
         let out = run(zonesign()
@@ -369,7 +378,8 @@ impl Setup {
             .arg("--dir")
             .arg(&dir)
             .arg("--algorithm")
-            .arg(alg));
+            .arg(alg)
+            .args(extra));
         assert_exit(&out, EXIT_OK, &format!("zonesign init --algorithm {alg}"));
         let setup = Setup {
             tmp,
@@ -1201,28 +1211,20 @@ impl Setup {
     /// success. The PIN goes in through the environment (`--pin env:NAME`), never on a
     /// command line (SEC-6.1).
     pub fn pkcs11_tool(&self, args: &[&str]) -> Output {
-        // SoftHSM2 rewrites token.object in place at every login and logout, and a
-        // reader at that moment finds no token at all; the orphaned signing workers of
-        // a `kill -9`ed run may still be logging out. An operator's tool would simply
-        // be run again, so a missing token is asked for again for up to 3 s.
-        let t0 = std::time::Instant::now();
-        loop {
-            let out = self.pkcs11_tool_once(args);
-            let missing = String::from_utf8_lossy(&out.stderr).contains("No slot with token");
-            if out.status.success() || !missing || t0.elapsed().as_secs() >= 3 {
-                assert!(
-                    out.status.success(),
-                    "pkcs11-tool {args:?} failed\n{}",
-                    describe(&out)
-                );
-                return out;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
+        // Asked once, never again: a token that SoftHSM2 cannot find is a finding (a
+        // login killed mid-write empties token.object; issue 19), not a moment to wait
+        // out. Callers that may race a live signer's logins wait for it to end first.
+        let out = self.pkcs11_tool_once(args);
+        assert!(
+            out.status.success(),
+            "pkcs11-tool {args:?} failed\n{}",
+            describe(&out)
+        );
+        out
     }
 
     /// One `pkcs11-tool` run for [`Setup::pkcs11_tool`], whatever its exit status.
-    fn pkcs11_tool_once(&self, args: &[&str]) -> Output {
+    pub fn pkcs11_tool_once(&self, args: &[&str]) -> Output {
         let cfg: toml::Value = toml::from_str(&self.config_text()).expect("config TOML");
         let hsm = &cfg["hsm"];
         let pin = fs::read_to_string(self.pin_file()).expect("read PIN file");
@@ -1280,7 +1282,15 @@ pub struct SeZone {
 
 impl SeZone {
     pub fn new(alg: &str) -> SeZone {
-        let s = Setup::new(alg);
+        SeZone::on(Setup::new(alg))
+    }
+
+    /// As [`SeZone::new`], on a setup made by `init` at `t` ([`Setup::at`]).
+    pub fn at(alg: &str, t: i64) -> SeZone {
+        SeZone::on(Setup::at(alg, t))
+    }
+
+    fn on(s: Setup) -> SeZone {
         let zone = s.path("se.zone");
         write_se_zone(&zone);
         let signed = s.path("se.signed");
