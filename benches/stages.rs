@@ -8,12 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use zonesign::name::Name;
-use zonesign::nsec;
-use zonesign::record::Record;
-use zonesign::rrsig;
+use zonesign::dns::name::Name;
+use zonesign::dns::record::Record;
+use zonesign::dns::zonefile;
+use zonesign::dnssec::rrsig;
+use zonesign::zone::nsec;
 use zonesign::zone::{Zone, in_nsec_chain, is_signed};
-use zonesign::zonefile;
 
 #[path = "../examples/gen-zone.rs"]
 #[allow(dead_code)]

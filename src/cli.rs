@@ -8,19 +8,19 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::algorithm::Algorithm;
 use crate::config::{Config, DEFAULT_DIR};
+use crate::dns::algorithm::Algorithm;
+use crate::dns::name::Name;
+use crate::dns::rdata::format_rdata;
+use crate::dns::record::rtype;
+use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, ds_for};
+use crate::dnssec::lifecycle;
+use crate::dnssec::policy::{DAY, parse_duration};
+use crate::dnssec::verify::VerifyOptions;
 use crate::error::{Error, ExitCode, Result};
-use crate::keys::{KeyEntry, KeyState, KeyStore, Role, ds_for};
-use crate::lifecycle;
-use crate::name::Name;
-use crate::pipeline::{self, SignRequest};
-use crate::policy::{DAY, parse_duration};
-use crate::rdata::format_rdata;
-use crate::record::rtype;
-use crate::report::RunReport;
-use crate::setup::{InitOptions, init};
-use crate::verify::VerifyOptions;
+use crate::ops::pipeline::{self, SignRequest};
+use crate::ops::report::RunReport;
+use crate::ops::setup::{InitOptions, init};
 
 /// Prints a line on stdout; a closed pipe (`zonesign ... | head`) is not an error worth
 /// a panic, so write errors are ignored.
@@ -412,7 +412,7 @@ pub enum HsmCommand {
     /// Measure the token's raw signing rate with the active ZSK, N sessions in parallel.
     Bench(BenchArgs),
     /// Internal: one signing session for a parent zonesign process, spoken to over
-    /// stdin and stdout (see `zonesign::hsm_process`); not for people.
+    /// stdin and stdout (see `zonesign::hsm::worker`); not for people.
     #[command(hide = true)]
     Worker,
 }
@@ -456,7 +456,7 @@ fn parse_time(s: &str) -> std::result::Result<i64, String> {
 pub fn run() -> i32 {
     let cli = Cli::parse();
     if let Command::Hsm(HsmCommand::Worker) = cli.command {
-        return crate::hsm_process::serve();
+        return crate::hsm::worker::serve();
     }
     match dispatch(&cli) {
         Ok(code) => code as i32,
@@ -486,7 +486,7 @@ fn now_or_clock(t: Option<i64>) -> i64 {
 /// fsyncs: a power cut could otherwise lose a key generated a moment before).
 fn sync_embedded_token(cfg: &Config) {
     if let Some((tokens, _)) = cfg.embedded_token_dirs() {
-        crate::token_recovery::sync_token_files(&tokens);
+        crate::hsm::recovery::sync_token_files(&tokens);
     }
 }
 
@@ -494,7 +494,7 @@ fn load_config(cli: &Cli) -> Result<Config> {
     let cfg = Config::load(&Config::locate(cli.config.as_deref()))?;
     cfg.export_softhsm_env();
     crate::audit::configure(&cfg, command_name(&cli.command));
-    for w in crate::setup::protect_embedded_token(&cfg) {
+    for w in crate::ops::setup::protect_embedded_token(&cfg) {
         eprintln!("zonesign: warning: {w}");
     }
     Ok(cfg)
@@ -602,7 +602,7 @@ fn cmd_audit_show(cli: &Cli, a: &AuditShowArgs) -> Result<ExitCode> {
 
 fn cmd_check(cli: &Cli, a: &CheckArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
-    let list = crate::seccheck::run(&cfg);
+    let list = crate::ops::seccheck::run(&cfg);
     let text = match a.format {
         CheckFormat::Text => list.to_text(),
         CheckFormat::Json => list.to_json(),
@@ -621,11 +621,11 @@ fn cmd_hsm_bench(cli: &Cli, a: &BenchArgs) -> Result<ExitCode> {
         return Err(Error::Usage("--seconds must be between 0 and 86400".into()));
     }
     let cfg = load_config(cli)?;
-    let opts = crate::hsmbench::BenchOptions {
+    let opts = crate::ops::hsmbench::BenchOptions {
         sessions: a.sessions.unwrap_or(0),
         duration: std::time::Duration::from_secs_f64(a.seconds),
     };
-    let report = crate::hsmbench::run(&cfg, &opts)?;
+    let report = crate::ops::hsmbench::run(&cfg, &opts)?;
     let text = match a.format {
         Format::Text => report.to_text(),
         Format::Json => serde_json::to_string_pretty(&report).unwrap_or_default() + "\n",
@@ -876,7 +876,7 @@ fn cmd_key_export(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
 fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let policy = cfg.policy()?;
-    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
+    let _lock = crate::store::output::OutputLock::acquire(&cfg.files.keys)?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
     let role: Role = a.role.into();
     let alg = a.algorithm.unwrap_or_else(|| {
@@ -894,7 +894,7 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     }
     let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key generate");
     let module = crate::hsm::Module::load(&cfg.hsm.module)?;
-    let token = crate::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
+    let token = crate::ops::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
     if !token.mechanisms_for(alg) {
         drop(token);
         // A refused key generation is an HSM act too (DPS-4.4, SEC-6.5); a failure to
@@ -911,9 +911,9 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     }
     let now = now_or_clock(a.now);
     for _ in 0..a.count {
-        let mut k = crate::setup::generate(&token, role, alg, bits, &audit)?;
+        let mut k = crate::ops::setup::generate(&token, role, alg, bits, &audit)?;
         k.state = KeyState::Generated;
-        k.created = crate::keys::timestamp(now);
+        k.created = crate::dnssec::keys::timestamp(now);
         if !cli.quiet {
             say!(
                 "generated {} {} {} bits, tag {}, label {} (state generated: published only by a roll)",
@@ -943,12 +943,16 @@ fn cmd_key_change(
     cli: &Cli,
     command: &str,
     now: Option<i64>,
-    change: impl FnOnce(&mut KeyStore, &crate::policy::Policy, i64) -> Result<Vec<lifecycle::Change>>,
+    change: impl FnOnce(
+        &mut KeyStore,
+        &crate::dnssec::policy::Policy,
+        i64,
+    ) -> Result<Vec<lifecycle::Change>>,
 ) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let policy = cfg.policy()?;
     // A sign run holds this lock while it may save the key state (exit 5: try again).
-    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
+    let _lock = crate::store::output::OutputLock::acquire(&cfg.files.keys)?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
     let now = now_or_clock(now);
     let changes = change(&mut store, &policy, now)?;
@@ -975,7 +979,7 @@ fn cmd_key_change(
 fn cmd_key_destroy(cli: &Cli, a: &TagArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let policy = cfg.policy()?;
-    let _lock = crate::output::OutputLock::acquire(&cfg.files.keys)?;
+    let _lock = crate::store::output::OutputLock::acquire(&cfg.files.keys)?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
     let i = lifecycle::destroy_check(&store, &policy, a.tag)?;
     let now = now_or_clock(a.now);
@@ -986,7 +990,7 @@ fn cmd_key_destroy(cli: &Cli, a: &TagArgs) -> Result<ExitCode> {
     let key_fields =
         serde_json::json!({"tag": k.tag, "role": k.role.to_string(), "id": k.id, "label": k.label});
     let module = crate::hsm::Module::load(&cfg.hsm.module)?;
-    let token = crate::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
+    let token = crate::ops::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
     let objects = match token.destroy_key(&id) {
         Ok(o) => o,
         Err(e) => {

@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::dnssec::policy::Policy;
 use crate::error::{Error, Result};
 use crate::hsm::Pin;
-use crate::policy::Policy;
 
 /// Environment variable that holds the user PIN (SEC-6.1: never an argument).
 pub const PIN_ENV: &str = "ZONESIGN_PIN";
@@ -265,13 +265,13 @@ impl Config {
     }
 
     /// The embedded SoftHSM2 token directory (from `softhsm-conf`) and the folder of its
-    /// recovery copies beside the config ([`crate::token_recovery`]); `None` for any
+    /// recovery copies beside the config ([`crate::hsm::recovery`]); `None` for any
     /// other token, whose HSM keeps its own backups.
     pub fn embedded_token_dirs(&self) -> Option<(PathBuf, PathBuf)> {
         let conf = self.hsm.softhsm_conf.as_ref()?;
-        let tokens = crate::token_recovery::token_dir(conf)?;
+        let tokens = crate::hsm::recovery::token_dir(conf)?;
         let base = self.path.parent().unwrap_or(Path::new("."));
-        Some((tokens, base.join(crate::token_recovery::RECOVERY_DIR)))
+        Some((tokens, base.join(crate::hsm::recovery::RECOVERY_DIR)))
     }
 
     /// The number of signing sessions to open.

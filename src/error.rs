@@ -7,8 +7,8 @@
 
 use std::path::PathBuf;
 
+use crate::dns::zonefile::ParseError;
 use crate::hsm::HsmError;
-use crate::zonefile::ParseError;
 
 /// The exit codes of `zonesign`, documented in `--help` and the man page.
 ///

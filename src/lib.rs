@@ -1,43 +1,33 @@
 //! zonesign: a DNSSEC zone signer for top-level-domain operators.
 //!
-//! The pipeline runs one way, one module per stage:
-//! zone text ([`zonefile`]) → records ([`record`], [`name`], [`rdata`]) → checks
-//! ([`checks`]) → canonical order and NSEC ([`zone`], [`nsec`]) → policy ([`policy`]) →
-//! keys and the HSM ([`keys`], [`hsm`]) → signatures ([`sign`]) → verification
-//! ([`verify`], [`crypto`] with [`rsa_verify`] and [`ecdsa_table`]) → output ([`output`]),
-//! with every HSM act in the audit log ([`audit`]). `main.rs` is a thin shell over
-//! [`cli`]; [`seccheck`] fills in the SEC-* security checklist (`zonesign check`).
+//! The tree is the pipeline. Data flows one way, each folder one stage
+//! (`ARCHITECTURE.md` has the map, the types passed between stages, and where new
+//! work goes):
+//!
+//! 1. [`dns`]: zone text → records (names, the DNS number registries, RDATA, the
+//!    zone-file reader);
+//! 2. [`zone`]: records → checks, canonical order and RRsets, the NSEC chain;
+//! 3. [`dnssec`]: policy, keys and their lifecycle, signatures (new and reused), and
+//!    the verification gate with its own crypto;
+//! 4. [`hsm`]: everything that touches the PKCS#11 token (PIN, module, sessions,
+//!    signing worker processes, the embedded token's recovery copy);
+//! 5. [`store`]: the published text and the snapshot beside it, written atomically;
+//! 6. [`ops`]: the command flows (sign, verify, init, check, hsm bench) and the run
+//!    report, over the stages above.
+//!
+//! Beside the pipeline: [`audit`] (every HSM act, hash-chained), [`config`],
+//! [`error`] (typed errors and the exit codes), [`parallel`] (the one unsafe helper
+//! for filling vectors on all cores) and [`cli`], a thin layer over [`ops`] that
+//! `main.rs` calls.
 
-pub mod algorithm;
 pub mod audit;
-pub mod checks;
 pub mod cli;
 pub mod config;
-pub mod crypto;
-pub mod ecdsa_table;
+pub mod dns;
+pub mod dnssec;
 pub mod error;
 pub mod hsm;
-pub mod hsm_process;
-pub mod hsmbench;
-pub mod keys;
-pub mod lifecycle;
-pub mod name;
-pub mod nsec;
-pub mod output;
+pub mod ops;
 pub mod parallel;
-pub mod pipeline;
-pub mod policy;
-pub mod rdata;
-pub mod record;
-pub mod report;
-pub mod resign;
-pub mod rrsig;
-pub mod rsa_verify;
-pub mod seccheck;
-pub mod setup;
-pub mod sign;
-pub mod snapshot;
-pub mod token_recovery;
-pub mod verify;
+pub mod store;
 pub mod zone;
-pub mod zonefile;

@@ -8,6 +8,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     // This executable also serves the signing worker processes (`hsm worker`).
-    zonesign::hsm_process::enable();
+    zonesign::hsm::worker::enable();
     std::process::exit(zonesign::cli::run());
 }

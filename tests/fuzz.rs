@@ -22,12 +22,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use common::*;
-use zonesign::checks::{self, Findings};
-use zonesign::name::Name;
-use zonesign::policy::Policy;
-use zonesign::verify::{Anchor, VerifyOptions};
+use zonesign::dns::name::Name;
+use zonesign::dns::zonefile;
+use zonesign::dnssec::policy::Policy;
+use zonesign::dnssec::verify::{Anchor, VerifyOptions};
+use zonesign::ops::pipeline;
 use zonesign::zone::Zone;
-use zonesign::{pipeline, zonefile};
+use zonesign::zone::checks::{self, Findings};
 
 // ---------------------------------------------------------------------------------------
 // Memory accounting: a counting allocator with per-thread totals, so the parser's peak

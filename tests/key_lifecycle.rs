@@ -12,7 +12,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use zonesign::policy::Policy;
+use zonesign::dnssec::policy::Policy;
 
 use common::*;
 
@@ -34,7 +34,7 @@ fn dnskey_tags(rrs: &[Rr]) -> BTreeMap<u16, bool> {
                     .decode(r.rdata[3..].concat().as_bytes())
                     .unwrap(),
             );
-            (zonesign::crypto::key_tag(&rdata), flags == 257)
+            (zonesign::dnssec::crypto::key_tag(&rdata), flags == 257)
         })
         .collect()
 }

@@ -12,13 +12,13 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::algorithm::Algorithm;
 use crate::audit::AuditLog;
 use crate::config::Config;
+use crate::dns::algorithm::Algorithm;
+use crate::dnssec::keys::{KeyStore, Role};
 use crate::error::{Error, Result};
 use crate::hsm::SigningBackend;
-use crate::keys::{KeyStore, Role};
-use crate::setup::{login_signing_tokens, logout_all, signing_backend};
+use crate::ops::setup::{login_signing_tokens, logout_all, signing_backend};
 
 /// Size of the message signed in the loop, in bytes.
 pub const MESSAGE_LEN: usize = 180;
@@ -160,7 +160,7 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
         rate: signatures as f64 / seconds,
         per_session,
         copying_sessions,
-        worker_processes: crate::setup::worker_processes(cfg),
+        worker_processes: crate::ops::setup::worker_processes(cfg),
     })
 }
 

@@ -9,10 +9,13 @@
 //! §6.2 says so), so canonical RRset order is plain byte order here. That sidesteps
 //! hickory's case-sensitive `TBS` ordering (CRATES.md §3.4).
 
+pub mod checks;
+pub mod nsec;
+
 use std::ops::Range;
 
-use crate::name::Name;
-use crate::record::{Record, SourceLoc, rtype};
+use crate::dns::name::Name;
+use crate::dns::record::{Record, SourceLoc, rtype};
 
 /// One RRSIG attached to the RRset it covers, with its own TTL as read or written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +26,7 @@ pub struct Sig {
     pub rdata: Box<[u8]>,
     /// Carried over from the previous output over the very same RRset data, after that
     /// output was proven to be what zonesign wrote and verified, or after its own check
-    /// (see [`crate::resign`]): the gate may skip its cryptographic check (issue #4).
+    /// (see [`crate::dnssec::resign`]): the gate may skip its cryptographic check (issue #4).
     /// Only the comparison with the previous output sets it; parsed input never does.
     pub trusted: bool,
 }
@@ -618,7 +621,7 @@ mod tests {
     #[test]
     fn keyed_sort_equals_plain_canonical_sort() {
         let origin = Name::parse(b"se.", None).unwrap();
-        let mut next = crate::name::test_rng(0x2545_f491_4f6c_dd1du64);
+        let mut next = crate::dns::name::test_rng(0x2545_f491_4f6c_dd1du64);
         let owners = [
             "se.",
             "a.se.",

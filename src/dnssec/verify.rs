@@ -2,7 +2,7 @@
 //!
 //! Starting from the parent's DS (or a trusted DNSKEY), this checks that the DNSKEY RRset
 //! is signed by a key the anchor points at, that every RRSIG verifies with public-key
-//! crypto in software ([`crate::crypto`]: ring and ed25519-dalek, never the token that
+//! crypto in software ([`crate::dnssec::crypto`]: ring and ed25519-dalek, never the token that
 //! made the signatures), that
 //! every authoritative RRset is covered by a valid signature, that the NSEC chain is
 //! complete, closed and has the right bitmaps, that no signature is expired, not yet
@@ -14,13 +14,13 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use crate::crypto::{self, VerifyingKey};
-use crate::name::{Name, read_wire_name};
-use crate::nsec::bitmap_types;
-use crate::policy::expand_rrsig_time;
-use crate::rdata::{decode_type_bitmap, type_name};
-use crate::record::rtype;
-use crate::rrsig::{self, Rrsig};
+use crate::dns::name::{Name, read_wire_name};
+use crate::dns::rdata::{decode_type_bitmap, type_name};
+use crate::dns::record::rtype;
+use crate::dnssec::crypto::{self, VerifyingKey};
+use crate::dnssec::policy::expand_rrsig_time;
+use crate::dnssec::rrsig::{self, Rrsig};
+use crate::zone::nsec::bitmap_types;
 use crate::zone::{NameKind, RRset, Sig, Zone, in_nsec_chain, is_signed};
 
 /// How many problems a report lists in full; the rest are only counted.
@@ -152,7 +152,7 @@ pub struct Report {
 const NAMES_PER_BLOCK: usize = 2_048;
 
 /// RRsets from which the zone's P-256 keys get a precomputed table of their own
-/// ([`crate::ecdsa_table`]): below it, building the tables costs more than it saves.
+/// ([`crate::dnssec::crypto::ecdsa_table`]): below it, building the tables costs more than it saves.
 const TABLE_RRSETS: usize = 4_096;
 
 impl Report {

@@ -16,8 +16,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXUPPER, HEXUPPER_PERMISSIVE};
 
-use crate::name::{Name, decode_escape, read_wire_name};
-use crate::record::rtype;
+use crate::dns::name::{Name, decode_escape, read_wire_name};
+use crate::dns::record::rtype;
 
 /// What is wrong with some RDATA, as a message naming the field and the defect; the
 /// zone file reader adds the file, line and type.

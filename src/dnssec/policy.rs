@@ -9,7 +9,7 @@ use std::path::Path;
 use rand::RngExt;
 use serde::{Deserialize, Deserializer};
 
-use crate::algorithm::Algorithm;
+use crate::dns::algorithm::Algorithm;
 use crate::error::{Error, Result};
 
 /// How the NSEC TTL is chosen (DPS-6.7).

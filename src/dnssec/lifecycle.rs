@@ -16,9 +16,9 @@
 
 use serde::Serialize;
 
+use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
+use crate::dnssec::policy::Policy;
 use crate::error::{Error, Result};
-use crate::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
-use crate::policy::Policy;
 
 /// One thing that happened to one key, for the audit log and the run's stderr.
 #[derive(Debug, Clone, Serialize)]
@@ -674,7 +674,7 @@ pub fn parent_ds_keys<'a>(store: &'a KeyStore, policy: &Policy, now: i64) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::algorithm::Algorithm;
+    use crate::dns::algorithm::Algorithm;
 
     const T0: i64 = 1_798_765_500;
     const H: i64 = 3600;

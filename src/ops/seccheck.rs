@@ -18,7 +18,7 @@ use serde_json::json;
 use crate::audit::{AuditLog, check_chain, current_uid};
 use crate::config::Config;
 use crate::hsm::Module;
-use crate::setup::login;
+use crate::ops::setup::login;
 
 /// Whether a control is in place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -280,9 +280,9 @@ const RECOVERY_REQUIREMENT: &str = "The token and its keys survive a kill or pow
 
 /// DPS-5.2: the keys live only in the token, so losing the token loses them. The
 /// embedded SoftHSM2 token's state file has a recovery copy that zonesign keeps
-/// ([`crate::token_recovery`]); for any other token only the HSM's own backup helps.
+/// ([`crate::hsm::recovery`]); for any other token only the HSM's own backup helps.
 fn recovery_row(cfg: &Config) -> Row {
-    use crate::token_recovery::{CopyState, status};
+    use crate::hsm::recovery::{CopyState, status};
     let mut row = Row {
         id: "DPS-5.2",
         requirement: RECOVERY_REQUIREMENT,

@@ -11,9 +11,9 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use crate::dns::rdata::{format_rdata, push_type_name, push_u32};
+use crate::dns::record::rtype;
 use crate::error::{Error, Result};
-use crate::rdata::{format_rdata, push_type_name, push_u32};
-use crate::record::rtype;
 use crate::zone::{RRset, Zone};
 
 /// RRsets rendered per parallel batch: big enough to keep both cores busy, small
@@ -289,7 +289,7 @@ pub fn is_proven(path: &Path, bytes: &[u8]) -> bool {
     is_proven_as(path, path, bytes)
 }
 
-/// Writes the binary snapshot of `zone` (see [`crate::snapshot`]) to `path`
+/// Writes the binary snapshot of `zone` (see [`crate::store::snapshot`]) to `path`
 /// atomically; returns its SHA-256 (hex).
 pub fn write_snapshot(zone: &Zone, path: &Path) -> Result<String> {
     let mut digest = String::new();
@@ -300,7 +300,7 @@ pub fn write_snapshot(zone: &Zone, path: &Path) -> Result<String> {
                 inner: w,
                 hash: Sha256::new(),
             };
-            crate::snapshot::encode(zone, &mut h)?;
+            crate::store::snapshot::encode(zone, &mut h)?;
             digest = data_encoding::HEXLOWER.encode(&h.hash.finalize());
             Ok(())
         },
@@ -431,7 +431,7 @@ pub fn sync_parent_dir(path: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::Name;
+    use crate::dns::name::Name;
     use crate::zone::Sig;
 
     /// RRSIG RDATA (RFC 4034 §3.1) over `covered`, with a made-up signature: enough for
@@ -449,7 +449,7 @@ mod tests {
     }
 
     fn zone_of(text: &[u8], file: &Path, origin: &Name) -> Zone {
-        let parsed = crate::zonefile::parse_bytes(text, file, origin).expect("parses");
+        let parsed = crate::dns::zonefile::parse_bytes(text, file, origin).expect("parses");
         Zone::from_records(origin.clone(), parsed.records).0
     }
 
@@ -479,7 +479,7 @@ mod tests {
             if path.extension().is_none_or(|e| e != "zone") {
                 continue;
             }
-            let parsed = crate::zonefile::parse_file(&path, &origin).expect("fixture parses");
+            let parsed = crate::dns::zonefile::parse_file(&path, &origin).expect("fixture parses");
             let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
             for (i, set) in zone.rrsets.iter_mut().enumerate() {
                 let seed = i as u8 | 1;
@@ -506,7 +506,7 @@ mod tests {
     fn signed_fixture() -> (Zone, Vec<u8>) {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features/all-types.zone");
         let origin = Name::parse(b"example.", None).unwrap();
-        let parsed = crate::zonefile::parse_file(&path, &origin).expect("fixture parses");
+        let parsed = crate::dns::zonefile::parse_file(&path, &origin).expect("fixture parses");
         let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
         for (i, set) in zone.rrsets.iter_mut().enumerate() {
             set.sigs.push(Sig {

@@ -14,18 +14,18 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::algorithm::Algorithm;
-use crate::checks::{self, Findings};
-use crate::crypto::VerifyingKey;
-use crate::keys::Role;
-use crate::name::Name;
-use crate::output::{Copied, is_proven, is_proven_as};
-use crate::policy::{Policy, expand_rrsig_time};
-use crate::record::rtype;
-use crate::rrsig::{self, Rrsig};
-use crate::snapshot::snapshot_path;
+use crate::dns::algorithm::Algorithm;
+use crate::dns::name::Name;
+use crate::dns::record::rtype;
+use crate::dns::zonefile;
+use crate::dnssec::crypto::VerifyingKey;
+use crate::dnssec::keys::Role;
+use crate::dnssec::policy::{Policy, expand_rrsig_time};
+use crate::dnssec::rrsig::{self, Rrsig};
+use crate::store::output::{Copied, is_proven, is_proven_as};
+use crate::store::snapshot::snapshot_path;
+use crate::zone::checks::{self, Findings};
 use crate::zone::{RRset, Sig, Zone, is_signed};
-use crate::zonefile;
 
 /// The previous signed zone, as read back.
 pub struct Previous {
@@ -67,7 +67,7 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
     let snapshot = proven.then(|| load_snapshot(path, origin)).flatten();
     let (zone, text) = match snapshot {
         Some(zone) => {
-            let text = crate::output::text_ranges(&zone, &bytes)
+            let text = crate::store::output::text_ranges(&zone, &bytes)
                 .map(|ranges| PreviousText { bytes, ranges });
             (zone, text)
         }
@@ -91,7 +91,7 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
     }))
 }
 
-/// The proven snapshot beside a proven previous output (see [`crate::snapshot`]), or
+/// The proven snapshot beside a proven previous output (see [`crate::store::snapshot`]), or
 /// `None` when there is none, it is not the recorded one, or it does not decode: then
 /// the text is parsed instead, which gives the same zone more slowly.
 fn load_snapshot(path: &Path, origin: &Name) -> Option<Zone> {
@@ -100,7 +100,7 @@ fn load_snapshot(path: &Path, origin: &Name) -> Option<Zone> {
     if !is_proven_as(path, &snap, &bytes) {
         return None;
     }
-    crate::snapshot::decode(&bytes, origin).ok()
+    crate::store::snapshot::decode(&bytes, origin).ok()
 }
 
 /// Parses the previous output's text and groups it into RRsets.
@@ -191,7 +191,7 @@ pub struct ReusePlan {
     pub identical: bool,
     /// Per RRset of the new zone (empty when the previous text is not at hand): where
     /// the previous output has it exactly as this run will write it, with the same
-    /// records and signatures in the same order (see [`crate::output::TextCopy`]).
+    /// records and signatures in the same order (see [`crate::store::output::TextCopy`]).
     pub copy: Vec<Option<Copied>>,
 }
 
@@ -206,7 +206,7 @@ impl ReusePlan {
         if self.details.len() < LISTED_DETAILS {
             self.details.push((
                 set.owner.to_string(),
-                crate::rdata::type_name(set.rtype),
+                crate::dns::rdata::type_name(set.rtype),
                 reason,
             ));
         }

@@ -6,9 +6,9 @@
 //! delegation only NS, DS (if present), NSEC and RRSIG, because the parent is not
 //! authoritative for anything else there (RFC 4035 §2.3).
 
-use crate::name::Name;
-use crate::rdata::encode_type_bitmap;
-use crate::record::rtype;
+use crate::dns::name::Name;
+use crate::dns::rdata::encode_type_bitmap;
+use crate::dns::record::rtype;
 use crate::zone::{NameGroup, NameKind, RRset, Rdatas, Zone, in_nsec_chain};
 
 /// The types an NSEC at a name of `kind` must list, given the name's data types.
@@ -101,8 +101,8 @@ fn nsec_set(neighbour: &RRset, ttl: u32, rdata: Box<[u8]>) -> RRset {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rdata::{decode_type_bitmap, type_name};
-    use crate::zonefile::parse_bytes;
+    use crate::dns::rdata::{decode_type_bitmap, type_name};
+    use crate::dns::zonefile::parse_bytes;
 
     const ZONE: &str = "$ORIGIN example.\n$TTL 3600\n\
 @ SOA ns1 host 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n\
@@ -170,7 +170,7 @@ dn DNAME other.org.\nx.dn A 192.0.2.4\n";
             ]
         );
         for (i, s) in nsecs.iter().enumerate() {
-            let (next, _) = crate::name::read_wire_name(&s.rdatas[0]).unwrap();
+            let (next, _) = crate::dns::name::read_wire_name(&s.rdatas[0]).unwrap();
             let want = owners
                 .get(i + 1)
                 .cloned()
@@ -190,7 +190,7 @@ dn DNAME other.org.\nx.dn A 192.0.2.4\n";
         let s = z
             .get(&Name::parse(owner.as_bytes(), None).unwrap(), rtype::NSEC)
             .unwrap();
-        let (_, len) = crate::name::read_wire_name(&s.rdatas[0]).unwrap();
+        let (_, len) = crate::dns::name::read_wire_name(&s.rdatas[0]).unwrap();
         decode_type_bitmap(&s.rdatas[0][len..])
             .unwrap()
             .into_iter()

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::name::Name;
-use crate::record::SourceLoc;
+use crate::dns::name::Name;
+use crate::dns::record::SourceLoc;
 use crate::zone::{RRset, Sig, Zone};
 
 /// The first bytes of every snapshot; the version changes with the layout.
@@ -290,7 +290,7 @@ mod tests {
     fn sample() -> Zone {
         let origin = Name::parse(b"example.", None).unwrap();
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features/delegations.zone");
-        let parsed = crate::zonefile::parse_file(&path, &origin).unwrap();
+        let parsed = crate::dns::zonefile::parse_file(&path, &origin).unwrap();
         let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
         for (i, set) in zone.rrsets.iter_mut().enumerate() {
             set.sigs.push(Sig {

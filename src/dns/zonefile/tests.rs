@@ -1,6 +1,6 @@
 use super::*;
-use crate::rdata::format_rdata;
-use crate::record::rtype;
+use crate::dns::rdata::format_rdata;
+use crate::dns::record::rtype;
 
 fn origin() -> Name {
     Name::parse(b"example.", None).unwrap()
@@ -357,7 +357,7 @@ fn mutated_zone_text_never_panics() {
 s HTTPS 1 . alpn=\"h2,h3\" port=443\nn NSEC a.example. A NS\n\
 x TYPE65280 \\# 2 ABCD\n$INCLUDE /nonexistent/zonesign.zone\n";
     let specials = b" \t\n\r;()\"\\$@.0123456789ANSTXIHabc=,-#";
-    let mut next = crate::name::test_rng(0x2545_f491_4f6c_dd1du64);
+    let mut next = crate::dns::name::test_rng(0x2545_f491_4f6c_dd1du64);
     for _ in 0..20_000 {
         let mut text = base.to_vec();
         for _ in 0..(next() % 6 + 1) {

@@ -761,7 +761,7 @@ mod tests {
     #[test]
     fn canonical_keys_agree_with_canonical_order() {
         let origin = n("se.");
-        let mut next = crate::name::test_rng(0x9e37_79b9_7f4a_7c15u64);
+        let mut next = crate::dns::name::test_rng(0x9e37_79b9_7f4a_7c15u64);
         let alphabet = b"\x00\x01\x02aAbz-0";
         let mut names = vec![origin.clone(), n("a.se."), n("a.a.se."), n("A.se.")];
         for _ in 0..3_000 {
@@ -796,7 +796,7 @@ mod tests {
     /// Random wire names print and parse back to the same bytes; random text never panics.
     #[test]
     fn random_names_round_trip() {
-        let mut next = crate::name::test_rng(0x1234_5678_9abc_def1u64);
+        let mut next = crate::dns::name::test_rng(0x1234_5678_9abc_def1u64);
         for _ in 0..20_000 {
             let mut wire = Vec::new();
             for _ in 0..(next() % 5) {

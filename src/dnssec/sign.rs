@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use sha2::Digest as _;
 
-use crate::algorithm::Algorithm;
-use crate::crypto::VerifyingKey;
+use crate::dns::algorithm::Algorithm;
+use crate::dnssec::crypto::VerifyingKey;
+use crate::dnssec::keys::Role;
+use crate::dnssec::policy::Policy;
+use crate::dnssec::rrsig;
 use crate::hsm::{HsmError, SigningBackend, SigningSession};
-use crate::keys::Role;
-use crate::policy::Policy;
-use crate::rrsig;
 use crate::zone::{Sig, Zone, is_signed};
 
 /// How a signing run is done.
@@ -127,7 +127,7 @@ const CHUNK: usize = 256;
 
 /// Signs every RRset of `zone` that must be signed and lacks a signature by one of the
 /// run's keys of the right role. Signatures already attached (reused from the previous
-/// output by [`crate::resign`]) are kept; signatures by other keys are removed.
+/// output by [`crate::dnssec::resign`]) are kept; signatures by other keys are removed.
 pub fn sign_zone(
     zone: &mut Zone,
     keys: &[SignKey],
@@ -340,7 +340,7 @@ fn check_chunk(zone: &Zone, jobs: &[Job], keys: &[SignKey], chunk: &Chunk) -> Op
 }
 
 /// Signatures checked together: P-256 keys with a table share one inversion per batch
-/// ([`crate::ecdsa_table`]), and a chunk still spreads over every core.
+/// ([`crate::dnssec::crypto::ecdsa_table`]), and a chunk still spreads over every core.
 const CHECK_BATCH: usize = 32;
 
 /// Checks the signatures `batch` (indexes into `chunk`): those of keys with a P-256
@@ -521,10 +521,10 @@ mod tests {
     use rand::SeedableRng;
 
     use super::*;
+    use crate::dns::name::Name;
+    use crate::dnssec::verify::{Anchor, VerifyOptions, verify_zone};
     use crate::hsm::test_support::module;
     use crate::hsm::{Pin, SigningBackend, SigningSession};
-    use crate::name::Name;
-    use crate::verify::{Anchor, VerifyOptions, verify_zone};
 
     /// The real token's signatures, with the `bad`-th one altered on its way back.
     struct Tamper<'a> {
@@ -574,8 +574,8 @@ mod tests {
         let alg = Algorithm::EcdsaP256Sha256;
         let id = vec![0x5a, 1];
         let public = token.generate_key(alg, 256, &id, "sign-test").unwrap();
-        let dnskey = crate::keys::dnskey_rdata(257, alg, &public);
-        let tag = crate::crypto::key_tag(&dnskey);
+        let dnskey = crate::dnssec::keys::dnskey_rdata(257, alg, &public);
+        let tag = crate::dnssec::crypto::key_tag(&dnskey);
         let signer = token.signer(&[(id, alg)]).unwrap();
         let origin = Name::parse(b"example.", None).unwrap();
         let mut text =
@@ -587,17 +587,17 @@ mod tests {
             ));
         }
         let path = std::path::Path::new("sign-test.zone");
-        let parsed = crate::zonefile::parse_bytes(text.as_bytes(), path, &origin).unwrap();
+        let parsed = crate::dns::zonefile::parse_bytes(text.as_bytes(), path, &origin).unwrap();
         let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
         zone.upsert(crate::zone::RRset {
             owner: origin.clone(),
-            rtype: crate::record::rtype::DNSKEY,
+            rtype: crate::dns::record::rtype::DNSKEY,
             ttl: 300,
             rdatas: crate::zone::Rdatas::one(&dnskey),
             sigs: Vec::new(),
             loc: Default::default(),
         });
-        crate::nsec::add_chain(&mut zone, 300);
+        crate::zone::nsec::add_chain(&mut zone, 300);
         // One key in both roles (a combined signing key) is enough here.
         let keys: Vec<SignKey> = [Role::Ksk, Role::Zsk]
             .into_iter()

@@ -5,8 +5,8 @@
 //! already canonical (names lowercased per RFC 4034 §6.2) and in canonical order, so
 //! no re-sorting happens here (unlike hickory's `TBS`, CRATES.md §3.4).
 
-use crate::name::Name;
-use crate::record::CLASS_IN;
+use crate::dns::name::Name;
+use crate::dns::record::CLASS_IN;
 use crate::zone::RRset;
 
 /// The fixed-size part of RRSIG RDATA before the signer's name.

@@ -11,8 +11,8 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::error::{Error, Result};
-use crate::output::write_atomic;
-use crate::pipeline::SignSummary;
+use crate::ops::pipeline::SignSummary;
+use crate::store::output::write_atomic;
 
 /// The JSON report of one `sign` run.
 #[derive(Debug, Serialize)]

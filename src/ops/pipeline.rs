@@ -15,27 +15,29 @@ use rand::SeedableRng;
 use serde_json::json;
 
 use crate::audit::AuditLog;
-use crate::checks::{self, Findings};
 use crate::config::Config;
-use crate::crypto::VerifyingKey;
-use crate::error::{Error, Result};
-use crate::keys::{KeyEntry, KeyStore, Role, ds_for};
-use crate::name::Name;
-use crate::nsec;
-use crate::output::{OutputLock, TextCopy, remove_stale_temps, write_hashes, write_snapshot};
-use crate::policy::{Policy, SerialPolicy, serial_gt};
-use crate::record::rtype;
-use crate::resign::{
+use crate::dns::name::Name;
+use crate::dns::record::rtype;
+use crate::dns::zonefile;
+use crate::dnssec::crypto::VerifyingKey;
+use crate::dnssec::keys::{KeyEntry, KeyStore, Role, ds_for};
+use crate::dnssec::policy::{Policy, SerialPolicy, serial_gt};
+use crate::dnssec::resign::{
     ActiveKey, Previous, ReusePlan, attach, fresh_plan, invalidate, load_previous, set_serial,
     soa_serial,
 };
-use crate::sign::{SignKey, SignParams, SignStats, sign_zone};
-use crate::snapshot::snapshot_path;
-use crate::verify::{
+use crate::dnssec::sign::{SignKey, SignParams, SignStats, sign_zone};
+use crate::dnssec::verify::{
     Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
 };
+use crate::error::{Error, Result};
+use crate::store::output::{
+    OutputLock, TextCopy, remove_stale_temps, write_hashes, write_snapshot,
+};
+use crate::store::snapshot::snapshot_path;
+use crate::zone::checks::{self, Findings};
+use crate::zone::nsec;
 use crate::zone::{RRset, Zone};
-use crate::zonefile;
 
 /// DNSSEC records that signing drops from its input and makes anew (issue #3).
 pub const REGENERATED: [u16; 5] = [
@@ -187,7 +189,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .transpose()?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
     // The key lifecycle moves first, in memory; it is saved only with the zone.
-    let key_changes = crate::lifecycle::advance(&mut store, &policy, req.now);
+    let key_changes = crate::dnssec::lifecycle::advance(&mut store, &policy, req.now);
     let (ksks, zsks) = signing_keys(cfg, &store)?;
     let (loaded, load_time) = prev_loader.join().unwrap_or_else(|_| {
         (
@@ -319,7 +321,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     let mut reread_time = 0.0;
     let (digest, snap_digest) = if req.full_verify {
         let snap_digest = write_snapshot(&zone, &snap);
-        let digest = crate::output::write_zone(zone, copy.as_ref(), &req.out, |tmp| {
+        let digest = crate::store::output::write_zone(zone, copy.as_ref(), &req.out, |tmp| {
             let t = Instant::now();
             gate_file(tmp, &req.origin, &anchors, &opts)?;
             reread_time = t.elapsed().as_secs_f64();
@@ -331,7 +333,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         // and writes.
         let (digest, snap_digest) = std::thread::scope(|s| {
             let snapshot = s.spawn(|| write_snapshot(&zone, &snap));
-            let digest = crate::output::write_zone_text(&zone, copy.as_ref(), &req.out);
+            let digest = crate::store::output::write_zone_text(&zone, copy.as_ref(), &req.out);
             let snap_digest = snapshot.join().unwrap_or_else(|_| {
                 Err(Error::io(
                     &snap,
@@ -379,7 +381,11 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
 /// The state and its audit lines are committed together ([`KeyStore::commit`],
 /// DPS-4.4): a crash at any moment leaves either neither or both, so the audit trail
 /// never shows a key change that did not happen, nor the state one that is not logged.
-fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Change]) -> Result<()> {
+fn commit_keys(
+    cfg: &Config,
+    store: &KeyStore,
+    changes: &[crate::dnssec::lifecycle::Change],
+) -> Result<()> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     for c in changes {
         eprintln!(
@@ -387,7 +393,7 @@ fn commit_keys(cfg: &Config, store: &KeyStore, changes: &[crate::lifecycle::Chan
             if c.is_warning() { "warning: " } else { "" }
         );
     }
-    let events = crate::lifecycle::audit_events(changes);
+    let events = crate::dnssec::lifecycle::audit_events(changes);
     if changes.iter().any(|c| !c.is_warning()) {
         store.commit(&cfg.files.keys, &audit, events)
     } else {
@@ -567,7 +573,7 @@ fn sign_in_hsm(
     req: &SignRequest,
 ) -> Result<SignStats> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
-    let signing = crate::setup::login_signing_tokens(cfg, &audit)?;
+    let signing = crate::ops::setup::login_signing_tokens(cfg, &audit)?;
     let labels = signing.labels();
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
     let result = sign_with_tokens(cfg, &signing, zone, keys, policy, req);
@@ -584,7 +590,7 @@ fn sign_in_hsm(
             if stats.session_key_copies > 0 {
                 event["session_key_copies"] = json!(stats.session_key_copies);
             }
-            if crate::setup::worker_processes(cfg) {
+            if crate::ops::setup::worker_processes(cfg) {
                 event["worker_processes"] = json!(true);
             }
             event
@@ -593,7 +599,7 @@ fn sign_in_hsm(
     };
     let logged = audit
         .record("sign", event)
-        .and_then(|_| crate::setup::logout_all(&labels, &audit));
+        .and_then(|_| crate::ops::setup::logout_all(&labels, &audit));
     let stats = result?;
     logged.map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     Ok(stats)
@@ -603,7 +609,7 @@ fn sign_in_hsm(
 /// worker, the sessions spread over the tokens.
 fn sign_with_tokens(
     cfg: &Config,
-    signing: &crate::setup::SigningTokens,
+    signing: &crate::ops::setup::SigningTokens,
     zone: &mut Zone,
     keys: &[KeyEntry],
     policy: &Policy,
@@ -617,7 +623,7 @@ fn sign_with_tokens(
     for (token, label) in signing.tokens.iter().zip(&labels) {
         check_token_keys(token, label, keys, &handles, labels.len() > 1)?;
     }
-    let signer = crate::setup::signing_backend(cfg, "sign", signing, &handles)?;
+    let signer = crate::ops::setup::signing_backend(cfg, "sign", signing, &handles)?;
     let sign_keys: Vec<SignKey> = keys
         .iter()
         .enumerate()
@@ -660,7 +666,7 @@ fn check_token_keys(
     token: &crate::hsm::Token,
     label: &str,
     keys: &[KeyEntry],
-    handles: &[(Vec<u8>, crate::algorithm::Algorithm)],
+    handles: &[(Vec<u8>, crate::dns::algorithm::Algorithm)],
     cluster: bool,
 ) -> Result<()> {
     for (k, (id, alg)) in keys.iter().zip(handles) {

@@ -8,9 +8,9 @@
 
 use std::path::PathBuf;
 
-use crate::policy::Policy;
-use crate::rdata::type_name;
-use crate::record::{CLASS_IN, Record, SourceLoc, rtype};
+use crate::dns::rdata::type_name;
+use crate::dns::record::{CLASS_IN, Record, SourceLoc, rtype};
+use crate::dnssec::policy::Policy;
 use crate::zone::{NameKind, Zone};
 
 /// At most this many errors are listed; the rest are counted, so one systematic
@@ -70,7 +70,7 @@ impl<'a> Findings<'a> {
 }
 
 /// Checks the records one by one: class IN and owner inside the origin.
-pub fn check_records(origin: &crate::name::Name, records: &[Record], f: &mut Findings) {
+pub fn check_records(origin: &crate::dns::name::Name, records: &[Record], f: &mut Findings) {
     for r in records {
         if r.class != CLASS_IN {
             f.error(r.loc, format!("{}: class {} is not IN", r.owner, r.class));
@@ -167,7 +167,7 @@ fn check_apex(zone: &Zone, f: &mut Findings) {
 }
 
 fn check_ds(
-    owner: &crate::name::Name,
+    owner: &crate::dns::name::Name,
     ds: &crate::zone::RRset,
     kind: NameKind,
     policy: &Policy,
@@ -228,8 +228,8 @@ pub fn warn_ttl_mismatches(m: &[crate::zone::TtlMismatch], f: &mut Findings) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::name::Name;
-    use crate::zonefile::parse_bytes;
+    use crate::dns::name::Name;
+    use crate::dns::zonefile::parse_bytes;
 
     fn errors(body: &str) -> Vec<String> {
         let text = format!("$ORIGIN example.\n$TTL 3600\n{body}");

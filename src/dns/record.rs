@@ -4,7 +4,7 @@
 //! RFC 4034 §6.2 requires), because that is what gets sorted, deduplicated and signed;
 //! presentation form is only produced again on output.
 
-use crate::name::Name;
+use crate::dns::name::Name;
 
 /// Where a record came from, for error messages: index into the parsed zone's file
 /// list, and 1-based line.

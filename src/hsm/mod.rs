@@ -15,6 +15,9 @@
 //! * ECDSA is hashed on the host (`CKM_ECDSA_SHA256` is missing in SoftHSM) and
 //!   `CKA_EC_POINT` comes back DER-wrapped.
 
+pub mod recovery;
+pub mod worker;
+
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,7 +33,7 @@ use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use sha2::Digest;
 
-use crate::algorithm::Algorithm;
+use crate::dns::algorithm::Algorithm;
 
 /// DER encoding of the prime256v1 (P-256) curve OID, the `CKA_EC_PARAMS` for algorithm 13.
 const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
@@ -62,7 +65,7 @@ impl Pin {
     }
 
     /// Hands the PIN's bytes to `f`, for the one place that must pass it on: the pipe
-    /// to a signing worker process ([`crate::hsm_process`]), never argv or a log.
+    /// to a signing worker process ([`crate::hsm::worker`]), never argv or a log.
     pub(crate) fn with_bytes<T>(&self, f: impl FnOnce(&[u8]) -> T) -> T {
         use secrecy::ExposeSecret;
         f(self.0.expose_secret().as_bytes())
@@ -194,7 +197,7 @@ pub enum HsmError {
         /// The last error, in words.
         reason: String,
     },
-    /// A signing worker process ([`crate::hsm_process`]) reported an HSM error; the
+    /// A signing worker process ([`crate::hsm::worker`]) reported an HSM error; the
     /// message is the worker's own error in words.
     #[error("{message}")]
     Worker {
@@ -1210,7 +1213,7 @@ pub trait SigningSession: Send {
     fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError>;
 
     /// Signs each `(key, data)` of `items`, in order: one call per batch lets a session
-    /// whose token is behind a pipe (a worker process, [`crate::hsm_process`]) or a
+    /// whose token is behind a pipe (a worker process, [`crate::hsm::worker`]) or a
     /// network pay one round trip per batch instead of one per signature.
     fn sign_batch(&mut self, items: &[(usize, &[u8])]) -> Result<Vec<Vec<u8>>, HsmError> {
         items.iter().map(|&(k, d)| self.sign(k, d)).collect()

@@ -30,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
-use crate::algorithm::Algorithm;
+use crate::dns::algorithm::Algorithm;
 use crate::hsm::{HsmError, Module, Pin, SigningBackend, SigningSession};
 
 /// Opening bytes of a hello, so that a stray invocation fails cleanly.
@@ -490,7 +490,7 @@ fn write_batch(w: &mut impl Write, items: &[(usize, &[u8])]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crypto::VerifyingKey;
+    use crate::dnssec::crypto::VerifyingKey;
     use crate::hsm::test_support::{SOFTHSM_MODULE, module};
 
     const USER_PIN: &str = "worker-user-4321";

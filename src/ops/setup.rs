@@ -12,15 +12,15 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::algorithm::Algorithm;
 use crate::audit::AuditLog;
 use crate::config::{CONFIG_NAME, Config, FilesSection, HsmSection};
-use crate::crypto;
+use crate::dns::algorithm::Algorithm;
+use crate::dnssec::crypto;
+use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, dnskey_rdata};
+use crate::dnssec::policy::Policy;
 use crate::error::{Error, Result};
+use crate::hsm::recovery::RECOVERY_DIR;
 use crate::hsm::{HsmError, Module, Pin, Token};
-use crate::keys::{KeyEntry, KeyState, KeyStore, Role, dnskey_rdata};
-use crate::policy::Policy;
-use crate::token_recovery::RECOVERY_DIR;
 
 /// Where Debian and other distributions install SoftHSM2's module.
 pub const SOFTHSM_MODULES: [&str; 3] = [
@@ -55,7 +55,7 @@ pub struct InitSummary {
     pub so_pin_file: PathBuf,
     /// The keys made.
     pub keys: Vec<KeyEntry>,
-    /// The folder of the token state's recovery copy ([`crate::token_recovery`]).
+    /// The folder of the token state's recovery copy ([`crate::hsm::recovery`]).
     pub recovery: PathBuf,
 }
 
@@ -150,7 +150,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         // Published and active from init on, recorded like a roll records its keys: the
         // first sign run has no key to adopt, and the ZSK's lifetime (DPS-6.4) counts
         // from init.
-        let at = crate::keys::timestamp(opts.now);
+        let at = crate::dnssec::keys::timestamp(opts.now);
         key.created = at.clone();
         key.published = Some(at.clone());
         key.active = Some(at);
@@ -161,15 +161,15 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         .record("logout", json!({"token": opts.token}))
         .map_err(audit_io)?;
     // The key state and its `key-published`/`key-active` lines go together (DPS-4.4).
-    let changes: Vec<crate::lifecycle::Change> = store
+    let changes: Vec<crate::dnssec::lifecycle::Change> = store
         .keys
         .iter()
         .flat_map(|k| {
-            ["published", "active"].map(|event| crate::lifecycle::Change {
+            ["published", "active"].map(|event| crate::dnssec::lifecycle::Change {
                 tag: k.tag,
                 role: k.role,
                 event,
-                at: crate::keys::timestamp(opts.now),
+                at: crate::dnssec::keys::timestamp(opts.now),
                 detail: "made by init; in the zone from the first sign run".into(),
             })
         })
@@ -177,11 +177,11 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
     store.commit(
         &dir.join("keys.toml"),
         &audit,
-        crate::lifecycle::audit_events(&changes),
+        crate::dnssec::lifecycle::audit_events(&changes),
     )?;
     let text = toml::to_string_pretty(&cfg)
         .map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
-    crate::output::write_atomic(config_path, text.as_bytes())?;
+    crate::store::output::write_atomic(config_path, text.as_bytes())?;
     let recovery = save_recovery_copy(&tokens, &dir.join(RECOVERY_DIR), &audit)?;
     Ok(InitSummary {
         recovery,
@@ -193,14 +193,14 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
 }
 
 /// Checks the embedded SoftHSM2 token's state files against their recovery copies
-/// before anything loads the module ([`crate::token_recovery`], issue 19): puts a copy
+/// before anything loads the module ([`crate::hsm::recovery`], issue 19): puts a copy
 /// back over a file a killed login left empty, and saves or refreshes the copy of a
 /// complete one. Every restore and every new copy is an audit line; the returned
 /// warnings are for stderr. Never fails the command: a token that could not be
 /// restored fails at login with its own message, and a copy that could not be written
 /// is reported here and by `zonesign check`.
 pub fn protect_embedded_token(cfg: &Config) -> Vec<String> {
-    use crate::token_recovery::{Outcome, protect};
+    use crate::hsm::recovery::{Outcome, protect};
     let Some((tokens, store)) = cfg.embedded_token_dirs() else {
         return Vec::new();
     };
@@ -259,13 +259,12 @@ pub fn protect_embedded_token(cfg: &Config) -> Vec<String> {
 }
 
 /// Makes the token files `init` wrote durable (SoftHSM2 never fsyncs) and the first
-/// recovery copy of the token's state file ([`crate::token_recovery`]), audited.
+/// recovery copy of the token's state file ([`crate::hsm::recovery`]), audited.
 fn save_recovery_copy(tokens: &Path, store: &Path, audit: &AuditLog) -> Result<PathBuf> {
-    crate::token_recovery::sync_token_files(tokens);
-    let outcomes =
-        crate::token_recovery::protect(tokens, store).map_err(|e| Error::io(store, e))?;
+    crate::hsm::recovery::sync_token_files(tokens);
+    let outcomes = crate::hsm::recovery::protect(tokens, store).map_err(|e| Error::io(store, e))?;
     for o in outcomes {
-        if let crate::token_recovery::Outcome::Saved { dir, label, .. } = o {
+        if let crate::hsm::recovery::Outcome::Saved { dir, label, .. } = o {
             audit
                 .record(
                     "token-recovery",
@@ -366,7 +365,7 @@ fn login_one(
 
 /// The signing backend over the logged-in tokens (one member per token) for the keys
 /// `handles` (CKA_ID, algorithm): sessions in worker processes when `[hsm]
-/// worker-processes` is on and this is the zonesign binary ([`crate::hsm_process`]),
+/// worker-processes` is on and this is the zonesign binary ([`crate::hsm::worker`]),
 /// each worker on its token's module with its token's PIN; else in threads. Either
 /// way each key is first looked up in each token here, so a missing key or mechanism
 /// fails before any worker starts.
@@ -374,10 +373,10 @@ pub fn signing_backend(
     cfg: &crate::config::Config,
     command: &str,
     signing: &SigningTokens,
-    handles: &[(Vec<u8>, crate::algorithm::Algorithm)],
+    handles: &[(Vec<u8>, crate::dns::algorithm::Algorithm)],
 ) -> Result<crate::hsm::Cluster, crate::hsm::HsmError> {
     let exe = worker_processes(cfg)
-        .then(crate::hsm_process::worker_exe)
+        .then(crate::hsm::worker::worker_exe)
         .flatten();
     let audit = exe.map(|_| worker_audit(AuditLog::new(&cfg.files.audit_log, command)));
     let mut members: Vec<Box<dyn crate::hsm::SigningBackend>> = Vec::new();
@@ -386,8 +385,8 @@ pub fn signing_backend(
             .signer(handles)?
             .with_session_copies(cfg.hsm.session_key_copies);
         members.push(match exe {
-            Some(exe) => Box::new(crate::hsm_process::ProcessSigner::new(
-                crate::hsm_process::WorkerSpec {
+            Some(exe) => Box::new(crate::hsm::worker::ProcessSigner::new(
+                crate::hsm::worker::WorkerSpec {
                     exe: exe.to_path_buf(),
                     module: t.module.clone(),
                     token: t.label.clone(),
@@ -404,14 +403,14 @@ pub fn signing_backend(
 }
 
 /// Whether signing sessions run in worker processes: `[hsm] worker-processes` is on
-/// and this is the zonesign binary ([`crate::hsm_process::enable`]).
+/// and this is the zonesign binary ([`crate::hsm::worker::enable`]).
 pub fn worker_processes(cfg: &crate::config::Config) -> bool {
-    cfg.hsm.worker_processes && crate::hsm_process::worker_exe().is_some()
+    cfg.hsm.worker_processes && crate::hsm::worker::worker_exe().is_some()
 }
 
 /// Records each signing worker's own login and logout in `log` (SEC-6.5), one
 /// thread at a time: the events chain to the log's last line.
-fn worker_audit(log: AuditLog) -> crate::hsm_process::AuditHook {
+fn worker_audit(log: AuditLog) -> crate::hsm::worker::AuditHook {
     let log = std::sync::Mutex::new(log);
     std::sync::Arc::new(move |event, token, pid, error| {
         let mut fields = json!({"token": token, "worker": pid});

@@ -9,9 +9,9 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::name::Name;
-use crate::rdata::{Token, parse_period, parse_rdata_into, type_code, type_name};
-use crate::record::{CLASS_CH, CLASS_CS, CLASS_HS, CLASS_IN, Record, SourceLoc};
+use crate::dns::name::Name;
+use crate::dns::rdata::{Token, parse_period, parse_rdata_into, type_code, type_name};
+use crate::dns::record::{CLASS_CH, CLASS_CS, CLASS_HS, CLASS_IN, Record, SourceLoc};
 
 /// Largest TTL allowed by RFC 2181 §8.
 const MAX_TTL: u32 = 0x7fff_ffff;

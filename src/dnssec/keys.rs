@@ -10,10 +10,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::algorithm::Algorithm;
-use crate::crypto;
+use crate::dns::algorithm::Algorithm;
+use crate::dns::name::Name;
+use crate::dnssec::crypto;
 use crate::error::{Error, Result};
-use crate::name::Name;
 
 /// What a key is for (DPS-6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -29,7 +29,7 @@ impl Role {
     /// The role whose keys sign an RRset of type `rtype` (DPS-6.1): the KSK signs only
     /// the DNSKEY RRset, the ZSK everything else. The one place this rule lives.
     pub fn signing(rtype: u16) -> Role {
-        if rtype == crate::record::rtype::DNSKEY {
+        if rtype == crate::dns::record::rtype::DNSKEY {
             Role::Ksk
         } else {
             Role::Zsk
@@ -58,7 +58,7 @@ impl std::fmt::Display for Role {
 /// Where a key is in its life, as recorded in the key state (RFC 7583 terms, plus
 /// `destroyed`). `ready` is never recorded by the lifecycle: `zonesign key list` shows
 /// it for a published key whose DNSKEY is in every cache (see
-/// [`crate::lifecycle::listed_state`]).
+/// [`crate::dnssec::lifecycle::listed_state`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum KeyState {
@@ -302,7 +302,7 @@ impl KeyStore {
         Self::recover(path)?;
         let mut plain = self.clone();
         plain.commit = None;
-        crate::output::write_atomic(path, plain.encode()?.as_bytes())
+        crate::store::output::write_atomic(path, plain.encode()?.as_bytes())
     }
 
     /// Saves a key state whose changes are logged as `events` so that the audit
@@ -336,7 +336,7 @@ impl KeyStore {
             line_sha256: batch.last_hash().to_string(),
         });
         let pending_file = pending_path(path);
-        crate::output::write_atomic(&pending_file, pending.encode()?.as_bytes())?;
+        crate::store::output::write_atomic(&pending_file, pending.encode()?.as_bytes())?;
         if let Err(e) = audit.write_batch(&batch) {
             let _ = std::fs::remove_file(&pending_file);
             return Err(audit_io(e));
@@ -381,7 +381,7 @@ impl KeyStore {
             let _ = std::fs::set_permissions(pending_file, m.permissions());
         }
         std::fs::rename(pending_file, path).map_err(|e| Error::io(path, e))?;
-        crate::output::sync_parent_dir(path);
+        crate::store::output::sync_parent_dir(path);
         Ok(())
     }
 
@@ -433,7 +433,7 @@ impl KeyStore {
 }
 
 mod alg_serde {
-    use crate::algorithm::Algorithm;
+    use crate::dns::algorithm::Algorithm;
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(a: &Algorithm, s: S) -> Result<S::Ok, S::Error> {
@@ -476,8 +476,11 @@ mod tests {
             audit_log: std::path::absolute(audit.path()).unwrap(),
             line_sha256: batch.last_hash().to_string(),
         });
-        crate::output::write_atomic(&pending_path(path), pending.encode().unwrap().as_bytes())
-            .unwrap();
+        crate::store::output::write_atomic(
+            &pending_path(path),
+            pending.encode().unwrap().as_bytes(),
+        )
+        .unwrap();
         if logged {
             audit.write_batch(&batch).unwrap();
         }

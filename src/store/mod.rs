@@ -1,0 +1,6 @@
+//! Stage 5, what is published: the signed zone text written atomically, the output
+//! lock and hash record ([`output`]), and the snapshot of the previous run that the
+//! cron cycle reads back ([`snapshot`]).
+
+pub mod output;
+pub mod snapshot;
