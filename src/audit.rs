@@ -18,10 +18,9 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
-
-use crate::config::{AuditSection, Config};
 
 /// Where the local syslog daemon listens on Linux.
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
@@ -146,15 +145,51 @@ fn context() -> std::sync::MutexGuard<'static, Context> {
     CONTEXT.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Where audit events go besides the audit log file (DPS-4.4, SEC-6.5).
+///
+/// Optional and off by default, so existing configs keep working; an auditor's
+/// central collector is reached through the local syslog daemon.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AuditSection {
+    /// Also send every audit event to syslog (RFC 5424 over the local socket).
+    #[serde(default)]
+    pub syslog: bool,
+    /// Syslog facility name: `kern`, `user`, `daemon`, `auth`, `authpriv`, `local0`..`local7`...
+    #[serde(default = "default_facility")]
+    pub facility: String,
+    /// The local syslog socket (a Unix datagram socket); tests point it elsewhere.
+    #[serde(default = "default_syslog_socket")]
+    pub socket: PathBuf,
+}
+
+fn default_facility() -> String {
+    "local0".into()
+}
+
+fn default_syslog_socket() -> PathBuf {
+    PathBuf::from(DEFAULT_SYSLOG_SOCKET)
+}
+
+impl Default for AuditSection {
+    fn default() -> AuditSection {
+        AuditSection {
+            syslog: false,
+            facility: default_facility(),
+            socket: default_syslog_socket(),
+        }
+    }
+}
+
 /// Makes every [`AuditLog`] of this process forward as `cfg` says and records
 /// `command` as the name used for events logged outside a command's own flow
 /// (failed PIN reads, a module that fails to load).
-pub fn configure(cfg: &Config, command: &str) {
+pub fn configure(log: &Path, token: &str, section: &AuditSection, command: &str) {
     let mut c = context();
     c.command = Some(command.to_string());
-    c.log = Some(cfg.files.audit_log.clone());
-    c.token = Some(cfg.hsm.token.clone());
-    c.syslog = Syslog::from_section(&cfg.audit()).map(Arc::new);
+    c.log = Some(log.to_path_buf());
+    c.token = Some(token.to_string());
+    c.syslog = Syslog::from_section(section).map(Arc::new);
 }
 
 /// The command name set by [`configure`], `zonesign` before.

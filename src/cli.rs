@@ -13,7 +13,7 @@ use crate::dns::algorithm::Algorithm;
 use crate::dns::name::Name;
 use crate::dns::rdata::format_rdata;
 use crate::dns::record::rtype;
-use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, ds_for};
+use crate::dnssec::keys::{KeyEntry, KeyStore, Role, ds_for};
 use crate::dnssec::lifecycle;
 use crate::dnssec::policy::{DAY, parse_duration};
 use crate::dnssec::verify::VerifyOptions;
@@ -64,31 +64,24 @@ Persistent=true
 Monitor with: zonesign verify SIGNED --origin se. --anchor parent-ds.txt --expiring 3d
 (exit 6 when a signature expires within three days).";
 
-/// Exit codes and environment, shown by `--help` and in the man page.
-pub const AFTER_HELP: &str = "\
-Exit codes:
-  0  success
-  1  the zone failed verification (nothing was written); for `audit verify`: the
-     audit chain is broken; for `check`: a mandatory security control is missing
-  2  bad input or usage (malformed zone, including an $INCLUDE that cannot be read;
-     failed zone check; bad option; missing or bad config)
-  3  HSM or key problem (module, token, PIN, missing or mismatched key)
-  4  I/O problem (a file could not be read: the zone, an anchor, the key state; or
-     the output could not be written)
-  5  another zonesign run holds the lock on the output (nothing was changed)
-  6  verify --expiring: the zone is valid, but signatures expire within the window
-
+/// The environment, shown by `--help` and in the man page after the exit codes.
+const ENVIRONMENT_HELP: &str = "\
 Environment:
   ZONESIGN_PIN     the token user PIN (never give a PIN as an argument; SEC-6.1)
   ZONESIGN_CONFIG  the config file when --config is not given
                    (default: ./.zonesign/zonesign.toml)";
+
+/// Exit codes ([`ExitCode::ALL`]) and environment, shown by `--help` and in the man page.
+pub fn after_help() -> String {
+    format!("{}\n{ENVIRONMENT_HELP}", ExitCode::help())
+}
 
 /// A DNSSEC zone signer for TLD operators, with keys in a PKCS#11 token.
 ///
 /// Signs a zone with NSEC and a KSK/ZSK split, verifies the whole result against the
 /// parent's DS anchor and only then writes it, atomically.
 #[derive(Debug, Parser)]
-#[command(name = "zonesign", version, after_help = AFTER_HELP, max_term_width = 100)]
+#[command(name = "zonesign", version, after_help = after_help(), max_term_width = 100)]
 pub struct Cli {
     /// Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml).
     #[arg(long, global = true, value_name = "FILE")]
@@ -482,18 +475,15 @@ fn now_or_clock(t: Option<i64>) -> i64 {
     t.unwrap_or_else(|| chrono::Utc::now().timestamp())
 }
 
-/// Makes the embedded token's files durable after the token changed (SoftHSM2 never
-/// fsyncs: a power cut could otherwise lose a key generated a moment before).
-fn sync_embedded_token(cfg: &Config) {
-    if let Some((tokens, _)) = cfg.embedded_token_dirs() {
-        crate::hsm::recovery::sync_token_files(&tokens);
-    }
-}
-
 fn load_config(cli: &Cli) -> Result<Config> {
     let cfg = Config::load(&Config::locate(cli.config.as_deref()))?;
     cfg.export_softhsm_env();
-    crate::audit::configure(&cfg, command_name(&cli.command));
+    crate::audit::configure(
+        &cfg.files.audit_log,
+        &cfg.hsm.token,
+        &cfg.audit(),
+        command_name(&cli.command),
+    );
     for w in crate::ops::setup::protect_embedded_token(&cfg) {
         eprintln!("zonesign: warning: {w}");
     }
@@ -811,8 +801,8 @@ fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
     let policy = cfg.policy()?;
     let origin = key_origin(&a.origin, &store)?;
     let digest = match a.digest {
-        Digest::Sha256 => 2,
-        Digest::Sha384 => 4,
+        Digest::Sha256 => crate::dns::registry::digestalg::SHA256,
+        Digest::Sha384 => crate::dns::registry::digestalg::SHA384,
     };
     let keys: Vec<&KeyEntry> = match a.tag {
         Some(tag) => {
@@ -873,47 +863,18 @@ fn cmd_key_export(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// `zonesign key generate`: new keys in the token, state `generated`
+/// ([`crate::ops::keys::generate`]); each key is reported as soon as it is made.
 fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
-    let policy = cfg.policy()?;
-    let _lock = crate::store::output::OutputLock::acquire(&cfg.files.keys)?;
-    let mut store = KeyStore::load(&cfg.files.keys)?;
-    let role: Role = a.role.into();
-    let alg = a.algorithm.unwrap_or_else(|| {
-        store
-            .active(role)
-            .next()
-            .map_or(policy.algorithm, |k| k.algorithm)
-    });
-    let bits = a.bits.unwrap_or(match role {
-        Role::Ksk => policy.ksk_bits,
-        Role::Zsk => policy.zsk_bits,
-    });
-    if a.count == 0 {
-        return Err(Error::Usage("--count must be at least 1".into()));
-    }
-    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key generate");
-    let module = crate::hsm::Module::load(&cfg.hsm.module)?;
-    let token = crate::ops::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
-    if !token.mechanisms_for(alg) {
-        drop(token);
-        // A refused key generation is an HSM act too (DPS-4.4, SEC-6.5); a failure to
-        // log it must not hide the refusal.
-        let _ = audit.record(
-            "keygen",
-            serde_json::json!({"role": role.to_string(), "algorithm": alg.name(), "result": "failed", "error": "mechanism missing in the token"}),
-        );
-        let _ = audit.record("logout", serde_json::json!({"token": cfg.hsm.token}));
-        return Err(Error::Key(format!(
-            "the token '{}' cannot generate or sign with {alg} (its PKCS#11 mechanisms are missing); nothing was generated and the key state is unchanged. Choose an algorithm it supports (--algorithm), or use a token that has it",
-            cfg.hsm.token
-        )));
-    }
-    let now = now_or_clock(a.now);
-    for _ in 0..a.count {
-        let mut k = crate::ops::setup::generate(&token, role, alg, bits, &audit)?;
-        k.state = KeyState::Generated;
-        k.created = crate::dnssec::keys::timestamp(now);
+    let opts = crate::ops::keys::GenerateOptions {
+        role: a.role.into(),
+        algorithm: a.algorithm,
+        bits: a.bits,
+        count: a.count,
+        now: now_or_clock(a.now),
+    };
+    crate::ops::keys::generate(&cfg, &opts, &mut |k| {
         if !cli.quiet {
             say!(
                 "generated {} {} {} bits, tag {}, label {} (state generated: published only by a roll)",
@@ -924,15 +885,7 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
                 k.label
             );
         }
-        store.keys.push(k);
-        // Saved after each key, so a failure later leaves no key in the token unrecorded.
-        store.save(&cfg.files.keys)?;
-    }
-    drop(token);
-    sync_embedded_token(&cfg);
-    audit
-        .record("logout", serde_json::json!({"token": cfg.hsm.token}))
-        .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
+    })?;
     Ok(ExitCode::Ok)
 }
 
@@ -966,78 +919,20 @@ fn cmd_key_change(
     Ok(ExitCode::Ok)
 }
 
-/// `zonesign key destroy`: destroys a removed key's objects in the token (DPS-5.3).
-///
-/// Under the key-state lock: checks the state ([`lifecycle::destroy_check`]; a refusal
-/// touches neither token nor state), logs in, destroys the private and public objects,
-/// logs `key-destroyed` at once (tag, role, PKCS#11 id and label, never key material;
-/// the audit line carries the OS user), logs out, and records the key as destroyed in
-/// the key state (saved atomically). The destruction is logged before the state is
-/// saved because the token has changed whatever happens next; if the save fails,
-/// running the command again completes the record: a key with no objects left is
-/// recorded as destroyed, with a warning.
+/// `zonesign key destroy`: destroys a removed key's objects in the token (DPS-5.3,
+/// [`crate::ops::keys::destroy`]); a key that had no objects left is recorded as
+/// destroyed with a warning.
 fn cmd_key_destroy(cli: &Cli, a: &TagArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
-    let policy = cfg.policy()?;
-    let _lock = crate::store::output::OutputLock::acquire(&cfg.files.keys)?;
-    let mut store = KeyStore::load(&cfg.files.keys)?;
-    let i = lifecycle::destroy_check(&store, &policy, a.tag)?;
-    let now = now_or_clock(a.now);
-    let k = store.keys[i].clone();
-    let id = k.id_bytes()?;
-    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key destroy");
-    let audit_io = |e| Error::io(&cfg.files.audit_log, e);
-    let key_fields =
-        serde_json::json!({"tag": k.tag, "role": k.role.to_string(), "id": k.id, "label": k.label});
-    let module = crate::hsm::Module::load(&cfg.hsm.module)?;
-    let token = crate::ops::setup::login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
-    let objects = match token.destroy_key(&id) {
-        Ok(o) => o,
-        Err(e) => {
-            // A failed attempt on a key is an HSM act too (SEC-6.5); logging it must
-            // not hide the HSM error.
-            let mut fields = key_fields;
-            if let Some(o) = fields.as_object_mut() {
-                o.insert("result".into(), "failed".into());
-                o.insert("error".into(), e.to_string().into());
-            }
-            let _ = audit.record("key-destroyed", fields);
-            drop(token);
-            let _ = audit.record("logout", serde_json::json!({"token": cfg.hsm.token}));
-            return Err(e.into());
-        }
+    let opts = crate::ops::keys::DestroyOptions {
+        tag: a.tag,
+        now: now_or_clock(a.now),
     };
-    let nothing_left = objects.private + objects.public == 0;
-    let detail = if nothing_left {
-        format!(
-            "no object with its PKCS#11 id was left in token '{}' (destroyed earlier, or outside zonesign); recorded as destroyed",
-            cfg.hsm.token
-        )
-    } else {
-        format!(
-            "{} private and {} public key object(s) destroyed in token '{}'",
-            objects.private, objects.public, cfg.hsm.token
-        )
-    };
-    let change = lifecycle::record_destroyed(&mut store, i, now, detail);
-    let mut fields = change.audit_fields();
-    if let (Some(o), Some(extra)) = (fields.as_object_mut(), key_fields.as_object()) {
-        o.extend(extra.clone());
-        o.insert("private-objects".into(), objects.private.into());
-        o.insert("public-objects".into(), objects.public.into());
-        o.insert("result".into(), "ok".into());
-    }
-    let logged = audit.record(&format!("key-{}", change.event), fields);
-    drop(token);
-    sync_embedded_token(&cfg);
-    let logout = audit.record("logout", serde_json::json!({"token": cfg.hsm.token}));
-    // The token has changed: the state is saved even if the audit log failed.
-    store.save(&cfg.files.keys)?;
-    logged.and(logout).map_err(audit_io)?;
-    if nothing_left {
-        eprintln!("zonesign: warning: key {change}");
+    let done = crate::ops::keys::destroy(&cfg, &opts)?;
+    if done.nothing_left {
+        eprintln!("zonesign: warning: key {}", done.change);
     } else if !cli.quiet {
-        say!("key {change}");
+        say!("key {}", done.change);
     }
     Ok(ExitCode::Ok)
 }
@@ -1103,6 +998,26 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
     Ok(ExitCode::Ok)
 }
 
+/// The shell completion scripts shipped in `completions/` (bash, zsh, fish), generated
+/// from the same clap definition as `--help` and the man page; a test keeps them
+/// current. Each entry: the file name and its text.
+pub fn completions() -> Vec<(&'static str, Vec<u8>)> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    [
+        (Shell::Bash, "zonesign.bash"),
+        (Shell::Zsh, "_zonesign"),
+        (Shell::Fish, "zonesign.fish"),
+    ]
+    .into_iter()
+    .map(|(shell, file)| {
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "zonesign", &mut out);
+        (file, out)
+    })
+    .collect()
+}
+
 /// The man page, generated from the same clap definition as `--help`, so the two never
 /// disagree. `man/zonesign.1` is this output; a test keeps it current.
 pub fn man_page() -> Vec<u8> {
@@ -1124,7 +1039,7 @@ pub fn man_page() -> Vec<u8> {
     out.extend_from_slice(roff_escape(CRON_HELP).as_bytes());
     out.extend_from_slice(b"\n");
     out.extend_from_slice(b".SH \"EXIT STATUS AND ENVIRONMENT\"\n.nf\n");
-    out.extend_from_slice(roff_escape(AFTER_HELP).as_bytes());
+    out.extend_from_slice(roff_escape(&after_help()).as_bytes());
     out.extend_from_slice(b"\n.fi\n.SH FILES\n.TP\n\\fB.zonesign/zonesign.toml\\fR\nconfig made by \\fBzonesign init\\fR: module, token label, PIN file, key state, audit log, optional [policy] table\n.TP\n\\fB.zonesign/user.pin\\fR, \\fB.zonesign/so.pin\\fR\nthe token PINs, mode 0600; move the SO PIN offline\n.TP\n\\fB.zonesign/keys.toml\\fR\nthe key state: role, algorithm, size, state, PKCS#11 id and label, public key\n.TP\n\\fB.zonesign/audit.log\\fR\nJSON lines, one per HSM act, hash-chained (DPS-4.4)\n.SH \"SEE ALSO\"\nldns-verify-zone(1), dnssec-verify(1), kzonecheck(1), softhsm2-util(1)\n");
     out
 }
@@ -1221,6 +1136,25 @@ mod tests {
             committed == fresh,
             "man/zonesign.1 is stale: run ZONESIGN_UPDATE_MAN=1 cargo test man_page"
         );
+    }
+
+    /// `completions/` is generated from the clap definition like the man page; the
+    /// same `ZONESIGN_UPDATE_MAN=1 cargo test completions` regenerates it.
+    #[test]
+    fn completions_are_current() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("completions");
+        for (file, fresh) in completions() {
+            let path = dir.join(file);
+            if std::env::var_os("ZONESIGN_UPDATE_MAN").is_some() {
+                std::fs::create_dir_all(&dir).unwrap();
+                std::fs::write(&path, &fresh).unwrap();
+            }
+            let committed = std::fs::read(&path).unwrap_or_default();
+            assert!(
+                committed == fresh,
+                "completions/{file} is stale: run ZONESIGN_UPDATE_MAN=1 cargo test completions"
+            );
+        }
     }
 
     #[test]

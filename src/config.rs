@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::audit::AuditSection;
 use crate::dnssec::policy::Policy;
 use crate::error::{Error, Result};
 use crate::hsm::Pin;
@@ -123,42 +124,6 @@ pub struct FilesSection {
     /// An optional policy file; the `[policy]` table of this file applies otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<PathBuf>,
-}
-
-/// Where audit events go besides the audit log file (DPS-4.4, SEC-6.5).
-///
-/// Optional and off by default, so existing configs keep working; an auditor's
-/// central collector is reached through the local syslog daemon.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct AuditSection {
-    /// Also send every audit event to syslog (RFC 5424 over the local socket).
-    #[serde(default)]
-    pub syslog: bool,
-    /// Syslog facility name: `kern`, `user`, `daemon`, `auth`, `authpriv`, `local0`..`local7`...
-    #[serde(default = "default_facility")]
-    pub facility: String,
-    /// The local syslog socket (a Unix datagram socket); tests point it elsewhere.
-    #[serde(default = "default_syslog_socket")]
-    pub socket: PathBuf,
-}
-
-fn default_facility() -> String {
-    "local0".into()
-}
-
-fn default_syslog_socket() -> PathBuf {
-    PathBuf::from(crate::audit::DEFAULT_SYSLOG_SOCKET)
-}
-
-impl Default for AuditSection {
-    fn default() -> AuditSection {
-        AuditSection {
-            syslog: false,
-            facility: default_facility(),
-            socket: default_syslog_socket(),
-        }
-    }
 }
 
 /// The parsed configuration with paths made absolute.

@@ -32,6 +32,64 @@ pub enum ExitCode {
     Expiring = 6,
 }
 
+impl ExitCode {
+    /// Every exit code with its meaning: the one definition that `--help`, the man
+    /// page, the README's table (checked by a test) and the integration tests use.
+    pub const ALL: [(ExitCode, &'static str); 7] = [
+        (ExitCode::Ok, "success"),
+        (
+            ExitCode::VerifyFailed,
+            "the zone failed verification (nothing was written); for `audit verify`: the audit chain is broken; for `check`: a mandatory security control is missing",
+        ),
+        (
+            ExitCode::BadInput,
+            "bad input or usage (malformed zone, including an $INCLUDE that cannot be read; failed zone check; bad option; missing or bad config)",
+        ),
+        (
+            ExitCode::Hsm,
+            "HSM or key problem (module, token, PIN, missing or mismatched key)",
+        ),
+        (
+            ExitCode::Io,
+            "I/O problem (a file could not be read: the zone, an anchor, the key state; or the output could not be written)",
+        ),
+        (
+            ExitCode::Locked,
+            "another zonesign run holds the lock on the output (nothing was changed)",
+        ),
+        (
+            ExitCode::Expiring,
+            "verify --expiring: the zone is valid, but signatures expire within the window",
+        ),
+    ];
+
+    /// The process exit status.
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+
+    /// The "Exit codes:" block of `--help` and the man page, each meaning wrapped at 80
+    /// columns under its code.
+    pub fn help() -> String {
+        let mut out = String::from("Exit codes:\n");
+        for (code, meaning) in ExitCode::ALL {
+            let mut line = format!("  {}  ", code.code());
+            for word in meaning.split(' ') {
+                if line.len() + word.len() + 1 > 80 && line.trim_end().len() > 4 {
+                    out.push_str(line.trim_end());
+                    out.push('\n');
+                    line = "     ".into();
+                }
+                line.push_str(word);
+                line.push(' ');
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
 /// Every error zonesign can end with, grouped by the exit code it maps to.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -89,3 +147,42 @@ impl Error {
 
 /// The result type of the library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The README's exit-code table lists exactly the codes of [`ExitCode::ALL`], in
+    /// order: the contract is defined once and documented where operators read it.
+    #[test]
+    fn readme_exit_code_table_matches_the_definition() {
+        let readme = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"));
+        let section = readme
+            .split("### Exit codes")
+            .nth(1)
+            .expect("README has an exit code section");
+        let listed: Vec<i32> = section
+            .lines()
+            .skip_while(|l| !l.starts_with("| code"))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.split('|').nth(1).unwrap().trim().parse().expect("code"))
+            .collect();
+        let defined: Vec<i32> = ExitCode::ALL.iter().map(|(c, _)| c.code()).collect();
+        assert_eq!(listed, defined);
+        assert_eq!(
+            defined,
+            (0..7).collect::<Vec<_>>(),
+            "codes are 0..=6, in order"
+        );
+    }
+
+    #[test]
+    fn help_lists_every_code_within_80_columns() {
+        let help = ExitCode::help();
+        for (code, _) in ExitCode::ALL {
+            assert!(help.contains(&format!("\n  {}  ", code.code())), "{help}");
+        }
+        assert!(help.lines().all(|l| l.len() <= 80), "{help}");
+    }
+}

@@ -14,8 +14,6 @@ use rand::{RngExt, SeedableRng};
 
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
-const EXIT_LOCKED: i32 = 5;
-const EXIT_EXPIRING: i32 = 6;
 
 /// A `.se`-like zone whose delegations tests can add, remove and change between runs.
 struct TestZone {

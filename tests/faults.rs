@@ -516,7 +516,7 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
 /// The sessions sign with token objects here (`session-key-copies = false`): SoftHSM2
 /// notices its files are gone only when it re-reads a token object, while a session
 /// copy lives in memory and signs on (a network HSM that goes away fails on either;
-/// the loss of sessions themselves is `hsm::tests`' session-loss test).
+/// the loss of sessions themselves is `hsm::session::tests`' session-loss test).
 #[test]
 fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
     let setup = Setup::new("rsasha1");
@@ -549,12 +549,14 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
             Some(EXIT_HSM) => {
                 failed += 1;
                 let err = stderr(&r);
-                // Lost before the module starts, before the login, or while signing
-                // (a signing worker that starts after the loss finds the token
-                // without its keys).
+                // Lost before the module starts, between its start and the token
+                // lookup (SoftHSM2 then fails C_GetTokenInfo), before the login, or
+                // while signing (a signing worker that starts after the loss finds the
+                // token without its keys). Each says what to check.
                 assert!(
                     err.contains("vanished from the token")
                         || err.contains("could not start")
+                        || err.contains("the token is not available (C_GetTokenInfo")
                         || err.contains("no token labelled")
                         || err.contains("no key with CKA_ID"),
                     "{err}"

@@ -1,15 +1,45 @@
-//! DNSSEC algorithm numbers (IANA registry) used across the pipeline.
+//! The DNSSEC algorithms zonesign signs with, as one enum used across the pipeline.
 //!
 //! One small enum shared by the key store, the HSM layer, signing and verification,
 //! so that "which algorithm" is never a bare `u8` that two modules interpret differently.
+//! Its numbers and names come from the algorithm registry ([`secalg`]): the number is
+//! the registry's, the name (command line, config files, `key list`) its mnemonic in
+//! lower case.
 
 use std::fmt;
 use std::str::FromStr;
 
+use crate::dns::registry::secalg;
+
+/// The [`secalg`] mnemonic of `$number` in lower case, as a `&'static str` made at
+/// compile time (a number without a mnemonic fails the build).
+macro_rules! lowercase_mnemonic {
+    ($number:expr) => {{
+        const MNEMONIC: &str = match secalg::mnemonic($number) {
+            Some(m) => m,
+            None => panic!("algorithm without a mnemonic"),
+        };
+        const BYTES: [u8; MNEMONIC.len()] = {
+            let mut b = [0u8; MNEMONIC.len()];
+            let mut i = 0;
+            while i < b.len() {
+                b[i] = MNEMONIC.as_bytes()[i].to_ascii_lowercase();
+                i += 1;
+            }
+            b
+        };
+        const LOWER: &str = match std::str::from_utf8(&BYTES) {
+            Ok(s) => s,
+            Err(_) => panic!("mnemonic is not ASCII"),
+        };
+        LOWER
+    }};
+}
+
 /// A DNSSEC signing algorithm zonesign can sign with (DPS-6.1: the choice is policy).
 ///
 /// Verification accepts more algorithms (it must read any signer's zone); those are
-/// handled by number in the verifier's crypto layer.
+/// handled by their [`secalg`] number in the verifier's crypto layer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
     /// RSA/SHA-1, RFC 3110: the `.se` practice statement's profile.
@@ -34,10 +64,10 @@ impl Algorithm {
     /// The IANA algorithm number that goes into DNSKEY, DS and RRSIG RDATA.
     pub fn number(self) -> u8 {
         match self {
-            Algorithm::RsaSha1 => 5,
-            Algorithm::RsaSha256 => 8,
-            Algorithm::EcdsaP256Sha256 => 13,
-            Algorithm::Ed25519 => 15,
+            Algorithm::RsaSha1 => secalg::RSASHA1,
+            Algorithm::RsaSha256 => secalg::RSASHA256,
+            Algorithm::EcdsaP256Sha256 => secalg::ECDSAP256SHA256,
+            Algorithm::Ed25519 => secalg::ED25519,
         }
     }
 
@@ -49,10 +79,10 @@ impl Algorithm {
     /// The name used on the command line and in config files (lowercase mnemonic).
     pub fn name(self) -> &'static str {
         match self {
-            Algorithm::RsaSha1 => "rsasha1",
-            Algorithm::RsaSha256 => "rsasha256",
-            Algorithm::EcdsaP256Sha256 => "ecdsap256sha256",
-            Algorithm::Ed25519 => "ed25519",
+            Algorithm::RsaSha1 => lowercase_mnemonic!(secalg::RSASHA1),
+            Algorithm::RsaSha256 => lowercase_mnemonic!(secalg::RSASHA256),
+            Algorithm::EcdsaP256Sha256 => lowercase_mnemonic!(secalg::ECDSAP256SHA256),
+            Algorithm::Ed25519 => lowercase_mnemonic!(secalg::ED25519),
         }
     }
 
@@ -90,7 +120,12 @@ impl FromStr for Algorithm {
             .into_iter()
             .find(|a| a.name() == lower)
             .ok_or_else(|| {
-                format!("unknown algorithm '{s}' (expected rsasha1, rsasha256, ecdsap256sha256 or ed25519)")
+                let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+                let (last, rest) = names.split_last().unwrap_or((&"", &[]));
+                format!(
+                    "unknown algorithm '{s}' (expected {} or {last})",
+                    rest.join(", ")
+                )
             })
     }
 }
@@ -114,5 +149,14 @@ mod tests {
             Algorithm::EcdsaP256Sha256
         );
         assert!("dsa".parse::<Algorithm>().is_err());
+        assert_eq!(
+            "dsa".parse::<Algorithm>().unwrap_err(),
+            "unknown algorithm 'dsa' (expected rsasha1, rsasha256, ecdsap256sha256 or ed25519)"
+        );
+        let names: Vec<&str> = Algorithm::ALL.iter().map(|a| a.name()).collect();
+        assert_eq!(
+            names,
+            ["rsasha1", "rsasha256", "ecdsap256sha256", "ed25519"]
+        );
     }
 }

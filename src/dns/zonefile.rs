@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 
 use crate::dns::name::Name;
 use crate::dns::rdata::{Token, parse_period, parse_rdata_into, type_code, type_name};
-use crate::dns::record::{CLASS_CH, CLASS_CS, CLASS_HS, CLASS_IN, Record, SourceLoc};
+use crate::dns::record::{CLASS_IN, Record, SourceLoc};
+use crate::dns::registry::class;
 
 /// Largest TTL allowed by RFC 2181 §8.
 const MAX_TTL: u32 = 0x7fff_ffff;
@@ -624,34 +625,6 @@ fn parse_ttl(text: &[u8]) -> Result<u32, String> {
     Ok(ttl)
 }
 
-/// Maps a class mnemonic (any case) or `CLASSnnn` to its number.
-fn class_code(text: &[u8]) -> Option<u16> {
-    if text == b"IN" {
-        return Some(CLASS_IN);
-    }
-    const CLASSES: [(&[u8], u16); 4] = [
-        (b"IN", CLASS_IN),
-        (b"CH", CLASS_CH),
-        (b"HS", CLASS_HS),
-        (b"CS", CLASS_CS),
-    ];
-    if let Some((_, c)) = CLASSES.iter().find(|(n, _)| n.eq_ignore_ascii_case(text)) {
-        return Some(*c);
-    }
-    let head = text.get(..5)?;
-    if !head.eq_ignore_ascii_case(b"CLASS") {
-        return None;
-    }
-    let digits = text.get(5..)?;
-    if digits.is_empty() || digits.len() > 5 || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    digits
-        .iter()
-        .try_fold(0u32, |acc, d| Some(acc * 10 + u32::from(d - b'0')))
-        .and_then(|v| u16::try_from(v).ok())
-}
-
 /// Shows raw bytes in a message (lossy; error path only).
 fn show(text: &[u8]) -> String {
     String::from_utf8_lossy(text).into_owned()
@@ -682,7 +655,7 @@ fn parse_record(
     let mut class = None;
     while let Some(tok) = toks.get(idx) {
         if class.is_none()
-            && let Some(c) = class_code(tok.text)
+            && let Some(c) = class::from_text(tok.text)
         {
             class = Some(c);
         } else if ttl.is_none() && tok.text.first().is_some_and(u8::is_ascii_digit) {

@@ -25,7 +25,7 @@ use crate::dnssec::rrsig::{self, Rrsig};
 use crate::store::output::{Copied, is_proven, is_proven_as};
 use crate::store::snapshot::snapshot_path;
 use crate::zone::checks::{self, Findings};
-use crate::zone::{RRset, Sig, Zone, is_signed};
+use crate::zone::{Provenance, RRset, Sig, Zone, is_signed};
 
 /// The previous signed zone, as read back.
 pub struct Previous {
@@ -466,7 +466,7 @@ fn best_sig(
             Sig {
                 ttl: set.ttl,
                 rdata: std::mem::take(&mut old.sigs[n].rdata),
-                trusted: true,
+                provenance: Provenance::Carried,
             },
         )),
         None => Err(Reason::Untrusted),

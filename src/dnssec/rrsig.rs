@@ -3,7 +3,8 @@
 //! Signing and verification must build byte-identical signed data, so both use this
 //! one definition. It takes the RRset's RDATA as stored by [`crate::zone`], which is
 //! already canonical (names lowercased per RFC 4034 §6.2) and in canonical order, so
-//! no re-sorting happens here (unlike hickory's `TBS`, CRATES.md §3.4).
+//! no re-sorting happens here (unlike hickory's `TBS`, which sorts
+//! RDATA case-sensitively).
 
 use crate::dns::name::Name;
 use crate::dns::record::CLASS_IN;
@@ -23,9 +24,9 @@ pub struct Rrsig<'a> {
     pub labels: u8,
     /// TTL of the covered RRset when signed.
     pub original_ttl: u32,
-    /// Expiration, RFC 4034 32-bit time.
+    /// Expiration, RFC 4034 32-bit time (see [`crate::dns::time`]).
     pub expiration: u32,
-    /// Inception, RFC 4034 32-bit time.
+    /// Inception, RFC 4034 32-bit time (see [`crate::dns::time`]).
     pub inception: u32,
     /// Key tag of the signing DNSKEY.
     pub key_tag: u16,

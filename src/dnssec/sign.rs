@@ -4,8 +4,9 @@
 //! everything else) and RFC 4035 §2.2 (no signatures on delegation NS, glue or occluded
 //! data). Validity times are drawn first, in one thread, from the (optionally seeded)
 //! random generator, so `--seed` gives the same times however the work is split. Then a
-//! pool of workers, each with its own PKCS#11 session (CRATES.md §4.3: sessions do not
-//! share), builds the signed data and asks the token for signatures.
+//! pool of workers, each with its own PKCS#11 session (a session serialises its calls:
+//! sessions run in parallel, one does not), builds the signed data and asks the token
+//! for signatures.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -17,7 +18,7 @@ use crate::dnssec::keys::Role;
 use crate::dnssec::policy::Policy;
 use crate::dnssec::rrsig;
 use crate::hsm::{HsmError, SigningBackend, SigningSession};
-use crate::zone::{Sig, Zone, is_signed};
+use crate::zone::{Provenance, Sig, Zone, is_signed};
 
 /// How a signing run is done.
 #[derive(Debug, Clone)]
@@ -55,7 +56,7 @@ pub struct SignKey {
     /// KSK or ZSK: decides what it signs (DPS-6.1).
     pub role: Role,
     /// Its public key: when given, each signature is verified by the software verifier
-    /// as soon as the token returns it, and marked [`Sig::trusted`], so the gate's
+    /// as soon as the token returns it, and marked [`Provenance::CheckedOnArrival`], so the gate's
     /// whole-zone pass (DPS-6.6) need not verify it a second time. A token that returns
     /// a bad signature stops the run at once. The check runs on the rayon pool while
     /// the sessions keep the token busy: for ECDSA, verification costs more CPU than
@@ -177,7 +178,11 @@ pub fn sign_zone(
             set.sigs.push(Sig {
                 ttl: set.ttl,
                 rdata: rdata.into_boxed_slice(),
-                trusted: keys[job.key].verifier.is_some(),
+                provenance: if keys[job.key].verifier.is_some() {
+                    Provenance::CheckedOnArrival
+                } else {
+                    Provenance::Unchecked
+                },
             });
             per_key[job.key] += 1;
             stats.signatures += 1;
@@ -622,7 +627,12 @@ mod tests {
         let mut good = zone.clone();
         let stats = sign_zone(&mut good, &keys, &signer, &params, &mut rng).unwrap();
         assert!(stats.signatures > 800, "{}", stats.signatures);
-        assert!(good.rrsets.iter().flat_map(|s| &s.sigs).all(|s| s.trusted));
+        assert!(
+            good.rrsets
+                .iter()
+                .flat_map(|s| &s.sigs)
+                .all(|s| s.provenance == Provenance::CheckedOnArrival)
+        );
         let anchors = [Anchor::Dnskey(dnskey.clone().into_boxed_slice())];
         let report = verify_zone(&good, &anchors, &VerifyOptions::at(now, None));
         assert!(report.valid, "{}", report.to_text());

@@ -66,7 +66,7 @@ pub struct VerifyOptions {
     pub ttl_rules: Option<TtlRules>,
     /// Expected signers, when verifying our own output.
     pub expected: Option<ExpectedSigners>,
-    /// Skip the cryptographic check of signatures marked [`Sig::trusted`]: carried over
+    /// Skip the cryptographic check of signatures whose [`crate::zone::Provenance`] says this run checked them: carried over
     /// unchanged from a previous output this tool wrote and proved byte for byte (or
     /// checked on the way in); every other check still runs on them (issue #4).
     pub trust_carried: bool,
@@ -445,7 +445,9 @@ fn check_sig(
     zone: &Zone,
     set: &RRset,
     &Sig {
-        ref rdata, trusted, ..
+        ref rdata,
+        provenance,
+        ..
     }: &Sig,
     keys: &[ZoneKey],
     opts: &VerifyOptions,
@@ -476,7 +478,7 @@ fn check_sig(
         return c;
     }
     c.expiration = Some(expand_rrsig_time(sig.expiration, opts.now));
-    c.trusted = opts.trust_carried && trusted;
+    c.trusted = opts.trust_carried && provenance.checked();
     if !c.trusted {
         buf.clear();
         rrsig::signed_data(sig.prefix, sig.labels, sig.original_ttl, set, buf);

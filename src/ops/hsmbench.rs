@@ -18,7 +18,7 @@ use crate::dns::algorithm::Algorithm;
 use crate::dnssec::keys::{KeyStore, Role};
 use crate::error::{Error, Result};
 use crate::hsm::SigningBackend;
-use crate::ops::setup::{login_signing_tokens, logout_all, signing_backend};
+use crate::ops::setup::{login_signing, signing_backend};
 
 /// Size of the message signed in the loop, in bytes.
 pub const MESSAGE_LEN: usize = 180;
@@ -97,7 +97,7 @@ impl BenchReport {
     }
 }
 
-/// The PKCS#11 mechanism the signer uses for `alg` (see `hsm::Pkcs11Session`).
+/// The PKCS#11 mechanism the signer uses for `alg` (see `hsm::session::Pkcs11Session`).
 pub fn mechanism_name(alg: Algorithm) -> &'static str {
     match alg {
         Algorithm::RsaSha1 => "CKM_SHA1_RSA_PKCS",
@@ -123,13 +123,13 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
     };
     let audit = AuditLog::new(&cfg.files.audit_log, "hsm bench");
     // With `extra-tokens`, the sessions are spread over every token, as when signing.
-    let signing = login_signing_tokens(cfg, &audit)?;
-    let labels = signing.labels();
+    // The guard writes the logout lines, after the `sign` line below.
+    let signing = login_signing(cfg, &audit)?;
+    let labels = signing.labels().to_vec();
     let key = [(zsk.id_bytes()?, zsk.algorithm)];
     let result = signing_backend(cfg, "hsm bench", &signing, &key)
         .map_err(Into::into)
         .and_then(|backend| measure(&backend, sessions, opts.duration));
-    drop(signing);
     let fields = match &result {
         Ok((n, _, _, _)) => {
             json!({"what": "benchmark", "keys": [zsk.tag], "signatures": n, "result": "ok"})
@@ -138,9 +138,8 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
             json!({"what": "benchmark", "keys": [zsk.tag], "result": "failed", "error": e.to_string()})
         }
     };
-    audit
-        .record("sign", fields)
-        .and_then(|_| logout_all(&labels, &audit))
+    signing
+        .logout_after("sign", fields)
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     let (signatures, seconds, per_session, copying_sessions) = result?;
     Ok(BenchReport {

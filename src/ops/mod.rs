@@ -1,9 +1,10 @@
 //! The command flows over the stages: signing and verifying a zone ([`pipeline`]),
-//! `init`, logins and key generation ([`setup`]), the security checklist
-//! ([`seccheck`]), the token's signing rate ([`hsmbench`]) and the run report with
-//! its metrics ([`report`]). The CLI ([`crate::cli`]) only parses and prints.
+//! `init` and logins ([`setup`]), `key generate` and `key destroy` ([`keys`]), the
+//! security checklist ([`seccheck`]), the token's signing rate ([`hsmbench`]) and the
+//! run report with its metrics ([`report`]). The CLI ([`crate::cli`]) only parses and prints.
 
 pub mod hsmbench;
+pub mod keys;
 pub mod pipeline;
 pub mod report;
 pub mod seccheck;

@@ -573,13 +573,12 @@ fn sign_in_hsm(
     req: &SignRequest,
 ) -> Result<SignStats> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
-    let signing = crate::ops::setup::login_signing_tokens(cfg, &audit)?;
-    let labels = signing.labels();
+    let signing = crate::ops::setup::login_signing(cfg, &audit)?;
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
     let result = sign_with_tokens(cfg, &signing, zone, keys, policy, req);
     // Every outcome after a login is recorded, and the logout too (DPS-4.4): a run that
-    // fails half-way must not look like an open session in the audit trail.
-    drop(signing);
+    // fails half-way must not look like an open session in the audit trail. The guard
+    // closes the sessions first, then writes `sign` and the `logout` lines.
     let origin = zone.origin.to_string();
     let event = match &result {
         Ok(stats) => {
@@ -597,9 +596,7 @@ fn sign_in_hsm(
         }
         Err(e) => json!({"zone": origin, "keys": tags, "result": "failed", "error": e.to_string()}),
     };
-    let logged = audit
-        .record("sign", event)
-        .and_then(|_| crate::ops::setup::logout_all(&labels, &audit));
+    let logged = signing.logout_after("sign", event);
     let stats = result?;
     logged.map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     Ok(stats)

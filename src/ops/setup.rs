@@ -156,10 +156,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         key.active = Some(at);
         store.keys.push(key);
     }
-    drop(token);
-    audit
-        .record("logout", json!({"token": opts.token}))
-        .map_err(audit_io)?;
+    token.logout().map_err(audit_io)?;
     // The key state and its `key-published`/`key-active` lines go together (DPS-4.4).
     let changes: Vec<crate::dnssec::lifecycle::Change> = store
         .keys
@@ -276,14 +273,103 @@ fn save_recovery_copy(tokens: &Path, store: &Path, audit: &AuditLog) -> Result<P
     Ok(store.to_path_buf())
 }
 
-/// Logs in and records the attempt, successful or not (DPS-4.4, SEC-6.5).
-pub fn login(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Result<Token> {
+/// A login with its audit bracket: the logged-in token(s) (`T`: one [`Token`], or the
+/// [`SigningTokens`]) and the audit log its `login` line went to (DPS-4.4, SEC-6.5).
+///
+/// Ending it drops the token(s) first, which logs out of the token (`C_Logout`,
+/// DPS-5.2: the HSM is locked again), then writes one `logout` line per token
+/// (`{"token": label}`, in login order). It ends by [`LoggedIn::logout`] or
+/// [`LoggedIn::logout_after`], which return the audit log's write error, or by being
+/// dropped (an early return, a `?`, a panic), which writes the same lines and can only
+/// ignore a write error: the error the flow is leaving with is the one the operator
+/// must see. So a command flow cannot leave a login without its logout line.
+///
+/// It dereferences to `T` for the work in between. Made only by [`login`] and
+/// [`login_signing`], after their `login` line is written.
+pub struct LoggedIn<'a, T = Token> {
+    /// `Some` until the logout: taken out and dropped before the lines are written.
+    held: Option<T>,
+    /// The tokens' labels, in login order: one `logout` line each.
+    labels: Vec<String>,
+    /// Where the `login` line went and the `logout` lines go.
+    audit: &'a AuditLog,
+}
+
+impl<'a, T> LoggedIn<'a, T> {
+    /// The tokens' labels, in login order.
+    pub fn labels(&self) -> &[String] {
+        &self.labels
+    }
+
+    /// Logs out: drops the token(s), then writes the `logout` line(s).
+    pub fn logout(self) -> std::io::Result<()> {
+        self.end(None)
+    }
+
+    /// Logs out with `event` recorded between the token's logout and the `logout`
+    /// line(s): the place of an act's outcome that is known only once the token is
+    /// closed (`sign`, a refused `keygen`). The `logout` lines are written even if
+    /// `event` could not be; the first write error is returned.
+    pub fn logout_after(self, event: &str, fields: serde_json::Value) -> std::io::Result<()> {
+        self.end(Some((event, fields)))
+    }
+
+    /// Drops the token(s), records `event` if any, then the `logout` lines.
+    fn end(mut self, event: Option<(&str, serde_json::Value)>) -> std::io::Result<()> {
+        drop(self.held.take());
+        let recorded = event.map_or(Ok(()), |(event, fields)| self.audit.record(event, fields));
+        recorded.and(logout_all(&self.labels, self.audit))
+    }
+}
+
+impl<T> std::ops::Deref for LoggedIn<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // Only `end`, `into_unrecorded` (both taking `self`) and `drop` empty it.
+        self.held
+            .as_ref()
+            .expect("a LoggedIn holds its token until it ends")
+    }
+}
+
+impl<T> Drop for LoggedIn<'_, T> {
+    fn drop(&mut self) {
+        if let Some(held) = self.held.take() {
+            drop(held);
+            // Best effort: the error the flow is leaving with is what the operator
+            // must see.
+            let _ = logout_all(&self.labels, self.audit);
+        }
+    }
+}
+
+/// Logs in and records the attempt, successful or not (DPS-4.4, SEC-6.5); the
+/// returned guard records the logout ([`LoggedIn`]).
+pub fn login<'a>(
+    module: &Module,
+    label: &str,
+    pin: &Pin,
+    audit: &'a AuditLog,
+) -> Result<LoggedIn<'a>> {
+    Ok(LoggedIn {
+        held: Some(open_token(module, label, pin, audit)?),
+        labels: vec![label.to_string()],
+        audit,
+    })
+}
+
+/// Opens the token and writes the `login` line, successful or not; the caller makes
+/// the [`LoggedIn`] that writes the `logout` line.
+fn open_token(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Result<Token> {
     match module.open(label, pin) {
         Ok(t) => {
-            audit
+            let recorded = audit
                 .record("login", json!({"token": label, "result": "ok"}))
-                .map_err(|e| Error::io("audit log", e))?;
-            Ok(t)
+                .map_err(|e| Error::io("audit log", e));
+            // A login whose line could not be written is left at once, with no
+            // `logout` line, as before the guard.
+            recorded.map(|()| t)
         }
         Err(e) => {
             // A failure to log the failure must not hide the HSM error itself.
@@ -314,31 +400,29 @@ impl SigningTokens {
 
 /// Logs in to every signing token (`token`, then `extra-tokens`), each through its
 /// own module (loaded once per path) with its own PIN, every attempt audit-logged
-/// (see [`login`]). When one fails, those already logged in are logged out again, and
-/// the audit log says so (DPS-4.4).
-pub fn login_signing_tokens(
+/// (see [`login`]). The guard records one `logout` line per token when it ends
+/// ([`LoggedIn`]); when one login fails, those already logged in are logged out
+/// again at once, and the audit log says so (DPS-4.4).
+pub fn login_signing<'a>(
     cfg: &crate::config::Config,
-    audit: &AuditLog,
-) -> Result<SigningTokens> {
+    audit: &'a AuditLog,
+) -> Result<LoggedIn<'a, SigningTokens>> {
     let mut modules: Vec<(std::path::PathBuf, Module)> = Vec::new();
-    let mut done = SigningTokens {
-        tokens: Vec::new(),
-        members: Vec::new(),
+    let mut done = LoggedIn {
+        held: Some(SigningTokens {
+            tokens: Vec::new(),
+            members: Vec::new(),
+        }),
+        labels: Vec::new(),
+        audit,
     };
     for t in cfg.signing_tokens() {
-        let logged_in = login_one(cfg, &t, &mut modules, audit);
-        match logged_in {
-            Ok((token, pin)) => {
-                done.tokens.push(token);
-                done.members.push((t, pin));
-            }
-            Err(e) => {
-                let labels = done.labels();
-                drop(done);
-                // Best effort: the login error is what the operator must see.
-                let _ = logout_all(&labels, audit);
-                return Err(e);
-            }
+        // A failure returns here: dropping `done` logs the tokens so far out.
+        let (token, pin) = login_one(cfg, &t, &mut modules, audit)?;
+        if let Some(held) = done.held.as_mut() {
+            held.tokens.push(token);
+            done.labels.push(t.label.clone());
+            held.members.push((t, pin));
         }
     }
     Ok(done)
@@ -360,7 +444,7 @@ fn login_one(
             m
         }
     };
-    Ok((login(&module, &t.label, &pin, audit)?, pin))
+    Ok((open_token(&module, &t.label, &pin, audit)?, pin))
 }
 
 /// The signing backend over the logged-in tokens (one member per token) for the keys
@@ -428,7 +512,7 @@ fn worker_audit(log: AuditLog) -> crate::hsm::worker::AuditHook {
 }
 
 /// Records the logout of each of `labels` (the tokens themselves are closed when
-/// dropped, before this is called).
+/// dropped, before this is called): the lines [`LoggedIn`] writes, and `sign`'s own.
 pub fn logout_all(labels: &[String], audit: &AuditLog) -> std::io::Result<()> {
     labels
         .iter()
@@ -506,4 +590,73 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hsm::test_support::{SO_PIN, USER_PIN, module, pin};
+
+    /// Each line of the audit log as (event, token).
+    fn lines(path: &Path) -> Vec<(String, String)> {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("JSON line");
+                let s = |k: &str| v[k].as_str().unwrap_or("").to_string();
+                (s("event"), s("token"))
+            })
+            .collect()
+    }
+
+    /// DPS-4.4, SEC-6.5: every login that succeeded gets its `logout` line, whether
+    /// the flow ends it, ends it after its outcome's line, or leaves early with an
+    /// error; a failed login gets none, and no login is left open.
+    #[test]
+    fn a_login_always_ends_with_its_logout_line() {
+        let m = module();
+        let label = "setup-guard";
+        m.init_token(label, &pin(SO_PIN), &pin(USER_PIN))
+            .expect("init token");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let log = dir.path().join("audit.log");
+        let audit = AuditLog::with_syslog(&log, "test", None);
+
+        let token = login(m, label, &pin(USER_PIN), &audit).expect("login");
+        assert_eq!(token.labels(), [label]);
+        assert!(token.private_key_ids().expect("listing").is_empty());
+        token.logout().expect("logout line");
+
+        let token = login(m, label, &pin(USER_PIN), &audit).expect("login");
+        token
+            .logout_after("sign", json!({"result": "ok"}))
+            .expect("sign and logout lines");
+
+        let early = || -> Result<()> {
+            let token = login(m, label, &pin(USER_PIN), &audit)?;
+            token.private_key_ids()?;
+            Err(Error::Key("leaving early".into()))
+        };
+        assert!(early().is_err());
+
+        // Every login above was logged out: a wrong PIN is checked again.
+        assert!(login(m, label, &pin("wrong-pin"), &audit).is_err());
+
+        let ev = |e: &str| (e.to_string(), label.to_string());
+        let sign = ("sign".to_string(), String::new());
+        assert_eq!(
+            lines(&log),
+            [
+                ev("login"),
+                ev("logout"),
+                ev("login"),
+                sign,
+                ev("logout"),
+                ev("login"),
+                ev("logout"),
+                ev("login"),
+            ]
+        );
+    }
 }

@@ -432,13 +432,13 @@ pub fn sync_parent_dir(path: &Path) {
 mod tests {
     use super::*;
     use crate::dns::name::Name;
-    use crate::zone::Sig;
+    use crate::zone::{Provenance, Sig};
 
     /// RRSIG RDATA (RFC 4034 §3.1) over `covered`, with a made-up signature: enough for
     /// the text form to be exercised; nothing here is verified.
     fn fake_rrsig(covered: u16, signer: &Name, seed: u8) -> Box<[u8]> {
         let mut r = covered.to_be_bytes().to_vec();
-        r.extend([13, 2]);
+        r.extend([crate::dns::registry::secalg::ECDSAP256SHA256, 2]);
         r.extend(3600u32.to_be_bytes());
         r.extend(1_800_000_000u32.to_be_bytes());
         r.extend(1_790_000_000u32.to_be_bytes());
@@ -486,7 +486,7 @@ mod tests {
                 set.sigs.push(Sig {
                     ttl: set.ttl,
                     rdata: fake_rrsig(set.rtype, &origin, seed),
-                    trusted: false,
+                    provenance: Provenance::Unchecked,
                 });
             }
             let mut text = Vec::new();
@@ -512,7 +512,7 @@ mod tests {
             set.sigs.push(Sig {
                 ttl: set.ttl,
                 rdata: fake_rrsig(set.rtype, &origin, i as u8 | 1),
-                trusted: false,
+                provenance: Provenance::Unchecked,
             });
         }
         let mut text = Vec::new();
@@ -548,7 +548,7 @@ mod tests {
         zone.rrsets[1].sigs.push(Sig {
             ttl,
             rdata: extra,
-            trusted: false,
+            provenance: Provenance::Unchecked,
         });
         zone.rrsets[3].ttl += 1;
         let mut fresh = Vec::new();

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use crate::dns::name::Name;
 use crate::dns::record::SourceLoc;
-use crate::zone::{RRset, Sig, Zone};
+use crate::zone::{Provenance, RRset, Sig, Zone};
 
 /// The first bytes of every snapshot; the version changes with the layout.
 const MAGIC: &[u8] = b"ZONESIGN-SNAPSHOT-1\n";
@@ -189,7 +189,7 @@ impl<'a> Reader<'a> {
             sigs.push(Sig {
                 ttl,
                 rdata: self.bytes()?,
-                trusted: false,
+                provenance: Provenance::Unchecked,
             });
         }
         Ok(RRset {
@@ -269,7 +269,7 @@ pub fn decode(bytes: &[u8], origin: &Name) -> Result<Zone, SnapshotError> {
             Sig {
                 ttl,
                 rdata: r.bytes()?,
-                trusted: false,
+                provenance: Provenance::Unchecked,
             },
         ));
     }
@@ -296,7 +296,7 @@ mod tests {
             set.sigs.push(Sig {
                 ttl: set.ttl,
                 rdata: vec![0, set.rtype as u8, i as u8, 7].into_boxed_slice(),
-                trusted: false,
+                provenance: Provenance::Unchecked,
             });
         }
         zone.orphan_sigs.push((
@@ -305,7 +305,7 @@ mod tests {
             Sig {
                 ttl: 5,
                 rdata: Box::new([1, 2, 3]),
-                trusted: false,
+                provenance: Provenance::Unchecked,
             },
         ));
         zone

@@ -7,7 +7,7 @@
 //!
 //! RDATA is stored in canonical wire form by the parser (names lowercased where RFC 4034
 //! §6.2 says so), so canonical RRset order is plain byte order here. That sidesteps
-//! hickory's case-sensitive `TBS` ordering (CRATES.md §3.4).
+//! hickory's case-sensitive `TBS` ordering, which sorts RDATA with uppercase names wrongly.
 
 pub mod checks;
 pub mod nsec;
@@ -24,11 +24,33 @@ pub struct Sig {
     pub ttl: u32,
     /// RRSIG RDATA in wire form, signature included.
     pub rdata: Box<[u8]>,
+    /// Where the signature came from: what lets the gate skip its cryptographic check.
+    pub provenance: Provenance,
+}
+
+/// Where a signature came from. The gate (DPS-6.6) may skip the cryptographic check of
+/// a signature only when this says it was already checked by this run (issue #4); every
+/// other check still runs on it. This is the one channel from the signing stages back
+/// to the gate, and it is explicit: parsed input is always [`Provenance::Unchecked`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Provenance {
+    /// Read from a zone file, or made without a check: the gate checks it.
+    #[default]
+    Unchecked,
+    /// Made by this run's token and checked in software as the token returned it
+    /// ([`crate::dnssec::sign`]).
+    CheckedOnArrival,
     /// Carried over from the previous output over the very same RRset data, after that
     /// output was proven to be what zonesign wrote and verified, or after its own check
-    /// (see [`crate::dnssec::resign`]): the gate may skip its cryptographic check (issue #4).
-    /// Only the comparison with the previous output sets it; parsed input never does.
-    pub trusted: bool,
+    /// ([`crate::dnssec::resign`]).
+    Carried,
+}
+
+impl Provenance {
+    /// Whether this run has already checked the signature cryptographically.
+    pub fn checked(self) -> bool {
+        self != Provenance::Unchecked
+    }
 }
 
 /// All records of one owner, type and class, plus the signatures that cover them.
@@ -489,7 +511,7 @@ fn attach_piece(sets: &mut [RRset], sigs: &mut [Record]) -> Vec<(Name, u16, Sig)
         let sig = Sig {
             ttl: s.ttl,
             rdata: std::mem::take(&mut s.rdata),
-            trusted: false,
+            provenance: Provenance::Unchecked,
         };
         let Some(t) = covered else {
             orphans.push((s.owner.clone(), 0, sig));
@@ -642,7 +664,7 @@ mod tests {
             let owner = owners[(next() % owners.len() as u64) as usize];
             records.push(Record {
                 owner: Name::parse(owner.as_bytes(), None).unwrap(),
-                rtype: [1, 2, 43, 6][(next() % 4) as usize],
+                rtype: [rtype::A, rtype::NS, rtype::DS, rtype::SOA][(next() % 4) as usize],
                 class: 1,
                 ttl: 3600,
                 rdata: vec![(next() % 3) as u8].into_boxed_slice(),

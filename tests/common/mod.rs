@@ -14,13 +14,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tempfile::TempDir;
+use zonesign::error::ExitCode;
 
-/// Exit codes of the CLI contract (issue 3).
-pub const EXIT_OK: i32 = 0;
-pub const EXIT_VERIFY_FAILED: i32 = 1;
-pub const EXIT_BAD_INPUT: i32 = 2;
-pub const EXIT_HSM: i32 = 3;
-pub const EXIT_IO: i32 = 4;
+/// Exit codes of the CLI contract (issue 3), from its one definition ([`ExitCode::ALL`]).
+pub const EXIT_OK: i32 = ExitCode::Ok as i32;
+pub const EXIT_VERIFY_FAILED: i32 = ExitCode::VerifyFailed as i32;
+pub const EXIT_BAD_INPUT: i32 = ExitCode::BadInput as i32;
+pub const EXIT_HSM: i32 = ExitCode::Hsm as i32;
+pub const EXIT_IO: i32 = ExitCode::Io as i32;
+pub const EXIT_LOCKED: i32 = ExitCode::Locked as i32;
+pub const EXIT_EXPIRING: i32 = ExitCode::Expiring as i32;
 
 /// All algorithms `zonesign init --algorithm` accepts (DPS-6.1).
 pub const ALGORITHMS: [&str; 4] = ["rsasha1", "rsasha256", "ecdsap256sha256", "ed25519"];

@@ -342,11 +342,11 @@ fn io_error_is_an_io_error() {
 
 #[test]
 fn class_codes() {
-    assert_eq!(class_code(b"in"), Some(CLASS_IN));
-    assert_eq!(class_code(b"CLASS255"), Some(255));
-    assert_eq!(class_code(b"CLASS65536"), None);
-    assert_eq!(class_code(b"CLASS"), None);
-    assert_eq!(class_code(b"A"), None);
+    assert_eq!(class::from_text(b"in"), Some(CLASS_IN));
+    assert_eq!(class::from_text(b"CLASS255"), Some(255));
+    assert_eq!(class::from_text(b"CLASS65536"), None);
+    assert_eq!(class::from_text(b"CLASS"), None);
+    assert_eq!(class::from_text(b"A"), None);
 }
 
 /// Randomly mutated zone text must give a result or a located error, never a panic.

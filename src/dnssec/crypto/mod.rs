@@ -13,6 +13,8 @@ use ed25519_dalek::Verifier as _;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha384};
 
+use crate::dns::registry::{digestalg, secalg};
+
 /// DNSKEY RDATA header length: flags (2), protocol (1), algorithm (1) (RFC 4034 §2.1).
 const DNSKEY_HEADER_LEN: usize = 4;
 /// The only DNSKEY protocol value RFC 4034 §2.1.2 allows.
@@ -46,13 +48,13 @@ pub enum CryptoError {
 }
 
 /// RFC 4034 Appendix B key tag over the DNSKEY RDATA (flags|protocol|alg|key), including
-/// the algorithm-1 special case.
+/// the special case of algorithm 1 (RSAMD5).
 ///
 /// The key tag is how RRSIG and DS records name their DNSKEY; it is a checksum, not a
 /// unique id, so callers must still try every key with a matching tag. Never panics:
 /// short RDATA simply yields the checksum of what is there.
 pub fn key_tag(dnskey_rdata: &[u8]) -> u16 {
-    if dnskey_rdata.get(3) == Some(&1)
+    if dnskey_rdata.get(3) == Some(&secalg::RSAMD5)
         && let Some(tag) = rsamd5_key_tag(dnskey_rdata)
     {
         return tag;
@@ -84,8 +86,8 @@ fn checksum_key_tag(rdata: &[u8]) -> u16 {
     (ac & 0xFFFF) as u16
 }
 
-/// DS digest types we compute: 1 SHA-1, 2 SHA-256, 4 SHA-384 (RFC 4034 §5.1.4, RFC 4509,
-/// RFC 6605). None for others.
+/// DS digest types we compute: SHA-1, SHA-256 and SHA-384 ([`digestalg`]; RFC 4034
+/// §5.1.4, RFC 4509, RFC 6605). None for others.
 ///
 /// The digest covers the owner name (canonical: lowercased, uncompressed wire form)
 /// followed by the DNSKEY RDATA, so a DS binds a key to one zone (RFC 4034 §5.1.4).
@@ -95,9 +97,9 @@ pub fn ds_digest(
     digest_type: u8,
 ) -> Option<Vec<u8>> {
     match digest_type {
-        1 => Some(hash_two::<Sha1>(owner_canonical_wire, dnskey_rdata)),
-        2 => Some(hash_two::<Sha256>(owner_canonical_wire, dnskey_rdata)),
-        4 => Some(hash_two::<Sha384>(owner_canonical_wire, dnskey_rdata)),
+        digestalg::SHA1 => Some(hash_two::<Sha1>(owner_canonical_wire, dnskey_rdata)),
+        digestalg::SHA256 => Some(hash_two::<Sha256>(owner_canonical_wire, dnskey_rdata)),
+        digestalg::SHA384 => Some(hash_two::<Sha384>(owner_canonical_wire, dnskey_rdata)),
         _ => None,
     }
 }
@@ -188,9 +190,12 @@ impl VerifyingKey {
     /// ED25519 (32 octets, RFC 8080). Everything else is `UnsupportedAlgorithm`.
     pub fn from_dnskey(algorithm: u8, public_key: &[u8]) -> Result<VerifyingKey, CryptoError> {
         match algorithm {
-            5 | 7 | 8 | 10 => parse_rsa(algorithm, public_key),
-            13 | 14 => parse_ecdsa(algorithm, public_key),
-            15 => parse_ed25519(public_key),
+            secalg::RSASHA1
+            | secalg::RSASHA1_NSEC3_SHA1
+            | secalg::RSASHA256
+            | secalg::RSASHA512 => parse_rsa(algorithm, public_key),
+            secalg::ECDSAP256SHA256 | secalg::ECDSAP384SHA384 => parse_ecdsa(algorithm, public_key),
+            secalg::ED25519 => parse_ed25519(public_key),
             other => Err(CryptoError::UnsupportedAlgorithm(other)),
         }
     }
@@ -244,7 +249,7 @@ impl VerifyingKey {
     /// [`crate::dnssec::crypto::ecdsa_table`] for why and how much faster.
     pub fn with_table(mut self) -> VerifyingKey {
         if let KeyKind::Ecdsa { point, table, .. } = &mut self.kind
-            && self.algorithm == 13
+            && self.algorithm == secalg::ECDSAP256SHA256
             && table.is_none()
         {
             // A key parse_ecdsa accepted is on the curve; should OpenSSL still refuse
@@ -348,9 +353,9 @@ fn parse_rsa(algorithm: u8, key: &[u8]) -> Result<VerifyingKey, CryptoError> {
         return Err(bad_key("RSA modulus is even"));
     }
     let hash = match algorithm {
-        5 | 7 => RsaHash::Sha1,
-        8 => RsaHash::Sha256,
-        10 => RsaHash::Sha512,
+        secalg::RSASHA1 | secalg::RSASHA1_NSEC3_SHA1 => RsaHash::Sha1,
+        secalg::RSASHA256 => RsaHash::Sha256,
+        secalg::RSASHA512 => RsaHash::Sha512,
         other => return Err(CryptoError::UnsupportedAlgorithm(other)),
     };
     let key = crate::dnssec::crypto::rsa_verify::RsaKey::new(modulus, exponent_value)
@@ -424,7 +429,7 @@ fn verify_rsa(
 /// P-256 (algorithm 13), 96 for P-384 (algorithm 14).
 fn parse_ecdsa(algorithm: u8, key: &[u8]) -> Result<VerifyingKey, CryptoError> {
     use ring::{agreement, signature};
-    let (len, bits, verify, ecdh): (usize, u32, _, _) = if algorithm == 13 {
+    let (len, bits, verify, ecdh): (usize, u32, _, _) = if algorithm == secalg::ECDSAP256SHA256 {
         (
             64,
             256,
@@ -489,7 +494,7 @@ fn parse_ed25519(key: &[u8]) -> Result<VerifyingKey, CryptoError> {
     let point = ed25519_dalek::VerifyingKey::from_bytes(bytes)
         .map_err(|_| bad_key("Ed25519 key is not a valid curve point"))?;
     Ok(VerifyingKey {
-        algorithm: 15,
+        algorithm: secalg::ED25519,
         bits: 256,
         kind: KeyKind::Ed25519(point),
     })
@@ -517,6 +522,8 @@ mod tests {
     //! as an independent cross-check of key tags and DS digests.
 
     use super::*;
+    use crate::dns::record::{CLASS_IN, rtype};
+    use crate::dns::time::parse_rrsig_time;
     use data_encoding::{BASE64, HEXLOWER_PERMISSIVE};
 
     const RFC4034_5_4: &str = include_str!(concat!(
@@ -575,10 +582,15 @@ mod tests {
         out
     }
 
-    /// The one record of type `rtype` (tokens: owner ttl class type rdata...).
-    fn record<'a>(records: &'a [Vec<String>], rtype: &str) -> &'a [String] {
-        let found: Vec<_> = records.iter().filter(|r| r[3] == rtype).collect();
-        assert_eq!(found.len(), 1, "exactly one {rtype} record expected");
+    /// The one record of type `rt` (tokens: owner ttl class type rdata...).
+    fn record(records: &[Vec<String>], rt: u16) -> &[String] {
+        let found: Vec<_> = records.iter().filter(|r| type_of(r) == rt).collect();
+        assert_eq!(
+            found.len(),
+            1,
+            "exactly one {} record expected",
+            rtype::to_text(rt)
+        );
         found[0]
     }
 
@@ -615,39 +627,16 @@ mod tests {
         rdata
     }
 
-    /// Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's algorithm).
-    fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-        let y = if m <= 2 { y - 1 } else { y };
-        let era = y.div_euclid(400);
-        let yoe = y - era * 400;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        era * 146_097 + doe - 719_468
-    }
-
-    /// An RRSIG time field: YYYYMMDDHHmmSS or plain seconds (RFC 4034 §3.2).
-    fn rrsig_time(field: &str) -> u32 {
-        if field.len() != 14 {
-            return field.parse().unwrap();
-        }
-        let n = |r: std::ops::Range<usize>| field[r].parse::<i64>().unwrap();
-        let days = days_from_civil(n(0..4), n(4..6), n(6..8));
-        (days * 86_400 + n(8..10) * 3600 + n(10..12) * 60 + n(12..14)) as u32
-    }
-
-    fn type_code(mnemonic: &str) -> u16 {
-        match mnemonic {
-            "A" => 1,
-            "MX" => 15,
-            other => panic!("type {other} not needed by the vectors"),
-        }
+    /// The type of a record (tokens: owner ttl class type rdata...).
+    fn type_of(rr: &[String]) -> u16 {
+        rtype::from_text(rr[3].as_bytes()).expect("fixture type")
     }
 
     /// Canonical RDATA of the covered record (A or MX; MX's name is lowercased).
     fn data_rdata(rr: &[String]) -> Vec<u8> {
-        match rr[3].as_str() {
-            "A" => rr[4].split('.').map(|o| o.parse::<u8>().unwrap()).collect(),
-            "MX" => {
+        match type_of(rr) {
+            rtype::A => rr[4].split('.').map(|o| o.parse::<u8>().unwrap()).collect(),
+            rtype::MX => {
                 let mut rdata = rr[4].parse::<u16>().unwrap().to_be_bytes().to_vec();
                 rdata.extend(name_wire(&rr[5]));
                 rdata
@@ -668,12 +657,12 @@ mod tests {
 
     /// Builds the RFC 4034 §3.1.8.1 signed data by hand: RRSIG RDATA without the
     /// signature, then owner | type | class | original TTL | RDLENGTH | RDATA.
-    fn load(text: &str, data_type: &str) -> Vector {
+    fn load(text: &str, data_type: u16) -> Vector {
         let recs = records(text);
-        let key = record(&recs, "DNSKEY");
-        let sig = record(&recs, "RRSIG");
+        let key = record(&recs, rtype::DNSKEY);
+        let sig = record(&recs, rtype::RRSIG);
         let data = record(&recs, data_type);
-        let ds = recs.iter().find(|r| r[3] == "DS").map(|r| {
+        let ds = recs.iter().find(|r| type_of(r) == rtype::DS).map(|r| {
             (
                 r[4].parse().unwrap(),
                 r[5].parse().unwrap(),
@@ -682,18 +671,19 @@ mod tests {
             )
         });
         let original_ttl: u32 = sig[7].parse().unwrap();
-        let mut signed = type_code(&sig[4]).to_be_bytes().to_vec();
+        let covered = rtype::from_text(sig[4].as_bytes()).expect("fixture type");
+        let mut signed = covered.to_be_bytes().to_vec();
         signed.push(sig[5].parse().unwrap());
         signed.push(sig[6].parse().unwrap());
         signed.extend(original_ttl.to_be_bytes());
-        signed.extend(rrsig_time(&sig[8]).to_be_bytes());
-        signed.extend(rrsig_time(&sig[9]).to_be_bytes());
+        signed.extend(parse_rrsig_time(sig[8].as_bytes()).unwrap().to_be_bytes());
+        signed.extend(parse_rrsig_time(sig[9].as_bytes()).unwrap().to_be_bytes());
         signed.extend(sig[10].parse::<u16>().unwrap().to_be_bytes());
         signed.extend(name_wire(&sig[11]));
         let rdata = data_rdata(data);
         signed.extend(name_wire(&data[0]));
-        signed.extend(type_code(data_type).to_be_bytes());
-        signed.extend(1u16.to_be_bytes());
+        signed.extend(data_type.to_be_bytes());
+        signed.extend(CLASS_IN.to_be_bytes());
         signed.extend(original_ttl.to_be_bytes());
         signed.extend((rdata.len() as u16).to_be_bytes());
         signed.extend(rdata);
@@ -762,8 +752,8 @@ mod tests {
     #[test]
     fn rfc4034_5_4_key_tag_and_sha1_ds() {
         let recs = records(RFC4034_5_4);
-        let rdata = dnskey_rdata(record(&recs, "DNSKEY"));
-        let ds = record(&recs, "DS");
+        let rdata = dnskey_rdata(record(&recs, rtype::DNSKEY));
+        let ds = record(&recs, rtype::DS);
         let owner = name_wire("dskey.example.com.");
         assert_eq!(key_tag(&rdata), 60485);
         assert_eq!(ds[4], "60485");
@@ -772,18 +762,21 @@ mod tests {
             HEXLOWER_PERMISSIVE.encode(&expected),
             "2bb183af5f22588179a53b0a98631fad1a292118"
         );
-        assert_eq!(ds_digest(&owner, &rdata, 1), Some(expected.clone()));
-        let mut full = vec![0xEC, 0x45, 5, 1];
+        assert_eq!(
+            ds_digest(&owner, &rdata, digestalg::SHA1),
+            Some(expected.clone())
+        );
+        let mut full = vec![0xEC, 0x45, secalg::RSASHA1, digestalg::SHA1];
         full.extend(expected);
-        assert_eq!(ds_rdata(&owner, &rdata, 1), Some(full));
+        assert_eq!(ds_rdata(&owner, &rdata, digestalg::SHA1), Some(full));
     }
 
     #[test]
     fn rfc4034_5_4_sha2_digests_match_hickory() {
         let recs = records(RFC4034_5_4);
-        let rdata = dnskey_rdata(record(&recs, "DNSKEY"));
+        let rdata = dnskey_rdata(record(&recs, rtype::DNSKEY));
         let owner = name_wire("dskey.example.com.");
-        for digest_type in [1, 2, 4] {
+        for digest_type in [digestalg::SHA1, digestalg::SHA256, digestalg::SHA384] {
             let (tag, digest) = hickory_tag_and_digest("dskey.example.com.", &rdata, digest_type);
             assert_eq!(tag, key_tag(&rdata));
             assert_eq!(ds_digest(&owner, &rdata, digest_type), Some(digest));
@@ -797,22 +790,22 @@ mod tests {
             assert_eq!(ds_digest(&owner, &[1, 0, 3, 8], digest_type), None);
             assert_eq!(ds_rdata(&owner, &[1, 0, 3, 8], digest_type), None);
         }
-        assert_eq!(ds_rdata(&owner, &[1, 0, 3], 2), None);
+        assert_eq!(ds_rdata(&owner, &[1, 0, 3], digestalg::SHA256), None);
     }
 
     #[test]
     fn all_vector_tags_and_digests_match_hickory() {
         let cases = [
-            (RFC5702_6_1, "A", "example.net."),
-            (RFC5702_6_2, "A", "example.net."),
-            (RFC6605_6_1, "A", "example.net."),
-            (RFC6605_6_2, "A", "example.net."),
-            (RFC8080_6_1, "MX", "example.com."),
-            (RFC8080_6_2, "MX", "example.com."),
+            (RFC5702_6_1, rtype::A, "example.net."),
+            (RFC5702_6_2, rtype::A, "example.net."),
+            (RFC6605_6_1, rtype::A, "example.net."),
+            (RFC6605_6_2, rtype::A, "example.net."),
+            (RFC8080_6_1, rtype::MX, "example.com."),
+            (RFC8080_6_2, rtype::MX, "example.com."),
         ];
         for (text, data_type, owner) in cases {
             let v = load(text, data_type);
-            for digest_type in [1, 2, 4] {
+            for digest_type in [digestalg::SHA1, digestalg::SHA256, digestalg::SHA384] {
                 let (tag, digest) = hickory_tag_and_digest(owner, &v.dnskey, digest_type);
                 assert_eq!(key_tag(&v.dnskey), tag, "{owner} tag");
                 assert_eq!(
@@ -825,7 +818,7 @@ mod tests {
 
     #[test]
     fn rfc5702_6_1_rsasha256_512_bit_key() {
-        let v = load(RFC5702_6_1, "A");
+        let v = load(RFC5702_6_1, rtype::A);
         assert_eq!(key_tag(&v.dnskey), 9033);
         assert_eq!(v.rrsig_tag, 9033);
         // The example key is 512 bits: policy (and ring) refuse it ...
@@ -850,46 +843,52 @@ mod tests {
 
     #[test]
     fn rfc5702_6_2_rsasha512() {
-        let v = load(RFC5702_6_2, "A");
+        let v = load(RFC5702_6_2, rtype::A);
         assert_eq!(key_tag(&v.dnskey), 3740);
         let key = VerifyingKey::from_dnskey_rdata(&v.dnskey).unwrap();
-        assert_eq!((key.algorithm(), key.bits()), (10, 1024));
+        assert_eq!((key.algorithm(), key.bits()), (secalg::RSASHA512, 1024));
         check_verifies(&key, &v);
     }
 
     #[test]
     fn rfc6605_6_1_p256() {
-        let v = load(RFC6605_6_1, "A");
+        let v = load(RFC6605_6_1, rtype::A);
         assert_eq!(key_tag(&v.dnskey), 55648);
         check_tag_and_ds(&v);
         let key = VerifyingKey::from_dnskey_rdata(&v.dnskey).unwrap();
-        assert_eq!((key.algorithm(), key.bits()), (13, 256));
+        assert_eq!(
+            (key.algorithm(), key.bits()),
+            (secalg::ECDSAP256SHA256, 256)
+        );
         check_verifies(&key, &v);
     }
 
     #[test]
     fn rfc6605_6_2_p384() {
-        let v = load(RFC6605_6_2, "A");
+        let v = load(RFC6605_6_2, rtype::A);
         assert_eq!(key_tag(&v.dnskey), 10771);
         check_tag_and_ds(&v);
         let key = VerifyingKey::from_dnskey_rdata(&v.dnskey).unwrap();
-        assert_eq!((key.algorithm(), key.bits()), (14, 384));
+        assert_eq!(
+            (key.algorithm(), key.bits()),
+            (secalg::ECDSAP384SHA384, 384)
+        );
         check_verifies(&key, &v);
     }
 
     #[test]
     fn rfc8080_6_1_ed25519() {
-        let v = load(RFC8080_6_1, "MX");
+        let v = load(RFC8080_6_1, rtype::MX);
         assert_eq!(key_tag(&v.dnskey), 3613);
         check_tag_and_ds(&v);
         let key = VerifyingKey::from_dnskey_rdata(&v.dnskey).unwrap();
-        assert_eq!((key.algorithm(), key.bits()), (15, 256));
+        assert_eq!((key.algorithm(), key.bits()), (secalg::ED25519, 256));
         check_verifies(&key, &v);
     }
 
     #[test]
     fn rfc8080_6_2_ed25519() {
-        let v = load(RFC8080_6_2, "MX");
+        let v = load(RFC8080_6_2, rtype::MX);
         assert_eq!(key_tag(&v.dnskey), 35217);
         check_tag_and_ds(&v);
         let key = VerifyingKey::from_dnskey_rdata(&v.dnskey).unwrap();
@@ -948,7 +947,11 @@ mod tests {
                 assert_eq!(vk.verify(&message, &[]), Err(CryptoError::BadSignature));
             }
             // The same key under the other RSA hash must not accept the signature.
-            let other = if alg == 5 { 8 } else { 5 };
+            let other = if alg == secalg::RSASHA1 {
+                secalg::RSASHA256
+            } else {
+                secalg::RSASHA1
+            };
             let vk = VerifyingKey::from_dnskey(other, &key).unwrap();
             assert_eq!(vk.verify(&message, &sig), Err(CryptoError::BadSignature));
         }
@@ -957,8 +960,8 @@ mod tests {
     #[test]
     fn algorithm_7_uses_sha1_like_algorithm_5() {
         let (_, key, message, sig) = openssl_rsa().remove(0);
-        let vk = VerifyingKey::from_dnskey(7, &key).unwrap();
-        assert_eq!(vk.algorithm(), 7);
+        let vk = VerifyingKey::from_dnskey(secalg::RSASHA1_NSEC3_SHA1, &key).unwrap();
+        assert_eq!(vk.algorithm(), secalg::RSASHA1_NSEC3_SHA1);
         assert_eq!(vk.verify(&message, &sig), Ok(()));
     }
 
@@ -972,7 +975,12 @@ mod tests {
     #[test]
     fn malformed_rsa_keys_are_bad_keys() {
         let (_, good, _, _) = openssl_rsa().remove(0);
-        for alg in [5, 7, 8, 10] {
+        for alg in [
+            secalg::RSASHA1,
+            secalg::RSASHA1_NSEC3_SHA1,
+            secalg::RSASHA256,
+            secalg::RSASHA512,
+        ] {
             assert_bad_key(alg, &[]);
             assert_bad_key(alg, &[3]);
             assert_bad_key(alg, &[3, 1, 0]);
@@ -1003,15 +1011,19 @@ mod tests {
     #[test]
     fn rfc4034_example_key_parses_as_rsa1024_exponent_3() {
         // Exponent 3 in the one-octet length form, then a 1024-bit modulus.
-        let rdata = dnskey_rdata(record(&records(RFC4034_5_4), "DNSKEY"));
+        let rdata = dnskey_rdata(record(&records(RFC4034_5_4), rtype::DNSKEY));
         assert_eq!(&rdata[4..6], &[1, 3]);
         let key = VerifyingKey::from_dnskey_rdata(&rdata).unwrap();
-        assert_eq!((key.algorithm(), key.bits()), (5, 1024));
+        assert_eq!((key.algorithm(), key.bits()), (secalg::RSASHA1, 1024));
     }
 
     #[test]
     fn malformed_curve_keys_are_bad_keys() {
-        for alg in [13, 14, 15] {
+        for alg in [
+            secalg::ECDSAP256SHA256,
+            secalg::ECDSAP384SHA384,
+            secalg::ED25519,
+        ] {
             assert_bad_key(alg, &[]);
             assert_bad_key(alg, &[0; 31]);
             assert_bad_key(alg, &[0; 33]);
@@ -1020,22 +1032,22 @@ mod tests {
             assert_bad_key(alg, &[0; 97]);
         }
         // Octet strings of the right length that are not points on the curve.
-        assert_bad_key(13, &[0; 64]);
-        assert_bad_key(13, &[0xFF; 64]);
-        assert_bad_key(14, &[0; 96]);
-        assert_bad_key(14, &[0xFF; 96]);
+        assert_bad_key(secalg::ECDSAP256SHA256, &[0; 64]);
+        assert_bad_key(secalg::ECDSAP256SHA256, &[0xFF; 64]);
+        assert_bad_key(secalg::ECDSAP384SHA384, &[0; 96]);
+        assert_bad_key(secalg::ECDSAP384SHA384, &[0xFF; 96]);
         // A valid P-256 point with one coordinate bit flipped falls off the curve.
-        let v = load(RFC6605_6_1, "A");
+        let v = load(RFC6605_6_1, rtype::A);
         let mut off = v.dnskey[4..].to_vec();
         off[63] ^= 1;
-        assert_bad_key(13, &off);
+        assert_bad_key(secalg::ECDSAP256SHA256, &off);
     }
 
     #[test]
     fn short_and_garbage_signatures_are_bad_signatures() {
-        let p256 = load(RFC6605_6_1, "A");
-        let ed = load(RFC8080_6_1, "MX");
-        let rsa = load(RFC5702_6_2, "A");
+        let p256 = load(RFC6605_6_1, rtype::A);
+        let ed = load(RFC8080_6_1, rtype::MX);
+        let rsa = load(RFC5702_6_2, rtype::A);
         for v in [&p256, &ed, &rsa] {
             let key = VerifyingKey::from_dnskey_rdata(&v.dnskey).unwrap();
             let sig = &v.signature;
@@ -1072,7 +1084,7 @@ mod tests {
 
     #[test]
     fn dnskey_rdata_header_is_checked() {
-        let v = load(RFC8080_6_1, "MX");
+        let v = load(RFC8080_6_1, rtype::MX);
         assert_bad_key_rdata(&[]);
         assert_bad_key_rdata(&v.dnskey[..3]);
         let mut wrong_protocol = v.dnskey.clone();
@@ -1129,7 +1141,16 @@ mod tests {
     fn random_keys_and_signatures_never_panic() {
         let mut rng = Lcg(0x5eed);
         for round in 0..400 {
-            let alg = [5, 7, 8, 10, 13, 14, 15, 1][round % 8];
+            let alg = [
+                secalg::RSASHA1,
+                secalg::RSASHA1_NSEC3_SHA1,
+                secalg::RSASHA256,
+                secalg::RSASHA512,
+                secalg::ECDSAP256SHA256,
+                secalg::ECDSAP384SHA384,
+                secalg::ED25519,
+                secalg::RSAMD5,
+            ][round % 8];
             let len = match round % 5 {
                 0 => usize::from(rng.next()),
                 1 => 32,
@@ -1139,7 +1160,7 @@ mod tests {
             };
             let key = rng.bytes(len);
             let _ = key_tag(&key);
-            let _ = ds_rdata(&key, &key, 2);
+            let _ = ds_rdata(&key, &key, digestalg::SHA256);
             let _ = VerifyingKey::from_dnskey_rdata(&key);
             if let Ok(vk) = VerifyingKey::from_dnskey(alg, &key) {
                 let sig = rng.bytes(len.saturating_sub(4));

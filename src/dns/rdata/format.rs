@@ -1,0 +1,146 @@
+//! RDATA canonical wire form → presentation form, field by field along the type's
+//! table; RFC 3597 generic form for unknown types and for wire data that does not fit
+//! its type's layout.
+
+use std::fmt::Write as _;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use data_encoding::{BASE32HEX_NOPAD, BASE64, HEXUPPER};
+
+use crate::dns::name::Name;
+use crate::dns::registry::rtype;
+use crate::dns::time::push_rrsig_time;
+
+use super::RdataError;
+use super::bitmap::decode_type_bitmap;
+use super::fields::{Kind, Kind as K, descriptor, walk_wire};
+use super::svcb::format_svc_params;
+
+/// Writes RDATA in presentation form. Unknown types, and wire data that does not
+/// match the type's layout, are written in RFC 3597 `\# len hex` form, which every
+/// DNS tool reads.
+pub fn format_rdata(rtype: u16, rdata: &[u8], out: &mut String) {
+    if let Some(fields) = descriptor(rtype) {
+        // Fields go straight into `out` (no temporary per record); on malformed RDATA
+        // the partial text is cut off again and the generic form written instead.
+        let start = out.len();
+        if walk_wire(fields, rdata, |kind, bytes| {
+            format_field(kind, bytes, start, out)
+        })
+        .is_ok()
+        {
+            let end = out.trim_end().len().max(start);
+            out.truncate(end);
+            return;
+        }
+        out.truncate(start);
+    }
+    format_generic(rdata, out);
+}
+
+/// Writes RFC 3597 generic form.
+pub(super) fn format_generic(rdata: &[u8], out: &mut String) {
+    let _ = write!(out, "\\# {}", rdata.len());
+    if !rdata.is_empty() {
+        out.push(' ');
+        out.push_str(&HEXUPPER.encode(rdata));
+    }
+}
+
+/// Writes one field, separated from the previous by a space.
+fn format_field(kind: Kind, v: &[u8], start: usize, out: &mut String) -> Result<(), RdataError> {
+    if out.len() > start && !out.ends_with(' ') {
+        out.push(' ');
+    }
+    let be = |n: usize| {
+        v.iter()
+            .take(n)
+            .fold(0u32, |acc, b| acc << 8 | u32::from(*b))
+    };
+    match kind {
+        K::Name => {
+            let name = Name::from_wire(v).map_err(|e| RdataError::new(e.to_string()))?;
+            name.push_text(out);
+        }
+        K::U8 | K::Algorithm => push_u32(out, be(1)),
+        K::U16 => push_u32(out, be(2)),
+        K::U32 | K::Period => push_u32(out, be(4)),
+        K::Type => rtype::push_text(be(2) as u16, out),
+        K::Time => push_rrsig_time(be(4), out),
+        K::Ipv4 => {
+            let ip = <[u8; 4]>::try_from(v).map_err(|_| RdataError::new("bad IPv4"))?;
+            let _ = write!(out, "{}", Ipv4Addr::from(ip));
+        }
+        K::Ipv6 => {
+            let ip = <[u8; 16]>::try_from(v).map_err(|_| RdataError::new("bad IPv6"))?;
+            let _ = write!(out, "{}", Ipv6Addr::from(ip));
+        }
+        K::CharString => write_quoted(v.get(1..).unwrap_or(&[]), out),
+        K::CharStrings => format_char_strings(v, out),
+        K::Base64 => BASE64.encode_append(v, out),
+        K::Hex => HEXUPPER.encode_append(v, out),
+        K::TypeBitmap => format_bitmap(v, out)?,
+        K::SaltHex => match v.get(1..) {
+            Some(s) if !s.is_empty() => out.push_str(&HEXUPPER.encode(s)),
+            _ => out.push('-'),
+        },
+        K::Base32Hash => {
+            let s = BASE32HEX_NOPAD.encode(v.get(1..).unwrap_or(&[]));
+            out.push_str(&s.to_ascii_lowercase());
+        }
+        K::CaaTag => out.push_str(&String::from_utf8_lossy(v.get(1..).unwrap_or(&[]))),
+        K::RawString => write_quoted(v, out),
+        K::SvcParams => format_svc_params(v, out)?,
+    }
+    Ok(())
+}
+
+/// Writes a sequence of length-prefixed character strings, space separated.
+fn format_char_strings(mut v: &[u8], out: &mut String) {
+    let mut first = true;
+    while let [len, tail @ ..] = v {
+        let len = usize::from(*len);
+        let s = tail.get(..len).unwrap_or(tail);
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        write_quoted(s, out);
+        v = tail.get(len..).unwrap_or(&[]);
+    }
+}
+
+/// Writes type mnemonics of a bitmap, space separated.
+fn format_bitmap(v: &[u8], out: &mut String) -> Result<(), RdataError> {
+    for (i, t) in decode_type_bitmap(v)?.into_iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        rtype::push_text(t, out);
+    }
+    Ok(())
+}
+
+/// Writes bytes as a double-quoted string, escaping `"` and `\` and writing
+/// non-printable bytes as `\DDD`, so any byte string survives a round trip.
+pub(super) fn write_quoted(s: &[u8], out: &mut String) {
+    out.push('"');
+    for &b in s {
+        match b {
+            b'"' | b'\\' => {
+                out.push('\\');
+                out.push(char::from(b));
+            }
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => {
+                let _ = write!(out, "\\{b:03}");
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Appends `n` in decimal, without going through `fmt`.
+pub fn push_u32(out: &mut String, n: u32) {
+    out.push_str(itoa::Buffer::new().format(n));
+}
