@@ -3,13 +3,11 @@
 //! the lock, untrusted previous outputs, the dry run, the report and the metrics.
 //! All through the real binary and a real SoftHSM2 token.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::*;
+use crate::common::*;
 use rand::{RngExt, SeedableRng};
 
 const HOUR: i64 = 3600;

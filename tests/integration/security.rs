@@ -3,8 +3,6 @@
 //! forwarding of audit events (SEC-6.5, RFC 5424 over a Unix datagram socket bound in
 //! a temporary directory), and that the PIN reaches no output (SEC-6.1).
 
-mod common;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixDatagram;
@@ -12,7 +10,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Adds an `[audit]` section forwarding to `socket`.

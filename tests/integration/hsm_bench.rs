@@ -1,8 +1,6 @@
 //! `zonesign hsm bench` against a fresh `zonesign init` setup (issue 5).
 
-mod common;
-
-use common::{EXIT_OK, Setup, assert_exit, run, stdout};
+use crate::common::{EXIT_OK, Setup, assert_exit, run, stdout};
 
 #[test]
 fn hsm_bench_reports_a_positive_rate() {

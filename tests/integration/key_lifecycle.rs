@@ -5,8 +5,6 @@
 //! audit trail. All through the real binary and a real SoftHSM2 token, with `--now`
 //! advancing; the token's objects are checked with OpenSC's `pkcs11-tool`.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::Path;
@@ -14,7 +12,7 @@ use std::process::Command;
 
 use zonesign::dnssec::policy::Policy;
 
-use common::*;
+use crate::common::*;
 
 const DAY: i64 = 86_400;
 /// 2027-01-01T01:05:00Z: a cron run time (odd UTC hour, DPS-6.5).

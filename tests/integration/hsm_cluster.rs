@@ -6,12 +6,12 @@
 //! token's directory (the same key objects, wrapped under the same PIN) given its own
 //! label and serial number, so that it shows up as a second token in its own slot.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use common::{EXIT_HSM, EXIT_OK, Setup, all_validators, assert_exit, fixture, run, stderr, stdout};
+use crate::common::{
+    EXIT_HSM, EXIT_OK, Setup, all_validators, assert_exit, fixture, run, stderr, stdout,
+};
 
 /// The token directory of a `zonesign init` setup (the one holding `token.object`).
 fn token_dir(setup: &Setup) -> PathBuf {
@@ -248,7 +248,7 @@ fn a_member_behind_another_module_with_its_own_pin_signs_too() {
     fs::write(&pin_file, &new).expect("write PIN file");
     use std::os::unix::fs::PermissionsExt;
     fs::set_permissions(&pin_file, fs::Permissions::from_mode(0o600)).expect("chmod");
-    common::register_pin_file(&pin_file);
+    crate::common::register_pin_file(&pin_file);
     let member = |pin: Option<&Path>| {
         let pin = pin.map_or(String::new(), |p| {
             format!(", pin-file = {:?}", p.display().to_string())

@@ -5,12 +5,10 @@
 //!
 //! One `init` per algorithm, reused for every zone (key generation is the slow part).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 
-use common::*;
+use crate::common::*;
 
 const DAY: i64 = 86_400;
 

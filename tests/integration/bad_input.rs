@@ -3,13 +3,11 @@
 //! output file left byte-for-byte intact (DPS-6.6: a zone that fails is not published;
 //! SPEC "Cron": a failed run leaves the last good signed zone untouched).
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 const PREVIOUS: &str = "; the last good signed zone, must survive a failed run\n";
 

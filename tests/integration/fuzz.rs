@@ -11,8 +11,6 @@
 //! gets one case per 50 of them. `ZONESIGN_FUZZ_SEED` replays a run. A failing case is
 //! saved under `target/fuzz-failures/` and named in the panic message.
 
-mod common;
-
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::fs;
@@ -21,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use zonesign::dns::name::Name;
 use zonesign::dns::zonefile;
 use zonesign::dnssec::policy::Policy;

@@ -5,13 +5,11 @@
 //! `verify` needs no config at all (only the anchor): these tests run the binary from an
 //! empty temporary directory with `ZONESIGN_CONFIG`/`ZONESIGN_PIN` removed.
 
-mod common;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::*;
+use crate::common::*;
 
 const DAY: i64 = 86_400;
 
