@@ -7,6 +7,11 @@
 //! the chain and is detectable ([`check_chain`], `zonesign audit verify`).
 //! Key material and PINs never appear here.
 //!
+//! Every kind of line is a variant of [`Event`] with typed fields; [`Event::fields`]
+//! renders it to the line's JSON fields (the same names and values the log has always
+//! had, so old logs and new lines chain and read alike) and [`format_line`] makes the
+//! line around them.
+//!
 //! With `[audit] syslog = true` every line is also sent, unchanged, as the message of
 //! an RFC 5424 record to the local syslog socket, so a central collector holds a copy
 //! (with the same hashes) in real time. A syslog outage never stops the signer: the
@@ -21,6 +26,519 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
+
+/// The outcome of an act: `"result": "ok"`, or `"result": "failed"` with its
+/// `"error"`. `T` is what a line says only about an act that happened (the key made,
+/// the signatures counted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome<T = ()> {
+    /// The act happened.
+    Ok(T),
+    /// The act failed; the error, in words (never a PIN or key material).
+    Failed(String),
+}
+
+impl Outcome {
+    /// An act that happened, with nothing more to say.
+    pub const OK: Outcome = Outcome::Ok(());
+}
+
+impl<T> Outcome<T> {
+    /// A failure with `error` in words.
+    pub fn failed(error: impl std::fmt::Display) -> Outcome<T> {
+        Outcome::Failed(error.to_string())
+    }
+
+    /// Whether the act failed (the line says `"result": "failed"`).
+    pub fn is_failed(&self) -> bool {
+        matches!(self, Outcome::Failed(_))
+    }
+
+    /// Writes `result` and, for a failure, `error`.
+    fn put(&self, f: &mut Map<String, Value>) {
+        match self {
+            Outcome::Ok(_) => put(f, "result", "ok"),
+            Outcome::Failed(e) => {
+                put(f, "result", "failed");
+                put(f, "error", e);
+            }
+        }
+    }
+}
+
+/// What happened to a key in its lifecycle (`dnssec::lifecycle::Change`), logged as
+/// `key-<name>` (DPS-4.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyEvent {
+    /// Its DNSKEY is in the zone.
+    Published,
+    /// It signs.
+    Active,
+    /// A new KSK's DS can go to the parent.
+    Ready,
+    /// The operator recorded the parent's DS (`key ds-seen`).
+    DsSeen,
+    /// It no longer signs.
+    Retired,
+    /// Its DNSKEY left the zone.
+    Removed,
+    /// An old state file's key got its times.
+    Adopted,
+    /// Suspected compromise (DPS-4.5).
+    Compromised,
+    /// A roll could not start: a warning, nothing changed.
+    RollBlocked,
+    /// Its objects were destroyed in the token (DPS-5.3).
+    Destroyed,
+}
+
+impl KeyEvent {
+    /// The name of the change (`published`, `ds-seen`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            KeyEvent::Published => "published",
+            KeyEvent::Active => "active",
+            KeyEvent::Ready => "ready",
+            KeyEvent::DsSeen => "ds-seen",
+            KeyEvent::Retired => "retired",
+            KeyEvent::Removed => "removed",
+            KeyEvent::Adopted => "adopted",
+            KeyEvent::Compromised => "compromised",
+            KeyEvent::RollBlocked => "roll-blocked",
+            KeyEvent::Destroyed => "destroyed",
+        }
+    }
+
+    /// The audit event's name: `key-` and the change's name.
+    fn event_name(self) -> &'static str {
+        match self {
+            KeyEvent::Published => "key-published",
+            KeyEvent::Active => "key-active",
+            KeyEvent::Ready => "key-ready",
+            KeyEvent::DsSeen => "key-ds-seen",
+            KeyEvent::Retired => "key-retired",
+            KeyEvent::Removed => "key-removed",
+            KeyEvent::Adopted => "key-adopted",
+            KeyEvent::Compromised => "key-compromised",
+            KeyEvent::RollBlocked => "key-roll-blocked",
+            KeyEvent::Destroyed => "key-destroyed",
+        }
+    }
+}
+
+impl std::fmt::Display for KeyEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// A key made in the token (`keygen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewKey {
+    /// Key size in bits.
+    pub bits: u32,
+    /// Key tag.
+    pub tag: u16,
+    /// PKCS#11 CKA_ID, hex.
+    pub id: String,
+    /// PKCS#11 CKA_LABEL.
+    pub label: String,
+}
+
+/// A key's objects destroyed in the token, and the key-state change recording it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destruction {
+    /// When the change was recorded (UTC).
+    pub at: String,
+    /// Why, for people.
+    pub detail: String,
+    /// Private key objects destroyed.
+    pub private_objects: usize,
+    /// Public key objects destroyed.
+    pub public_objects: usize,
+}
+
+/// What a signing run did, as its `sign` line says.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignCounts {
+    /// Signatures made.
+    pub signatures: usize,
+    /// Signatures per key tag, in key order.
+    pub per_key: Vec<(u16, usize)>,
+    /// Signatures per token label; logged only when not empty (`extra-tokens`).
+    pub per_token: Vec<(String, usize)>,
+    /// Session copies of keys made; logged only when some were.
+    pub session_key_copies: usize,
+    /// Whether the sessions ran in worker processes; logged only when they did.
+    pub worker_processes: bool,
+}
+
+/// The recovery copy of an embedded token's state file that was made or refreshed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedCopy {
+    /// The token's directory name under the token directory.
+    pub dir: String,
+    /// The token's label.
+    pub token: String,
+    /// An older copy was replaced (`refreshed`), else it is new (`created`).
+    pub refreshed: bool,
+}
+
+/// What `key ds` or `key export` printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exported {
+    /// DS records with this digest type.
+    Ds {
+        /// The DS digest type number.
+        digest: u8,
+    },
+    /// The published DNSKEY records.
+    Dnskey,
+}
+
+/// One audit event: what an HSM act (or an act on the key state) was, in typed form.
+/// [`Event::fields`] renders it to the JSON fields of its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// `token-init`: `init` made the token.
+    TokenInit {
+        /// The token's label.
+        token: String,
+    },
+    /// `login`: a login to a token, by the process itself or by a signing worker.
+    Login {
+        /// The token's label; `None` when the module did not load (a login through
+        /// [`record_configured`] then names the configured token).
+        token: Option<String>,
+        /// The signing worker's pid, for a worker's own login.
+        worker: Option<u32>,
+        /// Whether the login succeeded.
+        result: Outcome,
+    },
+    /// `logout`.
+    Logout {
+        /// The token's label.
+        token: String,
+        /// The signing worker's pid, for a worker's own logout.
+        worker: Option<u32>,
+    },
+    /// `keygen`: a key generated in the token, or a generation refused.
+    Keygen {
+        /// `ksk` or `zsk`.
+        role: String,
+        /// The algorithm's name.
+        algorithm: String,
+        /// The key made (its line has no `result` then), or why none was.
+        result: Outcome<NewKey>,
+    },
+    /// `key-<event>`: a key-state change ([`KeyEvent`]).
+    Key {
+        /// What happened.
+        event: KeyEvent,
+        /// The key's tag.
+        tag: u16,
+        /// `ksk` or `zsk`.
+        role: String,
+        /// When (the run's time, UTC).
+        at: String,
+        /// Why, for people.
+        detail: String,
+    },
+    /// `key-destroyed` by `key destroy`: the key's objects destroyed in the token, or
+    /// the failed attempt.
+    KeyDestroyed {
+        /// The key's tag.
+        tag: u16,
+        /// `ksk` or `zsk`.
+        role: String,
+        /// PKCS#11 CKA_ID, hex.
+        id: String,
+        /// PKCS#11 CKA_LABEL.
+        label: String,
+        /// What was destroyed, or the token's error.
+        result: Outcome<Destruction>,
+    },
+    /// `sign`: a signing run over a zone.
+    Sign {
+        /// The zone's origin.
+        zone: String,
+        /// The tags of the keys it signed with.
+        keys: Vec<u16>,
+        /// The counts, or why the run failed.
+        result: Outcome<SignCounts>,
+    },
+    /// `sign` by `hsm bench` (`"what": "benchmark"`).
+    Benchmark {
+        /// The tags of the keys it signed with.
+        keys: Vec<u16>,
+        /// Signatures made, or why the benchmark failed.
+        result: Outcome<u64>,
+    },
+    /// `export`: public key data given out (`key ds`, `key export`).
+    Export {
+        /// DS or DNSKEY records.
+        what: Exported,
+        /// The zone's origin.
+        zone: String,
+        /// The keys' tags.
+        tags: Vec<u16>,
+    },
+    /// `pin-read`: a PIN that could not be read (only failures are logged).
+    PinRead {
+        /// Why, naming the file, never a PIN.
+        error: String,
+    },
+    /// `token-recovery`: the embedded token's recovery copy made or refreshed, or the
+    /// copies could not be kept.
+    TokenRecovery {
+        /// The copy saved, or why the copies could not be kept.
+        result: Outcome<SavedCopy>,
+    },
+    /// `token-restored`: a damaged token state file put back from its copy, or found
+    /// with no copy to put back.
+    TokenRestored {
+        /// The token's directory name.
+        dir: String,
+        /// The token's label, when it was restored.
+        token: Option<String>,
+        /// What was wrong with the file.
+        damage: String,
+        /// Restored, or why not.
+        result: Outcome,
+    },
+    /// `syslog-error`: a line that could not be forwarded to syslog.
+    SyslogError {
+        /// The syslog socket.
+        socket: String,
+        /// The send error.
+        error: String,
+        /// The name of the event that was not forwarded.
+        lost_event: String,
+    },
+}
+
+/// Sets `key` in `f` to `value` as `serde_json::json!` would.
+fn put(f: &mut Map<String, Value>, key: &str, value: impl Serialize) {
+    f.insert(key.into(), json!(value));
+}
+
+impl Event {
+    /// The event's name in its line (`"event"`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Event::TokenInit { .. } => "token-init",
+            Event::Login { .. } => "login",
+            Event::Logout { .. } => "logout",
+            Event::Keygen { .. } => "keygen",
+            Event::Key { event, .. } => event.event_name(),
+            Event::KeyDestroyed { .. } => "key-destroyed",
+            Event::Sign { .. } | Event::Benchmark { .. } => "sign",
+            Event::Export { .. } => "export",
+            Event::PinRead { .. } => "pin-read",
+            Event::TokenRecovery { .. } => "token-recovery",
+            Event::TokenRestored { .. } => "token-restored",
+            Event::SyslogError { .. } => "syslog-error",
+        }
+    }
+
+    /// Whether the line records a failure (`"result": "failed"`): syslog gets it as a
+    /// warning, not a notice.
+    pub fn failed(&self) -> bool {
+        match self {
+            Event::Login { result, .. } | Event::TokenRestored { result, .. } => result.is_failed(),
+            Event::Keygen { result, .. } => result.is_failed(),
+            Event::KeyDestroyed { result, .. } => result.is_failed(),
+            Event::Sign { result, .. } => result.is_failed(),
+            Event::Benchmark { result, .. } => result.is_failed(),
+            Event::TokenRecovery { result } => result.is_failed(),
+            Event::PinRead { .. } => true,
+            Event::TokenInit { .. }
+            | Event::Logout { .. }
+            | Event::Key { .. }
+            | Event::Export { .. }
+            | Event::SyslogError { .. } => false,
+        }
+    }
+
+    /// The event's own fields of its line (beside `time`, `event`, `user`, `command`
+    /// and `prev`), exactly as the log has always written them: the same names and
+    /// values, fields present only when they were before.
+    pub fn fields(&self) -> Map<String, Value> {
+        let mut f = Map::new();
+        match self {
+            Event::TokenInit { token } => put(&mut f, "token", token),
+            Event::Login {
+                token,
+                worker,
+                result,
+            } => {
+                if let Some(token) = token {
+                    put(&mut f, "token", token);
+                }
+                if let Some(pid) = worker {
+                    put(&mut f, "worker", pid);
+                }
+                result.put(&mut f);
+            }
+            Event::Logout { token, worker } => {
+                put(&mut f, "token", token);
+                if let Some(pid) = worker {
+                    put(&mut f, "worker", pid);
+                }
+            }
+            Event::Keygen {
+                role,
+                algorithm,
+                result,
+            } => {
+                put(&mut f, "role", role);
+                put(&mut f, "algorithm", algorithm);
+                match result {
+                    Outcome::Ok(k) => {
+                        put(&mut f, "bits", k.bits);
+                        put(&mut f, "tag", k.tag);
+                        put(&mut f, "id", &k.id);
+                        put(&mut f, "label", &k.label);
+                    }
+                    Outcome::Failed(_) => result.put(&mut f),
+                }
+            }
+            Event::Key {
+                event: _,
+                tag,
+                role,
+                at,
+                detail,
+            } => {
+                put(&mut f, "tag", tag);
+                put(&mut f, "role", role);
+                put(&mut f, "at", at);
+                put(&mut f, "detail", detail);
+            }
+            Event::KeyDestroyed {
+                tag,
+                role,
+                id,
+                label,
+                result,
+            } => {
+                put(&mut f, "tag", tag);
+                put(&mut f, "role", role);
+                if let Outcome::Ok(d) = result {
+                    put(&mut f, "at", &d.at);
+                    put(&mut f, "detail", &d.detail);
+                }
+                put(&mut f, "id", id);
+                put(&mut f, "label", label);
+                if let Outcome::Ok(d) = result {
+                    put(&mut f, "private-objects", d.private_objects);
+                    put(&mut f, "public-objects", d.public_objects);
+                }
+                result.put(&mut f);
+            }
+            Event::Sign { zone, keys, result } => {
+                put(&mut f, "zone", zone);
+                put(&mut f, "keys", keys);
+                if let Outcome::Ok(c) = result {
+                    put(&mut f, "signatures", c.signatures);
+                    put(&mut f, "per_key", &c.per_key);
+                }
+                result.put(&mut f);
+                if let Outcome::Ok(c) = result {
+                    if !c.per_token.is_empty() {
+                        put(&mut f, "per_token", &c.per_token);
+                    }
+                    if c.session_key_copies > 0 {
+                        put(&mut f, "session_key_copies", c.session_key_copies);
+                    }
+                    if c.worker_processes {
+                        put(&mut f, "worker_processes", true);
+                    }
+                }
+            }
+            Event::Benchmark { keys, result } => {
+                put(&mut f, "what", "benchmark");
+                put(&mut f, "keys", keys);
+                if let Outcome::Ok(n) = result {
+                    put(&mut f, "signatures", n);
+                }
+                result.put(&mut f);
+            }
+            Event::Export { what, zone, tags } => {
+                match what {
+                    Exported::Ds { digest } => {
+                        put(&mut f, "what", "DS");
+                        put(&mut f, "zone", zone);
+                        put(&mut f, "digest", digest);
+                    }
+                    Exported::Dnskey => {
+                        put(&mut f, "what", "DNSKEY");
+                        put(&mut f, "zone", zone);
+                    }
+                }
+                put(&mut f, "tags", tags);
+            }
+            Event::PinRead { error } => Outcome::<()>::failed(error).put(&mut f),
+            Event::TokenRecovery { result } => {
+                result.put(&mut f);
+                if let Outcome::Ok(c) = result {
+                    put(
+                        &mut f,
+                        "action",
+                        if c.refreshed { "refreshed" } else { "created" },
+                    );
+                    put(&mut f, "token-dir", &c.dir);
+                    put(&mut f, "token", &c.token);
+                }
+            }
+            Event::TokenRestored {
+                dir,
+                token,
+                damage,
+                result,
+            } => {
+                result.put(&mut f);
+                put(&mut f, "token-dir", dir);
+                if let Some(token) = token {
+                    put(&mut f, "token", token);
+                }
+                put(&mut f, "damage", damage);
+            }
+            Event::SyslogError {
+                socket,
+                error,
+                lost_event,
+            } => {
+                put(&mut f, "socket", socket);
+                put(&mut f, "error", error);
+                put(&mut f, "lost-event", lost_event);
+            }
+        }
+        f
+    }
+}
+
+/// One audit line (no newline): `time`, `event`, `user`, `command`, the event's
+/// `fields`, and `prev`, the SHA-256 (hex) of the line before, as one JSON object.
+/// The one place the line format is made; [`check_chain`] reads it.
+pub fn format_line(
+    time: &str,
+    event: &str,
+    user: &str,
+    command: &str,
+    fields: Map<String, Value>,
+    prev: &str,
+) -> String {
+    let mut line = Map::new();
+    line.insert("time".into(), json!(time));
+    line.insert("event".into(), json!(event));
+    line.insert("user".into(), json!(user));
+    line.insert("command".into(), json!(command));
+    line.extend(fields);
+    line.insert("prev".into(), json!(prev));
+    Value::Object(line).to_string()
+}
 
 /// Where the local syslog daemon listens on Linux.
 pub const DEFAULT_SYSLOG_SOCKET: &str = "/dev/log";
@@ -200,20 +718,43 @@ pub fn command() -> String {
 /// Records an event in the configured audit log (see [`configure`]); does nothing if
 /// no config was loaded. Used for HSM failures that happen before a command's own
 /// flow could log them, such as a module that does not load.
-/// The configured token label is added to `fields` unless they name one.
-pub fn record_configured(event: &str, mut fields: Value) -> std::io::Result<()> {
+/// The configured token label is added to the line unless the event names one.
+pub fn record_configured(event: Event) -> std::io::Result<()> {
     let (log, command, token) = {
         let c = context();
         (c.log.clone(), c.command.clone(), c.token.clone())
     };
-    if let (Value::Object(map), Some(token)) = (&mut fields, token) {
-        map.entry("token").or_insert(json!(token));
-    }
     match log {
-        Some(path) => {
-            AuditLog::new(&path, command.as_deref().unwrap_or(APP_NAME)).record(event, fields)
-        }
+        Some(path) => AuditLog::new(&path, command.as_deref().unwrap_or(APP_NAME))
+            .write_lines(vec![Line::configured(&event, token)]),
         None => Ok(()),
+    }
+}
+
+/// An event as its line will say it: name, fields, and whether it is a failure.
+struct Line {
+    event: &'static str,
+    fields: Map<String, Value>,
+    failed: bool,
+}
+
+impl Line {
+    fn of(event: &Event) -> Line {
+        Line {
+            event: event.name(),
+            fields: event.fields(),
+            failed: event.failed(),
+        }
+    }
+
+    /// The line of `event` logged through [`record_configured`]: with the configured
+    /// `token` unless the event names one.
+    fn configured(event: &Event, token: Option<String>) -> Line {
+        let mut line = Line::of(event);
+        if let Some(token) = token {
+            line.fields.entry("token").or_insert(json!(token));
+        }
+        line
     }
 }
 
@@ -240,38 +781,52 @@ impl AuditLog {
         }
     }
 
-    /// Appends one event. `fields` are merged into the line.
+    /// Appends one event (its fields: [`Event::fields`]).
     ///
     /// Returns an error if the log file cannot be written: an HSM act that cannot be
     /// recorded should not silently happen, so callers treat this as an I/O failure.
     /// A syslog failure is not an error: it is recorded as a `syslog-error` event.
-    pub fn record(&self, event: &str, fields: Value) -> std::io::Result<()> {
-        self.record_all(vec![(event.to_string(), fields)])
+    pub fn record(&self, event: Event) -> std::io::Result<()> {
+        self.record_all(vec![event])
     }
 
     /// Appends several events in one write (all or none survive a crash), as
     /// [`AuditLog::record`] does for one; no events write nothing.
-    pub fn record_all(&self, events: Vec<(String, Value)>) -> std::io::Result<()> {
-        if events.is_empty() {
+    pub fn record_all(&self, events: Vec<Event>) -> std::io::Result<()> {
+        self.write_lines(events.iter().map(Line::of).collect())
+    }
+
+    /// Appends the lines of several events in one write; none write nothing.
+    fn write_lines(&self, lines: Vec<Line>) -> std::io::Result<()> {
+        if lines.is_empty() {
             return Ok(());
         }
-        self.write_batch(&self.prepare(events)?)
+        self.write_batch(&self.prepare_lines(lines)?)
     }
 
     /// Builds the lines of several events, chained to the log's current last line,
     /// without writing anything: the caller can name the batch (by
     /// [`Batch::last_hash`]) in another file before [`AuditLog::write_batch`] makes
     /// it real. The key state commits this way (see `KeyStore::commit`).
-    pub fn prepare(&self, events: Vec<(String, Value)>) -> std::io::Result<Batch> {
+    pub fn prepare(&self, events: Vec<Event>) -> std::io::Result<Batch> {
+        self.prepare_lines(events.iter().map(Line::of).collect())
+    }
+
+    /// [`AuditLog::prepare`] for events already rendered.
+    fn prepare_lines(&self, lines: Vec<Line>) -> std::io::Result<Batch> {
         let mut prev = last_line_hash(&self.path)?;
         let mut batch = Batch {
             text: String::new(),
-            lines: Vec::with_capacity(events.len()),
+            lines: Vec::with_capacity(lines.len()),
             last_hash: prev.clone(),
         };
-        for (event, fields) in events {
-            let failed = fields.get("result").and_then(Value::as_str) == Some("failed");
-            let (time, line) = self.line(&event, fields, &prev);
+        for Line {
+            event,
+            fields,
+            failed,
+        } in lines
+        {
+            let (time, line) = self.line(event, fields, &prev);
             prev = line_hash(line.as_bytes());
             batch.text.push_str(&line);
             batch.text.push('\n');
@@ -300,14 +855,13 @@ impl AuditLog {
             } else {
                 SEVERITY_NOTICE
             };
-            let record = syslog.format(&p.time, &p.event, severity, &p.line);
+            let record = syslog.format(&p.time, p.event, severity, &p.line);
             if let Err(e) = syslog.send(&record) {
-                let fields = json!({
-                    "socket": syslog.socket().display().to_string(),
-                    "error": e.to_string(),
-                    "lost-event": p.event,
-                });
-                let lost = self.prepare(vec![("syslog-error".into(), fields)])?;
+                let lost = self.prepare(vec![Event::SyslogError {
+                    socket: syslog.socket().display().to_string(),
+                    error: e.to_string(),
+                    lost_event: p.event.to_string(),
+                }])?;
                 self.append_text(&lost.text)?;
             }
         }
@@ -315,18 +869,10 @@ impl AuditLog {
     }
 
     /// One line of the log (no newline) and its time, chained to `prev`.
-    fn line(&self, event: &str, fields: Value, prev: &str) -> (String, String) {
+    fn line(&self, event: &str, fields: Map<String, Value>, prev: &str) -> (String, String) {
         let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut line = Map::new();
-        line.insert("time".into(), json!(time));
-        line.insert("event".into(), json!(event));
-        line.insert("user".into(), json!(os_user()));
-        line.insert("command".into(), json!(self.command));
-        if let Value::Object(extra) = fields {
-            line.extend(extra);
-        }
-        line.insert("prev".into(), json!(prev));
-        (time, Value::Object(line).to_string())
+        let line = format_line(&time, event, &os_user(), &self.command, fields, prev);
+        (time, line)
     }
 
     /// Appends `text` with one `write` and an fsync.
@@ -364,7 +910,7 @@ impl Batch {
 /// One prepared line and what syslog forwarding needs to know of it.
 struct Prepared {
     time: String,
-    event: String,
+    event: &'static str,
     failed: bool,
     line: String,
 }
@@ -565,7 +1111,11 @@ mod tests {
         let path = dir.path().join("audit.log");
         let log = AuditLog::with_syslog(&path, "test", None);
         for n in 0..3 {
-            log.record("sign", json!({"signatures": n})).unwrap();
+            log.record(Event::Benchmark {
+                keys: vec![1],
+                result: Outcome::Ok(n),
+            })
+            .unwrap();
         }
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(verify_chain(&text), Ok(3));
@@ -579,7 +1129,11 @@ mod tests {
         let path = dir.path().join("audit.log");
         let log = AuditLog::with_syslog(&path, "test", None);
         for n in 0..4 {
-            log.record("login", json!({"n": n})).unwrap();
+            log.record(Event::Logout {
+                token: format!("t{n}"),
+                worker: None,
+            })
+            .unwrap();
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -632,9 +1186,13 @@ mod tests {
         let syslog = Syslog::new(&sock_path, "local3").unwrap();
         let path = dir.path().join("audit.log");
         let log = AuditLog::with_syslog(&path, "sign", Some(Arc::new(syslog)));
-        log.record("login", json!({"token": "zs", "result": "ok"}))
-            .unwrap();
-        log.record("login", json!({"token": "zs", "result": "failed"}))
+        let login = |result| Event::Login {
+            token: Some("zs".into()),
+            worker: None,
+            result,
+        };
+        log.record(login(Outcome::OK)).unwrap();
+        log.record(login(Outcome::failed("CKR_PIN_INCORRECT")))
             .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let mut buf = vec![0u8; 65536];
@@ -662,7 +1220,11 @@ mod tests {
         let syslog = Syslog::new(&dir.path().join("no-such.sock"), "local0").unwrap();
         let path = dir.path().join("audit.log");
         let log = AuditLog::with_syslog(&path, "sign", Some(Arc::new(syslog)));
-        log.record("sign", json!({"result": "ok"})).unwrap();
+        log.record(Event::Benchmark {
+            keys: vec![1],
+            result: Outcome::Ok(1),
+        })
+        .unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<Value> = text
             .lines()
@@ -711,5 +1273,513 @@ mod tests {
         assert!(window.contains("signatures=12"));
         assert!(!window.contains("result=ok"));
         assert!(!window.contains("2026-01-03"));
+    }
+
+    /// The line of `event` as [`AuditLog`] writes it, with a fixed time, user, command
+    /// and `prev`.
+    fn line_of(event: &Event, command: &str) -> String {
+        format_line(
+            "2026-12-07T00:00:00.000Z",
+            event.name(),
+            "op (uid 1000)",
+            command,
+            event.fields(),
+            "p",
+        )
+    }
+
+    /// `{"command":...,` .. `"user":"op (uid 1000)"` for the expected lines below.
+    fn expected(body: &str) -> String {
+        body.replace("TIME", r#""time":"2026-12-07T00:00:00.000Z""#)
+            .replace("USER", r#""user":"op (uid 1000)""#)
+    }
+
+    /// Every kind of event, with the line today's log writes for it (the `json!`
+    /// objects each call site built before the events were typed; serde_json's map
+    /// sorts the keys).
+    fn every_event() -> Vec<(Event, &'static str, &'static str)> {
+        let key_new = NewKey {
+            bits: 1024,
+            tag: 56413,
+            id: "1756c17c335233fd".into(),
+            label: "zonesign-zsk-1756c17c335233fd".into(),
+        };
+        let counts = SignCounts {
+            signatures: 460,
+            per_key: vec![(26621, 1), (56413, 459)],
+            per_token: Vec::new(),
+            session_key_copies: 0,
+            worker_processes: false,
+        };
+        let destruction = Destruction {
+            at: "2027-04-01T00:00:00Z".into(),
+            detail: "1 private and 1 public key object(s) destroyed in token 'zonesign'".into(),
+            private_objects: 1,
+            public_objects: 1,
+        };
+        vec![
+            (
+                Event::TokenInit {
+                    token: "zonesign".into(),
+                },
+                "init",
+                r#"{"command":"init","event":"token-init","prev":"p",TIME,"token":"zonesign",USER}"#,
+            ),
+            (
+                Event::Login {
+                    token: Some("zonesign".into()),
+                    worker: None,
+                    result: Outcome::OK,
+                },
+                "sign",
+                r#"{"command":"sign","event":"login","prev":"p","result":"ok",TIME,"token":"zonesign",USER}"#,
+            ),
+            (
+                Event::Login {
+                    token: Some("zonesign".into()),
+                    worker: None,
+                    result: Outcome::failed("the token rejected the PIN"),
+                },
+                "check",
+                r#"{"command":"check","error":"the token rejected the PIN","event":"login","prev":"p","result":"failed",TIME,"token":"zonesign",USER}"#,
+            ),
+            (
+                Event::Login {
+                    token: Some("zonesign".into()),
+                    worker: Some(19719),
+                    result: Outcome::OK,
+                },
+                "sign",
+                r#"{"command":"sign","event":"login","prev":"p","result":"ok",TIME,"token":"zonesign",USER,"worker":19719}"#,
+            ),
+            (
+                Event::Login {
+                    token: Some("zonesign".into()),
+                    worker: Some(19719),
+                    result: Outcome::failed("worker died"),
+                },
+                "sign",
+                r#"{"command":"sign","error":"worker died","event":"login","prev":"p","result":"failed",TIME,"token":"zonesign",USER,"worker":19719}"#,
+            ),
+            (
+                Event::Login {
+                    token: None,
+                    worker: None,
+                    result: Outcome::failed("cannot load"),
+                },
+                "sign",
+                r#"{"command":"sign","error":"cannot load","event":"login","prev":"p","result":"failed",TIME,USER}"#,
+            ),
+            (
+                Event::Logout {
+                    token: "zonesign".into(),
+                    worker: None,
+                },
+                "init",
+                r#"{"command":"init","event":"logout","prev":"p",TIME,"token":"zonesign",USER}"#,
+            ),
+            (
+                Event::Logout {
+                    token: "zonesign".into(),
+                    worker: Some(19720),
+                },
+                "sign",
+                r#"{"command":"sign","event":"logout","prev":"p",TIME,"token":"zonesign",USER,"worker":19720}"#,
+            ),
+            (
+                Event::Keygen {
+                    role: "zsk".into(),
+                    algorithm: "rsasha1".into(),
+                    result: Outcome::Ok(key_new),
+                },
+                "init",
+                r#"{"algorithm":"rsasha1","bits":1024,"command":"init","event":"keygen","id":"1756c17c335233fd","label":"zonesign-zsk-1756c17c335233fd","prev":"p","role":"zsk","tag":56413,TIME,USER}"#,
+            ),
+            (
+                Event::Keygen {
+                    role: "ksk".into(),
+                    algorithm: "ed25519".into(),
+                    result: Outcome::failed("mechanism missing in the token"),
+                },
+                "key generate",
+                r#"{"algorithm":"ed25519","command":"key generate","error":"mechanism missing in the token","event":"keygen","prev":"p","result":"failed","role":"ksk",TIME,USER}"#,
+            ),
+            (
+                Event::Key {
+                    event: KeyEvent::Published,
+                    tag: 26621,
+                    role: "ksk".into(),
+                    at: "2026-12-07T00:00:00Z".into(),
+                    detail: "made by init; in the zone from the first sign run".into(),
+                },
+                "init",
+                r#"{"at":"2026-12-07T00:00:00Z","command":"init","detail":"made by init; in the zone from the first sign run","event":"key-published","prev":"p","role":"ksk","tag":26621,TIME,USER}"#,
+            ),
+            (
+                Event::Key {
+                    event: KeyEvent::RollBlocked,
+                    tag: 56413,
+                    role: "zsk".into(),
+                    at: "2027-03-01T00:00:00Z".into(),
+                    detail: "no \"generated\" ZSK".into(),
+                },
+                "sign",
+                r#"{"at":"2027-03-01T00:00:00Z","command":"sign","detail":"no \"generated\" ZSK","event":"key-roll-blocked","prev":"p","role":"zsk","tag":56413,TIME,USER}"#,
+            ),
+            (
+                Event::KeyDestroyed {
+                    tag: 51927,
+                    role: "zsk".into(),
+                    id: "2b245b5e3f8e3ba4".into(),
+                    label: "zonesign-zsk-2b245b5e3f8e3ba4".into(),
+                    result: Outcome::Ok(destruction),
+                },
+                "key destroy",
+                r#"{"at":"2027-04-01T00:00:00Z","command":"key destroy","detail":"1 private and 1 public key object(s) destroyed in token 'zonesign'","event":"key-destroyed","id":"2b245b5e3f8e3ba4","label":"zonesign-zsk-2b245b5e3f8e3ba4","prev":"p","private-objects":1,"public-objects":1,"result":"ok","role":"zsk","tag":51927,TIME,USER}"#,
+            ),
+            (
+                Event::KeyDestroyed {
+                    tag: 51927,
+                    role: "zsk".into(),
+                    id: "2b245b5e3f8e3ba4".into(),
+                    label: "zonesign-zsk-2b245b5e3f8e3ba4".into(),
+                    result: Outcome::failed("CKR_DEVICE_ERROR"),
+                },
+                "key destroy",
+                r#"{"command":"key destroy","error":"CKR_DEVICE_ERROR","event":"key-destroyed","id":"2b245b5e3f8e3ba4","label":"zonesign-zsk-2b245b5e3f8e3ba4","prev":"p","result":"failed","role":"zsk","tag":51927,TIME,USER}"#,
+            ),
+            (
+                Event::Sign {
+                    zone: "se.".into(),
+                    keys: vec![26621, 56413],
+                    result: Outcome::Ok(counts.clone()),
+                },
+                "sign",
+                r#"{"command":"sign","event":"sign","keys":[26621,56413],"per_key":[[26621,1],[56413,459]],"prev":"p","result":"ok","signatures":460,TIME,USER,"zone":"se."}"#,
+            ),
+            (
+                Event::Sign {
+                    zone: "se.".into(),
+                    keys: vec![26621, 56413],
+                    result: Outcome::Ok(SignCounts {
+                        per_token: vec![("a".into(), 230), ("b".into(), 230)],
+                        session_key_copies: 4,
+                        worker_processes: true,
+                        ..counts
+                    }),
+                },
+                "sign",
+                r#"{"command":"sign","event":"sign","keys":[26621,56413],"per_key":[[26621,1],[56413,459]],"per_token":[["a",230],["b",230]],"prev":"p","result":"ok","session_key_copies":4,"signatures":460,TIME,USER,"worker_processes":true,"zone":"se."}"#,
+            ),
+            (
+                Event::Sign {
+                    zone: "se.".into(),
+                    keys: vec![26621],
+                    result: Outcome::failed("the token is gone"),
+                },
+                "sign",
+                r#"{"command":"sign","error":"the token is gone","event":"sign","keys":[26621],"prev":"p","result":"failed",TIME,USER,"zone":"se."}"#,
+            ),
+            (
+                Event::Benchmark {
+                    keys: vec![56413],
+                    result: Outcome::Ok(12000),
+                },
+                "hsm bench",
+                r#"{"command":"hsm bench","event":"sign","keys":[56413],"prev":"p","result":"ok","signatures":12000,TIME,USER,"what":"benchmark"}"#,
+            ),
+            (
+                Event::Benchmark {
+                    keys: vec![56413],
+                    result: Outcome::failed("no session"),
+                },
+                "hsm bench",
+                r#"{"command":"hsm bench","error":"no session","event":"sign","keys":[56413],"prev":"p","result":"failed",TIME,USER,"what":"benchmark"}"#,
+            ),
+            (
+                Event::Export {
+                    what: Exported::Ds { digest: 2 },
+                    zone: "se.".into(),
+                    tags: vec![26621],
+                },
+                "key ds",
+                r#"{"command":"key ds","digest":2,"event":"export","prev":"p","tags":[26621],TIME,USER,"what":"DS","zone":"se."}"#,
+            ),
+            (
+                Event::Export {
+                    what: Exported::Dnskey,
+                    zone: "se.".into(),
+                    tags: vec![26621, 56413],
+                },
+                "key export",
+                r#"{"command":"key export","event":"export","prev":"p","tags":[26621,56413],TIME,USER,"what":"DNSKEY","zone":"se."}"#,
+            ),
+            (
+                Event::PinRead {
+                    error: "zs/user.pin: readable by others".into(),
+                },
+                "sign",
+                r#"{"command":"sign","error":"zs/user.pin: readable by others","event":"pin-read","prev":"p","result":"failed",TIME,USER}"#,
+            ),
+            (
+                Event::TokenRecovery {
+                    result: Outcome::Ok(SavedCopy {
+                        dir: "c870dda5".into(),
+                        token: "zonesign".into(),
+                        refreshed: false,
+                    }),
+                },
+                "init",
+                r#"{"action":"created","command":"init","event":"token-recovery","prev":"p","result":"ok",TIME,"token":"zonesign","token-dir":"c870dda5",USER}"#,
+            ),
+            (
+                Event::TokenRecovery {
+                    result: Outcome::Ok(SavedCopy {
+                        dir: "c870dda5".into(),
+                        token: "zonesign".into(),
+                        refreshed: true,
+                    }),
+                },
+                "sign",
+                r#"{"action":"refreshed","command":"sign","event":"token-recovery","prev":"p","result":"ok",TIME,"token":"zonesign","token-dir":"c870dda5",USER}"#,
+            ),
+            (
+                Event::TokenRecovery {
+                    result: Outcome::failed("Permission denied (os error 13)"),
+                },
+                "sign",
+                r#"{"command":"sign","error":"Permission denied (os error 13)","event":"token-recovery","prev":"p","result":"failed",TIME,USER}"#,
+            ),
+            (
+                Event::TokenRestored {
+                    dir: "c870dda5".into(),
+                    token: Some("zonesign".into()),
+                    damage: "token.object is empty (0 bytes)".into(),
+                    result: Outcome::OK,
+                },
+                "sign",
+                r#"{"command":"sign","damage":"token.object is empty (0 bytes)","event":"token-restored","prev":"p","result":"ok",TIME,"token":"zonesign","token-dir":"c870dda5",USER}"#,
+            ),
+            (
+                Event::TokenRestored {
+                    dir: "c870dda5".into(),
+                    token: None,
+                    damage: "token.object is missing".into(),
+                    result: Outcome::failed("no recovery copy"),
+                },
+                "sign",
+                r#"{"command":"sign","damage":"token.object is missing","error":"no recovery copy","event":"token-restored","prev":"p","result":"failed",TIME,"token-dir":"c870dda5",USER}"#,
+            ),
+            (
+                Event::SyslogError {
+                    socket: "/dev/log".into(),
+                    error: "Connection refused (os error 111)".into(),
+                    lost_event: "sign".into(),
+                },
+                "sign",
+                r#"{"command":"sign","error":"Connection refused (os error 111)","event":"syslog-error","lost-event":"sign","prev":"p","socket":"/dev/log",TIME,USER}"#,
+            ),
+        ]
+    }
+
+    /// Issue 20: each typed event renders to the very line the untyped `json!` calls
+    /// wrote, byte for byte, so logs read and chain the same.
+    #[test]
+    fn every_event_renders_to_its_old_line() {
+        let events = every_event();
+        for (event, command, want) in &events {
+            assert_eq!(line_of(event, command), expected(want), "{event:?}");
+        }
+        // Every variant is covered (a new one needs its expected line here).
+        let kinds: std::collections::BTreeSet<_> = events
+            .iter()
+            .map(|(e, _, _)| std::mem::discriminant(e))
+            .map(|d| format!("{d:?}"))
+            .collect();
+        assert_eq!(kinds.len(), 13);
+    }
+
+    /// A line is a failure for syslog exactly when it says `"result": "failed"`, as the
+    /// untyped log decided it.
+    #[test]
+    fn failed_events_are_the_lines_that_say_so() {
+        for (event, _, _) in every_event() {
+            let says = event.fields().get("result").and_then(Value::as_str) == Some("failed");
+            assert_eq!(event.failed(), says, "{event:?}");
+        }
+    }
+
+    /// Every key-state change is `key-<its name>`, with the same fields.
+    #[test]
+    fn key_events_are_named_key_and_the_change() {
+        let all = [
+            (KeyEvent::Published, "key-published"),
+            (KeyEvent::Active, "key-active"),
+            (KeyEvent::Ready, "key-ready"),
+            (KeyEvent::DsSeen, "key-ds-seen"),
+            (KeyEvent::Retired, "key-retired"),
+            (KeyEvent::Removed, "key-removed"),
+            (KeyEvent::Adopted, "key-adopted"),
+            (KeyEvent::Compromised, "key-compromised"),
+            (KeyEvent::RollBlocked, "key-roll-blocked"),
+            (KeyEvent::Destroyed, "key-destroyed"),
+        ];
+        for (kind, name) in all {
+            assert_eq!(format!("key-{kind}"), name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.name()));
+            let event = Event::Key {
+                event: kind,
+                tag: 7,
+                role: "zsk".into(),
+                at: "2026-12-07T00:00:00Z".into(),
+                detail: "why".into(),
+            };
+            assert_eq!(event.name(), name);
+            assert_eq!(
+                line_of(&event, "sign"),
+                expected(&format!(
+                    r#"{{"at":"2026-12-07T00:00:00Z","command":"sign","detail":"why","event":"{name}","prev":"p","role":"zsk","tag":7,TIME,USER}}"#
+                ))
+            );
+        }
+    }
+
+    /// Events logged outside a command's flow name the configured token unless they
+    /// name one themselves.
+    #[test]
+    fn configured_events_name_the_configured_token() {
+        let token = |event: &Event, configured: Option<&str>| {
+            let line = Line::configured(event, configured.map(String::from));
+            line.fields.get("token").cloned().unwrap_or(Value::Null)
+        };
+        let module = Event::Login {
+            token: None,
+            worker: None,
+            result: Outcome::failed("cannot load"),
+        };
+        assert_eq!(token(&module, Some("zs")), json!("zs"));
+        assert_eq!(token(&module, None), Value::Null);
+        let restored = Event::TokenRestored {
+            dir: "d".into(),
+            token: Some("other".into()),
+            damage: "token.object is missing".into(),
+            result: Outcome::OK,
+        };
+        assert_eq!(token(&restored, Some("zs")), json!("other"));
+        let line = Line::configured(&module, Some("zs".into()));
+        assert_eq!(
+            format_line("t", line.event, "u", "sign", line.fields, "p"),
+            r#"{"command":"sign","error":"cannot load","event":"login","prev":"p","result":"failed","time":"t","token":"zs","user":"u"}"#
+        );
+        assert!(line.failed);
+    }
+
+    /// A log written before the events were typed (lines as the untyped code wrote
+    /// them, chained here) still verifies; the typed events write the same lines for
+    /// the same facts and chain on to it.
+    #[test]
+    fn an_old_log_still_verifies_and_chains_on() {
+        let old = [
+            r#"{"command":"init","event":"token-init","prev":"PREV","time":"2026-12-07T09:24:13.027Z","token":"zonesign","user":"uid 0"}"#,
+            r#"{"command":"init","event":"login","prev":"PREV","result":"ok","time":"2026-12-07T09:24:13.035Z","token":"zonesign","user":"uid 0"}"#,
+            r#"{"algorithm":"rsasha1","bits":2048,"command":"init","event":"keygen","id":"861894982536eed2","label":"zonesign-ksk-861894982536eed2","prev":"PREV","role":"ksk","tag":26621,"time":"2026-12-07T09:24:13.431Z","user":"uid 0"}"#,
+            r#"{"command":"init","event":"logout","prev":"PREV","time":"2026-12-07T09:24:13.687Z","token":"zonesign","user":"uid 0"}"#,
+            r#"{"at":"2026-12-07T00:00:00Z","command":"init","detail":"made by init; in the zone from the first sign run","event":"key-published","prev":"PREV","role":"ksk","tag":26621,"time":"2026-12-07T09:24:13.691Z","user":"uid 0"}"#,
+            r#"{"command":"sign","event":"login","prev":"PREV","result":"ok","time":"2026-12-07T09:24:13.895Z","token":"zonesign","user":"uid 0","worker":19719}"#,
+            r#"{"command":"sign","event":"sign","keys":[26621,56413],"per_key":[[26621,1],[56413,459]],"prev":"PREV","result":"ok","session_key_copies":4,"signatures":460,"time":"2026-12-07T09:24:14.095Z","user":"uid 0","worker_processes":true,"zone":"se."}"#,
+        ];
+        let mut prev = line_hash(b"");
+        let mut text = String::new();
+        let mut lines = Vec::new();
+        for l in old {
+            let line = l.replace("PREV", &prev);
+            prev = line_hash(line.as_bytes());
+            text.push_str(&line);
+            text.push('\n');
+            lines.push(line);
+        }
+        let summary = check_chain(&text).unwrap();
+        assert_eq!(summary.lines, old.len());
+        assert_eq!(summary.last_hash, prev);
+
+        // The same facts, typed, make the same lines.
+        let typed = [
+            Event::TokenInit {
+                token: "zonesign".into(),
+            },
+            Event::Login {
+                token: Some("zonesign".into()),
+                worker: None,
+                result: Outcome::OK,
+            },
+            Event::Keygen {
+                role: "ksk".into(),
+                algorithm: "rsasha1".into(),
+                result: Outcome::Ok(NewKey {
+                    bits: 2048,
+                    tag: 26621,
+                    id: "861894982536eed2".into(),
+                    label: "zonesign-ksk-861894982536eed2".into(),
+                }),
+            },
+            Event::Logout {
+                token: "zonesign".into(),
+                worker: None,
+            },
+            Event::Key {
+                event: KeyEvent::Published,
+                tag: 26621,
+                role: "ksk".into(),
+                at: "2026-12-07T00:00:00Z".into(),
+                detail: "made by init; in the zone from the first sign run".into(),
+            },
+            Event::Login {
+                token: Some("zonesign".into()),
+                worker: Some(19719),
+                result: Outcome::OK,
+            },
+            Event::Sign {
+                zone: "se.".into(),
+                keys: vec![26621, 56413],
+                result: Outcome::Ok(SignCounts {
+                    signatures: 460,
+                    per_key: vec![(26621, 1), (56413, 459)],
+                    per_token: Vec::new(),
+                    session_key_copies: 4,
+                    worker_processes: true,
+                }),
+            },
+        ];
+        let mut prev = line_hash(b"");
+        for (event, old) in typed.iter().zip(&lines) {
+            let v: Value = serde_json::from_str(old).unwrap();
+            let s = |k: &str| v[k].as_str().unwrap().to_string();
+            let line = format_line(
+                &s("time"),
+                event.name(),
+                &s("user"),
+                &s("command"),
+                event.fields(),
+                &prev,
+            );
+            assert_eq!(&line, old);
+            prev = line_hash(line.as_bytes());
+        }
+
+        // A typed event appended to the old log chains on to its last line.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::fs::write(&path, &text).unwrap();
+        let log = AuditLog::with_syslog(&path, "sign", None);
+        log.record(Event::Logout {
+            token: "zonesign".into(),
+            worker: None,
+        })
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(verify_chain(&text), Ok(old.len() + 1));
+        let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+        assert_eq!(last["prev"], json!(summary.last_hash));
+        assert_eq!(last["event"], "logout");
     }
 }

@@ -460,10 +460,11 @@ pub fn run() -> i32 {
             {
                 // The flows log failed logins themselves; a module that never loaded
                 // fails before any login, so it is logged here (SEC-6.5).
-                let _ = crate::audit::record_configured(
-                    "login",
-                    serde_json::json!({"result": "failed", "error": e.to_string()}),
-                );
+                let _ = crate::audit::record_configured(crate::audit::Event::Login {
+                    token: None,
+                    worker: None,
+                    result: crate::audit::Outcome::failed(&e),
+                });
             }
             eprintln!("zonesign: error: {e}");
             e.exit_code() as i32
@@ -826,10 +827,11 @@ fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
     let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key ds");
     audit
-        .record(
-            "export",
-            serde_json::json!({"what": "DS", "zone": origin.to_string(), "digest": digest, "tags": tags}),
-        )
+        .record(crate::audit::Event::Export {
+            what: crate::audit::Exported::Ds { digest },
+            zone: origin.to_string(),
+            tags,
+        })
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(ExitCode::Ok)
@@ -854,10 +856,11 @@ fn cmd_key_export(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
         tags.push(k.tag);
     }
     crate::audit::AuditLog::new(&cfg.files.audit_log, "key export")
-        .record(
-            "export",
-            serde_json::json!({"what": "DNSKEY", "zone": origin.to_string(), "tags": tags}),
-        )
+        .record(crate::audit::Event::Export {
+            what: crate::audit::Exported::Dnskey,
+            zone: origin.to_string(),
+            tags,
+        })
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     let _ = std::io::stdout().write_all(out.as_bytes());
     Ok(ExitCode::Ok)

@@ -289,10 +289,9 @@ impl Config {
             // A failed PIN read is an access attempt too (SEC-6.5). The message names
             // the file and the problem, never a PIN. Failing to log must not hide `e`.
             let _ = crate::audit::AuditLog::new(&self.files.audit_log, &crate::audit::command())
-                .record(
-                    "pin-read",
-                    serde_json::json!({"result": "failed", "error": e.to_string()}),
-                );
+                .record(crate::audit::Event::PinRead {
+                    error: e.to_string(),
+                });
         }
         pin
     }

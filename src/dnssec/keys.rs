@@ -322,7 +322,7 @@ impl KeyStore {
         &self,
         path: &Path,
         audit: &crate::audit::AuditLog,
-        events: Vec<(String, serde_json::Value)>,
+        events: Vec<crate::audit::Event>,
     ) -> Result<()> {
         if events.is_empty() {
             return self.save(path);
@@ -450,8 +450,7 @@ mod alg_serde {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::AuditLog;
-    use serde_json::json;
+    use crate::audit::{AuditLog, Event, KeyEvent};
 
     fn store(zone: &str) -> KeyStore {
         KeyStore {
@@ -460,11 +459,15 @@ mod tests {
         }
     }
 
-    fn events() -> Vec<(String, serde_json::Value)> {
-        vec![
-            ("key-active".into(), json!({"tag": 1})),
-            ("key-retired".into(), json!({"tag": 2})),
-        ]
+    fn events() -> Vec<Event> {
+        let change = |event, tag| Event::Key {
+            event,
+            tag,
+            role: "zsk".into(),
+            at: "2026-01-01T00:00:00Z".into(),
+            detail: "test".into(),
+        };
+        vec![change(KeyEvent::Active, 1), change(KeyEvent::Retired, 2)]
     }
 
     /// What a run that stops inside `commit` leaves: the pending file, and the audit

@@ -16,6 +16,7 @@
 
 use serde::Serialize;
 
+use crate::audit::{Event, KeyEvent};
 use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
 use crate::dnssec::policy::Policy;
 use crate::error::{Error, Result};
@@ -28,9 +29,9 @@ pub struct Change {
     /// The key's role.
     pub role: Role,
     /// What happened: `published`, `active`, `ready`, `ds-seen`, `retired`, `removed`,
-    /// `adopted` (an old state file's key got its times), `compromised`, or
-    /// `roll-blocked` (a warning: nothing changed).
-    pub event: &'static str,
+    /// `adopted` (an old state file's key got its times), `compromised`,
+    /// `roll-blocked` (a warning: nothing changed), or `destroyed`.
+    pub event: KeyEvent,
     /// When (the run's time, UTC).
     pub at: String,
     /// Why, for people.
@@ -38,7 +39,7 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(k: &KeyEntry, event: &'static str, now: i64, detail: impl Into<String>) -> Change {
+    fn new(k: &KeyEntry, event: KeyEvent, now: i64, detail: impl Into<String>) -> Change {
         Change {
             tag: k.tag,
             role: k.role,
@@ -48,25 +49,28 @@ impl Change {
         }
     }
 
-    /// The audit-log fields of this change: tag, role, the (possibly simulated) time of
-    /// the change and why. Never key material.
-    pub fn audit_fields(&self) -> serde_json::Value {
-        serde_json::json!({"tag": self.tag, "role": self.role.to_string(), "at": self.at, "detail": self.detail})
+    /// The audit event of this change (`key-<event>`): tag, role, the (possibly
+    /// simulated) time of the change and why. Never key material.
+    pub fn audit_event(&self) -> Event {
+        Event::Key {
+            event: self.event,
+            tag: self.tag,
+            role: self.role.to_string(),
+            at: self.at.clone(),
+            detail: self.detail.clone(),
+        }
     }
 
     /// Whether this is only a warning, with no state change.
     pub fn is_warning(&self) -> bool {
-        self.event == "roll-blocked"
+        self.event == KeyEvent::RollBlocked
     }
 }
 
-/// The audit events (`key-<event>` and its fields) of a run's changes, in order, for
-/// one batch committed with the key state ([`KeyStore::commit`]).
-pub fn audit_events(changes: &[Change]) -> Vec<(String, serde_json::Value)> {
-    changes
-        .iter()
-        .map(|c| (format!("key-{}", c.event), c.audit_fields()))
-        .collect()
+/// The audit events (`key-<event>`) of a run's changes, in order, for one batch
+/// committed with the key state ([`KeyStore::commit`]).
+pub fn audit_events(changes: &[Change]) -> Vec<Event> {
+    changes.iter().map(Change::audit_event).collect()
 }
 
 impl std::fmt::Display for Change {
@@ -123,7 +127,7 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
             }
             changes.push(Change::new(
                 k,
-                "adopted",
+                KeyEvent::Adopted,
                 now,
                 "active key without recorded times; its lifetime counts from now",
             ));
@@ -142,14 +146,14 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
             k.state = KeyState::Retired;
             k.retired = Some(timestamp(now));
             let d = format!("replaced by ZSK {}", store.keys[n].tag);
-            changes.push(Change::new(&store.keys[o], "retired", now, d));
+            changes.push(Change::new(&store.keys[o], KeyEvent::Retired, now, d));
         }
         let k = &mut store.keys[n];
         k.state = KeyState::Active;
         k.active = Some(timestamp(now));
         changes.push(Change::new(
             k,
-            "active",
+            KeyEvent::Active,
             now,
             "pre-published for DNSKEY TTL + propagation; now signs the zone",
         ));
@@ -162,7 +166,7 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
             k.ready = Some(timestamp(now));
             changes.push(Change::new(
                 k,
-                "ready",
+                KeyEvent::Ready,
                 now,
                 "DNSKEY published long enough: give the parent this key's DS (`zonesign key ds`), then run `zonesign key ds-seen`",
             ));
@@ -178,8 +182,13 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
                 let d = format!(
                     "the parent's DS for KSK {new_tag} has been in caches for DS TTL + propagation"
                 );
-                changes.push(Change::new(&store.keys[o], "retired", now, d.clone()));
-                changes.push(Change::new(&store.keys[o], "removed", now, d));
+                changes.push(Change::new(
+                    &store.keys[o],
+                    KeyEvent::Retired,
+                    now,
+                    d.clone(),
+                ));
+                changes.push(Change::new(&store.keys[o], KeyEvent::Removed, now, d));
             }
         }
     }
@@ -191,7 +200,7 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
             k.removed = Some(timestamp(now));
             changes.push(Change::new(
                 k,
-                "removed",
+                KeyEvent::Removed,
                 now,
                 "no signature it made can still be cached",
             ));
@@ -211,7 +220,7 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
                     let old = indices(store, Role::Zsk, KeyState::Active)[0];
                     changes.push(Change::new(
                         &store.keys[old],
-                        "roll-blocked",
+                        KeyEvent::RollBlocked,
                         now,
                         format!("the scheduled ZSK roll (DPS-6.4) is due: {e}; signing goes on with this ZSK"),
                     ));
@@ -289,7 +298,7 @@ pub fn start_roll(
     k.published = Some(timestamp(now));
     let mut changes = vec![Change::new(
         k,
-        "published",
+        KeyEvent::Published,
         now,
         format!("rollover from {role} {old_tag}"),
     )];
@@ -297,7 +306,7 @@ pub fn start_roll(
         k.active = Some(timestamp(now));
         changes.push(Change::new(
             k,
-            "active",
+            KeyEvent::Active,
             now,
             format!("double signature: signs the DNSKEY RRset next to KSK {old_tag}"),
         ));
@@ -342,7 +351,7 @@ pub fn ds_seen(store: &mut KeyStore, policy: &Policy, tag: u16, now: i64) -> Res
     }
     Ok(vec![Change::new(
         k,
-        "ds-seen",
+        KeyEvent::DsSeen,
         now,
         format!(
             "the parent publishes its DS; the old KSK is removed after DS TTL + propagation ({})",
@@ -387,18 +396,23 @@ pub fn compromised(
             o.compromised = true;
             changes.push(Change::new(
                 o,
-                "compromised",
+                KeyEvent::Compromised,
                 now,
                 "suspected compromise (DPS-4.5): stops signing at once",
             ));
-            changes.push(Change::new(&store.keys[i], "retired", now, "compromised"));
+            changes.push(Change::new(
+                &store.keys[i],
+                KeyEvent::Retired,
+                now,
+                "compromised",
+            ));
             let s = &mut store.keys[n];
             let was_published = s.state == KeyState::Published;
             if !was_published {
                 s.published = Some(timestamp(now));
                 changes.push(Change::new(
                     s,
-                    "published",
+                    KeyEvent::Published,
                     now,
                     format!("emergency successor of ZSK {tag}"),
                 ));
@@ -412,7 +426,7 @@ pub fn compromised(
                     "emergency successor of ZSK {tag}, active without pre-publication: resolvers that cache the previous DNSKEY RRset may fail to validate for up to DNSKEY TTL + propagation"
                 )
             };
-            changes.push(Change::new(s, "active", now, d));
+            changes.push(Change::new(s, KeyEvent::Active, now, d));
         }
         Role::Ksk => {
             let ksks = active_ksks(store);
@@ -426,7 +440,7 @@ pub fn compromised(
             }
             let o = &mut store.keys[i];
             o.compromised = true;
-            changes.push(Change::new(o, "compromised", now, "suspected compromise (DPS-4.5): a new KSK signs in parallel; give the parent its DS and run ds-seen as soon as possible"));
+            changes.push(Change::new(o, KeyEvent::Compromised, now, "suspected compromise (DPS-4.5): a new KSK signs in parallel; give the parent its DS and run ds-seen as soon as possible"));
         }
     }
     Ok(changes)
@@ -466,8 +480,8 @@ pub fn retire(store: &mut KeyStore, tag: u16, now: i64) -> Result<Vec<Change>> {
     k.retired = Some(timestamp(now));
     k.removed = Some(timestamp(now));
     Ok(vec![
-        Change::new(k, "retired", now, "generated key taken out of use"),
-        Change::new(k, "removed", now, "never published"),
+        Change::new(k, KeyEvent::Retired, now, "generated key taken out of use"),
+        Change::new(k, KeyEvent::Removed, now, "never published"),
     ])
 }
 
@@ -583,7 +597,7 @@ pub fn record_destroyed(store: &mut KeyStore, i: usize, now: i64, detail: String
     let k = &mut store.keys[i];
     k.state = KeyState::Destroyed;
     k.destroyed = Some(timestamp(now));
-    Change::new(k, "destroyed", now, detail)
+    Change::new(k, KeyEvent::Destroyed, now, detail)
 }
 
 /// Past and planned transitions of a key at `now`: (event, time, planned), for `key
@@ -719,7 +733,7 @@ mod tests {
         assert!(s.keys[0].active.is_none());
         let c = advance(&mut s, &Policy::default(), T0);
         assert_eq!(c.len(), 1);
-        assert_eq!(c[0].event, "adopted");
+        assert_eq!(c[0].event, KeyEvent::Adopted);
         assert_eq!(KeyEntry::time(&s.keys[0].active), Some(T0));
     }
 
@@ -849,7 +863,7 @@ mod tests {
         let i = destroy_check(&s, &p, 2).unwrap();
         assert_eq!(format!("{s:?}"), before, "the check changes nothing");
         let c = record_destroyed(&mut s, i, T0 + 30 * D, "gone".into());
-        assert_eq!((c.event, c.tag), ("destroyed", 2));
+        assert_eq!((c.event, c.tag), (KeyEvent::Destroyed, 2));
         assert_eq!(s.keys[i].state, KeyState::Destroyed);
         assert_eq!(KeyEntry::time(&s.keys[i].destroyed), Some(T0 + 30 * D));
         assert!(!s.keys[i].state.is_published());

@@ -58,9 +58,17 @@ pub fn worker_exe() -> Option<&'static Path> {
 }
 
 /// Told of each worker's login and logout, for the audit log (SEC-6.5: every login is
-/// logged): the event ("login" or "logout"), the token label, the worker's pid, and
-/// the error of a login that failed.
-pub type AuditHook = Arc<dyn Fn(&'static str, &str, u32, Option<&HsmError>) + Send + Sync>;
+/// logged): what the worker did, the token label and the worker's pid.
+pub type AuditHook = Arc<dyn Fn(WorkerAct<'_>, &str, u32) + Send + Sync>;
+
+/// What a worker reports to its [`AuditHook`].
+#[derive(Debug, Clone, Copy)]
+pub enum WorkerAct<'a> {
+    /// Its login, with the error if it failed.
+    Login(Option<&'a HsmError>),
+    /// Its logout, when its session ended.
+    Logout,
+}
 
 /// What a worker needs to sign: the same facts a [`crate::hsm::Pkcs11Signer`] is
 /// built from.
@@ -165,7 +173,11 @@ impl ProcessSession {
         };
         let login = s.hello(spec);
         if let Some(hook) = &spec.audit {
-            hook("login", &spec.token, s.child.id(), login.as_ref().err());
+            hook(
+                WorkerAct::Login(login.as_ref().err()),
+                &spec.token,
+                s.child.id(),
+            );
         }
         login?;
         s.audit = spec.audit.clone();
@@ -261,7 +273,7 @@ impl Drop for ProcessSession {
         }
         let _ = self.child.wait();
         if let Some(hook) = &self.audit {
-            hook("logout", &self.token, self.child.id(), None);
+            hook(WorkerAct::Logout, &self.token, self.child.id());
         }
     }
 }

@@ -10,9 +10,8 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::json;
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, Event, Outcome};
 use crate::config::Config;
 use crate::dns::algorithm::Algorithm;
 use crate::dnssec::keys::{KeyStore, Role};
@@ -130,16 +129,15 @@ pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
     let result = signing_backend(cfg, "hsm bench", &signing, &key)
         .map_err(Into::into)
         .and_then(|backend| measure(&backend, sessions, opts.duration));
-    let fields = match &result {
-        Ok((n, _, _, _)) => {
-            json!({"what": "benchmark", "keys": [zsk.tag], "signatures": n, "result": "ok"})
-        }
-        Err(e) => {
-            json!({"what": "benchmark", "keys": [zsk.tag], "result": "failed", "error": e.to_string()})
-        }
+    let event = Event::Benchmark {
+        keys: vec![zsk.tag],
+        result: match &result {
+            Ok((n, _, _, _)) => Outcome::Ok(*n),
+            Err(e) => Outcome::failed(e),
+        },
     };
     signing
-        .logout_after("sign", fields)
+        .logout_after(event)
         .map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     let (signatures, seconds, per_session, copying_sessions) = result?;
     Ok(BenchReport {

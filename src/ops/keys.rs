@@ -7,9 +7,7 @@
 //! and save the key state. The other key commands change only the key state and stay
 //! in [`crate::cli`]. The CLI parses the arguments, calls these and prints the result.
 
-use serde_json::json;
-
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, Destruction, Event, Outcome};
 use crate::config::Config;
 use crate::dns::algorithm::Algorithm;
 use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
@@ -79,10 +77,11 @@ pub fn generate(
     if !token.mechanisms_for(alg) {
         // A refused key generation is an HSM act too (DPS-4.4, SEC-6.5); a failure to
         // log it must not hide the refusal.
-        let _ = token.logout_after(
-            "keygen",
-            json!({"role": role.to_string(), "algorithm": alg.name(), "result": "failed", "error": "mechanism missing in the token"}),
-        );
+        let _ = token.logout_after(Event::Keygen {
+            role: role.to_string(),
+            algorithm: alg.name().to_string(),
+            result: Outcome::failed("mechanism missing in the token"),
+        });
         return Err(Error::Key(format!(
             "the token '{}' cannot generate or sign with {alg} (its PKCS#11 mechanisms are missing); nothing was generated and the key state is unchanged. Choose an algorithm it supports (--algorithm), or use a token that has it",
             cfg.hsm.token
@@ -141,8 +140,13 @@ pub fn destroy(cfg: &Config, opts: &DestroyOptions) -> Result<Destroyed> {
     let id = k.id_bytes()?;
     let audit = AuditLog::new(&cfg.files.audit_log, "key destroy");
     let audit_io = |e| Error::io(&cfg.files.audit_log, e);
-    let key_fields =
-        json!({"tag": k.tag, "role": k.role.to_string(), "id": k.id, "label": k.label});
+    let destroyed = |result| Event::KeyDestroyed {
+        tag: k.tag,
+        role: k.role.to_string(),
+        id: k.id.clone(),
+        label: k.label.clone(),
+        result,
+    };
     let module = Module::load(&cfg.hsm.module)?;
     let token = login(&module, &cfg.hsm.token, &cfg.pin()?, &audit)?;
     let objects = match token.destroy_key(&id) {
@@ -150,12 +154,7 @@ pub fn destroy(cfg: &Config, opts: &DestroyOptions) -> Result<Destroyed> {
         Err(e) => {
             // A failed attempt on a key is an HSM act too (SEC-6.5); logging it must
             // not hide the HSM error. Dropping `token` writes the logout line.
-            let mut fields = key_fields;
-            if let Some(o) = fields.as_object_mut() {
-                o.insert("result".into(), "failed".into());
-                o.insert("error".into(), e.to_string().into());
-            }
-            let _ = audit.record("key-destroyed", fields);
+            let _ = audit.record(destroyed(Outcome::failed(&e)));
             drop(token);
             return Err(e.into());
         }
@@ -173,14 +172,12 @@ pub fn destroy(cfg: &Config, opts: &DestroyOptions) -> Result<Destroyed> {
         )
     };
     let change = lifecycle::record_destroyed(&mut store, i, opts.now, detail);
-    let mut fields = change.audit_fields();
-    if let (Some(o), Some(extra)) = (fields.as_object_mut(), key_fields.as_object()) {
-        o.extend(extra.clone());
-        o.insert("private-objects".into(), objects.private.into());
-        o.insert("public-objects".into(), objects.public.into());
-        o.insert("result".into(), "ok".into());
-    }
-    let logged = audit.record(&format!("key-{}", change.event), fields);
+    let logged = audit.record(destroyed(Outcome::Ok(Destruction {
+        at: change.at.clone(),
+        detail: change.detail.clone(),
+        private_objects: objects.private,
+        public_objects: objects.public,
+    })));
     let logout = end_session(token, cfg);
     // The token has changed: the state is saved even if the audit log failed.
     store.save(&cfg.files.keys)?;

@@ -12,9 +12,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
-use serde_json::json;
 
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, Event, Outcome, SignCounts};
 use crate::config::Config;
 use crate::dns::name::Name;
 use crate::dns::record::rtype;
@@ -580,23 +579,21 @@ fn sign_in_hsm(
     // fails half-way must not look like an open session in the audit trail. The guard
     // closes the sessions first, then writes `sign` and the `logout` lines.
     let origin = zone.origin.to_string();
-    let event = match &result {
-        Ok(stats) => {
-            let mut event = json!({"zone": origin, "keys": tags, "signatures": stats.signatures, "per_key": stats.per_key, "result": "ok"});
-            if !stats.per_token.is_empty() {
-                event["per_token"] = json!(stats.per_token);
-            }
-            if stats.session_key_copies > 0 {
-                event["session_key_copies"] = json!(stats.session_key_copies);
-            }
-            if crate::ops::setup::worker_processes(cfg) {
-                event["worker_processes"] = json!(true);
-            }
-            event
-        }
-        Err(e) => json!({"zone": origin, "keys": tags, "result": "failed", "error": e.to_string()}),
+    let event = Event::Sign {
+        zone: origin,
+        keys: tags,
+        result: match &result {
+            Ok(stats) => Outcome::Ok(SignCounts {
+                signatures: stats.signatures,
+                per_key: stats.per_key.clone(),
+                per_token: stats.per_token.clone(),
+                session_key_copies: stats.session_key_copies,
+                worker_processes: crate::ops::setup::worker_processes(cfg),
+            }),
+            Err(e) => Outcome::failed(e),
+        },
     };
-    let logged = signing.logout_after("sign", event);
+    let logged = signing.logout_after(event);
     let stats = result?;
     logged.map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     Ok(stats)

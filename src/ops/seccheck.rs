@@ -13,9 +13,8 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
 use serde::Serialize;
-use serde_json::json;
 
-use crate::audit::{AuditLog, check_chain, current_uid};
+use crate::audit::{AuditLog, Event, Outcome, check_chain, current_uid};
 use crate::config::Config;
 use crate::hsm::Module;
 use crate::ops::setup::login;
@@ -358,10 +357,11 @@ fn key_row(cfg: &Config, pin: &crate::hsm::Pin) -> Row {
     let module = match Module::load(&cfg.hsm.module) {
         Ok(m) => m,
         Err(e) => {
-            let _ = audit.record(
-                "login",
-                json!({"token": cfg.hsm.token, "result": "failed", "error": e.to_string()}),
-            );
+            let _ = audit.record(Event::Login {
+                token: Some(cfg.hsm.token.clone()),
+                worker: None,
+                result: Outcome::failed(&e),
+            });
             row.evidence = e.to_string();
             return row;
         }

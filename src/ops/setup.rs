@@ -10,9 +10,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use serde_json::json;
-
-use crate::audit::AuditLog;
+use crate::audit::{AuditLog, Event, KeyEvent, NewKey, Outcome, SavedCopy};
 use crate::config::{CONFIG_NAME, Config, FilesSection, HsmSection};
 use crate::dns::algorithm::Algorithm;
 use crate::dnssec::crypto;
@@ -136,7 +134,9 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
     )?;
     let audit_io = |e| Error::io(dir.join("audit.log"), e);
     audit
-        .record("token-init", json!({"token": opts.token}))
+        .record(Event::TokenInit {
+            token: opts.token.clone(),
+        })
         .map_err(audit_io)?;
     let so_pin_file = dir.join("so.pin");
     let pin_file = dir.join("user.pin");
@@ -162,7 +162,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         .keys
         .iter()
         .flat_map(|k| {
-            ["published", "active"].map(|event| crate::dnssec::lifecycle::Change {
+            [KeyEvent::Published, KeyEvent::Active].map(|event| crate::dnssec::lifecycle::Change {
                 tag: k.tag,
                 role: k.role,
                 event,
@@ -208,10 +208,9 @@ pub fn protect_embedded_token(cfg: &Config) -> Vec<String> {
                 "cannot keep the recovery copy of the embedded token's state in {}: {e}; a kill during a login could then lose the token (check the directory's owner and mode)",
                 store.display()
             );
-            let _ = crate::audit::record_configured(
-                "token-recovery",
-                json!({"result": "failed", "error": e.to_string()}),
-            );
+            let _ = crate::audit::record_configured(Event::TokenRecovery {
+                result: crate::audit::Outcome::failed(&e),
+            });
             return vec![msg];
         }
     };
@@ -224,20 +223,25 @@ pub fn protect_embedded_token(cfg: &Config) -> Vec<String> {
                 label,
                 refreshed,
             } => {
-                let _ = crate::audit::record_configured(
-                    "token-recovery",
-                    json!({"result": "ok", "action": if refreshed { "refreshed" } else { "created" }, "token-dir": dir, "token": label}),
-                );
+                let _ = crate::audit::record_configured(Event::TokenRecovery {
+                    result: crate::audit::Outcome::Ok(SavedCopy {
+                        dir,
+                        token: label,
+                        refreshed,
+                    }),
+                });
             }
             Outcome::Restored { dir, label, damage } => {
                 warnings.push(format!(
                     "the embedded token '{label}' was damaged ({damage}, as a process killed while logging in leaves it); its state file was restored from the recovery copy in {}",
                     store.display()
                 ));
-                let _ = crate::audit::record_configured(
-                    "token-restored",
-                    json!({"result": "ok", "token-dir": dir, "token": label, "damage": damage.to_string()}),
-                );
+                let _ = crate::audit::record_configured(Event::TokenRestored {
+                    dir,
+                    token: Some(label),
+                    damage: damage.to_string(),
+                    result: crate::audit::Outcome::OK,
+                });
             }
             Outcome::Unrecoverable { dir, damage } => {
                 warnings.push(format!(
@@ -245,10 +249,12 @@ pub fn protect_embedded_token(cfg: &Config) -> Vec<String> {
                     tokens.join(&dir).display(),
                     store.display()
                 ));
-                let _ = crate::audit::record_configured(
-                    "token-restored",
-                    json!({"result": "failed", "token-dir": dir, "damage": damage.to_string(), "error": "no recovery copy"}),
-                );
+                let _ = crate::audit::record_configured(Event::TokenRestored {
+                    dir,
+                    token: None,
+                    damage: damage.to_string(),
+                    result: crate::audit::Outcome::failed("no recovery copy"),
+                });
             }
         }
     }
@@ -263,10 +269,13 @@ fn save_recovery_copy(tokens: &Path, store: &Path, audit: &AuditLog) -> Result<P
     for o in outcomes {
         if let crate::hsm::recovery::Outcome::Saved { dir, label, .. } = o {
             audit
-                .record(
-                    "token-recovery",
-                    json!({"result": "ok", "action": "created", "token-dir": dir, "token": label}),
-                )
+                .record(Event::TokenRecovery {
+                    result: Outcome::Ok(SavedCopy {
+                        dir,
+                        token: label,
+                        refreshed: false,
+                    }),
+                })
                 .map_err(|e| Error::io("audit log", e))?;
         }
     }
@@ -310,14 +319,14 @@ impl<'a, T> LoggedIn<'a, T> {
     /// line(s): the place of an act's outcome that is known only once the token is
     /// closed (`sign`, a refused `keygen`). The `logout` lines are written even if
     /// `event` could not be; the first write error is returned.
-    pub fn logout_after(self, event: &str, fields: serde_json::Value) -> std::io::Result<()> {
-        self.end(Some((event, fields)))
+    pub fn logout_after(self, event: Event) -> std::io::Result<()> {
+        self.end(Some(event))
     }
 
     /// Drops the token(s), records `event` if any, then the `logout` lines.
-    fn end(mut self, event: Option<(&str, serde_json::Value)>) -> std::io::Result<()> {
+    fn end(mut self, event: Option<Event>) -> std::io::Result<()> {
         drop(self.held.take());
-        let recorded = event.map_or(Ok(()), |(event, fields)| self.audit.record(event, fields));
+        let recorded = event.map_or(Ok(()), |event| self.audit.record(event));
         recorded.and(logout_all(&self.labels, self.audit))
     }
 }
@@ -365,7 +374,11 @@ fn open_token(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Resu
     match module.open(label, pin) {
         Ok(t) => {
             let recorded = audit
-                .record("login", json!({"token": label, "result": "ok"}))
+                .record(Event::Login {
+                    token: Some(label.to_string()),
+                    worker: None,
+                    result: Outcome::OK,
+                })
                 .map_err(|e| Error::io("audit log", e));
             // A login whose line could not be written is left at once, with no
             // `logout` line, as before the guard.
@@ -373,10 +386,11 @@ fn open_token(module: &Module, label: &str, pin: &Pin, audit: &AuditLog) -> Resu
         }
         Err(e) => {
             // A failure to log the failure must not hide the HSM error itself.
-            let _ = audit.record(
-                "login",
-                json!({"token": label, "result": "failed", "error": e.to_string()}),
-            );
+            let _ = audit.record(Event::Login {
+                token: Some(label.to_string()),
+                worker: None,
+                result: Outcome::failed(&e),
+            });
             Err(e.into())
         }
     }
@@ -496,27 +510,33 @@ pub fn worker_processes(cfg: &crate::config::Config) -> bool {
 /// thread at a time: the events chain to the log's last line.
 fn worker_audit(log: AuditLog) -> crate::hsm::worker::AuditHook {
     let log = std::sync::Mutex::new(log);
-    std::sync::Arc::new(move |event, token, pid, error| {
-        let mut fields = json!({"token": token, "worker": pid});
-        if event == "login" {
-            fields["result"] = json!(if error.is_some() { "failed" } else { "ok" });
-        }
-        if let Some(e) = error {
-            fields["error"] = json!(e.to_string());
-        }
+    std::sync::Arc::new(move |act, token, pid| {
+        let token = token.to_string();
+        let worker = Some(pid);
+        let event = match act {
+            crate::hsm::worker::WorkerAct::Login(error) => Event::Login {
+                token: Some(token),
+                worker,
+                result: error.map_or(Outcome::OK, Outcome::failed),
+            },
+            crate::hsm::worker::WorkerAct::Logout => Event::Logout { token, worker },
+        };
         let log = log.lock().unwrap_or_else(|p| p.into_inner());
         // As for the parent's own logout: a failure to log must not hide the run's
         // outcome; the sign event after it fails the run if the log is unwritable.
-        let _ = log.record(event, fields);
+        let _ = log.record(event);
     })
 }
 
 /// Records the logout of each of `labels` (the tokens themselves are closed when
 /// dropped, before this is called): the lines [`LoggedIn`] writes, and `sign`'s own.
 pub fn logout_all(labels: &[String], audit: &AuditLog) -> std::io::Result<()> {
-    labels
-        .iter()
-        .try_for_each(|label| audit.record("logout", json!({"token": label})))
+    labels.iter().try_for_each(|label| {
+        audit.record(Event::Logout {
+            token: label.clone(),
+            worker: None,
+        })
+    })
 }
 
 /// Generates one key inside the token and returns its key-state entry (DPS-5.1).
@@ -540,10 +560,16 @@ pub fn generate(
     let tag = crypto::key_tag(&dnskey_rdata(role.flags(), alg, &public));
     let bits = alg.effective_bits(rsa_bits);
     audit
-        .record(
-            "keygen",
-            json!({"role": role.to_string(), "algorithm": alg.name(), "bits": bits, "tag": tag, "id": id_hex, "label": label}),
-        )
+        .record(Event::Keygen {
+            role: role.to_string(),
+            algorithm: alg.name().to_string(),
+            result: Outcome::Ok(NewKey {
+                bits,
+                tag,
+                id: id_hex.clone(),
+                label: label.clone(),
+            }),
+        })
         .map_err(|e| Error::io("audit log", e))?;
     let mut key = KeyEntry::new_generated(
         id_hex,
@@ -630,7 +656,11 @@ mod tests {
 
         let token = login(m, label, &pin(USER_PIN), &audit).expect("login");
         token
-            .logout_after("sign", json!({"result": "ok"}))
+            .logout_after(Event::Sign {
+                zone: "se.".into(),
+                keys: vec![1],
+                result: Outcome::Ok(Default::default()),
+            })
             .expect("sign and logout lines");
 
         let early = || -> Result<()> {
