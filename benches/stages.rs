@@ -16,7 +16,7 @@ use zonesign::zone::nsec;
 use zonesign::zone::{Zone, in_nsec_chain, is_signed};
 
 #[path = "../examples/gen-zone.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 mod gen_zone;
 
 const DELEGATIONS: usize = 10_000;

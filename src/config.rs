@@ -222,10 +222,7 @@ impl Config {
     /// Points SoftHSM2 at the embedded token's configuration, before the module loads.
     pub fn export_softhsm_env(&self) {
         if let Some(conf) = &self.hsm.softhsm_conf {
-            // SAFETY: called from the main thread before any other thread exists and
-            // before the PKCS#11 module is loaded; nothing else reads the environment
-            // concurrently.
-            unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
+            export_softhsm_conf(conf);
         }
     }
 
@@ -339,4 +336,15 @@ fn read_pin_file(file: &Path) -> Result<Pin> {
         )));
     }
     Ok(Pin::new(pin))
+}
+
+/// Sets `SOFTHSM2_CONF`, which SoftHSM2 reads at `C_Initialize` (and the signing
+/// worker processes inherit). The one place zonesign changes its environment.
+///
+/// Call it only from the main thread before any other thread exists and before a
+/// PKCS#11 module is loaded (`load_config` and `init` do).
+pub fn export_softhsm_conf(conf: &Path) {
+    // SAFETY: per the contract above, no other thread reads or writes the environment
+    // while this runs.
+    unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
 }

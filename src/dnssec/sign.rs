@@ -345,7 +345,7 @@ fn check_chunk(zone: &Zone, jobs: &[Job], keys: &[SignKey], chunk: &Chunk) -> Op
 }
 
 /// Signatures checked together: P-256 keys with a table share one inversion per batch
-/// ([`crate::dnssec::crypto::ecdsa_table`]), and a chunk still spreads over every core.
+/// ([`crate::dnssec::crypto::libcrypto::ecdsa_table`]), and a chunk still spreads over every core.
 const CHECK_BATCH: usize = 32;
 
 /// Checks the signatures `batch` (indexes into `chunk`): those of keys with a P-256

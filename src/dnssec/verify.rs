@@ -152,7 +152,7 @@ pub struct Report {
 const NAMES_PER_BLOCK: usize = 2_048;
 
 /// RRsets from which the zone's P-256 keys get a precomputed table of their own
-/// ([`crate::dnssec::crypto::ecdsa_table`]): below it, building the tables costs more than it saves.
+/// ([`crate::dnssec::crypto::libcrypto::ecdsa_table`]): below it, building the tables costs more than it saves.
 const TABLE_RRSETS: usize = 4_096;
 
 impl Report {

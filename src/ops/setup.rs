@@ -121,8 +121,8 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         audit: None,
         path: config_path.to_path_buf(),
     };
-    // SAFETY: init runs single-threaded, before the PKCS#11 module is loaded.
-    unsafe { std::env::set_var("SOFTHSM2_CONF", absolute(&softhsm_conf)) };
+    // init runs single-threaded, before the PKCS#11 module is loaded.
+    crate::config::export_softhsm_conf(&absolute(&softhsm_conf));
     let audit = AuditLog::new(&dir.join("audit.log"), "init");
     let module = Module::load(module_path)?;
     let so_pin = random_pin();

@@ -5,6 +5,8 @@
 //! The external tools are installed by `scripts/install-deps`; a missing tool FAILS the
 //! test (it never silently skips).
 #![allow(dead_code)]
+// Shared by the test binaries as a private module: `pub` is what they see.
+#![allow(unreachable_pub)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -6,8 +6,7 @@
 //! being "verified" by the same code that produced it. Every input may come from an untrusted zone file, so every
 //! function returns a typed error (or `None`) instead of panicking.
 
-pub mod ecdsa_table;
-pub mod rsa_verify;
+pub mod libcrypto;
 
 use ed25519_dalek::Verifier as _;
 use sha1::Sha1;
@@ -132,7 +131,7 @@ pub fn ds_rdata(
 /// The parsed key material, one variant per verification routine.
 ///
 /// ECDSA verification runs on ring (BoringSSL's assembly, 5x the `p256` crate for P-256
-/// measured here), or on the key's own table ([`crate::dnssec::crypto::ecdsa_table`]), because the gate
+/// measured here), or on the key's own table ([`crate::dnssec::crypto::libcrypto::ecdsa_table`]), because the gate
 /// checks every signature of a 2-million-RRset zone on every full sign. RSA runs on
 /// OpenSSL's libcrypto with the key parsed once: ring has no parsed RSA public key and
 /// sets the modulus up again for every signature, which cost more than the modular
@@ -144,7 +143,7 @@ enum KeyKind {
     /// key as libcrypto holds it (its Montgomery setup cached inside), the modulus
     /// length in octets, and the hash.
     Rsa {
-        key: std::sync::Arc<crate::dnssec::crypto::rsa_verify::RsaKey>,
+        key: std::sync::Arc<crate::dnssec::crypto::libcrypto::rsa_verify::RsaKey>,
         hash: RsaHash,
     },
     /// ECDSAP256SHA256 and ECDSAP384SHA384 (algorithms 13 and 14): the SEC1 uncompressed
@@ -154,7 +153,7 @@ enum KeyKind {
         algorithm: &'static ring::signature::EcdsaVerificationAlgorithm,
         /// P-256 only, on request ([`VerifyingKey::with_table`]): the key's own
         /// precomputed table, used instead of ring.
-        table: Option<std::sync::Arc<crate::dnssec::crypto::ecdsa_table::P256Table>>,
+        table: Option<std::sync::Arc<crate::dnssec::crypto::libcrypto::ecdsa_table::P256Table>>,
     },
     /// ED25519 (algorithm 15).
     Ed25519(ed25519_dalek::VerifyingKey),
@@ -246,7 +245,7 @@ impl VerifyingKey {
     /// The same key with a precomputed table of its own when it is an ECDSAP256SHA256
     /// key (unchanged otherwise): worth its 50 ms and 150 KB when the key is to check
     /// thousands of signatures, as the ZSK's are at every sign and verify. See
-    /// [`crate::dnssec::crypto::ecdsa_table`] for why and how much faster.
+    /// [`crate::dnssec::crypto::libcrypto::ecdsa_table`] for why and how much faster.
     pub fn with_table(mut self) -> VerifyingKey {
         if let KeyKind::Ecdsa { point, table, .. } = &mut self.kind
             && self.algorithm == secalg::ECDSAP256SHA256
@@ -254,7 +253,7 @@ impl VerifyingKey {
         {
             // A key parse_ecdsa accepted is on the curve; should OpenSSL still refuse
             // it, ring verifies as before.
-            *table = crate::dnssec::crypto::ecdsa_table::P256Table::new(&point[1..])
+            *table = crate::dnssec::crypto::libcrypto::ecdsa_table::P256Table::new(&point[1..])
                 .ok()
                 .map(std::sync::Arc::new);
         }
@@ -262,8 +261,8 @@ impl VerifyingKey {
     }
 
     /// The P-256 table, when [`VerifyingKey::with_table`] built one: batch checks
-    /// ([`crate::dnssec::crypto::ecdsa_table::P256Table::verify_batch`]) share one inversion.
-    pub fn p256_table(&self) -> Option<&crate::dnssec::crypto::ecdsa_table::P256Table> {
+    /// ([`crate::dnssec::crypto::libcrypto::ecdsa_table::P256Table::verify_batch`]) share one inversion.
+    pub fn p256_table(&self) -> Option<&crate::dnssec::crypto::libcrypto::ecdsa_table::P256Table> {
         match &self.kind {
             KeyKind::Ecdsa { table: Some(t), .. } => Some(t),
             _ => None,
@@ -358,7 +357,7 @@ fn parse_rsa(algorithm: u8, key: &[u8]) -> Result<VerifyingKey, CryptoError> {
         secalg::RSASHA512 => RsaHash::Sha512,
         other => return Err(CryptoError::UnsupportedAlgorithm(other)),
     };
-    let key = crate::dnssec::crypto::rsa_verify::RsaKey::new(modulus, exponent_value)
+    let key = crate::dnssec::crypto::libcrypto::rsa_verify::RsaKey::new(modulus, exponent_value)
         .ok_or_else(|| bad_key("libcrypto could not set the RSA modulus up"))?;
     Ok(VerifyingKey {
         algorithm,
@@ -409,13 +408,13 @@ impl RsaHash {
 /// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2) by "encode and compare": the
 /// signature, exactly as long as the modulus, raised to the public exponent must be
 /// 00 01 FF..FF 00 and the DigestInfo of the message's hash, octet for octet (no
-/// parsing of it, so no Bleichenbacher-style leniency); see [`crate::dnssec::crypto::rsa_verify`].
+/// parsing of it, so no Bleichenbacher-style leniency); see [`crate::dnssec::crypto::libcrypto::rsa_verify`].
 ///
 /// Why not ring: its only RSA public key is the unparsed one, so each of the 1.5
 /// million checks of a 1M-delegation sign set the modulus up again; here the key's
 /// Montgomery setup is made once.
 fn verify_rsa(
-    key: &crate::dnssec::crypto::rsa_verify::RsaKey,
+    key: &crate::dnssec::crypto::libcrypto::rsa_verify::RsaKey,
     hash: RsaHash,
     message: &[u8],
     signature: &[u8],

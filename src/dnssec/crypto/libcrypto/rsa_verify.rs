@@ -58,6 +58,7 @@ struct Mont(*mut openssl_sys::BN_MONT_CTX);
 // SAFETY: after `BN_MONT_CTX_set` the context is only read (OpenSSL itself shares one
 // per RSA key between threads, `RSA::_method_mod_n`); it is freed once, on drop.
 unsafe impl Send for Mont {}
+// SAFETY: as for Send: shared use is read-only after setup.
 unsafe impl Sync for Mont {}
 
 impl Drop for Mont {
