@@ -43,7 +43,7 @@ complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l module -d 'PK
 complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l now -d 'Time recorded for the keys\' creation, publication and activation (RFC 3339) instead of the clock' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand init" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
-complete -c zonesign -n "__fish_zonesign_using_subcommand init" -s h -l help -d 'Print help'
+complete -c zonesign -n "__fish_zonesign_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l origin -d 'The zone\'s origin, e.g. `se.`' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l out -d 'Where to write the signed zone (replaced atomically, only after verification)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l ds-anchor -d 'DS (or DNSKEY) records as the parent publishes them; default: the DS of the active KSKs' -r -F

@@ -17,7 +17,7 @@ use crate::dnssec::keys::{KeyEntry, KeyStore, Role, ds_for};
 use crate::dnssec::lifecycle;
 use crate::dnssec::policy::{DAY, parse_duration};
 use crate::dnssec::verify::VerifyOptions;
-use crate::error::{Error, ExitCode, Result};
+use crate::error::{Error, ExitCode, KeyError, Result, UsageError};
 use crate::ops::pipeline::{self, SignRequest};
 use crate::ops::report::RunReport;
 use crate::ops::setup::{InitOptions, init};
@@ -98,6 +98,11 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a local setup: a SoftHSM2 token, PIN files, one KSK and one ZSK, a config.
+    ///
+    /// Also keeps a recovery copy of the token's state file in DIR/token-recovery/
+    /// (owner-only): SoftHSM2 rewrites that file in place at every login, and a process
+    /// killed at that moment leaves it empty, which loses the token and its keys; every
+    /// later zonesign command puts the copy back if it finds the file damaged.
     Init(InitArgs),
     /// Sign a zone, verify the result against the DS anchor, then write it atomically.
     Sign(SignArgs),
@@ -534,9 +539,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Check(a) => cmd_check(cli, a),
         Command::Hsm(HsmCommand::Bench(a)) => cmd_hsm_bench(cli, a),
         // `run` serves it before any dispatch: a worker has no config and no audit log.
-        Command::Hsm(HsmCommand::Worker) => Err(Error::Usage(
-            "`hsm worker` is started by zonesign itself".into(),
-        )),
+        Command::Hsm(HsmCommand::Worker) => Err(Error::Usage(UsageError::WorkerCommand)),
     }
 }
 
@@ -609,7 +612,10 @@ fn cmd_check(cli: &Cli, a: &CheckArgs) -> Result<ExitCode> {
 
 fn cmd_hsm_bench(cli: &Cli, a: &BenchArgs) -> Result<ExitCode> {
     if !(a.seconds > 0.0 && a.seconds <= 86_400.0) {
-        return Err(Error::Usage("--seconds must be between 0 and 86400".into()));
+        return Err(Error::Usage(UsageError::BadOptionValue {
+            option: "--seconds",
+            requirement: "between 0 and 86400",
+        }));
     }
     let cfg = load_config(cli)?;
     let opts = crate::ops::hsmbench::BenchOptions {
@@ -789,10 +795,13 @@ fn cmd_key_lifecycle(cli: &Cli, k: &KeyCommand) -> Result<ExitCode> {
 fn key_origin(origin: &Option<Name>, store: &KeyStore) -> Result<Name> {
     match (origin, &store.zone) {
         (Some(o), _) => Ok(o.clone()),
-        (None, Some(z)) => parse_name(z).map_err(Error::Usage),
-        (None, None) => Err(Error::Usage(
-            "these keys have not signed a zone yet: give --origin".into(),
-        )),
+        (None, Some(z)) => parse_name(z).map_err(|problem| {
+            Error::Usage(UsageError::BadRecordedZone {
+                zone: z.clone(),
+                problem,
+            })
+        }),
+        (None, None) => Err(Error::Usage(UsageError::NoOrigin)),
     }
 }
 
@@ -809,9 +818,7 @@ fn cmd_key_ds(cli: &Cli, a: &DsArgs) -> Result<ExitCode> {
         Some(tag) => {
             let k = &store.keys[store.by_tag(tag)?];
             if k.role != Role::Ksk {
-                return Err(Error::Key(format!(
-                    "key {tag} is a ZSK: the parent publishes DS records of KSKs only"
-                )));
+                return Err(Error::Key(KeyError::NotKsk { tag }));
             }
             vec![k]
         }

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::audit::AuditSection;
 use crate::dnssec::policy::Policy;
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, Result, UsageError};
 use crate::hsm::Pin;
 
 /// Environment variable that holds the user PIN (SEC-6.1: never an argument).
@@ -161,16 +161,19 @@ impl Config {
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                Error::Usage(format!(
-                    "no configuration at {} (run `zonesign init` first, or give --config)",
-                    path.display()
-                ))
+                Error::Usage(UsageError::NoConfig {
+                    path: path.to_path_buf(),
+                })
             } else {
                 Error::io(path, e)
             }
         })?;
-        let mut cfg: Config = toml::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{}: bad configuration: {e}", path.display())))?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|source| {
+            Error::Usage(UsageError::BadConfig {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?;
         cfg.path = path.to_path_buf();
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let abs = |p: &mut PathBuf| {
@@ -191,11 +194,10 @@ impl Config {
         if let Some(a) = cfg.audit.as_mut() {
             abs(&mut a.socket);
             if crate::audit::facility_code(&a.facility).is_none() {
-                return Err(Error::Usage(format!(
-                    "{}: bad [audit] facility {:?} (use e.g. local0..local7, daemon, auth, user)",
-                    path.display(),
-                    a.facility
-                )));
+                return Err(Error::Usage(UsageError::BadAuditFacility {
+                    path: path.to_path_buf(),
+                    facility: a.facility.clone(),
+                }));
             }
         }
         Ok(cfg)
@@ -209,13 +211,18 @@ impl Config {
         let Some(table) = &self.policy else {
             return Ok(Policy::default());
         };
-        let policy: Policy = table
-            .clone()
-            .try_into()
-            .map_err(|e| Error::Usage(format!("{}: bad [policy]: {e}", self.path.display())))?;
-        policy
-            .validate()
-            .map_err(|m| Error::Usage(format!("{}: {m}", self.path.display())))?;
+        let policy: Policy = table.clone().try_into().map_err(|source| {
+            Error::Usage(UsageError::BadPolicyTable {
+                path: self.path.clone(),
+                source,
+            })
+        })?;
+        policy.validate().map_err(|problem| {
+            Error::Usage(UsageError::InvalidPolicy {
+                path: self.path.clone(),
+                problem,
+            })
+        })?;
         Ok(policy)
     }
 
@@ -303,10 +310,9 @@ impl Config {
             return Ok(Pin::new(p));
         }
         let Some(file) = &self.hsm.pin_file else {
-            return Err(Error::Key(format!(
-                "no PIN: set {PIN_ENV} or add pin-file to {}",
-                self.path.display()
-            )));
+            return Err(Error::Key(KeyError::NoPin {
+                config: self.path.clone(),
+            }));
         };
         read_pin_file(file)
     }
@@ -314,26 +320,23 @@ impl Config {
 
 /// Reads a PIN file: only its owner may read it (SEC-6.1), and it must not be empty.
 fn read_pin_file(file: &Path) -> Result<Pin> {
-    let meta = std::fs::metadata(file).map_err(|e| {
-        Error::Key(format!(
-            "no PIN: cannot read the PIN file {} ({e}); check pin-file in the config and restore the file, or set {PIN_ENV}",
-            file.display()
-        ))
+    let meta = std::fs::metadata(file).map_err(|source| {
+        Error::Key(KeyError::PinFileUnreadable {
+            file: file.to_path_buf(),
+            source,
+        })
     })?;
     if meta.permissions().mode() & 0o077 != 0 {
-        return Err(Error::Key(format!(
-            "the PIN file {} is readable by others; run `chmod 600 {}` (SEC-6.1)",
-            file.display(),
-            file.display()
-        )));
+        return Err(Error::Key(KeyError::PinFileReadableByOthers {
+            file: file.to_path_buf(),
+        }));
     }
     let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
     let pin = text.trim_end_matches(['\n', '\r']).to_string();
     if pin.is_empty() {
-        return Err(Error::Key(format!(
-            "the PIN file {} is empty",
-            file.display()
-        )));
+        return Err(Error::Key(KeyError::PinFileEmpty {
+            file: file.to_path_buf(),
+        }));
     }
     Ok(Pin::new(pin))
 }

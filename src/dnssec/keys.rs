@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::dns::algorithm::Algorithm;
 use crate::dns::name::Name;
 use crate::dnssec::crypto;
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, Result, UsageError};
 
 /// What a key is for (DPS-6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,10 +193,10 @@ impl KeyEntry {
         data_encoding::HEXLOWER_PERMISSIVE
             .decode(self.id.as_bytes())
             .map_err(|_| {
-                Error::Key(format!(
-                    "key {}: bad id '{}' in the key state",
-                    self.tag, self.id
-                ))
+                Error::Key(KeyError::BadId {
+                    tag: self.tag,
+                    id: self.id.clone(),
+                })
             })
     }
 
@@ -204,7 +204,7 @@ impl KeyEntry {
     pub fn public_key_bytes(&self) -> Result<Vec<u8>> {
         data_encoding::BASE64
             .decode(self.public_key.as_bytes())
-            .map_err(|_| Error::Key(format!("key {}: bad public key in the key state", self.tag)))
+            .map_err(|_| Error::Key(KeyError::BadPublicKey { tag: self.tag }))
     }
 
     /// The DNSKEY RDATA of this key.
@@ -246,7 +246,7 @@ pub fn ds_for(owner: &Name, dnskey: &[u8], digest_type: u8) -> Result<Vec<u8>> {
     let mut wire = Vec::new();
     owner.write_canonical(&mut wire);
     crypto::ds_rdata(&wire, dnskey, digest_type)
-        .ok_or_else(|| Error::Usage(format!("unsupported DS digest type {digest_type}")))
+        .ok_or(Error::Usage(UsageError::UnsupportedDigest { digest_type }))
 }
 
 /// All keys zonesign manages, in the order they were generated.
@@ -388,14 +388,17 @@ impl KeyStore {
     /// Reads one key state file as it is.
     fn read(path: &Path) -> Result<KeyStore> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        toml::from_str(&text)
-            .map_err(|e| Error::Key(format!("{}: bad key state: {e}", path.display())))
+        toml::from_str(&text).map_err(|source| {
+            Error::Key(KeyError::BadStateFile {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
     }
 
     /// The TOML text of the key state.
     fn encode(&self) -> Result<String> {
-        toml::to_string_pretty(self)
-            .map_err(|e| Error::Key(format!("cannot encode key state: {e}")))
+        toml::to_string_pretty(self).map_err(|e| Error::Key(KeyError::EncodeState(e)))
     }
 
     /// Keys of a role that sign now.
@@ -417,12 +420,8 @@ impl KeyStore {
         match (live.as_slice(), all.as_slice()) {
             ([i], _) => Ok(*i),
             ([], [i]) => Ok(*i),
-            ([], []) => Err(Error::Key(format!(
-                "no key with tag {tag}; see `zonesign key list`"
-            ))),
-            _ => Err(Error::Key(format!(
-                "several keys have tag {tag}; the key state is ambiguous, see `zonesign key list`"
-            ))),
+            ([], []) => Err(Error::Key(KeyError::UnknownTag { tag })),
+            _ => Err(Error::Key(KeyError::AmbiguousTag { tag })),
         }
     }
 

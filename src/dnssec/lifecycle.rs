@@ -21,6 +21,229 @@ use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
 use crate::dnssec::policy::Policy;
 use crate::error::{Error, Result};
 
+/// Why the lifecycle refused an act on the key state; nothing was changed.
+///
+/// Each message says why and what to do instead ([`crate::error::KeyError::Refused`],
+/// exit code 3).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// A roll needs an active key of the role to roll from.
+    #[error("no active {role} to roll from; see `zonesign key list`")]
+    NoActiveKey {
+        /// The role to roll.
+        role: Role,
+    },
+    /// No generated key of the role, with the active key's algorithm, to roll to.
+    #[error(
+        "no pre-generated {} with the active key's algorithm: run `zonesign key generate --role {role}` (it needs the PIN; DPS-5.1), then try again",
+        .role.to_string().to_uppercase()
+    )]
+    NoSpareKey {
+        /// The role to roll.
+        role: Role,
+    },
+    /// A ZSK is already pre-published.
+    #[error(
+        "a ZSK roll is already in progress: ZSK {new} is published and signs from {} on; wait for it (sign runs advance it)",
+        timestamp(*.signs_from)
+    )]
+    ZskRollInProgress {
+        /// The pre-published ZSK's tag.
+        new: u16,
+        /// When it signs (seconds since the epoch).
+        signs_from: i64,
+    },
+    /// Two KSKs are already active (double signature).
+    #[error(
+        "a KSK roll is already in progress (new KSK {new}): finish it first — give the parent its DS (`zonesign key ds`), record it with `zonesign key ds-seen --tag {new}`, and the old KSK is removed DS TTL + propagation later. Two rolls at once would leave the parent's DS set and the DNSKEY RRset out of step"
+    )]
+    KskRollInProgress {
+        /// The new KSK's tag.
+        new: u16,
+    },
+    /// `ds-seen` for a key that is not the new KSK of a roll.
+    #[error(
+        "key {tag} is not the new KSK of a KSK roll in progress ({role} {}): ds-seen records that the parent publishes a new KSK's DS. Start a roll with `zonesign key rollover --role ksk`; `zonesign key list` shows the keys",
+        state_name(*.state)
+    )]
+    NotNewKsk {
+        /// The key's tag.
+        tag: u16,
+        /// The key's role.
+        role: Role,
+        /// The key's state.
+        state: KeyState,
+    },
+    /// `ds-seen` was already recorded for this KSK.
+    #[error("the parent's DS for key {tag} was already recorded at {at}")]
+    DsAlreadySeen {
+        /// The key's tag.
+        tag: u16,
+        /// When, as recorded.
+        at: String,
+    },
+    /// `ds-seen` before the new KSK's DNSKEY is in every cache.
+    #[error(
+        "KSK {tag}'s DNSKEY has not been published long enough (DNSKEY TTL + propagation, until {}): a resolver could meet the new DS while it still caches a DNSKEY RRset without the key. The parent should not publish it yet; run ds-seen once it does, after that time",
+        timestamp(*.until)
+    )]
+    DsTooEarly {
+        /// The key's tag.
+        tag: u16,
+        /// When `ds-seen` is allowed (seconds since the epoch).
+        until: i64,
+    },
+    /// `compromised` for a key that does not sign.
+    #[error(
+        "key {tag} is {}, not active: it signs nothing; to keep it from ever being used, `zonesign key retire --tag {tag}` a generated key",
+        state_name(*.state)
+    )]
+    NotActive {
+        /// The key's tag.
+        tag: u16,
+        /// The key's state.
+        state: KeyState,
+    },
+    /// `compromised` for the new KSK of a roll in progress.
+    #[error(
+        "KSK {tag} is the new KSK of the roll in progress; the parent may already publish its DS. Finish the roll first or contact the parent: retiring it now could leave the zone without a chain from the DS anchor"
+    )]
+    NewKskOfRoll {
+        /// The key's tag.
+        tag: u16,
+    },
+    /// `retire` for a key that is not generated.
+    #[error("refused, nothing changed: {0}")]
+    Retire(RetireRefusal),
+    /// `destroy` when several removed keys share the tag.
+    #[error(
+        "several removed keys have tag {tag}; the key state is ambiguous and nothing was destroyed. See `zonesign key list` (PKCS#11 ids) and `zonesign check`"
+    )]
+    AmbiguousRemoved {
+        /// The tag asked for.
+        tag: u16,
+    },
+    /// `destroy` for a key already destroyed.
+    #[error(
+        "key {tag} ({label}) was already destroyed at {}: its objects are no longer in the token; nothing to do",
+        .at.as_deref().unwrap_or("an unrecorded time")
+    )]
+    AlreadyDestroyed {
+        /// The key's tag.
+        tag: u16,
+        /// The key's label.
+        label: String,
+        /// When, as recorded.
+        at: Option<String>,
+    },
+    /// `destroy` for a key that is not removed.
+    #[error("refused, nothing destroyed or changed: {0} (DPS-5.3)")]
+    Destroy(DestroyRefusal),
+}
+
+/// Why `zonesign key retire` refuses a key that is not generated ([`Refusal::Retire`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RetireRefusal {
+    /// The only active KSK.
+    #[error(
+        "KSK {tag} is the only active KSK: without it the DNSKEY RRset has no signature from a key whose DS the parent publishes, and the whole zone is bogus. Roll it instead: `zonesign key rollover --role ksk`, give the parent the new DS, `zonesign key ds-seen --tag NEW`; the old KSK is then removed automatically"
+    )]
+    OnlyActiveKsk {
+        /// The key's tag.
+        tag: u16,
+    },
+    /// An active KSK of a roll in progress.
+    #[error(
+        "KSK {tag} is part of a KSK roll in progress: the roll retires the old KSK by itself DS TTL + propagation after `zonesign key ds-seen`"
+    )]
+    KskInRoll {
+        /// The key's tag.
+        tag: u16,
+    },
+    /// An active ZSK.
+    #[error(
+        "ZSK {tag} signs the zone: retire it with a roll (`zonesign key rollover --role zsk`) or, if it may be compromised, `zonesign key compromised --tag {tag}`"
+    )]
+    ActiveZsk {
+        /// The key's tag.
+        tag: u16,
+    },
+    /// A published (or ready) key.
+    #[error("key {tag} is published and about to sign: let the roll finish, then roll again")]
+    Published {
+        /// The key's tag.
+        tag: u16,
+    },
+    /// A key already retired, removed or destroyed.
+    #[error("key {tag} is already {}; keys are never reused (DPS-5.3)", state_name(*.state))]
+    Gone {
+        /// The key's tag.
+        tag: u16,
+        /// The key's state.
+        state: KeyState,
+    },
+}
+
+/// Why `zonesign key destroy` refuses a key that is not removed ([`Refusal::Destroy`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DestroyRefusal {
+    /// A generated key: retire it first.
+    #[error(
+        "key {tag} is generated, not removed: take it out of use first with `zonesign key retire --tag {tag}` (it becomes removed at once, never published), then destroy it"
+    )]
+    Generated {
+        /// The key's tag.
+        tag: u16,
+    },
+    /// An active key: roll it first.
+    #[error(
+        "{} {tag} is active; {}. Roll it first (`zonesign key rollover --role {role}`, or `zonesign key compromised --tag {tag}` if it may be compromised); once `zonesign key list` shows it removed, destroy it",
+        .role.to_string().to_uppercase(),
+        active_risk(*.role)
+    )]
+    Active {
+        /// The key's tag.
+        tag: u16,
+        /// The key's role.
+        role: Role,
+    },
+    /// A published (or ready) key: it is needed.
+    #[error(
+        "key {tag} is published and about to sign; it is needed. Keys leave the zone only through a roll; once `zonesign key list` shows it removed, destroy it"
+    )]
+    Published {
+        /// The key's tag.
+        tag: u16,
+    },
+    /// A retired key whose DNSKEY is still in the zone.
+    #[error(
+        "key {tag} is retired but not yet removed: its DNSKEY stays in the zone until no signature it made can still be in a cache{}. Sign runs remove it; destroy it after that",
+        planned_removal(.removal.as_deref())
+    )]
+    Retired {
+        /// When sign runs remove it, if planned (as [`timestamp`] writes it).
+        removal: Option<String>,
+        /// The key's tag.
+        tag: u16,
+    },
+}
+
+/// What destroying an active key of `role` would risk ([`DestroyRefusal::Active`]).
+fn active_risk(role: Role) -> &'static str {
+    match role {
+        Role::Ksk => {
+            "it signs the DNSKEY RRset and the parent's DS may point to it: destroying it could leave the zone without a chain from the DS anchor"
+        }
+        Role::Zsk => "it signs the zone: the next sign run would fail without it",
+    }
+}
+
+/// The planned removal of a retired key, as [`DestroyRefusal::Retired`] mentions it.
+fn planned_removal(at: Option<&str>) -> String {
+    at.map(|at| format!(" (planned: {at}, at the first sign run from then on)"))
+        .unwrap_or_default()
+}
+
 /// One thing that happened to one key, for the audit log and the run's stderr.
 #[derive(Debug, Clone, Serialize)]
 pub struct Change {
@@ -242,10 +465,7 @@ fn spare(store: &KeyStore, role: Role, like: Option<usize>) -> Option<usize> {
 }
 
 fn no_spare(role: Role) -> Error {
-    Error::Key(format!(
-        "no pre-generated {} with the active key's algorithm: run `zonesign key generate --role {role}` (it needs the PIN; DPS-5.1), then try again",
-        role.to_string().to_uppercase()
-    ))
+    Refusal::NoSpareKey { role }.into()
 }
 
 /// Starts a roll of `role` now (`zonesign key rollover`, and the scheduled ZSK roll).
@@ -262,29 +482,24 @@ pub fn start_roll(
 ) -> Result<Vec<Change>> {
     let active = indices(store, role, KeyState::Active);
     let Some(&current) = active.last() else {
-        return Err(Error::Key(format!(
-            "no active {role} to roll from; see `zonesign key list`"
-        )));
+        return Err(Refusal::NoActiveKey { role }.into());
     };
     match role {
         Role::Zsk => {
             if let Some(&p) = indices(store, Role::Zsk, KeyState::Published).first() {
                 let at = t(&store.keys[p].published).unwrap_or(now) + policy.zsk_prepublish();
-                return Err(Error::Key(format!(
-                    "a ZSK roll is already in progress: ZSK {} is published and signs from {} on; wait for it (sign runs advance it)",
-                    store.keys[p].tag,
-                    timestamp(at)
-                )));
+                return Err(Refusal::ZskRollInProgress {
+                    new: store.keys[p].tag,
+                    signs_from: at,
+                }
+                .into());
             }
         }
         Role::Ksk => {
             if active.len() > 1 {
                 let ksks = active_ksks(store);
                 let new = &store.keys[*ksks.last().unwrap_or(&current)];
-                return Err(Error::Key(format!(
-                    "a KSK roll is already in progress (new KSK {}): finish it first — give the parent its DS (`zonesign key ds`), record it with `zonesign key ds-seen --tag {}`, and the old KSK is removed DS TTL + propagation later. Two rolls at once would leave the parent's DS set and the DNSKEY RRset out of step",
-                    new.tag, new.tag
-                )));
+                return Err(Refusal::KskRollInProgress { new: new.tag }.into());
             }
         }
     }
@@ -325,24 +540,23 @@ pub fn ds_seen(store: &mut KeyStore, policy: &Policy, tag: u16, now: i64) -> Res
     let k = &store.keys[i];
     let is_new = k.role == Role::Ksk && ksks.len() > 1 && ksks.last() == Some(&i);
     if !is_new {
-        return Err(Error::Key(format!(
-            "key {tag} is not the new KSK of a KSK roll in progress ({} {}): ds-seen records that the parent publishes a new KSK's DS. Start a roll with `zonesign key rollover --role ksk`; `zonesign key list` shows the keys",
-            k.role,
-            state_name(k.state)
-        )));
+        return Err(Refusal::NotNewKsk {
+            tag,
+            role: k.role,
+            state: k.state,
+        }
+        .into());
     }
     if k.ds_seen.is_some() {
-        return Err(Error::Key(format!(
-            "the parent's DS for key {tag} was already recorded at {}",
-            k.ds_seen.as_deref().unwrap_or("")
-        )));
+        return Err(Refusal::DsAlreadySeen {
+            tag,
+            at: k.ds_seen.clone().unwrap_or_default(),
+        }
+        .into());
     }
     let ready = t(&k.published).unwrap_or(now) + policy.ksk_ds_ready();
     if now < ready {
-        return Err(Error::Key(format!(
-            "KSK {tag}'s DNSKEY has not been published long enough (DNSKEY TTL + propagation, until {}): a resolver could meet the new DS while it still caches a DNSKEY RRset without the key. The parent should not publish it yet; run ds-seen once it does, after that time",
-            timestamp(ready)
-        )));
+        return Err(Refusal::DsTooEarly { tag, until: ready }.into());
     }
     let k = &mut store.keys[i];
     k.ds_seen = Some(timestamp(now));
@@ -377,10 +591,11 @@ pub fn compromised(
     let i = store.by_tag(tag)?;
     let k = &store.keys[i];
     if k.state != KeyState::Active {
-        return Err(Error::Key(format!(
-            "key {tag} is {}, not active: it signs nothing; to keep it from ever being used, `zonesign key retire --tag {tag}` a generated key",
-            state_name(k.state)
-        )));
+        return Err(Refusal::NotActive {
+            tag,
+            state: k.state,
+        }
+        .into());
     }
     let mut changes = Vec::new();
     match k.role {
@@ -431,9 +646,7 @@ pub fn compromised(
         Role::Ksk => {
             let ksks = active_ksks(store);
             if ksks.len() > 1 && ksks.last() == Some(&i) {
-                return Err(Error::Key(format!(
-                    "KSK {tag} is the new KSK of the roll in progress; the parent may already publish its DS. Finish the roll first or contact the parent: retiring it now could leave the zone without a chain from the DS anchor"
-                )));
+                return Err(Refusal::NewKskOfRoll { tag }.into());
             }
             if ksks.len() == 1 {
                 changes.extend(start_roll(store, policy, Role::Ksk, now)?);
@@ -455,25 +668,18 @@ pub fn retire(store: &mut KeyStore, tag: u16, now: i64) -> Result<Vec<Change>> {
     let k = &store.keys[i];
     let why = match (k.role, k.state) {
         (_, KeyState::Generated) => None,
-        (Role::Ksk, KeyState::Active) if active_ksks(store).len() == 1 => Some(format!(
-            "KSK {tag} is the only active KSK: without it the DNSKEY RRset has no signature from a key whose DS the parent publishes, and the whole zone is bogus. Roll it instead: `zonesign key rollover --role ksk`, give the parent the new DS, `zonesign key ds-seen --tag NEW`; the old KSK is then removed automatically"
-        )),
-        (Role::Ksk, KeyState::Active) => Some(format!(
-            "KSK {tag} is part of a KSK roll in progress: the roll retires the old KSK by itself DS TTL + propagation after `zonesign key ds-seen`"
-        )),
-        (Role::Zsk, KeyState::Active) => Some(format!(
-            "ZSK {tag} signs the zone: retire it with a roll (`zonesign key rollover --role zsk`) or, if it may be compromised, `zonesign key compromised --tag {tag}`"
-        )),
-        (_, KeyState::Published | KeyState::Ready) => Some(format!(
-            "key {tag} is published and about to sign: let the roll finish, then roll again"
-        )),
-        (_, KeyState::Retired | KeyState::Removed | KeyState::Destroyed) => Some(format!(
-            "key {tag} is already {}; keys are never reused (DPS-5.3)",
-            state_name(k.state)
-        )),
+        (Role::Ksk, KeyState::Active) if active_ksks(store).len() == 1 => {
+            Some(RetireRefusal::OnlyActiveKsk { tag })
+        }
+        (Role::Ksk, KeyState::Active) => Some(RetireRefusal::KskInRoll { tag }),
+        (Role::Zsk, KeyState::Active) => Some(RetireRefusal::ActiveZsk { tag }),
+        (_, KeyState::Published | KeyState::Ready) => Some(RetireRefusal::Published { tag }),
+        (_, state @ (KeyState::Retired | KeyState::Removed | KeyState::Destroyed)) => {
+            Some(RetireRefusal::Gone { tag, state })
+        }
     };
     if let Some(why) = why {
-        return Err(Error::Key(format!("refused, nothing changed: {why}")));
+        return Err(Refusal::Retire(why).into());
     }
     let k = &mut store.keys[i];
     k.state = KeyState::Removed;
@@ -541,54 +747,33 @@ pub fn destroy_check(store: &KeyStore, policy: &Policy, tag: u16) -> Result<usiz
         [i] => return Ok(*i),
         [] => store.by_tag(tag)?,
         _ => {
-            return Err(Error::Key(format!(
-                "several removed keys have tag {tag}; the key state is ambiguous and nothing was destroyed. See `zonesign key list` (PKCS#11 ids) and `zonesign check`"
-            )));
+            return Err(Refusal::AmbiguousRemoved { tag }.into());
         }
     };
     let k = &store.keys[i];
     let role = k.role;
     let why = match k.state {
         KeyState::Destroyed => {
-            return Err(Error::Key(format!(
-                "key {tag} ({}) was already destroyed at {}: its objects are no longer in the token; nothing to do",
-                k.label,
-                k.destroyed.as_deref().unwrap_or("an unrecorded time")
-            )));
+            return Err(Refusal::AlreadyDestroyed {
+                tag,
+                label: k.label.clone(),
+                at: k.destroyed.clone(),
+            }
+            .into());
         }
         KeyState::Removed => return Ok(i),
-        KeyState::Generated => format!(
-            "key {tag} is generated, not removed: take it out of use first with `zonesign key retire --tag {tag}` (it becomes removed at once, never published), then destroy it"
-        ),
-        KeyState::Active => {
-            let risk = match role {
-                Role::Ksk => {
-                    "it signs the DNSKEY RRset and the parent's DS may point to it: destroying it could leave the zone without a chain from the DS anchor"
-                }
-                Role::Zsk => "it signs the zone: the next sign run would fail without it",
-            };
-            format!(
-                "{} {tag} is active; {risk}. Roll it first (`zonesign key rollover --role {role}`, or `zonesign key compromised --tag {tag}` if it may be compromised); once `zonesign key list` shows it removed, destroy it",
-                role.to_string().to_uppercase()
-            )
-        }
-        KeyState::Published | KeyState::Ready => format!(
-            "key {tag} is published and about to sign; it is needed. Keys leave the zone only through a roll; once `zonesign key list` shows it removed, destroy it"
-        ),
+        KeyState::Generated => DestroyRefusal::Generated { tag },
+        KeyState::Active => DestroyRefusal::Active { tag, role },
+        KeyState::Published | KeyState::Ready => DestroyRefusal::Published { tag },
         KeyState::Retired => {
-            let plan = timeline(store, policy, i, i64::MIN)
+            let removal = timeline(store, policy, i, i64::MIN)
                 .into_iter()
                 .find(|(e, _, planned)| *e == "removed" && *planned)
-                .map(|(_, at, _)| format!(" (planned: {at}, at the first sign run from then on)"))
-                .unwrap_or_default();
-            format!(
-                "key {tag} is retired but not yet removed: its DNSKEY stays in the zone until no signature it made can still be in a cache{plan}. Sign runs remove it; destroy it after that"
-            )
+                .map(|(_, at, _)| at);
+            DestroyRefusal::Retired { tag, removal }
         }
     };
-    Err(Error::Key(format!(
-        "refused, nothing destroyed or changed: {why} (DPS-5.3)"
-    )))
+    Err(Refusal::Destroy(why).into())
 }
 
 /// Records that key `i`'s objects were destroyed in the token at `now`

@@ -10,7 +10,7 @@ use rand::RngExt;
 use serde::{Deserialize, Deserializer};
 
 use crate::dns::algorithm::Algorithm;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, UsageError};
 
 /// RRSIG times and serial arithmetic live in [`crate::dns::time`]; they are re-exported
 /// here for the modules that take them together with the policy.
@@ -114,33 +114,55 @@ impl Default for Policy {
     }
 }
 
+/// A rule of the practice statement that a policy breaks ([`Policy::validate`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyProblem {
+    /// `validity-min` > `validity-max`.
+    #[error("validity-min is larger than validity-max")]
+    ValidityMinAboveMax,
+    /// `validity-max` <= `inception-offset`.
+    #[error("validity-max must be longer than inception-offset")]
+    ValidityNotBeyondInception,
+    /// `zsk-lifetime` <= `dnskey-ttl` + `propagation`.
+    #[error("zsk-lifetime must be longer than dnskey-ttl + propagation")]
+    ZskLifetimeTooShort,
+    /// `refresh` >= `validity-min`.
+    #[error("refresh must be shorter than validity-min, or every run re-signs all")]
+    RefreshTooLong,
+}
+
 impl Policy {
     /// Reads a TOML policy file; fields it does not name keep the `.se` default.
     pub fn load(path: &Path) -> Result<Policy> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let policy: Policy = toml::from_str(&text)
-            .map_err(|e| Error::Usage(format!("{}: bad policy: {e}", path.display())))?;
-        policy
-            .validate()
-            .map_err(|m| Error::Usage(format!("{}: {m}", path.display())))?;
+        let policy: Policy = toml::from_str(&text).map_err(|source| {
+            Error::Usage(UsageError::BadPolicyFile {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?;
+        policy.validate().map_err(|problem| {
+            Error::Usage(UsageError::InvalidPolicy {
+                path: path.to_path_buf(),
+                problem,
+            })
+        })?;
         Ok(policy)
     }
 
     /// Rejects policies that would produce signatures the practice statement forbids.
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), PolicyProblem> {
         if self.validity_min > self.validity_max {
-            return Err("validity-min is larger than validity-max".into());
+            return Err(PolicyProblem::ValidityMinAboveMax);
         }
         if self.validity_max <= self.inception_offset {
-            return Err("validity-max must be longer than inception-offset".into());
+            return Err(PolicyProblem::ValidityNotBeyondInception);
         }
         if i64::from(self.zsk_lifetime) <= self.zsk_prepublish() {
-            return Err("zsk-lifetime must be longer than dnskey-ttl + propagation".into());
+            return Err(PolicyProblem::ZskLifetimeTooShort);
         }
         if self.refresh >= self.validity_min {
-            return Err(
-                "refresh must be shorter than validity-min, or every run re-signs all".into(),
-            );
+            return Err(PolicyProblem::RefreshTooLong);
         }
         Ok(())
     }

@@ -15,7 +15,7 @@ use crate::audit::{AuditLog, Event, Outcome};
 use crate::config::Config;
 use crate::dns::algorithm::Algorithm;
 use crate::dnssec::keys::{KeyStore, Role};
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, Result};
 use crate::hsm::SigningBackend;
 use crate::ops::setup::{login_signing, signing_backend};
 
@@ -110,10 +110,9 @@ pub fn mechanism_name(alg: Algorithm) -> &'static str {
 pub fn run(cfg: &Config, opts: &BenchOptions) -> Result<BenchReport> {
     let store = KeyStore::load(&cfg.files.keys)?;
     let zsk = store.active(Role::Zsk).next().cloned().ok_or_else(|| {
-        Error::Key(format!(
-            "{}: no active ZSK to measure; see `zonesign key list`",
-            cfg.files.keys.display()
-        ))
+        Error::Key(KeyError::NoZskToMeasure {
+            keys: cfg.files.keys.clone(),
+        })
     })?;
     let sessions = if opts.sessions == 0 {
         cfg.sessions()
@@ -198,7 +197,7 @@ pub fn measure(
             .into_iter()
             .map(|h| {
                 h.join()
-                    .unwrap_or_else(|_| Err(Error::Key("a signing thread panicked".into())))
+                    .unwrap_or(Err(Error::Key(KeyError::SigningThreadPanicked)))
             })
             .collect();
         (started, results)

@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::dns::algorithm::Algorithm;
 use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
 use crate::dnssec::lifecycle::{self, Change};
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, Result, UsageError};
 use crate::hsm::Module;
 use crate::ops::setup::{LoggedIn, generate as generate_one, login};
 use crate::store::output::OutputLock;
@@ -69,7 +69,10 @@ pub fn generate(
         Role::Zsk => policy.zsk_bits,
     });
     if opts.count == 0 {
-        return Err(Error::Usage("--count must be at least 1".into()));
+        return Err(Error::Usage(UsageError::BadOptionValue {
+            option: "--count",
+            requirement: "at least 1",
+        }));
     }
     let audit = AuditLog::new(&cfg.files.audit_log, "key generate");
     let module = Module::load(&cfg.hsm.module)?;
@@ -82,10 +85,10 @@ pub fn generate(
             algorithm: alg.name().to_string(),
             result: Outcome::failed("mechanism missing in the token"),
         });
-        return Err(Error::Key(format!(
-            "the token '{}' cannot generate or sign with {alg} (its PKCS#11 mechanisms are missing); nothing was generated and the key state is unchanged. Choose an algorithm it supports (--algorithm), or use a token that has it",
-            cfg.hsm.token
-        )));
+        return Err(Error::Key(KeyError::MechanismMissing {
+            token: cfg.hsm.token.clone(),
+            algorithm: alg,
+        }));
     }
     let mut keys = Vec::new();
     for _ in 0..opts.count {

@@ -29,7 +29,7 @@ use crate::dnssec::sign::{SignKey, SignParams, SignStats, sign_zone};
 use crate::dnssec::verify::{
     Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
 };
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, Result, UsageError};
 use crate::store::output::{
     OutputLock, TextCopy, remove_stale_temps, write_hashes, write_snapshot,
 };
@@ -446,10 +446,9 @@ fn signing_keys(cfg: &Config, store: &KeyStore) -> Result<(Vec<KeyEntry>, Vec<Ke
     let ksks: Vec<KeyEntry> = store.active(Role::Ksk).cloned().collect();
     let zsks: Vec<KeyEntry> = store.active(Role::Zsk).cloned().collect();
     if ksks.is_empty() || zsks.is_empty() {
-        return Err(Error::Key(format!(
-            "{}: signing needs an active KSK and an active ZSK (DPS-6.1); see `zonesign key list`",
-            cfg.files.keys.display()
-        )));
+        return Err(Error::Key(KeyError::NoSigningKeys {
+            keys: cfg.files.keys.clone(),
+        }));
     }
     Ok((ksks, zsks))
 }
@@ -458,7 +457,7 @@ fn active_keys(keys: &[KeyEntry]) -> Result<Vec<ActiveKey>> {
     keys.iter()
         .map(|k| {
             let key = VerifyingKey::from_dnskey_rdata(&k.dnskey_rdata()?)
-                .map_err(|e| Error::Key(format!("key {} in the key state: {e}", k.tag)))?;
+                .map_err(|source| Error::Key(KeyError::UnusableKey { tag: k.tag, source }))?;
             Ok(ActiveKey {
                 tag: k.tag,
                 algorithm: k.algorithm,
@@ -632,7 +631,9 @@ fn sign_with_tokens(
                 verifier: (!req.full_verify)
                     .then(|| VerifyingKey::from_dnskey_rdata(&rdata))
                     .transpose()
-                    .map_err(|e| Error::Key(format!("key {}: {e}", k.tag)))?,
+                    .map_err(|source| {
+                        Error::Key(KeyError::UnusableSigningKey { tag: k.tag, source })
+                    })?,
             })
         })
         .collect::<Result<_>>()?;
@@ -665,17 +666,21 @@ fn check_token_keys(
 ) -> Result<()> {
     for (k, (id, alg)) in keys.iter().zip(handles) {
         let found = token.public_key(id, *alg).map_err(|e| match e {
-            crate::hsm::HsmError::KeyNotFound { .. } if cluster => Error::Key(format!(
-                "token {label} lacks key {} ({}): every token of `token` and `extra-tokens` must hold the same keys; refusing to sign",
-                k.tag, k.label
-            )),
+            crate::hsm::HsmError::KeyNotFound { .. } if cluster => {
+                Error::Key(KeyError::MissingInToken {
+                    token: label.to_string(),
+                    tag: k.tag,
+                    label: k.label.clone(),
+                })
+            }
             e => e.into(),
         })?;
         if found != k.public_key_bytes()? {
-            return Err(Error::Key(format!(
-                "key {} ({}) in token {label} differs from the key state; refusing to sign",
-                k.tag, k.label
-            )));
+            return Err(Error::Key(KeyError::PublicKeyMismatch {
+                token: label.to_string(),
+                tag: k.tag,
+                label: k.label.clone(),
+            }));
         }
     }
     Ok(())
@@ -696,10 +701,10 @@ pub fn read_anchors(path: &Path, origin: &Name) -> Result<Vec<Anchor>> {
         })
         .collect();
     if anchors.is_empty() {
-        return Err(Error::Usage(format!(
-            "{}: no DS or DNSKEY record for {origin}",
-            path.display()
-        )));
+        return Err(Error::Usage(UsageError::NoAnchor {
+            path: path.to_path_buf(),
+            origin: origin.clone(),
+        }));
     }
     Ok(anchors)
 }

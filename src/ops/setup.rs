@@ -16,7 +16,7 @@ use crate::dns::algorithm::Algorithm;
 use crate::dnssec::crypto;
 use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, dnskey_rdata};
 use crate::dnssec::policy::Policy;
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyError, Result, UsageError};
 use crate::hsm::recovery::RECOVERY_DIR;
 use crate::hsm::{HsmError, Module, Pin, Token};
 
@@ -61,18 +61,11 @@ pub struct InitSummary {
 pub fn init(opts: &InitOptions) -> Result<InitSummary> {
     let config = opts.dir.join(CONFIG_NAME);
     if config.exists() {
-        return Err(Error::Usage(format!(
-            "{} already exists: refusing to overwrite an existing setup",
-            config.display()
-        )));
+        return Err(Error::Usage(UsageError::ConfigExists { path: config }));
     }
     let module = match &opts.module {
         Some(m) => m.clone(),
-        None => default_module().ok_or_else(|| {
-            Error::Key(
-                "no SoftHSM2 module found (install the softhsm2 package, or give --module)".into(),
-            )
-        })?,
+        None => default_module().ok_or(Error::Key(KeyError::NoSoftHsmModule))?,
     };
     let created = !opts.dir.exists();
     let result = build(opts, &module, &config);
@@ -176,8 +169,8 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         &audit,
         crate::dnssec::lifecycle::audit_events(&changes),
     )?;
-    let text = toml::to_string_pretty(&cfg)
-        .map_err(|e| Error::Usage(format!("cannot write config: {e}")))?;
+    let text =
+        toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(UsageError::EncodeConfig(e)))?;
     crate::store::output::write_atomic(config_path, text.as_bytes())?;
     let recovery = save_recovery_copy(&tokens, &dir.join(RECOVERY_DIR), &audit)?;
     Ok(InitSummary {
@@ -666,7 +659,7 @@ mod tests {
         let early = || -> Result<()> {
             let token = login(m, label, &pin(USER_PIN), &audit)?;
             token.private_key_ids()?;
-            Err(Error::Key("leaving early".into()))
+            Err(Error::Verification("leaving early".into()))
         };
         assert!(early().is_err());
 
