@@ -8,6 +8,11 @@
 //! complete, closed and has the right bitmaps, that no signature is expired, not yet
 //! valid or longer-lived than allowed, and that TTLs follow the rules. It reads any
 //! signer's output, so it assumes nothing about who made the zone.
+//!
+//! It shares no zone model with the signer (issue 21): what each name is (apex,
+//! authoritative, delegation, glue, occluded below a cut or a DNAME, a name without
+//! data) is read from the records by [`names`], its own code, so a signer that
+//! misclassifies a name is caught here rather than trusted.
 
 use std::collections::BTreeMap;
 
@@ -20,8 +25,13 @@ use crate::dns::record::rtype;
 use crate::dnssec::crypto::{self, VerifyingKey};
 use crate::dnssec::policy::expand_rrsig_time;
 use crate::dnssec::rrsig::{self, Rrsig};
-use crate::zone::nsec::bitmap_types;
-use crate::zone::{NameKind, RRset, Sig, Zone, in_nsec_chain, is_signed};
+use crate::zone::{RRset, Sig, Zone};
+
+mod names;
+#[cfg(test)]
+mod tests;
+
+use names::{GateName, Kind};
 
 /// How many problems a report lists in full; the rest are only counted.
 pub const LISTED_PROBLEMS: usize = 20;
@@ -288,7 +298,7 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
         stages: Vec::new(),
     };
     let keys = zone_keys(zone, anchors, &mut report);
-    let groups = zone.names();
+    let groups = names::read(zone);
     report.stats.names = groups.len();
     check_structure(zone, &mut report);
     let nsec_ttls = allowed_nsec_ttls(zone);
@@ -581,21 +591,27 @@ fn report_sigs(set: &RRset, checks: &[SigCheck], report: &mut Report) {
 fn check_coverage(
     zone: &Zone,
     set: &RRset,
-    kind: NameKind,
+    kind: Kind,
     checks: &[SigCheck],
     keys: &[ZoneKey],
     opts: &VerifyOptions,
     report: &mut Report,
 ) {
     let valid: Vec<u16> = checks.iter().filter_map(|c| c.valid_by).collect();
-    if !is_signed(kind, set.rtype) {
+    if !kind.must_sign(set.rtype) {
         if !set.sigs.is_empty() {
             report.add(
                 "signed-non-authoritative",
                 &set.owner,
                 set.rtype,
-                "RRSIG on data the zone is not authoritative for (delegation NS, glue or occluded)"
-                    .into(),
+                format!(
+                    "RRSIG on data the zone is not authoritative for: {} {}",
+                    type_name(set.rtype),
+                    match kind {
+                        Kind::Delegation => "at a delegation",
+                        other => other.what(),
+                    }
+                ),
             );
         }
         return;
@@ -680,13 +696,45 @@ fn check_ttls(zone: &Zone, set: &RRset, opts: &VerifyOptions, report: &mut Repor
 }
 
 fn check_structure(zone: &Zone, report: &mut Report) {
-    if zone.soa().is_none() {
+    if let Some(set) = names::out_of_order(zone) {
+        report.add(
+            "structure",
+            &set.owner,
+            set.rtype,
+            "RRsets are not in canonical order (RFC 4034 §6.1) from here on".into(),
+        );
+    }
+    let serial = zone
+        .soa()
+        .and_then(|s| s.rdatas.first())
+        .and_then(soa_serial);
+    if serial.is_none() {
         report.add(
             "structure",
             &zone.origin,
             rtype::SOA,
             "no SOA at the apex".into(),
         );
+    }
+    // RFC 8976 §4: a ZONEMD whose serial is not the SOA's describes another version of
+    // the zone; its digest cannot be right (a stale input ZONEMD carried into the output).
+    if let (Some(zonemd), Some(serial)) = (zone.get(&zone.origin, rtype::ZONEMD), serial) {
+        for rdata in &zonemd.rdatas {
+            let have = rdata
+                .get(..4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+            if have != Some(serial) {
+                report.add(
+                    "zonemd",
+                    &zone.origin,
+                    rtype::ZONEMD,
+                    format!(
+                        "ZONEMD serial {} is not the SOA serial {serial}: the digest is stale (RFC 8976 §4)",
+                        have.map_or_else(|| "(malformed)".to_string(), |s| s.to_string())
+                    ),
+                );
+            }
+        }
     }
     if zone.get(&zone.origin, rtype::NSEC3PARAM).is_some() {
         report.add("structure", &zone.origin, rtype::NSEC3PARAM, "NSEC3 zones are not supported by this verifier yet (the .se profile uses NSEC, DPS-6.2)".into());
@@ -697,7 +745,7 @@ fn check_structure(zone: &Zone, report: &mut Report) {
 /// the next chained name, with the bitmap the data implies, and an allowed TTL.
 fn check_nsec(
     zone: &Zone,
-    groups: &[crate::zone::NameGroup],
+    groups: &[GateName],
     g: usize,
     allowed_ttls: Option<[u32; 2]>,
     report: &mut Report,
@@ -706,13 +754,16 @@ fn check_nsec(
     let sets = &zone.rrsets[group.range.clone()];
     let owner = &sets[0].owner;
     let nsec = sets.iter().find(|s| s.rtype == rtype::NSEC);
-    if !in_nsec_chain(group.kind) {
+    if !group.kind.chained() {
         if nsec.is_some() {
             report.add(
                 "nsec-extra",
                 owner,
                 rtype::NSEC,
-                "NSEC at glue or occluded data".into(),
+                format!(
+                    "NSEC at {}, which has no place in the chain",
+                    group.kind.what()
+                ),
             );
         }
         return;
@@ -737,7 +788,7 @@ fn check_nsec(
     }
     let expected_next = groups[g + 1..]
         .iter()
-        .find(|n| in_nsec_chain(n.kind))
+        .find(|n| n.kind.chained())
         .map_or(&zone.origin, |n| &zone.rrsets[n.range.start].owner);
     let rdata = &nsec.rdatas[0];
     let Some((next, bits)) = read_wire_name(rdata)
@@ -755,7 +806,7 @@ fn check_nsec(
             format!("next name is {next}, expected {expected_next}"),
         );
     }
-    let want = bitmap_types(group.kind, sets.iter().map(|s| s.rtype));
+    let want = names::nsec_types(group.kind, sets);
     match decode_type_bitmap(bits) {
         Ok(have) if have == want => {}
         Ok(have) => {
@@ -797,6 +848,14 @@ fn allowed_nsec_ttls(zone: &Zone) -> Option<[u32; 2]> {
     let soa = zone.soa()?;
     let minimum = soa.rdatas.first().and_then(soa_minimum)?;
     Some([minimum, minimum.min(soa.ttl)])
+}
+
+/// The SERIAL field of SOA RDATA: the four octets after the two names.
+fn soa_serial(rdata: &[u8]) -> Option<u32> {
+    let (_, m) = read_wire_name(rdata).ok()?;
+    let (_, r) = read_wire_name(rdata.get(m..)?).ok()?;
+    let b = rdata.get(m + r..m + r + 4)?;
+    Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
 }
 
 /// The MINIMUM field: the last four bytes of SOA RDATA.

@@ -38,15 +38,6 @@ use crate::zone::checks::{self, Findings};
 use crate::zone::nsec;
 use crate::zone::{RRset, Zone};
 
-/// DNSSEC records that signing drops from its input and makes anew (issue #3).
-pub const REGENERATED: [u16; 5] = [
-    rtype::RRSIG,
-    rtype::NSEC,
-    rtype::NSEC3,
-    rtype::NSEC3PARAM,
-    rtype::DNSKEY,
-];
-
 /// What `zonesign sign` was asked to do.
 #[derive(Debug, Clone)]
 pub struct SignRequest {
@@ -517,16 +508,7 @@ pub fn read_and_check(file: &Path, origin: &Name, policy: &Policy) -> Result<(Zo
     let mut findings = Findings::new(&parsed.files);
     findings.warnings.extend(parsed.warnings.iter().cloned());
     checks::check_records(origin, &parsed.records, &mut findings);
-    let before = parsed.records.len();
-    let records: Vec<_> = parsed
-        .records
-        .into_iter()
-        .filter(|r| !REGENERATED.contains(&r.rtype))
-        .collect();
-    let dropped = before - records.len();
-    if dropped > 0 {
-        findings.warnings.push(format!("{}: dropped {dropped} DNSSEC record(s) (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY); they are made anew", file.display()));
-    }
+    let records = checks::drop_regenerated(file, parsed.records, &mut findings);
     let (zone, mismatches) = Zone::from_records(origin.clone(), records);
     checks::warn_ttl_mismatches(&mismatches, &mut findings);
     checks::check_zone(&zone, policy, &mut findings);

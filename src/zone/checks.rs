@@ -3,15 +3,17 @@
 //! A TLD zone comes from a registry database dump; a bad dump must never be signed and
 //! published. These are the rules of issue #3 and RFC 1034/2181/4035: one SOA at the apex,
 //! NS at the apex, no CNAME beside other data, nothing outside the origin, DS only at
-//! delegations and at most `max_ds_per_delegation` of them (DPS-3.3), one TTL per RRset.
+//! delegations and at most `max_ds_per_delegation` of them (DPS-3.3), one TTL per RRset;
+//! CNAME and DNAME are singletons (RFC 2181 §10.1, RFC 6672 §2.4), and a DNAME never
+//! shares its owner with a CNAME.
 //! Every message names the file and line of the offending record.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::dns::rdata::type_name;
 use crate::dns::record::{CLASS_IN, Record, SourceLoc, rtype};
 use crate::dnssec::policy::Policy;
-use crate::zone::{NameKind, Zone};
+use crate::zone::{NameKind, REGENERATED, Zone};
 
 /// At most this many errors are listed; the rest are counted, so one systematic
 /// problem in a 2-million-line file does not flood the terminal.
@@ -84,11 +86,18 @@ pub fn check_records(origin: &crate::dns::name::Name, records: &[Record], f: &mu
 /// Checks the grouped zone: apex, CNAME, DS rules (DPS-3.3), occluded data.
 pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
     check_apex(zone, f);
+    // The innermost authoritative DNAME owner seen: canonical order puts its
+    // descendants right after it, so address records there are told apart from glue.
+    let mut dname: Option<&crate::dns::name::Name> = None;
     for group in zone.names() {
         let sets = &zone.rrsets[group.range.clone()];
         let types: Vec<u16> = sets.iter().map(|s| s.rtype).collect();
         let first = sets[0].loc;
         let owner = &sets[0].owner;
+        let below_dname = dname.is_some_and(|d| owner != d && owner.is_subdomain_of(d));
+        if group.kind != NameKind::Occluded && types.contains(&rtype::DNAME) {
+            dname = Some(owner);
+        }
         if let Some(soa) = sets
             .iter()
             .find(|s| s.rtype == rtype::SOA && group.kind != NameKind::Apex)
@@ -111,6 +120,19 @@ pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
                 f.error(cname.loc, format!("{owner}: more than one CNAME record"));
             }
         }
+        // DNAME is a singleton like CNAME (RFC 6672 §2.4): two targets for one subtree
+        // would be signed and served as two contradicting redirections.
+        if let Some(dname) = sets.iter().find(|s| s.rtype == rtype::DNAME)
+            && dname.rdatas.len() > 1
+        {
+            f.error(
+                dname.loc,
+                format!(
+                    "{owner}: {} DNAME records; at most one is allowed (RFC 6672 §2.4)",
+                    dname.rdatas.len()
+                ),
+            );
+        }
         if let Some(ds) = sets.iter().find(|s| s.rtype == rtype::DS) {
             check_ds(owner, ds, group.kind, policy, f);
         }
@@ -130,6 +152,16 @@ pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
                         ),
                     );
                 }
+            }
+            // Refused, not warned about: such data is never served (the DNAME redirects
+            // every name below it, RFC 6672 §2.3), and Knot refuses to load a zone with
+            // it ("child record exists under DNAME"), so its signed output would fail
+            // kzonecheck. BIND loads it; the README lists the difference.
+            NameKind::Occluded if below_dname => {
+                f.error(
+                    first,
+                    format!("{owner}: data below a DNAME is never served (RFC 6672 §2.3) and Knot refuses such a zone; remove it, or the DNAME above it"),
+                );
             }
             NameKind::Occluded if !is_glue(&types) => {
                 f.warn(
@@ -198,6 +230,46 @@ fn check_ds(
     }
 }
 
+/// Drops from the input the DNSSEC records signing makes anew ([`REGENERATED`]: RRSIG,
+/// NSEC, NSEC3, NSEC3PARAM, DNSKEY) and ZONEMD, which zonesign does not make yet: a
+/// digest copied from the input would be stale as soon as the serial or any record
+/// moves (RFC 8976 §2.2.1). Warns about each kind with the file and line of its first
+/// record.
+pub fn drop_regenerated(file: &Path, records: Vec<Record>, f: &mut Findings) -> Vec<Record> {
+    let mut dropped = 0usize;
+    let mut zonemd: Option<(SourceLoc, usize)> = None;
+    let kept: Vec<Record> = records
+        .into_iter()
+        .filter(|r| {
+            if !REGENERATED.contains(&r.rtype) {
+                return true;
+            }
+            if r.rtype == rtype::ZONEMD {
+                let z = zonemd.get_or_insert((r.loc, 0));
+                z.1 += 1;
+            } else {
+                dropped += 1;
+            }
+            false
+        })
+        .collect();
+    if dropped > 0 {
+        f.warnings.push(format!(
+            "{}: dropped {dropped} DNSSEC record(s) (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY); they are made anew",
+            file.display()
+        ));
+    }
+    if let Some((loc, n)) = zonemd {
+        f.warn(
+            loc,
+            format!(
+                "dropped {n} ZONEMD record(s): zonesign does not make ZONEMD yet, and a digest copied from the input would not match the signed zone (RFC 8976)"
+            ),
+        );
+    }
+    kept
+}
+
 /// Address records below a cut are glue and expected; anything else there is worth a warning.
 fn is_glue(types: &[u16]) -> bool {
     types.iter().all(|&t| matches!(t, rtype::A | rtype::AAAA))
@@ -262,6 +334,22 @@ mod tests {
             ("www.example.org. A 192.0.2.1\n", "outside the origin", 6),
             ("www CH A 192.0.2.1\n", "not IN", 6),
             ("sub SOA ns1 host 1 2 3 4 5\n", "SOA below the apex", 6),
+            (
+                "dn DNAME a.example.org.\ndn DNAME b.example.org.\n",
+                "2 DNAME records",
+                6,
+            ),
+            (
+                "@ DNAME a.example.org.\n@ DNAME b.example.org.\n",
+                "2 DNAME records",
+                6,
+            ),
+            (
+                "dn DNAME a.example.org.\ndn CNAME b.example.org.\n",
+                "CNAME beside other data (DNAME)",
+                7,
+            ),
+            ("www CNAME a.\nwww CNAME b.\n", "more than one CNAME", 6),
         ];
         for (body, want, line) in cases {
             let e = errors(&format!("{APEX}{body}"));
@@ -286,6 +374,51 @@ mod tests {
         );
         let six: String = body.lines().take(7).map(|l| format!("{l}\n")).collect();
         assert!(errors(&format!("{APEX}{six}")).is_empty());
+    }
+
+    /// A DNAME at the apex or below it is one record and not an error; data below it
+    /// is refused, at the apex as below it, each with its line.
+    #[test]
+    fn one_dname_passes_and_data_below_it_is_refused() {
+        // An apex DNAME occludes the whole zone below the apex, in-zone name servers too.
+        const APEX_OUT: &str = "@ SOA ns1.example.net. host 1 2 3 4 300\n@ NS ns1.example.net.\n";
+        assert!(errors(&format!("{APEX_OUT}@ DNAME other.org.\n")).is_empty());
+        assert!(errors(&format!("{APEX}sub DNAME x.org.\nsubway A 192.0.2.7\n")).is_empty());
+        let below = errors(&format!("{APEX_OUT}@ DNAME other.org.\nwww A 192.0.2.9\n"));
+        assert!(
+            below.len() == 1 && below[0].contains("data below a DNAME"),
+            "{below:?}"
+        );
+        let below = errors(&format!("{APEX}sub DNAME x.org.\nb.sub A 192.0.2.8\n"));
+        assert!(
+            below.len() == 1 && below[0].contains("b.sub.example.: data below a DNAME"),
+            "{below:?}"
+        );
+    }
+
+    /// An input ZONEMD is dropped with a warning naming its line, like the DNSSEC
+    /// records signing makes anew; everything else stays.
+    #[test]
+    fn input_zonemd_and_dnssec_records_are_dropped_with_warnings() {
+        let text = format!(
+            "$ORIGIN example.\n$TTL 3600\n{APEX}@ ZONEMD 1 1 1 {}\n@ NSEC ns1.example. NS SOA\n",
+            "AB".repeat(48)
+        );
+        let origin = Name::parse(b"example.", None).unwrap();
+        let p = parse_bytes(text.as_bytes(), Path::new("z.zone"), &origin).unwrap();
+        let before = p.records.len();
+        let mut f = Findings::new(&p.files);
+        let kept = drop_regenerated(Path::new("z.zone"), p.records, &mut f);
+        assert_eq!(kept.len(), before - 2);
+        assert!(kept.iter().all(|r| !REGENERATED.contains(&r.rtype)));
+        assert!(
+            f.warnings
+                .iter()
+                .any(|w| w.starts_with("z.zone:6: dropped 1 ZONEMD")),
+            "{:?}",
+            f.warnings
+        );
+        assert!(f.warnings.iter().any(|w| w.contains("dropped 1 DNSSEC")));
     }
 
     #[test]

@@ -17,6 +17,19 @@ use std::ops::Range;
 use crate::dns::name::Name;
 use crate::dns::record::{Record, SourceLoc, rtype};
 
+/// Records signing drops from its input (issue #3): the DNSSEC records it makes anew
+/// (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY), and ZONEMD, which it does not make yet and
+/// which would be stale once the serial or any record moves (RFC 8976 §2.2.1); see
+/// [`checks::drop_regenerated`].
+pub const REGENERATED: [u16; 6] = [
+    rtype::RRSIG,
+    rtype::NSEC,
+    rtype::NSEC3,
+    rtype::NSEC3PARAM,
+    rtype::DNSKEY,
+    rtype::ZONEMD,
+];
+
 /// One RRSIG attached to the RRset it covers, with its own TTL as read or written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sig {
@@ -375,20 +388,78 @@ impl Zone {
             } else if *owner == self.origin {
                 NameKind::Apex
             } else if types().any(|t| t == rtype::NS) {
-                cut = Some(owner);
                 NameKind::Delegation
             } else {
-                if types().any(|t| t == rtype::DNAME) {
-                    cut = Some(owner);
-                }
                 NameKind::Authoritative
             };
+            // A zone cut (NS below the apex) or a DNAME anywhere, the apex included,
+            // occludes every name below it (RFC 6672 §2.4, RFC 4035 §2.2); the DNAME's
+            // owner itself is not redirected and stays signed (RFC 6672 §2.3).
+            if kind != NameKind::Occluded
+                && (kind == NameKind::Delegation || types().any(|t| t == rtype::DNAME))
+            {
+                cut = Some(owner);
+            }
             groups.push(NameGroup {
                 range: start..i,
                 kind,
             });
         }
+        #[cfg(test)]
+        test_hook::apply(self, &mut groups);
         groups
+    }
+}
+
+/// A deliberately broken classifier for the signing side, to prove that the gate
+/// (DPS-6.6), which reads names on its own ([`crate::dnssec::verify`]), refuses what a
+/// misclassifying signer makes.
+///
+/// It exists only under `cfg(test)`: compiled into this crate's unit tests and nowhere
+/// else (not the binary, not a release build, not the integration tests, which link the
+/// library built without it), so nothing outside a unit test can switch it on. The
+/// rule is per thread and undone when the guard drops; [`Zone::names`] runs on the
+/// calling thread for both the NSEC chain ([`nsec::add_chain`]) and the signing plan
+/// ([`crate::dnssec::sign::sign_zone`]).
+#[cfg(test)]
+pub(crate) mod test_hook {
+    use std::cell::Cell;
+    use std::marker::PhantomData;
+
+    use super::{Name, NameGroup, NameKind, Zone};
+
+    /// Maps a name and its correct kind to the kind the broken signer uses.
+    pub(crate) type Rule = fn(&Name, NameKind) -> NameKind;
+
+    thread_local! {
+        static RULE: Cell<Option<Rule>> = const { Cell::new(None) };
+    }
+
+    /// While this lives, [`Zone::names`] on this thread applies the rule.
+    pub(crate) struct Misclassify {
+        _this_thread: PhantomData<*const ()>,
+    }
+
+    /// Installs `rule` on this thread until the returned guard drops.
+    pub(crate) fn misclassify(rule: Rule) -> Misclassify {
+        RULE.set(Some(rule));
+        Misclassify {
+            _this_thread: PhantomData,
+        }
+    }
+
+    impl Drop for Misclassify {
+        fn drop(&mut self) {
+            RULE.set(None);
+        }
+    }
+
+    pub(super) fn apply(zone: &Zone, groups: &mut [NameGroup]) {
+        if let Some(rule) = RULE.get() {
+            for g in groups {
+                g.kind = rule(&zone.rrsets[g.range.start].owner, g.kind);
+            }
+        }
     }
 }
 

@@ -151,6 +151,35 @@ dn DNAME other.org.\nx.dn A 192.0.2.4\n";
         assert_eq!(find("c.example."), None);
     }
 
+    /// Issue 21: a DNAME at the apex occludes every name below it (RFC 6672 §2.4): the
+    /// chain is the apex alone, whose bitmap lists the DNAME, and nothing below is signed.
+    #[test]
+    fn apex_dname_occludes_everything_below() {
+        let origin = Name::parse(b"example.", None).unwrap();
+        let text = "$ORIGIN example.\n$TTL 3600\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1.other.\n\
+                    @ DNAME other.org.\nwww A 192.0.2.1\nsub NS ns1.other.\ndeep.x TXT \"d\"\n";
+        let p = parse_bytes(text.as_bytes(), std::path::Path::new("t.zone"), &origin).unwrap();
+        let mut z = Zone::from_records(origin, p.records).0;
+        let k = kinds(&z);
+        assert_eq!(k[0], ("example.".into(), NameKind::Apex));
+        assert!(
+            k[1..].iter().all(|(_, kind)| *kind == NameKind::Occluded),
+            "{k:?}"
+        );
+        add_chain(&mut z, 300);
+        let nsecs: Vec<String> = z
+            .rrsets
+            .iter()
+            .filter(|s| s.rtype == rtype::NSEC)
+            .map(|s| s.owner.to_string())
+            .collect();
+        assert_eq!(nsecs, ["example."]);
+        assert_eq!(
+            bitmap(&z, "example."),
+            ["NS", "SOA", "DNAME", "RRSIG", "NSEC"]
+        );
+    }
+
     #[test]
     fn chain_is_canonical_closed_and_skips_glue_rfc_4034_6_1() {
         let mut z = zone();

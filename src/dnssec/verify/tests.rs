@@ -1,0 +1,228 @@
+//! The gate against a signer that misclassifies names (DPS-6.6, issue 21).
+//!
+//! Each case signs a zone with the real signing path (the NSEC chain of
+//! [`crate::zone::nsec::add_chain`], the plan and signatures of
+//! [`crate::dnssec::sign::sign_zone`]) while [`crate::zone::test_hook`] makes the
+//! signer's classification wrong for one name, with a software Ed25519 key so that every
+//! signature is good and the only fault is the classification. The gate must refuse.
+
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+
+use super::*;
+use crate::dns::algorithm::Algorithm;
+use crate::dnssec::keys::Role;
+use crate::dnssec::policy::Policy;
+use crate::dnssec::sign::{SignKey, SignParams, sign_zone};
+use crate::hsm::{HsmError, SigningBackend, SigningSession};
+use crate::zone::test_hook::{Rule, misclassify};
+use crate::zone::{NameKind, Rdatas};
+
+const NOW: i64 = 1_800_000_000;
+
+const ZONE: &str = "$TTL 300\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n\
+www A 192.0.2.2\n\
+sub NS ns.sub\nsub DS 1 15 2 00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF\n\
+ns.sub A 192.0.2.3\n\
+dn DNAME other.org.\nx.dn A 192.0.2.4\ny.x.dn TXT \"deep\"\n";
+
+/// A software Ed25519 key standing in for the token.
+struct SoftKey(Arc<Ed25519KeyPair>);
+
+struct SoftSession(Arc<Ed25519KeyPair>);
+
+impl SigningBackend for SoftKey {
+    fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
+        Ok(Box::new(SoftSession(Arc::clone(&self.0))))
+    }
+}
+
+impl SigningSession for SoftSession {
+    fn sign(&mut self, _key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+        Ok(self.0.sign(data).as_ref().to_vec())
+    }
+}
+
+/// Signs the test zone through the signer, with `rule` (if any) breaking its
+/// classification, and runs the gate on the result.
+fn sign_and_verify(rule: Option<Rule>) -> Report {
+    let origin = Name::parse(b"example.", None).unwrap();
+    let parsed =
+        crate::dns::zonefile::parse_bytes(ZONE.as_bytes(), std::path::Path::new("t.zone"), &origin)
+            .unwrap();
+    let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
+    let pair = Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap();
+    let dnskey =
+        crate::dnssec::keys::dnskey_rdata(257, Algorithm::Ed25519, pair.public_key().as_ref());
+    let tag = crypto::key_tag(&dnskey);
+    zone.upsert(RRset {
+        owner: origin.clone(),
+        rtype: rtype::DNSKEY,
+        ttl: 300,
+        rdatas: Rdatas::one(&dnskey),
+        sigs: Vec::new(),
+        loc: Default::default(),
+    });
+    let keys: Vec<SignKey> = [Role::Ksk, Role::Zsk]
+        .into_iter()
+        .map(|role| SignKey {
+            backend_index: 0,
+            tag,
+            algorithm: Algorithm::Ed25519,
+            role,
+            verifier: None,
+        })
+        .collect();
+    let policy = Policy::default();
+    let params = SignParams {
+        sessions: 1,
+        policy: &policy,
+        now: NOW,
+        progress: false,
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    {
+        let _broken = rule.map(misclassify);
+        crate::zone::nsec::add_chain(&mut zone, 300);
+        sign_zone(
+            &mut zone,
+            &keys,
+            &SoftKey(Arc::new(pair)),
+            &params,
+            &mut rng,
+        )
+        .unwrap();
+    }
+    let anchors = [Anchor::Dnskey(dnskey.into_boxed_slice())];
+    verify_zone(&zone, &anchors, &VerifyOptions::at(NOW, None))
+}
+
+/// The (kind, owner) of every problem listed.
+fn found(report: &Report) -> BTreeSet<(&'static str, String)> {
+    report
+        .problems
+        .iter()
+        .map(|p| (p.kind, p.owner.clone()))
+        .collect()
+}
+
+fn want(pairs: &[(&'static str, &str)]) -> BTreeSet<(&'static str, String)> {
+    pairs.iter().map(|&(k, o)| (k, o.to_string())).collect()
+}
+
+/// Without the hook, the signer's output passes the gate: the cases below fail only
+/// because of the misclassification.
+#[test]
+fn correct_classification_passes_the_gate() {
+    let report = sign_and_verify(None);
+    assert!(report.valid, "{}", report.to_text());
+    assert_eq!(report.stats.nsec, 5, "apex, dn, ns1, sub, www");
+}
+
+/// Issue 21's bug: names below a DNAME read as authoritative are chained and signed.
+#[test]
+fn names_below_a_dname_chained_and_signed_are_refused() {
+    let report = sign_and_verify(Some(|name, kind| {
+        let dn = Name::parse(b"dn.example.", None).unwrap();
+        if *name != dn && name.is_subdomain_of(&dn) {
+            NameKind::Authoritative
+        } else {
+            kind
+        }
+    }));
+    assert!(!report.valid);
+    let got = found(&report);
+    for owner in ["x.dn.example.", "y.x.dn.example."] {
+        assert!(got.contains(&("nsec-extra", owner.into())), "{got:?}");
+        assert!(
+            got.contains(&("signed-non-authoritative", owner.into())),
+            "{got:?}"
+        );
+    }
+}
+
+/// A delegation read as authoritative data: its NS gets signed and its NSEC bitmap
+/// would claim the child's data.
+#[test]
+fn a_delegation_signed_as_authoritative_is_refused() {
+    let report = sign_and_verify(Some(|name, kind| {
+        if name.to_string() == "sub.example." {
+            NameKind::Authoritative
+        } else {
+            kind
+        }
+    }));
+    assert!(!report.valid);
+    let got = found(&report);
+    assert!(
+        got.contains(&("signed-non-authoritative", "sub.example.".into())),
+        "{got:?}"
+    );
+}
+
+/// Glue read as authoritative: chained and signed.
+#[test]
+fn glue_chained_and_signed_is_refused() {
+    let report = sign_and_verify(Some(|name, kind| {
+        if name.to_string() == "ns.sub.example." {
+            NameKind::Authoritative
+        } else {
+            kind
+        }
+    }));
+    let got = found(&report);
+    assert!(
+        got.is_superset(&want(&[
+            ("nsec-extra", "ns.sub.example."),
+            ("signed-non-authoritative", "ns.sub.example."),
+        ])),
+        "{got:?}"
+    );
+}
+
+/// Authoritative data read as occluded: left out of the chain and unsigned.
+#[test]
+fn authoritative_data_left_unsigned_is_refused() {
+    let report = sign_and_verify(Some(|name, kind| {
+        if name.to_string() == "www.example." {
+            NameKind::Occluded
+        } else {
+            kind
+        }
+    }));
+    let got = found(&report);
+    assert!(
+        got.is_superset(&want(&[
+            ("nsec-missing", "www.example."),
+            ("unsigned", "www.example."),
+            ("nsec-next", "sub.example."),
+        ])),
+        "{got:?}"
+    );
+}
+
+/// A stale ZONEMD (its serial is not the SOA's) is refused by the gate.
+#[test]
+fn a_zonemd_with_another_serial_is_refused() {
+    let origin = Name::parse(b"example.", None).unwrap();
+    let text = format!(
+        "$TTL 300\n@ SOA ns1 host 7 2 3 4 300\n@ NS ns1\n@ ZONEMD 6 1 1 {}\n",
+        "AB".repeat(48)
+    );
+    let parsed =
+        crate::dns::zonefile::parse_bytes(text.as_bytes(), std::path::Path::new("t.zone"), &origin)
+            .unwrap();
+    let zone = Zone::from_records(origin, parsed.records).0;
+    let report = verify_zone(&zone, &[], &VerifyOptions::at(NOW, None));
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.kind == "zonemd" && p.message.contains("serial 6")),
+        "{}",
+        report.to_text()
+    );
+}
