@@ -6,17 +6,20 @@
 //! RFC 3597 generic (`\# len hex`) RDATA, and printing (`format`). Names inside RDATA
 //! of the types listed in RFC 4034 §6.2 (a property in the type registry,
 //! [`crate::dns::registry::rtype::TypeProps`]) are stored lowercased, because the
-//! stored bytes are what we sign. Type bitmaps (`bitmap`) and SVCB/HTTPS parameters
-//! (`svcb`) are small formats of their own, each in its file.
+//! stored bytes are what we sign. Type bitmaps (`bitmap`), SVCB/HTTPS parameters
+//! (`svcb`), LOC (`loc`) and APL (`apl`) are small formats of their own, each in its
+//! file.
 //!
 //! Why our own instead of hickory-proto's: hickory's text parser rejects signed zones,
 //! DNAME, RFC 3597 generic RDATA and `\DDD` escapes, reports no line numbers, and its
 //! record representation is about 7x slower and 5x bigger than the compact wire bytes
 //! kept here.
 
+mod apl;
 mod bitmap;
 mod fields;
 mod format;
+mod loc;
 mod parse;
 mod svcb;
 

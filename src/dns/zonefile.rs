@@ -199,7 +199,7 @@ struct Block {
 ///
 /// A block stands only where the reading before it ended exactly at its start and it
 /// met nothing whose effect carries over (a directive, a non-IN class). Where not (an
-/// entry in parentheses or quotes across the boundary, a directive), that stretch is
+/// entry in parentheses across the boundary, a directive), that stretch is
 /// read again sequentially; if that changes the state, the rest is read sequentially.
 /// Without `$TTL`, a record that gives no TTL of its own takes the previous record's,
 /// which a block cannot know: such a record also sends its stretch back to the
@@ -872,28 +872,80 @@ impl<'a> Lexer<'a> {
     }
 
     /// Advances past a closing quote (the opening one already consumed); returns the
-    /// position of the closing quote. Newlines inside are allowed and counted.
+    /// position of the closing quote.
+    ///
+    /// A quoted string ends on the line it began: a newline inside one, escaped or not,
+    /// is an error, because BIND refuses both (`named-checkzone`: "unbalanced quotes",
+    /// and "syntax error" for `\` before the newline inside parentheses as well) and
+    /// Knot refuses both outside parentheses and the escaped one everywhere
+    /// (`kzonecheck`: "invalid number"); a zone one of them refuses is not signed.
     fn scan_quoted(&mut self, open_line: u32) -> Result<usize, LexError> {
         loop {
+            let rest = self.buf.get(self.pos..).unwrap_or(&[]);
+            self.pos += rest
+                .iter()
+                .position(|&c| matches!(c, b'"' | b'\\' | b'\n'))
+                .unwrap_or(rest.len());
             match self.buf.get(self.pos) {
-                None => return Err(self.err(open_line, "unterminated quoted string")),
+                None => {
+                    return Err(self.err(
+                        open_line,
+                        "unterminated quoted string: no closing '\"' before the end of the file",
+                    ));
+                }
                 Some(b'"') => {
                     self.pos += 1;
                     return Ok(self.pos - 1);
                 }
-                Some(b'\\') => {
-                    if self.buf.get(self.pos + 1) == Some(&b'\n') {
-                        self.line = self.line.saturating_add(1);
-                    }
-                    self.pos += 2;
+                Some(b'\\') => self.escape()?,
+                Some(_) => {
+                    return Err(self.err(
+                        open_line,
+                        "unterminated quoted string: no closing '\"' on its line (a quoted string cannot span lines)",
+                    ));
                 }
-                Some(b'\n') => {
-                    self.line = self.line.saturating_add(1);
-                    self.pos += 1;
-                }
-                Some(_) => self.pos += 1,
             }
         }
+    }
+
+    /// Steps over the escape `\X` or `\DDD` at `pos` (RFC 1035 §5.1), inside or outside
+    /// quotes. An escape must end on its line: a `\` before the line end (or the file
+    /// end) would otherwise swallow the newline and join the next line's record to this
+    /// one, which BIND (`named-checkzone`: "syntax error", "unexpected end of input") and
+    /// Knot (`kzonecheck`: "invalid number") both refuse; so is a `\DDD` with fewer
+    /// than three digits.
+    fn escape(&mut self) -> Result<(), LexError> {
+        let at = |i: usize| self.buf.get(self.pos + i).copied();
+        match at(1) {
+            None => return Err(self.err(self.line, "escape '\\' at the end of the file")),
+            Some(b'\n') => return Err(self.err(self.line, "escape '\\' at the end of the line")),
+            Some(b'\r') if matches!(at(2), None | Some(b'\n')) => {
+                return Err(self.err(self.line, "escape '\\' at the end of the line"));
+            }
+            Some(d) if d.is_ascii_digit() => {
+                let (d2, d3) = (at(2), at(3));
+                if !d2.is_some_and(|c| c.is_ascii_digit())
+                    || !d3.is_some_and(|c| c.is_ascii_digit())
+                {
+                    let cut = [d2, d3]
+                        .iter()
+                        .any(|c| matches!(c, None | Some(b'\n' | b'\r')));
+                    return Err(self.err(
+                        self.line,
+                        if cut {
+                            "escape '\\DDD' cut short by the end of the line (three digits needed)"
+                        } else {
+                            "bad escape '\\DDD' (three digits needed)"
+                        },
+                    ));
+                }
+                self.pos += 4;
+                return Ok(());
+            }
+            Some(_) => {}
+        }
+        self.pos += 2;
+        Ok(())
     }
 
     /// Reads an unquoted token up to whitespace, `;`, `(` or `)`. Backslash escapes
@@ -914,12 +966,7 @@ impl<'a> Lexer<'a> {
             };
             match c {
                 b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' => break,
-                b'\\' => {
-                    if self.buf.get(self.pos + 1) == Some(&b'\n') {
-                        self.line = self.line.saturating_add(1);
-                    }
-                    self.pos += 2;
-                }
+                b'\\' => self.escape()?,
                 b'"' => {
                     let open_line = self.line;
                     self.pos += 1;

@@ -376,3 +376,71 @@ fn failed_verification_keeps_previous_output() {
         },
     );
 }
+
+/// Issue 21: an escape, a quoted string or a parenthesis that runs across a line end
+/// is refused with the file and line (exit 2, nothing written), as named-checkzone and
+/// kzonecheck refuse it, never read as one record that swallowed the next line. Each
+/// case was checked with both (see `src/dns/zonefile/tests.rs`), and SVCB parameters
+/// they refuse (RFC 9460 §8 mandatory key absent, empty dohpath, empty alpn) too.
+#[test]
+fn escapes_quotes_and_parentheses_across_line_ends_exit_2_naming_the_line() {
+    let setup = Setup::new("ecdsap256sha256");
+    let head = "$ORIGIN example.\n$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+                @ NS ns1\nns1 A 192.0.2.1\n";
+    let cases = [
+        (
+            "escape-eol",
+            "t TXT abc\\\nu TXT def\n",
+            "escape '\\' at the end of the line",
+        ),
+        (
+            "escape-eof",
+            "t TXT abc\\",
+            "escape '\\' at the end of the file",
+        ),
+        (
+            "quote-eol",
+            "t TXT \"abc\ndef\"\n",
+            "unterminated quoted string",
+        ),
+        ("quote-eof", "t TXT \"abc", "unterminated quoted string"),
+        (
+            "quote-in-parens",
+            "t TXT ( \"abc\ndef\" )\n",
+            "unterminated quoted string",
+        ),
+        (
+            "ddd-cut",
+            "t TXT abc\\0\n12\n",
+            "cut short by the end of the line",
+        ),
+        ("paren-open", "t TXT ( \"abc\"\n", "unbalanced '('"),
+        ("mandatory", "s SVCB 1 . mandatory=port\n", "not present"),
+        ("dohpath", "s SVCB 1 . alpn=h2 dohpath=\"\"\n", "dohpath"),
+        ("alpn", "s SVCB 1 . alpn=\"\"\n", "alpn"),
+        ("eui48-len", "e EUI48 \\# 5 00005E0053\n", "EUI48"),
+        ("loc-len", "l LOC \\# 3 000000\n", "LOC"),
+    ];
+    let mut failures = Vec::new();
+    for (name, body, want) in cases {
+        let zone = setup.path(&format!("{name}.zone"));
+        fs::write(&zone, format!("{head}{body}")).unwrap();
+        let file = format!("{name}.zone");
+        let result =
+            try_fails_without_touching_output(setup.tmp.path(), name, &[EXIT_BAD_INPUT], |out| {
+                setup.sign(&zone, "example.", out)
+            });
+        match result {
+            Err(e) => failures.push(e),
+            Ok(out) => {
+                let err = stderr(&out);
+                if !err.contains(&format!("{file}:6:")) || !err.contains(want) {
+                    failures.push(format!(
+                        "{name}: want '{file}:6: ...{want}...', got:\n{err}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}

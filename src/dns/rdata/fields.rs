@@ -55,6 +55,21 @@ pub(super) enum Kind {
     RawString,
     /// RFC 9460 service parameters filling the rest.
     SvcParams,
+    /// CERT certificate type (RFC 4398 §2.1): u16, mnemonic or number.
+    CertType,
+    /// LOC RDATA (RFC 1876), version 0: the whole 16 octets.
+    Loc,
+    /// APL items (RFC 3123 §4) filling the rest (may be empty).
+    Apl,
+    /// IPSECKEY gateway type, algorithm and gateway (RFC 4025 §2.3-2.5).
+    IpsecGateway,
+    /// EUI-48 address (RFC 7043 §3): six hex pairs joined by hyphens.
+    Eui48,
+    /// EUI-64 address (RFC 7043 §4): eight hex pairs joined by hyphens.
+    Eui64,
+    /// ILNP 64-bit NodeID or Locator64 (RFC 6742 §2.1, §2.3): four groups of four
+    /// hex digits joined by colons.
+    Ilnp64,
 }
 
 /// One field of a type's RDATA: its kind and the name used in error messages.
@@ -178,6 +193,27 @@ const F_CAA: &[Field] = &[
     f(K::CaaTag, "tag"),
     f(K::RawString, "value"),
 ];
+const F_CERT: &[Field] = &[
+    f(K::CertType, "certificate type"),
+    f(K::U16, "key tag"),
+    f(K::Algorithm, "algorithm"),
+    f(K::Base64, "certificate"),
+];
+const F_LOC: &[Field] = &[f(K::Loc, "location")];
+const F_APL: &[Field] = &[f(K::Apl, "address prefixes")];
+const F_IPSECKEY: &[Field] = &[
+    f(K::U8, "precedence"),
+    f(K::IpsecGateway, "gateway"),
+    f(K::Base64, "public key"),
+];
+const F_DHCID: &[Field] = &[f(K::Base64, "digest")];
+const F_EUI48: &[Field] = &[f(K::Eui48, "EUI-48 address")];
+const F_EUI64: &[Field] = &[f(K::Eui64, "EUI-64 address")];
+const F_NID: &[Field] = &[f(K::U16, "preference"), f(K::Ilnp64, "NodeID")];
+const F_L32: &[Field] = &[f(K::U16, "preference"), f(K::Ipv4, "Locator32")];
+const F_L64: &[Field] = &[f(K::U16, "preference"), f(K::Ilnp64, "Locator64")];
+const F_LP: &[Field] = &[f(K::U16, "preference"), f(K::Name, "FQDN")];
+const F_X25: &[Field] = &[f(K::CharString, "PSDN address")];
 const F_SVCB: &[Field] = &[
     f(K::U16, "priority"),
     f(K::Name, "target"),
@@ -190,7 +226,7 @@ pub(super) fn descriptor(rt: u16) -> Option<&'static [Field]> {
     Some(match rt {
         A => F_A,
         AAAA => F_AAAA,
-        NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME => F_NAME,
+        NS | MD | MF | CNAME | MB | MG | MR | PTR | DNAME | NSAP_PTR => F_NAME,
         SOA => F_SOA,
         HINFO => F_HINFO,
         MINFO => F_MINFO,
@@ -200,11 +236,11 @@ pub(super) fn descriptor(rt: u16) -> Option<&'static [Field]> {
         PX => F_PX,
         SRV => F_SRV,
         NAPTR => F_NAPTR,
-        DS | CDS => F_DS,
+        DS | CDS | DLV => F_DS,
         SSHFP => F_SSHFP,
         RRSIG => F_RRSIG,
         NSEC => F_NSEC,
-        DNSKEY | CDNSKEY => F_DNSKEY,
+        DNSKEY | CDNSKEY | KEY => F_DNSKEY,
         NSEC3 => F_NSEC3,
         NSEC3PARAM => F_NSEC3PARAM,
         TLSA | SMIMEA => F_TLSA,
@@ -214,6 +250,18 @@ pub(super) fn descriptor(rt: u16) -> Option<&'static [Field]> {
         URI => F_URI,
         CAA => F_CAA,
         SVCB | HTTPS => F_SVCB,
+        X25 => F_X25,
+        CERT => F_CERT,
+        LOC => F_LOC,
+        APL => F_APL,
+        IPSECKEY => F_IPSECKEY,
+        DHCID => F_DHCID,
+        EUI48 => F_EUI48,
+        EUI64 => F_EUI64,
+        NID => F_NID,
+        L32 => F_L32,
+        L64 => F_L64,
+        LP => F_LP,
         _ => return None,
     })
 }
@@ -266,7 +314,7 @@ fn field_len(kind: Kind, rest: &[u8]) -> Result<usize, RdataError> {
             .map(|(_, n)| n)
             .map_err(|e| RdataError::new(e.to_string())),
         K::U8 | K::Algorithm => fixed(1),
-        K::U16 | K::Type => fixed(2),
+        K::U16 | K::Type | K::CertType => fixed(2),
         K::U32 | K::Period | K::Time | K::Ipv4 => fixed(4),
         K::Ipv6 => fixed(16),
         K::CharString | K::SaltHex => prefixed(0),
@@ -301,5 +349,24 @@ fn field_len(kind: Kind, rest: &[u8]) -> Result<usize, RdataError> {
         K::RawString => Ok(rest.len()),
         K::TypeBitmap => decode_type_bitmap(rest).map(|_| rest.len()),
         K::SvcParams => split_svc_params(rest).map(|_| rest.len()),
+        K::Loc => super::loc::check_loc_wire(rest).map(|()| rest.len()),
+        K::Apl => super::apl::split_apl(rest).map(|_| rest.len()),
+        K::IpsecGateway => {
+            let [gw_type, _alg, tail @ ..] = rest else {
+                return fail("truncated");
+            };
+            let len = match gw_type {
+                0 => 0,
+                1 => 4,
+                2 => 16,
+                3 => read_wire_name(tail)
+                    .map(|(_, n)| n)
+                    .map_err(|e| RdataError::new(e.to_string()))?,
+                t => return fail(format!("unknown gateway type {t}")),
+            };
+            fixed(2 + len)
+        }
+        K::Eui48 => fixed(6),
+        K::Eui64 | K::Ilnp64 => fixed(8),
     }
 }

@@ -91,8 +91,41 @@ fn format_field(kind: Kind, v: &[u8], start: usize, out: &mut String) -> Result<
         K::CaaTag => out.push_str(&String::from_utf8_lossy(v.get(1..).unwrap_or(&[]))),
         K::RawString => write_quoted(v, out),
         K::SvcParams => format_svc_params(v, out)?,
+        K::CertType => push_u32(out, be(2)),
+        K::Loc => super::loc::format_loc(v, out)?,
+        K::Apl => super::apl::format_apl(v, out)?,
+        K::IpsecGateway => {
+            let [gw_type, alg, gw @ ..] = v else {
+                return Err(RdataError::new("bad gateway"));
+            };
+            push_u32(out, u32::from(*gw_type));
+            out.push(' ');
+            push_u32(out, u32::from(*alg));
+            out.push(' ');
+            match gw_type {
+                0 => out.push('.'),
+                1 => format_field(K::Ipv4, gw, out.len(), out)?,
+                2 => format_field(K::Ipv6, gw, out.len(), out)?,
+                _ => format_field(K::Name, gw, out.len(), out)?,
+            }
+        }
+        K::Eui48 | K::Eui64 => push_hex_groups(v, 1, '-', out),
+        K::Ilnp64 => push_hex_groups(v, 2, ':', out),
     }
     Ok(())
+}
+
+/// Writes `v` as lowercase hex in groups of `bytes` octets joined by `sep` (EUI-48,
+/// EUI-64, ILNP 64-bit values), as BIND writes them.
+fn push_hex_groups(v: &[u8], bytes: usize, sep: char, out: &mut String) {
+    for (i, g) in v.chunks(bytes).enumerate() {
+        if i > 0 {
+            out.push(sep);
+        }
+        for b in g {
+            let _ = write!(out, "{b:02x}");
+        }
+    }
 }
 
 /// Writes a sequence of length-prefixed character strings, space separated.

@@ -179,6 +179,9 @@ fn parse_field(
         K::Hex => parse_hex(ts.rest(), label, out),
         K::TypeBitmap => parse_bitmap(ts.rest(), out),
         K::SvcParams => parse_svc_params(ts.rest(), out),
+        K::Loc => super::loc::parse_loc(ts.rest(), out),
+        K::Apl => super::apl::parse_apl(ts.rest(), out),
+        K::IpsecGateway => parse_ipsec_gateway(ts, origin, out),
         _ => {
             let tok = ts.next(label)?;
             parse_single(field, tok, origin, lower, out)
@@ -247,9 +250,23 @@ fn parse_single(
         K::Base32Hash => parse_base32_hash(text, label, out),
         K::CaaTag => parse_caa_tag(text, label, out),
         K::RawString => unescape_into(text, label, out),
-        K::CharStrings | K::Base64 | K::Hex | K::TypeBitmap | K::SvcParams => {
-            fail(format!("internal: {label} is not a single-token field"))
+        K::CertType => {
+            let v = cert_type(text)
+                .ok_or_else(|| RdataError::new(format!("bad {label} '{}'", show(text))))?;
+            out.extend_from_slice(&v.to_be_bytes());
+            Ok(())
         }
+        K::Eui48 => parse_hex_groups(text, label, 6, 1, b'-', out),
+        K::Eui64 => parse_hex_groups(text, label, 8, 1, b'-', out),
+        K::Ilnp64 => parse_hex_groups(text, label, 4, 2, b':', out),
+        K::CharStrings
+        | K::Base64
+        | K::Hex
+        | K::TypeBitmap
+        | K::SvcParams
+        | K::Loc
+        | K::Apl
+        | K::IpsecGateway => fail(format!("internal: {label} is not a single-token field")),
     }
 }
 
@@ -449,4 +466,84 @@ fn parse_caa_tag(text: &[u8], label: &str, out: &mut Vec<u8>) -> Result<(), Rdat
         ));
     }
     push_prefixed(text, label, out)
+}
+
+/// The CERT certificate types of RFC 4398 §2.1 with a mnemonic (§2.2: a type is
+/// written as its mnemonic or as a number).
+pub(super) const CERT_TYPES: [(&str, u16); 10] = [
+    ("PKIX", 1),
+    ("SPKI", 2),
+    ("PGP", 3),
+    ("IPKIX", 4),
+    ("ISPKI", 5),
+    ("IPGP", 6),
+    ("ACPKIX", 7),
+    ("IACPKIX", 8),
+    ("URI", 253),
+    ("OID", 254),
+];
+
+/// Reads a CERT certificate type: a mnemonic (any case) or a number 0..=65535.
+fn cert_type(text: &[u8]) -> Option<u16> {
+    CERT_TYPES
+        .iter()
+        .find(|(m, _)| m.as_bytes().eq_ignore_ascii_case(text))
+        .map(|&(_, v)| v)
+        .or_else(|| parse_decimal(text, 65535).and_then(|v| u16::try_from(v).ok()))
+}
+
+/// Reads `n` groups of `2 * bytes` hex digits joined by `sep` (EUI-48 and EUI-64
+/// addresses, RFC 7043; ILNP NodeIDs and Locator64s, RFC 6742). Every group must have
+/// all its digits: kzonecheck refuses `14:4fff:ff20:ee64` ("invalid hexadecimal
+/// character") and `00:00:5e:00:53:2a` for an EUI48 ("missing dash character").
+fn parse_hex_groups(
+    text: &[u8],
+    label: &str,
+    n: usize,
+    bytes: usize,
+    sep: u8,
+    out: &mut Vec<u8>,
+) -> Result<(), RdataError> {
+    let bad = || RdataError::new(format!("bad {label} '{}'", show(text)));
+    let groups: Vec<&[u8]> = text.split(|&c| c == sep).collect();
+    if groups.len() != n || groups.iter().any(|g| g.len() != 2 * bytes) {
+        return Err(bad());
+    }
+    for g in groups {
+        let v = HEXUPPER_PERMISSIVE.decode(g).map_err(|_| bad())?;
+        out.extend_from_slice(&v);
+    }
+    Ok(())
+}
+
+/// Reads an IPSECKEY gateway type, algorithm and gateway (RFC 4025 §2.3-2.5, §3.1):
+/// type 0 has no gateway, written `.`; 1 an IPv4 address, 2 an IPv6 address, 3 a
+/// domain name (kept as written: IPSECKEY is not on RFC 4034 §6.2's list).
+fn parse_ipsec_gateway(
+    ts: &mut Tokens,
+    origin: &Name,
+    out: &mut Vec<u8>,
+) -> Result<(), RdataError> {
+    let type_tok = ts.next("gateway type")?;
+    let gw_type = parse_decimal(type_tok.text, 3).ok_or_else(|| {
+        RdataError::new(format!(
+            "bad gateway type '{}' (want 0, 1, 2 or 3)",
+            show(type_tok.text)
+        ))
+    })?;
+    out.push(gw_type as u8);
+    let alg = ts.next("algorithm")?;
+    push_num(alg.text, "algorithm", 1, out)?;
+    let gw = ts.next("gateway")?;
+    let field = |kind| Field {
+        kind,
+        label: "gateway",
+    };
+    match gw_type {
+        0 if gw.text == b"." => Ok(()),
+        0 => fail(format!("gateway type 0 needs '.', not '{}'", show(gw.text))),
+        1 => parse_single(field(K::Ipv4), gw, origin, false, out),
+        2 => parse_single(field(K::Ipv6), gw, origin, false, out),
+        _ => parse_name_field(gw.text, "gateway", origin, false, out),
+    }
 }

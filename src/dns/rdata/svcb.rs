@@ -12,7 +12,7 @@ use data_encoding::BASE64;
 
 use crate::dns::registry::parse_decimal;
 use crate::dns::registry::svcparam::{
-    self, ALPN, ECH, INVALID, IPV4HINT, IPV6HINT, MANDATORY, NO_DEFAULT_ALPN, PORT,
+    self, ALPN, DOHPATH, ECH, IPV4HINT, IPV6HINT, MANDATORY, NO_DEFAULT_ALPN, PORT,
 };
 
 use super::format::write_quoted;
@@ -50,12 +50,83 @@ pub(super) fn parse_svc_params(toks: &[Token], out: &mut Vec<u8>) -> Result<(), 
         svcparam::push_text(w.first().map_or(0, |p| p.0), &mut name);
         return fail(format!("duplicate SvcParamKey '{name}'"));
     }
+    let pairs: Vec<(u16, &[u8])> = params.iter().map(|(k, v)| (*k, v.as_slice())).collect();
+    check_consistent(&pairs)?;
     for (key, value) in params {
         let len = u16::try_from(value.len())
             .map_err(|_| RdataError::new("SvcParamValue longer than 65535 bytes"))?;
         out.extend_from_slice(&key.to_be_bytes());
         out.extend_from_slice(&len.to_be_bytes());
         out.extend_from_slice(&value);
+    }
+    Ok(())
+}
+
+/// Checks what RFC 9460 asks of the parameters together, on sorted `(key, value)`
+/// pairs: every key `mandatory` lists is present (§8; named-checkzone: "disallowed (by
+/// application policy)", kzonecheck: "missing mandatory parameter"), and
+/// `no-default-alpn` comes with `alpn` (§7.1.1; named-checkzone: "disallowed (by
+/// application policy)" where Knot and ldns accept it: refused, as BIND does).
+fn check_consistent(params: &[(u16, &[u8])]) -> Result<(), RdataError> {
+    let has = |k: u16| params.iter().any(|p| p.0 == k);
+    if let Some((_, list)) = params.iter().find(|p| p.0 == MANDATORY) {
+        for pair in list.chunks_exact(2) {
+            let k = u16::from_be_bytes([
+                pair.first().copied().unwrap_or(0),
+                pair.get(1).copied().unwrap_or(0),
+            ]);
+            if !has(k) {
+                let mut name = String::new();
+                svcparam::push_text(k, &mut name);
+                return fail(format!(
+                    "mandatory lists '{name}', which is not present (RFC 9460 section 8)"
+                ));
+            }
+        }
+    }
+    if has(NO_DEFAULT_ALPN) && !has(ALPN) {
+        return fail("no-default-alpn without alpn (RFC 9460 section 7.1.1)");
+    }
+    Ok(())
+}
+
+/// Checks a dohpath value (RFC 9461 §5): a relative URI Template (RFC 6570) with a
+/// `dns` variable. named-checkzone refuses an empty one, one without the variable, one
+/// with an unclosed `{` and one not starting with `/` ("FORMERR", also when written
+/// `key7=`); kzonecheck 3.2 reads no `dohpath` at all ("invalid parameter") but reads
+/// any `key7` value, which is why it is written `key7` (see [`format_svc_params`]).
+fn check_dohpath(v: &[u8]) -> Result<(), RdataError> {
+    let bad = |why: &str| fail(format!("dohpath '{}': {why} (RFC 9461 section 5)", show(v)));
+    if v.first() != Some(&b'/') {
+        return bad("not a relative URI template starting with '/'");
+    }
+    let mut dns = false;
+    let mut rest = v;
+    while let Some(&c) = rest.first() {
+        match c {
+            b'{' => {
+                let Some(end) = rest.iter().position(|&c| c == b'}') else {
+                    return bad("'{' without '}'");
+                };
+                let expr = rest.get(1..end).unwrap_or(&[]);
+                if expr.contains(&b'{') {
+                    return bad("nested '{'");
+                }
+                let vars = expr
+                    .strip_prefix(b"?")
+                    .or_else(|| expr.strip_prefix(b"&"))
+                    .unwrap_or(expr);
+                dns |= vars.split(|&c| c == b',').any(|v| v == b"dns");
+                rest = rest.get(end + 1..).unwrap_or(&[]);
+                continue;
+            }
+            b'}' => return bad("'}' without '{'"),
+            _ => {}
+        }
+        rest = rest.get(1..).unwrap_or(&[]);
+    }
+    if !dns {
+        return bad("no 'dns' variable");
     }
     Ok(())
 }
@@ -102,6 +173,7 @@ fn encode_svc_value(key: u16, has_value: bool, raw: &[u8]) -> Result<Vec<u8>, Rd
         ECH => BASE64
             .decode(raw)
             .map_err(|_| RdataError::new("ech: invalid base64")),
+        DOHPATH => check_dohpath(raw).map(|()| raw.to_vec()),
         _ => Ok(raw.to_vec()),
     }
 }
@@ -191,6 +263,7 @@ pub(super) fn split_svc_params(wire: &[u8]) -> Result<Vec<(u16, &[u8])>, RdataEr
         params.push((key, value));
         rest = tail.get(len..).unwrap_or(&[]);
     }
+    check_consistent(&params)?;
     Ok(params)
 }
 
@@ -204,7 +277,7 @@ fn check_svc_value(key: u16, v: &[u8]) -> Result<(), RdataError> {
         IPV4HINT => !v.is_empty() && v.len().is_multiple_of(4),
         ECH => !v.is_empty(),
         IPV6HINT => !v.is_empty() && v.len().is_multiple_of(16),
-        INVALID => false,
+        DOHPATH => return check_dohpath(v),
         _ => true,
     };
     if ok {
@@ -229,15 +302,43 @@ fn alpn_ids(mut v: &[u8]) -> Option<Vec<&[u8]>> {
 }
 
 /// Writes SvcParams in RFC 9460 presentation form.
+///
+/// `dohpath` (RFC 9461) is written `key7`, its number form, which named-checkzone 9.18
+/// (it prints it so itself), kzonecheck 3.2 and ldns 1.8 all read: kzonecheck 3.2
+/// refuses the name `dohpath` ("invalid parameter"), and a signed zone a validator
+/// cannot read is not published.
 pub(super) fn format_svc_params(wire: &[u8], out: &mut String) -> Result<(), RdataError> {
     for (i, (key, value)) in split_svc_params(wire)?.into_iter().enumerate() {
         if i > 0 {
             out.push(' ');
         }
-        svcparam::push_text(key, out);
+        if key == ALPN && !alpn_is_plain(value) {
+            return fail("alpn id written only in RFC 3597 form");
+        }
+        if key == DOHPATH {
+            let _ = write!(out, "key{key}");
+        } else {
+            svcparam::push_text(key, out);
+        }
         format_svc_value(key, value, out);
     }
     Ok(())
+}
+
+/// Whether every alpn-id is printable ASCII without `,`, `\`, `"` or a space, the
+/// only alpn values the three validators read alike. For an id holding `,` the RFC 9460
+/// Appendix A form `alpn="a\\,b"` is read by named-checkzone 9.18 as the one id `a,b`
+/// but not so by kzonecheck 3.2 or ldns 1.8 (a zone ldns-signzone signs from it fails
+/// `kzonecheck -d on`: "no valid signature"), while `alpn=a\,b`, which Knot and ldns
+/// read as `a,b`, is two ids `a` and `b` to BIND (it prints `alpn="a,b"`). No text is
+/// read alike by all three, so such a record is written as RFC 3597 `\# len hex`
+/// ([`format_svc_params`] fails and [`super::format_rdata`] falls back to it), which
+/// all three read to the same wire.
+fn alpn_is_plain(v: &[u8]) -> bool {
+    alpn_ids(v).unwrap_or_default().iter().all(|id| {
+        id.iter()
+            .all(|&b| (0x21..=0x7e).contains(&b) && !matches!(b, b',' | b'\\' | b'"'))
+    })
 }
 
 /// Writes `=value` for one SvcParam (nothing for valueless ones).

@@ -31,16 +31,18 @@ registry! {
 }
 
 /// Reserved as "Invalid key" (RFC 9460 §14.3.2). It has no presentation name (so no
-/// row in [`TABLE`]) and is refused both in text (`key65535`) and on the wire.
+/// row in [`TABLE`]) but is read as `key65535` like any other number (RFC 9460 §2.1:
+/// `keyNNNNN` for any number): named-checkzone 9.18, kzonecheck 3.2 and ldns 1.8 all
+/// read `key65535` and `key65535=x`, and zonesign reads every zone they read.
 pub const INVALID: u16 = 65535;
 
-/// Reads a key: its name, or `keyNNNNN` (case-sensitive; [`INVALID`] is refused).
+/// Reads a key: its name, or `keyNNNNN` (case-sensitive).
 pub fn from_text(name: &[u8]) -> Option<u16> {
     if let Some(e) = TABLE.iter().find(|e| e.mnemonic.as_bytes() == name) {
         return Some(e.number);
     }
     let digits = name.strip_prefix(b"key")?;
-    parse_decimal(digits, u64::from(INVALID - 1)).and_then(|v| u16::try_from(v).ok())
+    parse_decimal(digits, u64::from(INVALID)).and_then(|v| u16::try_from(v).ok())
 }
 
 /// Appends a key's presentation name, or `keyNNNNN` when the table has none.

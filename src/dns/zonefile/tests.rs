@@ -461,11 +461,23 @@ fn parallel_read_equals_sequential_read() {
             explicit_ttl_zone(2 * n, 25_000, "late A 192.0.2.8\n"),
         ),
         ("error", big_zone(n, 15_000, "bad A 999.1.1.1\n")),
+        // Issue 21: an escape or a quote that runs to the line end is an error at its
+        // line in a block as in the sequential read, never a record joined to the next.
+        (
+            "escape at line end",
+            big_zone(n, 12_000, "t TXT abc\\\nu TXT def\n"),
+        ),
+        (
+            "open quote",
+            big_zone(n, 9_000, "t TXT \"abc\nu TXT def\"\n"),
+        ),
         ("parens", {
             let mut z = String::new();
             for i in 0..3 * n {
+                // `line )` starts like an owner: a block may begin there, inside the
+                // entry, and must be read again from the entry's start.
                 z.push_str(&format!(
-                    "t{i} TXT ( \"a\"\n\"b;{i}\"\n)\nq{i} TXT \"multi\nline\"\n"
+                    "t{i} TXT ( \"a\"\n\"b;{i}\"\n)\nq{i} TXT ( multi\nline )\n"
                 ));
             }
             format!("$ORIGIN example.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 300\n{z}")
@@ -485,6 +497,26 @@ fn parallel_read_equals_sequential_read() {
             }
             (&"no-$TTL inherited", Ok(r)) => {
                 assert!(r.iter().any(|l| l.contains("previous record's TTL 600")));
+            }
+            (&"escape at line end", Err(e)) => {
+                let line = text[..text.find("t TXT abc").unwrap()]
+                    .matches('\n')
+                    .count()
+                    + 1;
+                assert!(
+                    e.ends_with(&format!(":{line}: escape '\\' at the end of the line")),
+                    "{e}"
+                );
+            }
+            (&"open quote", Err(e)) => {
+                let line = text[..text.find("t TXT \"abc").unwrap()]
+                    .matches('\n')
+                    .count()
+                    + 1;
+                assert!(
+                    e.contains(&format!(":{line}: unterminated quoted string")),
+                    "{e}"
+                );
             }
             (&"class" | &"error", _) => {}
             (_, Ok(r)) => assert!(r.len() > 40_000, "{what}: {}", r.len()),
@@ -524,4 +556,155 @@ fn main_file_must_be_a_regular_file() {
         assert_eq!(e.exit_code(), crate::error::ExitCode::Io, "{e}");
         assert!(e.to_string().contains(p), "{e}");
     }
+}
+
+/// Parses `body` after a minimal zone head (so its first line is line 6) and returns
+/// the error, or panics with what was read.
+fn err_after_head(body: &str) -> ParseError {
+    let text = format!(
+        "$ORIGIN example.\n$TTL 3600\n@ SOA ns1 host 1 2 3 4 5\n@ NS ns1\nns1 A 192.0.2.1\n{body}"
+    );
+    match parse(&text) {
+        Ok(z) => panic!("{body:?} accepted: {:?}", shows(&z)),
+        Err(e) => e,
+    }
+}
+
+/// Issue 21: a `\` at the very end of a line used to swallow the newline: `t TXT abc\`
+/// followed by `u TXT def` became one record `t TXT "abc\010u" "TXT" "def"` and `u`
+/// was lost. Both reference parsers refuse it (named-checkzone 9.18:
+/// "dns_rdata_fromtext: c1.zone:6: near 'abc\': syntax error"; kzonecheck 3.2: "error
+/// in zone, file 'c1.zone', line 6 (invalid number)"), also before CR LF (both the
+/// same), inside parentheses (named-checkzone: "near 'abc\': syntax error") and at the
+/// end of the file (named-checkzone: "unexpected end of input"; kzonecheck refuses).
+/// In an owner name BIND refuses it ("unexpected end of input") where Knot accepts it;
+/// zonesign refuses what either refuses. An escaped backslash before the line end
+/// (`abc\\`) is an ordinary escape, accepted by both, and by zonesign.
+#[test]
+fn escape_at_end_of_line_is_an_error() {
+    for (body, line, what) in [
+        ("t TXT abc\\\nu TXT def\n", 6, "end of the line"),
+        ("t TXT abc\\\r\nu TXT def\r\n", 6, "end of the line"),
+        ("t TXT ( abc\\\ndef )\nu TXT x\n", 6, "end of the line"),
+        ("t TXT abc\\", 6, "end of the file"),
+        ("\nt\\\n TXT x\n", 7, "end of the line"),
+        ("t TXT \"abc\\\ndef\"\nu TXT x\n", 6, "end of the line"),
+        ("t TXT \"abc\\", 6, "end of the file"),
+    ] {
+        let e = err_after_head(body);
+        assert_eq!(e.line, line, "{body:?}: {e}");
+        assert!(e.message.starts_with("escape '\\' at the"), "{body:?}: {e}");
+        assert!(e.message.contains(what), "{body:?}: {e}");
+    }
+    let z = parse("$TTL 60\nt TXT abc\\\\\nu TXT def\n").unwrap();
+    assert_eq!(
+        shows(&z),
+        [
+            "t.example. 60 1 TXT \"abc\\\\\"",
+            "u.example. 60 1 TXT \"def\""
+        ]
+    );
+}
+
+/// Issue 21: a quoted string ends on the line where it began. Until now one could run
+/// over any number of lines, newlines included in the string. named-checkzone refuses
+/// every form ("c3.zone:6: unbalanced quotes" for `t TXT "abc` / `def"`, the same
+/// inside parentheses, for a quote opened inside a word such as `alpn="h2` / `h3"`,
+/// and for a quote still open at the end of the file: "unexpected end of input");
+/// kzonecheck refuses them outside parentheses ("line 6 (invalid number)" and others)
+/// and accepts only the one inside parentheses: refused here, as BIND does. A `\`
+/// before the line end inside quotes BIND reads as "\010" while Knot refuses it
+/// ("line 6 (invalid number)"): refused (see `escape_at_end_of_line_is_an_error`).
+#[test]
+fn quoted_string_cannot_span_lines() {
+    for body in [
+        "t TXT \"abc\ndef\"\nu TXT x\n",
+        "t TXT ( \"abc\ndef\" )\nu TXT x\n",
+        "s HTTPS 1 . alpn=\"h2\nh3\"\nu TXT x\n",
+        "t TXT a\"b\nc\"\nu TXT x\n",
+        "t TXT \"abc\n",
+        "t TXT \"abc",
+        "\"t TXT abc\n",
+    ] {
+        let e = err_after_head(body);
+        assert_eq!(e.line, 6, "{body:?}: {e}");
+        assert!(
+            e.message.starts_with("unterminated quoted string"),
+            "{body:?}: {e}"
+        );
+    }
+    assert!(
+        err_after_head("t TXT \"abc\n")
+            .message
+            .contains("on its line")
+    );
+    assert!(
+        err_after_head("t TXT \"abc")
+            .message
+            .contains("end of the file")
+    );
+    // Quotes closed on their line, over several lines in parentheses, still read.
+    let z = parse("$TTL 60\nt TXT ( \"a b\"\n \"c;d\" ) ; x\nu TXT \"\"\n").unwrap();
+    assert_eq!(
+        shows(&z),
+        [
+            "t.example. 60 1 TXT \"a b\" \"c;d\"",
+            "u.example. 60 1 TXT \"\""
+        ]
+    );
+}
+
+/// Issue 21: a `\DDD` escape has exactly three digits; one cut short by the line end
+/// or the file end is an error at its line, not a bad escape found later or an escape
+/// that takes the newline. named-checkzone: "c5.zone:6: near 'abc\0': syntax error"
+/// for `t TXT abc\0` / `12`, "unbalanced quotes" for `"abc\0` / `12"`, "syntax error"
+/// for `"abc\09"` and for `abc\0` at the end of the file; kzonecheck refuses all four.
+#[test]
+fn ddd_escape_cut_short_is_an_error() {
+    for (body, cut) in [
+        ("t TXT abc\\0\n12\nu TXT x\n", true),
+        ("t TXT abc\\01\n2\nu TXT x\n", true),
+        ("t TXT \"abc\\0\n12\"\nu TXT x\n", true),
+        ("t TXT abc\\0", true),
+        ("t TXT abc\\01\r\n", true),
+        ("t TXT \"abc\\09\"\n", false),
+        ("t\\1x TXT abc\n", false),
+    ] {
+        let e = err_after_head(body);
+        assert_eq!(e.line, 6, "{body:?}: {e}");
+        let want = if cut {
+            "escape '\\DDD' cut short by the end of the line (three digits needed)"
+        } else {
+            "bad escape '\\DDD' (three digits needed)"
+        };
+        assert_eq!(e.message, want, "{body:?}");
+    }
+    let z = parse("$TTL 60\nt TXT abc\\012 \"\\255\\0001\"\n").unwrap();
+    assert_eq!(
+        shows(&z),
+        ["t.example. 60 1 TXT \"abc\\012\" \"\\255\\0001\""]
+    );
+}
+
+/// An opening parenthesis never closed is an error at its line (named-checkzone:
+/// "c16.zone:7: near eof: unbalanced parentheses"; kzonecheck refuses), also when the
+/// entry is otherwise complete, and in an included file, where the includer goes on
+/// with its own parentheses (RFC 1035 §5.1: an included file is read on its own).
+#[test]
+fn unclosed_parenthesis_is_an_error() {
+    let e = err_after_head("t TXT ( \"abc\" \n");
+    assert_eq!(e.line, 6, "{e}");
+    assert_eq!(e.message, "unbalanced '(': missing ')'");
+    let e = err_after_head("t TXT \"abc\" )\n");
+    assert_eq!((e.line, e.message.as_str()), (6, "unbalanced ')'"));
+    let (dir, res) = with_files(&[
+        ("main.zone", "$TTL 60\n$INCLUDE inc.zone\nb A 192.0.2.2\n"),
+        ("inc.zone", "a A ( 192.0.2.1\n"),
+    ]);
+    let e = res.unwrap_err();
+    assert_eq!(e.file, dir.path().join("inc.zone"));
+    assert_eq!(
+        (e.line, e.message.as_str()),
+        (1, "unbalanced '(': missing ')'")
+    );
 }
