@@ -68,9 +68,8 @@ pub struct Token<'a> {
 
 /// Type mnemonics in type fields and bitmaps: the type registry's lookups, under the
 /// names the reader and the printers use.
-pub use crate::dns::registry::rtype::{
-    from_text as type_code, push_text as push_type_name, to_text as type_name,
-};
+pub use crate::dns::registry::rtype::{from_text as type_code, to_text as type_name};
+pub use format::push_type as push_type_name;
 
 #[cfg(test)]
 mod tests;

@@ -80,6 +80,15 @@ pub fn check_records(origin: &crate::dns::name::Name, records: &[Record], f: &mu
         if !r.owner.is_subdomain_of(origin) {
             f.error(r.loc, format!("{} is outside the origin {origin}", r.owner));
         }
+        // ldns (1.8) reads NSAP-PTR RDATA as a character string, not the domain name
+        // RFC 1706 defines, so ldns-verify-zone calls every signature over it bogus, in
+        // any text form: a signed zone with one would fail a validator (issue 21).
+        if r.rtype == rtype::NSAP_PTR {
+            f.error(
+                r.loc,
+                format!("{}: NSAP-PTR (obsolete, RFC 1706) cannot be signed so that every validator accepts it (ldns reads its RDATA as a string); remove it", r.owner),
+            );
+        }
     }
 }
 

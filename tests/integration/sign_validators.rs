@@ -335,7 +335,8 @@ fn sign_refuses_ds_anchor_matching_no_ksk() {
 /// are not in `fixtures/features/all-types.zone`, signed by BIND in verify_foreign),
 /// alpn-ids holding `,`, `\` or `"` (no text form is read alike by named-checkzone,
 /// kzonecheck and ldns: written as RFC 3597 `\# len hex`), generic keys with escapes,
-/// `dohpath` (written `key7`: kzonecheck 3.2 refuses the name) and `key65535`. The
+/// `dohpath` (written `key7`: kzonecheck 3.2 refuses the name), `key65535` and X25 (written
+/// `TYPE19 \#`: kzonecheck 3.2 refuses the mnemonic). The
 /// signed output must pass all three validators, and zonesign's own `verify`.
 #[test]
 fn svcb_alpn_escapes_signed_output_passes_all_validators() {
@@ -354,6 +355,8 @@ _a    HTTPS 1 . alpn="f\\\\oo\\,bar,h2" port=8443
 _b    HTTPS 1 . alpn="a\"b",h3 no-default-alpn
 _c    SVCB 1 . alpn=h2 dohpath=/dns-query{?dns} key667="a,b\\c\"d" key668=x\,y key65535
 _d    SVCB 2 svc.example. mandatory=key667 key667="" ipv4hint=192.0.2.2
+x25   X25 "311061700956"
+x25   TXT "beside an X25: both in one NSEC bitmap"
 "#,
     )
     .unwrap();
@@ -369,6 +372,9 @@ _d    SVCB 2 svc.example. mandatory=key667 key667="" ipv4hint=192.0.2.2
             .join(" ")
     };
     assert!(line("ilnp.example.", "NID").ends_with("10 0014:4fff:ff20:ee64"));
+    // X25: Knot 3.2 refuses the mnemonic, so it is written generically, type and RDATA.
+    assert!(line("x25.example.", "TYPE19").ends_with("\\# 13 0C333131303631373030393536"));
+    assert!(line("x25.example.", "NSEC").contains(" TYPE19 "));
     assert!(line("ilnp.example.", "L64").ends_with("10 2001:0db8:1140:1000"));
     assert!(line("_a.example.", "HTTPS").contains("\\#"));
     assert!(line("_b.example.", "HTTPS").contains("\\#"));

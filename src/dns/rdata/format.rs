@@ -16,11 +16,28 @@ use super::bitmap::decode_type_bitmap;
 use super::fields::{Kind, Kind as K, descriptor, walk_wire};
 use super::svcb::format_svc_params;
 
-/// Writes RDATA in presentation form. Unknown types, and wire data that does not
-/// match the type's layout, are written in RFC 3597 `\# len hex` form, which every
-/// DNS tool reads.
+/// Types written as `TYPEnnn` with `\#` RDATA (RFC 3597) wherever zonesign writes a
+/// type (the record's type field, RRSIG type covered, NSEC bitmaps): not every
+/// validator the output must pass reads their mnemonics (Knot 3.2 knows neither X25
+/// nor NSAP-PTR, and refuses the zone), while every one reads the generic form. They
+/// are still read under their mnemonics (NSAP-PTR is then refused by the zone checks:
+/// ldns cannot verify it in any form).
+pub(super) const WRITTEN_GENERIC: [u16; 2] = [rtype::X25, rtype::NSAP_PTR];
+
+/// Writes a type mnemonic, or `TYPEnnn` for [`WRITTEN_GENERIC`] types.
+pub fn push_type(t: u16, out: &mut String) {
+    if WRITTEN_GENERIC.contains(&t) {
+        let _ = write!(out, "TYPE{t}");
+    } else {
+        rtype::push_text(t, out);
+    }
+}
+
+/// Writes RDATA in presentation form. Unknown types, [`WRITTEN_GENERIC`] types, and
+/// wire data that does not match the type's layout, are written in RFC 3597
+/// `\# len hex` form, which every DNS tool reads.
 pub fn format_rdata(rtype: u16, rdata: &[u8], out: &mut String) {
-    if let Some(fields) = descriptor(rtype) {
+    if let Some(fields) = descriptor(rtype).filter(|_| !WRITTEN_GENERIC.contains(&rtype)) {
         // Fields go straight into `out` (no temporary per record); on malformed RDATA
         // the partial text is cut off again and the generic form written instead.
         let start = out.len();
@@ -65,7 +82,7 @@ fn format_field(kind: Kind, v: &[u8], start: usize, out: &mut String) -> Result<
         K::U8 | K::Algorithm => push_u32(out, be(1)),
         K::U16 => push_u32(out, be(2)),
         K::U32 | K::Period => push_u32(out, be(4)),
-        K::Type => rtype::push_text(be(2) as u16, out),
+        K::Type => push_type(be(2) as u16, out),
         K::Time => push_rrsig_time(be(4), out),
         K::Ipv4 => {
             let ip = <[u8; 4]>::try_from(v).map_err(|_| RdataError::new("bad IPv4"))?;
@@ -149,7 +166,7 @@ fn format_bitmap(v: &[u8], out: &mut String) -> Result<(), RdataError> {
         if i > 0 {
             out.push(' ');
         }
-        rtype::push_text(t, out);
+        push_type(t, out);
     }
     Ok(())
 }
