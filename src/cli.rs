@@ -236,6 +236,9 @@ pub struct SignArgs {
     /// Print the wall time of each stage (parse, NSEC, signing, verification, output) on stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Refuse (exit 2) an in-zone name server without an address record (apex NS or missing glue), which BIND and Knot refuse; without it a warning.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Report format of `verify`, `key list` and `hsm bench`.
@@ -688,6 +691,7 @@ fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
             sessions: a.sessions,
             full_verify: a.full_verify,
             dry_run: a.dry_run,
+            strict: a.strict,
             progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         pipeline::sign(&cfg, &req)

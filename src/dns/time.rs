@@ -29,6 +29,13 @@ pub fn expand_rrsig_time(t: u32, now: i64) -> i64 {
 
 /// Parses an RRSIG time field: 14-digit YYYYMMDDHHmmSS in UTC, or seconds since the
 /// epoch (RFC 4034 §3.2).
+///
+/// A date past 2106-02-07 06:28:15 does not fit 32 bits; RFC 4034 §3.2 makes the field
+/// the date's seconds modulo 2^32, and BIND and Knot read it so (`named-checkzone` 9.18
+/// prints expiration 21070101000000 back as 19701124173144, `kzonecheck` 3.2 loads it),
+/// so such signed input is read too (issue 21): its signatures are dropped before
+/// signing anyway, and `zonesign verify` reads the value in serial arithmetic
+/// ([`expand_rrsig_time`]). Dates before 1970 stay refused (Knot: "invalid date").
 pub fn parse_rrsig_time(text: &[u8]) -> Option<u32> {
     if text.len() != 14 {
         return parse_decimal(text, u64::from(u32::MAX)).and_then(|v| u32::try_from(v).ok());
@@ -45,7 +52,7 @@ pub fn parse_rrsig_time(text: &[u8]) -> Option<u32> {
         .and_hms_opt(part(8, 10)?, part(10, 12)?, part(12, 14)?)?
         .and_utc()
         .timestamp();
-    u32::try_from(ts).ok()
+    (ts >= 0).then(|| rrsig_time(ts))
 }
 
 /// Appends a 32-bit RRSIG time as YYYYMMDDHHmmSS (UTC).
@@ -131,5 +138,27 @@ mod tests {
         assert_eq!(parse_rrsig_time(b"20241301000000"), None);
         assert_eq!(parse_rrsig_time(b"4294967296"), None);
         assert_eq!(parse_rrsig_time(b"2024x"), None);
+        assert_eq!(parse_rrsig_time(b"19691231235959"), None);
+    }
+
+    /// A date past 2106 in signed input is read modulo 2^32 (RFC 4034 §3.2), as BIND
+    /// and Knot read it: `named-checkzone` 9.18 loads expiration 21070101000000 and
+    /// prints it back as 19701124173144 ("OK"), `kzonecheck` 3.2 says "No semantic
+    /// error found". Serial arithmetic then places it next to "now": in 2026 it is a
+    /// time of 1970 (expired), in 2100 the date of 2107 it was written as.
+    #[test]
+    fn rrsig_time_past_2106_wraps() {
+        let t = parse_rrsig_time(b"21070101000000").unwrap();
+        let full: i64 = 4_323_283_200; // 2107-01-01T00:00:00Z
+        assert_eq!(i64::from(t), full - (1 << 32));
+        let mut text = String::new();
+        push_rrsig_time(t, &mut text);
+        assert_eq!(text, "19701124173144");
+        assert_eq!(parse_rrsig_time(b"21060207062816"), Some(0));
+        assert_eq!(parse_rrsig_time(b"99991231235959").map(|_| ()), Some(()));
+        let in_2026 = 1_796_083_200;
+        assert!(expand_rrsig_time(t, in_2026) < in_2026);
+        let in_2100 = 4_102_444_800;
+        assert_eq!(expand_rrsig_time(t, in_2100), full);
     }
 }

@@ -11,11 +11,16 @@ use std::path::{Path, PathBuf};
 
 use crate::dns::name::Name;
 use crate::dns::rdata::{Token, parse_period, parse_rdata_into, type_code, type_name};
-use crate::dns::record::{CLASS_IN, Record, SourceLoc};
+use crate::dns::record::{CLASS_IN, Record, SourceLoc, rtype};
 use crate::dns::registry::class;
 
-/// Largest TTL allowed by RFC 2181 §8.
+/// Largest TTL allowed by RFC 2181 §8; a larger one is read as 0 (see [`over_max_ttl`]).
 const MAX_TTL: u32 = 0x7fff_ffff;
+/// The "TTL above 2^31-1" warnings listed one by one; the rest are counted.
+const MAX_TTL_WARNINGS: usize = 10;
+/// The words every "TTL above 2^31-1" warning contains (to count them, see
+/// [`finish_warnings`]).
+const OVER_MAX_TTL: &str = "above 2^31-1 (RFC 2181 §8); read as 0";
 /// Deepest `$INCLUDE` nesting accepted, to stop runaway recursion.
 const MAX_INCLUDE_DEPTH: usize = 16;
 /// Most files one parse may read through `$INCLUDE`, counting repeats: without it a
@@ -94,6 +99,54 @@ fn parse_text(
     origin: &Name,
     default_ttl: Option<u32>,
 ) -> Result<(ParsedZone, Vec<Vec<Record>>), ParseError> {
+    let mut ctx = read_text(text, file_for_errors, origin, default_ttl)?;
+    finish_warnings(&mut ctx);
+    Ok((ctx.zone, ctx.blocks))
+}
+
+/// Completes the warnings once the whole text is read, in the same file order whether
+/// it was read in parallel blocks or not: the count of records that took the previous
+/// record's TTL goes into the one warning about it, and "TTL above 2^31-1" warnings
+/// past the first [`MAX_TTL_WARNINGS`] become one line that counts them.
+fn finish_warnings(ctx: &mut Context) {
+    if let Some(i) = ctx.inherited_warning
+        && ctx.inherited > 1
+        && let Some(w) = ctx.zone.warnings.get_mut(i)
+    {
+        w.push_str(&format!(
+            " (and for {} more records without a TTL after it)",
+            ctx.inherited - 1
+        ));
+    }
+    let over = ctx
+        .zone
+        .warnings
+        .iter()
+        .filter(|w| w.contains(OVER_MAX_TTL))
+        .count();
+    if over > MAX_TTL_WARNINGS {
+        let mut seen = 0;
+        ctx.zone.warnings.retain(|w| {
+            if !w.contains(OVER_MAX_TTL) {
+                return true;
+            }
+            seen += 1;
+            seen <= MAX_TTL_WARNINGS
+        });
+        ctx.zone.warnings.push(format!(
+            "... and {} more TTLs {OVER_MAX_TTL}",
+            over - MAX_TTL_WARNINGS
+        ));
+    }
+}
+
+/// Reads the text (see [`parse_text`]) into a [`Context`].
+fn read_text(
+    text: &[u8],
+    file_for_errors: &Path,
+    origin: &Name,
+    default_ttl: Option<u32>,
+) -> Result<Context, ParseError> {
     let mut ctx = Context {
         default_ttl,
         ..Context::default()
@@ -117,7 +170,7 @@ fn parse_text(
         // copying millions of records while the vector grows.
         ctx.zone.records.reserve(text.len() / 48);
         parse_input(&mut ctx, input)?;
-        return Ok((ctx.zone, Vec::new()));
+        return Ok(ctx);
     };
     // The head is read as usual (directives, includes); the rest in parallel blocks
     // that start from the head's state, checked afterwards (see `parse_blocks`).
@@ -129,7 +182,7 @@ fn parse_text(
         let line = line_at(text, end);
         parse_range(&mut ctx, &mut input, end, usize::MAX, line)?;
     }
-    Ok((ctx.zone, ctx.blocks))
+    Ok(ctx)
 }
 
 #[cfg(test)]
@@ -363,6 +416,11 @@ struct Context {
     last_class: u16,
     /// Whether the "TTL taken from previous record" warning was already given.
     warned_ttl: bool,
+    /// Records that took the previous record's TTL (see [`resolve_ttl`]).
+    inherited: usize,
+    /// Index in `zone.warnings` of the warning about them, completed with their count
+    /// at the end ([`finish_warnings`]).
+    inherited_warning: Option<usize>,
     /// Reused RDATA buffer, so each record's RDATA is allocated once at exact size.
     scratch: Vec<u8>,
     /// A parallel block (see [`parse_blocks`]): a directive or a non-IN class stops it.
@@ -380,6 +438,8 @@ impl Default for Context {
             last_ttl: None,
             last_class: CLASS_IN,
             warned_ttl: false,
+            inherited: 0,
+            inherited_warning: None,
             scratch: Vec::with_capacity(1024),
             speculative: false,
             blocks: Vec::new(),
@@ -490,8 +550,8 @@ fn directive(
         let [arg] = args else {
             return Err(input.error(line, "$TTL needs exactly one value"));
         };
-        ctx.default_ttl =
-            Some(parse_ttl(arg.text).map_err(|m| input.error(line, format!("$TTL: {m}")))?);
+        let ttl = parse_ttl(arg.text).map_err(|m| input.error(line, format!("$TTL: {m}")))?;
+        ctx.default_ttl = Some(over_max_ttl(ctx, input, line, ttl, "$TTL"));
         Ok(())
     } else if name.eq_ignore_ascii_case(b"$INCLUDE") {
         include(ctx, input, args, line)
@@ -616,13 +676,33 @@ fn read_in_parallel(f: &std::fs::File, len: usize) -> std::io::Result<Option<Vec
     Ok(Some(text))
 }
 
-/// Parses a TTL (units allowed), enforcing the RFC 2181 §8 maximum.
+/// Parses a TTL (units allowed) up to 2^32-1; [`over_max_ttl`] then applies the RFC 2181
+/// §8 maximum. Above 2^32-1 it is refused, as BIND ("unknown RR type") and Knot ("number
+/// is bigger than 32 bits") refuse it.
 fn parse_ttl(text: &[u8]) -> Result<u32, String> {
-    let ttl = parse_period(text).ok_or_else(|| format!("bad TTL '{}'", show(text)))?;
-    if ttl > MAX_TTL {
-        return Err(format!("TTL {ttl} exceeds 2^31-1 (RFC 2181 section 8)"));
+    parse_period(text).ok_or_else(|| format!("bad TTL '{}'", show(text)))
+}
+
+/// A TTL above 2^31-1 (RFC 2181 §8) is read as 0, with a warning at its line.
+///
+/// Why 0 (issue 21): RFC 2181 §8 says to treat such a value "as if the entire value
+/// received was zero", and BIND does exactly that (`named-checkzone` 9.18 on TTL
+/// 2147483648 or 4294967295, as a record's TTL or as `$TTL`: "$TTL 2147483648 >
+/// MAXTTL, setting $TTL to 0", zone "OK", the record printed with TTL 0). Knot
+/// (`kzonecheck` 3.2: "No semantic error found") and ldns (`ldns-read-zone`) keep the
+/// value as it is; a TTL of 0 is valid in all three (ldns-verify-zone, dnssec-verify,
+/// kzonecheck), while one above 2^31-1 is read as 0 by BIND's dnssec-verify but not by
+/// the others, so the signed output would mean different things to different
+/// validators. Refusing it, as zonesign did before, refused zones all three load.
+fn over_max_ttl(ctx: &mut Context, input: &Input, line: u32, ttl: u32, what: &str) -> u32 {
+    if ttl <= MAX_TTL {
+        return ttl;
     }
-    Ok(ttl)
+    ctx.zone.warnings.push(format!(
+        "{}:{line}: {what} {ttl} is {OVER_MAX_TTL}, as BIND reads it",
+        input.path.display()
+    ));
+    0
 }
 
 /// Shows raw bytes in a message (lossy; error path only).
@@ -659,7 +739,8 @@ fn parse_record(
         {
             class = Some(c);
         } else if ttl.is_none() && tok.text.first().is_some_and(u8::is_ascii_digit) {
-            ttl = Some(parse_ttl(tok.text).map_err(|m| input.error(line, m))?);
+            let t = parse_ttl(tok.text).map_err(|m| input.error(line, m))?;
+            ttl = Some(over_max_ttl(ctx, input, line, t, "TTL"));
         } else {
             break;
         }
@@ -674,7 +755,7 @@ fn parse_record(
             format!("unknown record type '{}'", show(type_tok.text)),
         )
     })?;
-    let ttl = resolve_ttl(ctx, input, ttl, line)?;
+    let ttl = resolve_ttl(ctx, input, ttl, line, rtype == rtype::SOA)?;
     if ctx.speculative && class.is_some_and(|c| c != CLASS_IN) {
         return Err(input.error(SPECULATION_FAILED, "class in a parallel block"));
     }
@@ -694,6 +775,10 @@ fn parse_record(
         scratch,
     )
     .map_err(|e| input.error(line, format!("{}: {e}", type_name(rtype))))?;
+    let ttl = match ttl {
+        Some(t) => t,
+        None => soa_minimum_ttl(ctx, input, line),
+    };
     Ok(Record {
         owner,
         rtype,
@@ -707,35 +792,72 @@ fn parse_record(
     })
 }
 
-/// Picks the TTL: explicit, else `$TTL`, else the last explicit TTL (with a warning).
+/// Picks the TTL: explicit, else `$TTL`, else the last explicit TTL (with a warning),
+/// else, for an SOA, `None`: its MINIMUM, read by [`soa_minimum_ttl`] once its RDATA is.
+///
+/// This is BIND's order (issue 21; `named-checkzone` 9.18, zones without `$TTL`): a
+/// record without TTL takes the previous record's ("using RFC1035 TTL semantics", RFC
+/// 1035 §5.1), also when it is the SOA; an SOA with no TTL before it takes its own
+/// MINIMUM, the last field ("no TTL specified; using SOA MINTTL instead"), and the
+/// records after it take that as the previous record's; a record before any TTL that
+/// is not the SOA is refused ("no TTL specified; zone rejected"), here at its line.
+/// (Knot 3.2 differs: `kzonecheck` gives such records its default 3600, whatever came
+/// before, which shows only as "TTL mismatch" notices; BIND's reading is the one that
+/// keeps the TTLs the file's author wrote nearby.)
 fn resolve_ttl(
     ctx: &mut Context,
     input: &Input,
     explicit: Option<u32>,
     line: u32,
-) -> Result<u32, ParseError> {
+    soa: bool,
+) -> Result<Option<u32>, ParseError> {
     if let Some(t) = explicit {
         ctx.last_ttl = Some(t);
-        return Ok(t);
+        return Ok(Some(t));
     }
     if let Some(t) = ctx.default_ttl {
-        return Ok(t);
+        return Ok(Some(t));
     }
     if ctx.speculative {
         // The previous record's TTL may lie in the block before (see `parse_blocks`).
         return Err(input.error(SPECULATION_FAILED, "inherited TTL in a parallel block"));
     }
-    let t = ctx
-        .last_ttl
-        .ok_or_else(|| input.error(line, "no TTL and no $TTL"))?;
+    let Some(t) = ctx.last_ttl else {
+        if soa {
+            return Ok(None);
+        }
+        return Err(input.error(
+            line,
+            "no TTL, no $TTL and no record with a TTL before it (BIND refuses it too; the SOA without a TTL would give its MINIMUM to the records after it)",
+        ));
+    };
+    ctx.inherited += 1;
     if !ctx.warned_ttl {
         ctx.warned_ttl = true;
+        ctx.inherited_warning = Some(ctx.zone.warnings.len());
         ctx.zone.warnings.push(format!(
-            "{}:{line}: no $TTL; using the previous record's TTL {t}",
+            "{}:{line}: no $TTL; using the previous record's TTL {t}, as BIND does",
             input.path.display()
         ));
     }
-    Ok(t)
+    Ok(Some(t))
+}
+
+/// The TTL of an SOA that gives none, with no `$TTL` and no TTL before it: its MINIMUM
+/// (the last 4 octets of the RDATA just read into `ctx.scratch`), which the records
+/// after it then take as the previous record's TTL (see [`resolve_ttl`]).
+fn soa_minimum_ttl(ctx: &mut Context, input: &Input, line: u32) -> u32 {
+    let minimum = ctx
+        .scratch
+        .last_chunk::<4>()
+        .map_or(0, |b| u32::from_be_bytes(*b));
+    let t = over_max_ttl(ctx, input, line, minimum, "SOA MINIMUM");
+    ctx.last_ttl = Some(t);
+    ctx.zone.warnings.push(format!(
+        "{}:{line}: no $TTL and no TTL on the SOA; using its MINIMUM {t} as its TTL and for the records after it without one, as BIND does",
+        input.path.display()
+    ));
+    t
 }
 
 /// One logical entry (a line, or several joined by parentheses).

@@ -61,6 +61,9 @@ pub struct SignRequest {
     pub full_verify: bool,
     /// Read and compare only: no key is touched, nothing is written.
     pub dry_run: bool,
+    /// Refuse what is otherwise a warning because registries carry it although BIND
+    /// refuses it: an in-zone name server without an address record (issue 21).
+    pub strict: bool,
     /// Show a progress bar while signing (on a terminal, never in cron or with `--quiet`).
     pub progress: bool,
 }
@@ -100,6 +103,8 @@ pub struct SignSummary {
     pub stale_temps_removed: usize,
     /// Warnings about the input or the previous output.
     pub warnings: Vec<String>,
+    /// NS records whose in-zone target has no A or AAAA record (each also a warning).
+    pub ns_without_address: usize,
     /// Wall time.
     pub elapsed: Duration,
     /// Wall time of each stage, in order (`--stats`, and the JSON report).
@@ -162,8 +167,9 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             })
             .map_err(|e| Error::io(&prev_path, e))?
     };
-    let (mut zone, warnings) = read_and_check(&req.zone_file, &req.origin, &policy)?;
-    summary.warnings = warnings;
+    let (mut zone, checked) = read_and_check(&req.zone_file, &req.origin, &policy, req.strict)?;
+    summary.warnings = checked.warnings;
+    summary.ns_without_address = checked.ns_without_address;
     sw.lap(&mut summary, "read, parse, checks and canonical sort");
     for set in zone.rrsets.iter_mut().filter(|s| s.rtype == rtype::DS) {
         set.ttl = policy.ds_ttl; // DPS-6.7
@@ -502,22 +508,40 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-/// Parses the zone, drops old DNSSEC data, runs the checks and groups it canonically.
-pub fn read_and_check(file: &Path, origin: &Name, policy: &Policy) -> Result<(Zone, Vec<String>)> {
+/// What the checks of the input found that does not stop signing.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Warnings, each `file:line: message`.
+    pub warnings: Vec<String>,
+    /// NS records whose in-zone target has no A or AAAA record.
+    pub ns_without_address: usize,
+}
+
+/// Parses the zone, drops old DNSSEC data, runs the checks and groups it canonically;
+/// `strict` (`sign --strict`) refuses what is otherwise a warning (see [`Findings::strict`]).
+pub fn read_and_check(
+    file: &Path,
+    origin: &Name,
+    policy: &Policy,
+    strict: bool,
+) -> Result<(Zone, Checked)> {
     let parsed = zonefile::parse_file(file, origin)?;
-    let mut findings = Findings::new(&parsed.files);
+    let mut findings = Findings::new(&parsed.files).with_strict(strict);
     findings.warnings.extend(parsed.warnings.iter().cloned());
     checks::check_records(origin, &parsed.records, &mut findings);
     let records = checks::drop_regenerated(file, parsed.records, &mut findings);
     let (zone, mismatches) = Zone::from_records(origin.clone(), records);
     checks::warn_ttl_mismatches(&mismatches, &mut findings);
     checks::check_zone(&zone, policy, &mut findings);
-    let warnings = findings.warnings.clone();
+    let checked = Checked {
+        warnings: findings.warnings.clone(),
+        ns_without_address: findings.ns_without_address,
+    };
     let errors = findings.into_errors();
     if !errors.is_empty() {
         return Err(Error::Checks(errors));
     }
-    Ok((zone, warnings))
+    Ok((zone, checked))
 }
 
 fn nsec_ttl(zone: &Zone, policy: &Policy) -> u32 {

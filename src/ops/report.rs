@@ -53,6 +53,9 @@ pub struct RunReport {
     pub resigned: Vec<Resigned>,
     /// Warnings.
     pub warnings: Vec<String>,
+    /// NS records whose in-zone target has no A or AAAA record (each also a warning;
+    /// an error with `--strict`).
+    pub ns_without_address: usize,
     /// Wall time of each stage in seconds, in order.
     pub stages: Vec<Stage>,
 }
@@ -113,6 +116,7 @@ impl RunReport {
                 })
                 .collect(),
             warnings: s.warnings.clone(),
+            ns_without_address: s.ns_without_address,
             stages: s
                 .stages
                 .iter()
@@ -133,8 +137,21 @@ impl RunReport {
         r
     }
 
-    /// The one line for cron's mail (stdout, unless `--quiet`).
+    /// The one line for cron's mail (stdout, unless `--quiet`), with the count of NS
+    /// records without an address when there are any (each is also a warning).
     pub fn summary_line(&self, out: &Path) -> String {
+        let mut line = self.summary_base(out);
+        if self.ns_without_address > 0 {
+            line.push_str(&format!(
+                "; {} NS record(s) name an in-zone server without an address (warnings; --strict refuses them)",
+                self.ns_without_address
+            ));
+        }
+        line
+    }
+
+    /// [`RunReport::summary_line`] without the count.
+    fn summary_base(&self, out: &Path) -> String {
         let reasons: Vec<String> = self
             .reasons
             .iter()

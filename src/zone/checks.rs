@@ -5,7 +5,8 @@
 //! NS at the apex, no CNAME beside other data, nothing outside the origin, DS only at
 //! delegations and at most `max_ds_per_delegation` of them (DPS-3.3), one TTL per RRset;
 //! CNAME and DNAME are singletons (RFC 2181 §10.1, RFC 6672 §2.4), and a DNAME never
-//! shares its owner with a CNAME.
+//! shares its owner with a CNAME. An in-zone name server without an address record is
+//! a warning (an error with `--strict`).
 //! Every message names the file and line of the offending record.
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,12 @@ pub struct Findings<'a> {
     pub errors: Vec<String>,
     /// Problems that are reported but do not stop signing.
     pub warnings: Vec<String>,
+    /// `zonesign sign --strict`: what BIND refuses but registries carry (an in-zone name
+    /// server without an address record) is an error, not a warning.
+    pub strict: bool,
+    /// NS records whose in-zone target has no A or AAAA record (see
+    /// [`check_ns_addresses`]), for the sign summary and the JSON report.
+    pub ns_without_address: usize,
     unlisted: usize,
 }
 
@@ -36,8 +43,16 @@ impl<'a> Findings<'a> {
             files,
             errors: Vec::new(),
             warnings: Vec::new(),
+            strict: false,
+            ns_without_address: 0,
             unlisted: 0,
         }
+    }
+
+    /// The same, refusing with `strict` what is otherwise a warning (`sign --strict`).
+    pub fn with_strict(mut self, strict: bool) -> Self {
+        self.strict = strict;
+        self
     }
 
     /// Formats `file:line: message` for a record location.
@@ -145,6 +160,11 @@ pub fn check_zone(zone: &Zone, policy: &Policy, f: &mut Findings) {
         if let Some(ds) = sets.iter().find(|s| s.rtype == rtype::DS) {
             check_ds(owner, ds, group.kind, policy, f);
         }
+        if matches!(group.kind, NameKind::Apex | NameKind::Delegation)
+            && let Some(ns) = sets.iter().find(|s| s.rtype == rtype::NS)
+        {
+            check_ns_addresses(zone, ns, group.kind, f);
+        }
         match group.kind {
             NameKind::Delegation => {
                 let extra: Vec<String> = types
@@ -204,6 +224,65 @@ fn check_apex(zone: &Zone, f: &mut Findings) {
             apex_loc,
             format!("no NS records at the apex {}", zone.origin),
         );
+    }
+}
+
+/// Warns about (with `--strict`, refuses) each NS record at the apex or a delegation
+/// whose target lies inside the zone but has no A or AAAA record in it: at the apex
+/// (`@ NS ns1` without `ns1 A`) or as missing glue (`sub NS ns.sub` without `ns.sub A`).
+///
+/// Why a warning (issue 21): BIND's `named-checkzone` 9.18 refuses the apex case ("NS
+/// 'ns1.example' has no address records (A or AAAA)", "not loaded due to errors") and
+/// warns about the delegation case ("sub.example/NS 'ns.sub.example' has no REQUIRED
+/// GLUE address records (A or AAAA)", zone "OK"); `kzonecheck` 3.2 refuses both
+/// ("missing glue record", exit 1). But registries do carry such delegations (a
+/// registrant's host records that are gone, a lame delegation), and refusing a whole
+/// TLD zone for one of them would stop its re-signing; the signed output is still
+/// valid DNSSEC (NS and glue at a delegation are not signed). Operators who want
+/// BIND's and Knot's strictness pass `--strict`.
+fn check_ns_addresses(zone: &Zone, ns: &crate::zone::RRset, kind: NameKind, f: &mut Findings) {
+    let origin = zone.origin.as_wire();
+    for rdata in ns.rdatas.iter() {
+        // A cheap test first: most targets of a TLD's delegations are in other zones.
+        if !rdata.ends_with(origin) {
+            continue;
+        }
+        let Ok(target) = crate::dns::name::Name::from_wire(rdata) else {
+            continue;
+        };
+        if !target.is_subdomain_of(&zone.origin)
+            || zone.get(&target, rtype::A).is_some()
+            || zone.get(&target, rtype::AAAA).is_some()
+        {
+            continue;
+        }
+        f.ns_without_address += 1;
+        let (what, who) = match kind {
+            NameKind::Apex => (
+                "an apex name server",
+                "BIND's named-checkzone and Knot's kzonecheck refuse this",
+            ),
+            _ if target.is_subdomain_of(&ns.owner) => (
+                "missing glue: the delegation's name server",
+                "Knot's kzonecheck refuses this, BIND's named-checkzone warns",
+            ),
+            _ => (
+                "the delegation's name server",
+                "Knot's kzonecheck refuses this, BIND's named-checkzone warns",
+            ),
+        };
+        let msg = format!(
+            "{}: NS {target}: {what} is inside the zone but has no address record (A or AAAA); {who}",
+            ns.owner
+        );
+        if f.strict {
+            f.error(ns.loc, format!("{msg} (--strict)"));
+        } else {
+            f.warn(
+                ns.loc,
+                format!("{msg}; signed anyway (--strict refuses it)"),
+            );
+        }
     }
 }
 
@@ -313,14 +392,20 @@ mod tests {
     use crate::dns::zonefile::parse_bytes;
 
     fn errors(body: &str) -> Vec<String> {
+        findings(body, false).0
+    }
+
+    /// Errors, warnings and the count of NS without address, with or without `--strict`.
+    fn findings(body: &str, strict: bool) -> (Vec<String>, Vec<String>, usize) {
         let text = format!("$ORIGIN example.\n$TTL 3600\n{body}");
         let origin = Name::parse(b"example.", None).unwrap();
         let p = parse_bytes(text.as_bytes(), std::path::Path::new("z.zone"), &origin).unwrap();
-        let mut f = Findings::new(&p.files);
+        let mut f = Findings::new(&p.files).with_strict(strict);
         check_records(&origin, &p.records, &mut f);
         let (zone, _) = Zone::from_records(origin, p.records);
         check_zone(&zone, &Policy::default(), &mut f);
-        f.into_errors()
+        let (warnings, count) = (f.warnings.clone(), f.ns_without_address);
+        (f.into_errors(), warnings, count)
     }
 
     const APEX: &str = "@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n";
@@ -428,6 +513,50 @@ mod tests {
             f.warnings
         );
         assert!(f.warnings.iter().any(|w| w.contains("dropped 1 DNSSEC")));
+    }
+
+    /// An in-zone NS target without A or AAAA is a warning at the NS line, counted, and
+    /// an error with `--strict` (issue 21). On
+    /// ```text
+    /// example. 3600 IN SOA ns1.example. host.example. 1 3600 900 604800 300
+    /// example. 3600 IN NS ns1.example.
+    /// example. 3600 IN NS ns2.example.
+    /// ns2 3600 IN A 192.0.2.1
+    /// sub 3600 IN NS ns.sub.example.
+    /// ```
+    /// `named-checkzone` 9.18: "NS 'ns1.example' has no address records (A or AAAA)",
+    /// "not loaded due to errors" (exit 1); without the apex case only a warning, "has
+    /// no REQUIRED GLUE address records (A or AAAA)", and "OK". `kzonecheck` 3.2:
+    /// "[example.] missing glue record", "[sub.example.] missing glue record" (exit 1).
+    #[test]
+    fn ns_without_address_is_a_warning_or_with_strict_an_error() {
+        let body = "@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\n@ NS ns2\nns2 A 192.0.2.1\n\
+                    sub NS ns.sub\nsub NS ns2\nsub NS ns.other.org.\nok NS ns.ok\nns.ok AAAA ::1\n";
+        let (errors, warnings, count) = findings(body, false);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(count, 2, "{warnings:?}");
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("z.zone:4: example.: NS ns1.example.: an apex name server")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.starts_with("z.zone:7: sub.example.: NS ns.sub.example.: missing glue")),
+            "{warnings:?}"
+        );
+        let (errors, _, count) = findings(body, true);
+        assert_eq!(count, 2);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors.iter().all(|e| e.ends_with("(--strict)")),
+            "{errors:?}"
+        );
+        // The usual zone passes, strict or not.
+        assert!(findings(APEX, true).0.is_empty());
+        assert_eq!(findings(APEX, true).2, 0);
     }
 
     #[test]

@@ -444,3 +444,64 @@ fn escapes_quotes_and_parentheses_across_line_ends_exit_2_naming_the_line() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
+
+/// Issue 21: what BIND, Knot and NSD load is signed, with a warning at its line: no
+/// `$TTL` with an SOA without TTL (its MINIMUM, as `named-checkzone` reads it), a TTL
+/// above 2^31-1 (read as 0, as BIND reads it), an input RRSIG expiring past 2106
+/// (dropped), and a delegation without its glue (`named-checkzone`: "has no REQUIRED
+/// GLUE address records", OK; `kzonecheck`: "missing glue record"), which is counted
+/// in the report; `sign --strict` refuses that last one, exit 2, naming its line.
+#[test]
+fn bind_accepted_input_signs_with_warnings_and_strict_refuses_missing_glue() {
+    let setup = Setup::new("ecdsap256sha256");
+    let zone = setup.path("lenient.zone");
+    fs::write(
+        &zone,
+        "$ORIGIN example.\n\
+         @ IN SOA ns1 hostmaster 1 7200 3600 1209600 300\n\
+         @ NS ns1\n\
+         ns1 A 192.0.2.1\n\
+         big 2147483648 A 192.0.2.2\n\
+         www 3600 A 192.0.2.3\n\
+         www 3600 RRSIG A 8 2 3600 21070101000000 20260101000000 12345 example. AAECAwQFBgcICQ==\n\
+         sub NS ns.sub\n",
+    )
+    .unwrap();
+    let out = setup.path("lenient.signed");
+    let rep = setup.path("lenient.json");
+    let ok = setup.sign_with(
+        &zone,
+        "example.",
+        &out,
+        &["--report", rep.to_str().unwrap()],
+    );
+    assert_exit(&ok, EXIT_OK, "sign a zone BIND loads");
+    let err = stderr(&ok);
+    for want in [
+        "lenient.zone:2: no $TTL and no TTL on the SOA; using its MINIMUM 300",
+        "lenient.zone:3: no $TTL; using the previous record's TTL 300",
+        "lenient.zone:5: TTL 2147483648 is above 2^31-1",
+        "lenient.zone:8: sub.example.: NS ns.sub.example.: missing glue",
+    ] {
+        assert!(err.contains(want), "want '{want}' in:\n{err}");
+    }
+    let signed = fs::read_to_string(&out).unwrap();
+    assert!(
+        signed.contains("big.example.\t0\tIN\tA") || signed.contains("big.example. 0 IN A"),
+        "{signed}"
+    );
+    assert!(!signed.contains("21070101000000"), "{signed}");
+    let report: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&rep).unwrap()).unwrap();
+    assert_eq!(report["ns_without_address"], 1, "{report}");
+
+    let refused = fails_without_touching_output(setup.tmp.path(), "strict", EXIT_BAD_INPUT, |o| {
+        setup.sign_with(&zone, "example.", o, &["--strict"])
+    });
+    let err = stderr(&refused);
+    assert!(
+        err.contains("lenient.zone:8: sub.example.: NS ns.sub.example.: missing glue")
+            && err.contains("(--strict)"),
+        "{err}"
+    );
+}

@@ -861,3 +861,19 @@ fn types_knot_cannot_read_are_written_generic() {
         );
     }
 }
+
+/// An RRSIG of signed input whose expiration lies past 2106 is read, its time modulo
+/// 2^32 (RFC 4034 §3.2), as BIND and Knot read it (`named-checkzone` 9.18: loaded,
+/// printed back as 19701124173144; `kzonecheck` 3.2: "No semantic error found");
+/// zonesign refused it before issue 21.
+#[test]
+fn rrsig_time_past_2106_is_read_modulo_2_32() {
+    let wire = parse(
+        rtype::RRSIG,
+        "A 8 2 3600 21070101000000 20260101000000 12345 example. AAECAwQFBgcICQ==",
+    )
+    .unwrap();
+    let expiration = u32::from_be_bytes(wire[8..12].try_into().unwrap());
+    assert_eq!(i64::from(expiration), 4_323_283_200 - (1 << 32));
+    assert!(fmt(rtype::RRSIG, &wire).contains(" 19701124173144 20260101000000 "));
+}

@@ -97,7 +97,7 @@ fn owners_lowercased_duplicates_kept_rdata_case_rules() {
 fn ttl_defaults() {
     let e = err("a A 192.0.2.1\n");
     assert_eq!(e.line, 1);
-    assert!(e.message.contains("no TTL and no $TTL"), "{e}");
+    assert!(e.message.contains("no TTL, no $TTL"), "{e}");
     let z = parse("a 10 A 192.0.2.1\nb A 192.0.2.2\n").unwrap();
     assert_eq!(z.records[1].ttl, 10);
     assert_eq!(z.warnings.len(), 1);
@@ -108,15 +108,98 @@ fn ttl_defaults() {
     );
     let z = parse("a 10 A 192.0.2.1\n$TTL 20\nb A 192.0.2.2\n").unwrap();
     assert_eq!(z.records[1].ttl, 20);
-    let e = err("$TTL 2147483648\n");
-    assert!(e.message.contains("2^31-1"), "{e}");
-    let e = err("$TTL 60\na 2147483648 A 192.0.2.1\n");
-    assert!(e.message.contains("2^31-1"), "{e}");
     assert_eq!(
         parse("a 2147483647 A 192.0.2.1\n").unwrap().records[0].ttl,
         2147483647
     );
     assert!(err("$TTL 1x\n").message.contains("bad TTL"));
+}
+
+/// A zone without `$TTL` whose SOA gives no TTL: BIND's reading (issue 21). On
+/// ```text
+/// example. IN SOA ns1.example. host.example. 1 3600 900 604800 300
+/// example. IN NS ns1.example.
+/// ns1 IN A 192.0.2.1
+/// ```
+/// `named-checkzone` 9.18 says "a.zone:1: no TTL specified; using SOA MINTTL instead"
+/// and gives every record TTL 300; `kzonecheck` 3.2: "No semantic error found". With
+/// `www 100 IN A ...` before the SOA, the SOA and what follows take 100 ("using RFC1035
+/// TTL semantics"); with `www IN A ...` (no TTL) before it, BIND refuses: "b.zone:1: no
+/// TTL specified; zone rejected" (Knot loads it, giving such records 3600).
+#[test]
+fn no_ttl_takes_the_soa_minimum_as_bind_does() {
+    let z = parse(
+        "@ IN SOA ns1 host 1 3600 900 604800 300\n@ IN NS ns1\nns1 IN A 192.0.2.1\nwww 100 A 192.0.2.2\nx A 192.0.2.3\n",
+    )
+    .unwrap();
+    let ttls: Vec<u32> = z.records.iter().map(|r| r.ttl).collect();
+    assert_eq!(ttls, [300, 300, 300, 100, 100]);
+    assert_eq!(z.warnings.len(), 2, "{:?}", z.warnings);
+    assert!(
+        z.warnings[0]
+            .starts_with("zones/test.zone:1: no $TTL and no TTL on the SOA; using its MINIMUM 300"),
+        "{:?}",
+        z.warnings
+    );
+    // One warning at the first record that took the previous TTL, with a count.
+    assert!(
+        z.warnings[1]
+            .starts_with("zones/test.zone:2: no $TTL; using the previous record's TTL 300")
+            && z.warnings[1].ends_with("(and for 2 more records without a TTL after it)"),
+        "{:?}",
+        z.warnings
+    );
+    // A TTL before the SOA: the SOA takes it, not its MINIMUM.
+    let z = parse("www 100 A 192.0.2.2\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\n").unwrap();
+    assert!(z.records.iter().all(|r| r.ttl == 100));
+    assert!(z.warnings.iter().all(|w| !w.contains("MINIMUM")));
+    // No TTL at all before the SOA: refused at that line, as BIND refuses it.
+    let e = err("\nwww A 192.0.2.2\n@ SOA ns1 host 1 2 3 4 300\n");
+    assert_eq!(e.line, 2);
+    assert!(e.message.contains("no TTL, no $TTL"), "{e}");
+    // `$TTL` still wins over the SOA MINIMUM.
+    let z = parse("$TTL 60\n@ SOA ns1 host 1 2 3 4 300\n").unwrap();
+    assert_eq!(z.records[0].ttl, 60);
+    assert!(z.warnings.is_empty());
+}
+
+/// A TTL above 2^31-1 (RFC 2181 §8) is read as 0 with a warning at its line, as BIND
+/// reads it (issue 21; see `over_max_ttl` for why 0). `named-checkzone` 9.18 on
+/// `www 2147483648 IN A 192.0.2.2` (and on 4294967295, and on `$TTL 2147483648`):
+/// "t.zone:4: $TTL 2147483648 > MAXTTL, setting $TTL to 0", "OK", printed with TTL 0;
+/// `kzonecheck` 3.2: "No semantic error found". 4294967296 is refused by both (BIND:
+/// "unknown RR type", Knot: "number is bigger than 32 bits"), here too.
+#[test]
+fn ttl_above_2_31_is_read_as_zero_with_a_warning() {
+    let z = parse("$TTL 60\na 2147483648 A 192.0.2.1\nb 4294967295 A 192.0.2.2\nc A 192.0.2.3\n")
+        .unwrap();
+    let ttls: Vec<u32> = z.records.iter().map(|r| r.ttl).collect();
+    assert_eq!(ttls, [0, 0, 60]);
+    assert_eq!(z.warnings.len(), 2, "{:?}", z.warnings);
+    assert!(
+        z.warnings[0].starts_with("zones/test.zone:2: TTL 2147483648 is above 2^31-1"),
+        "{:?}",
+        z.warnings
+    );
+    assert!(z.warnings[1].starts_with("zones/test.zone:3: TTL 4294967295 is above"));
+    let z = parse("\n$TTL 2147483648\na A 192.0.2.1\n").unwrap();
+    assert_eq!(z.records[0].ttl, 0);
+    assert!(z.warnings[0].starts_with("zones/test.zone:2: $TTL 2147483648 is above"));
+    assert!(
+        err("a 4294967296 A 192.0.2.1\n")
+            .message
+            .contains("bad TTL")
+    );
+    // Many: the first ten are listed, the rest counted in one line.
+    let many: String = (0..25)
+        .map(|i| format!("a{i} 3000000000 A 192.0.2.1\n"))
+        .collect();
+    let z = parse(&many).unwrap();
+    assert_eq!(z.warnings.len(), 11, "{:?}", z.warnings);
+    assert_eq!(
+        z.warnings[10],
+        "... and 15 more TTLs above 2^31-1 (RFC 2181 §8); read as 0"
+    );
 }
 
 #[test]
@@ -460,6 +543,19 @@ fn parallel_read_equals_sequential_read() {
             "no-$TTL inherited",
             explicit_ttl_zone(2 * n, 25_000, "late A 192.0.2.8\n"),
         ),
+        // Issue 21: an SOA without TTL gives its MINIMUM; over-large TTLs read as 0.
+        (
+            "no-$TTL SOA minimum",
+            explicit_ttl_zone(2 * n, 25_000, "late A 192.0.2.8\nlate2 A 192.0.2.9\n").replacen(
+                "@ 3600 SOA",
+                "@ SOA",
+                1,
+            ),
+        ),
+        (
+            "TTL above 2^31-1",
+            explicit_ttl_zone(2 * n, 30_000, "huge 2147483648 A 192.0.2.8\n"),
+        ),
         ("error", big_zone(n, 15_000, "bad A 999.1.1.1\n")),
         // Issue 21: an escape or a quote that runs to the line end is an error at its
         // line in a block as in the sequential read, never a record joined to the next.
@@ -497,6 +593,22 @@ fn parallel_read_equals_sequential_read() {
             }
             (&"no-$TTL inherited", Ok(r)) => {
                 assert!(r.iter().any(|l| l.contains("previous record's TTL 600")));
+            }
+            (&"no-$TTL SOA minimum", Ok(r)) => {
+                assert!(
+                    r.iter()
+                        .any(|l| l.contains(":2: no $TTL and no TTL on the SOA"))
+                );
+                assert!(r.iter().any(|l| l.contains("previous record's TTL 600")
+                    && l.ends_with("(and for 1 more records without a TTL after it)")));
+                assert!(r.iter().any(|l| l.contains(":example. 300 1 SOA")));
+            }
+            (&"TTL above 2^31-1", Ok(r)) => {
+                assert!(
+                    r.iter()
+                        .any(|l| l.contains("TTL 2147483648 is above 2^31-1"))
+                );
+                assert!(r.iter().any(|l| l.contains(":huge.example. 0 1 A")));
             }
             (&"escape at line end", Err(e)) => {
                 let line = text[..text.find("t TXT abc").unwrap()]
