@@ -11,6 +11,7 @@ mod common;
 
 mod bad_input;
 mod cron_cycle;
+mod differential;
 mod fuzz;
 mod hsm_bench;
 mod hsm_cluster;

@@ -136,7 +136,8 @@ fn decimal(text: &[u8], frac: u32) -> Option<i64> {
         Some(p) => (&text[..p], &text[p + 1..]),
         None => (text, &b""[..]),
     };
-    if int.is_empty() || fr.len() > frac as usize || (text.contains(&b'.') && fr.is_empty()) {
+    // `10.` (a point and no fraction) is read as `10`, as BIND and Knot read it (issue 21).
+    if int.is_empty() || fr.len() > frac as usize {
         return None;
     }
     let i = crate::dns::registry::parse_decimal(int, 100_000_000_000)?;

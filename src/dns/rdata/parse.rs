@@ -221,7 +221,19 @@ fn parse_single(
             out.extend_from_slice(&ip.octets());
             Ok(())
         }
-        K::CharString => push_char_string(text, label, out),
+        K::CharString => {
+            let start = out.len();
+            push_char_string(text, label, out)?;
+            // X25's PSDN address is decimal digits (RFC 1183 §3.1); BIND refuses any
+            // other character ("out of range"), Knot refuses the type (issue 21).
+            if label == "PSDN address" && !out[start + 1..].iter().all(u8::is_ascii_digit) {
+                return fail(format!(
+                    "{label}: '{}' is not decimal digits (RFC 1183 §3.1)",
+                    show(text)
+                ));
+            }
+            Ok(())
+        }
         K::Type => {
             let t = rtype::from_text(text).ok_or_else(|| {
                 RdataError::new(format!("{label}: unknown type '{}'", show(text)))
@@ -249,6 +261,12 @@ fn parse_single(
         K::SaltHex => parse_salt(text, label, out),
         K::Base32Hash => parse_base32_hash(text, label, out),
         K::CaaTag => parse_caa_tag(text, label, out),
+        // The URI target is a quoted string (RFC 7553 §4.5): BIND refuses it unquoted,
+        // and both BIND and Knot refuse an unquoted one with a quote inside (issue 21).
+        K::RawString if label == "target" && !tok.quoted => fail(format!(
+            "URI {label} '{}' must be in double quotes (RFC 7553 §4.5)",
+            show(text)
+        )),
         K::RawString => unescape_into(text, label, out),
         K::CertType => {
             let v = cert_type(text)
