@@ -1372,6 +1372,7 @@ fn kill_at(mut cmd: Command, moment: std::time::Duration, group: bool) -> Vec<u3
         cmd.process_group(0);
     }
     let mut child = cmd.spawn().expect("spawn sign");
+    // Not a wait for a result: this sleep is the kill moment itself.
     std::thread::sleep(moment);
     let mut workers = workers_of(child.id());
     if group {
@@ -1437,6 +1438,11 @@ fn kill_9_in_the_first_40_ms_never_loses_the_token() {
         };
         let group = i % 2 == 1;
         let workers = kill_at(sign_cmd(), moment, group);
+        // The killed run's orphaned workers (parent-only kills) exit at the end of
+        // their input; this waits for the kernel to reap them, so that the count of
+        // emptied state files below is taken after the last login of the killed run.
+        // The next run needs no such wait: it re-reads a damaged file for 300 ms
+        // before restoring it (hsm::recovery::read_settled).
         wait_gone(&workers);
         wait_gone(&workers_on(&setup.dir));
         let what = format!(
