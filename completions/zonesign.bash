@@ -1258,7 +1258,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__sign)
-            opts="-q -h --origin --out --ds-anchor --now --seed --sessions --previous --full-verify --dry-run --report --metrics --stats --strict --config --quiet --help"
+            opts="-q -h --origin --out --ds-anchor --now --seed --sessions --previous --full-verify --dry-run --report --metrics --stats --accept-changes --strict --config --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -57,6 +57,7 @@ complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l config -d 'Co
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l full-verify -d 'Check every signature cryptographically, even those reused from a proven previous output, and read the written file back and verify it again before it replaces the output'
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l dry-run -d 'Read the zone and the previous output, report what would be re-signed and why; touch no key, write nothing'
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l stats -d 'Print the wall time of each stage (parse, NSEC, signing, verification, output) on stderr'
+complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l accept-changes -d 'Sign this input although it exceeds the [ingress] change limits against the approved zone (a large intended change); audited as changes-accepted. Syntax, zone checks and check programs still apply'
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -l strict -d 'Refuse (exit 2) an in-zone name server without an address record (apex NS or missing glue), which BIND and Knot refuse; without it a warning'
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand sign" -s h -l help -d 'Print help'

@@ -307,6 +307,28 @@ pub enum Event {
         /// Restored, or why not.
         result: Outcome,
     },
+    /// `input-rejected`: a new unsigned zone failed ingress (PIPE-1); the approved
+    /// zone was signed instead (or, on a first run, nothing was).
+    InputRejected {
+        /// The zone's origin.
+        zone: String,
+        /// Why, for people.
+        reason: String,
+        /// The serial of the approved zone signed instead, if there is one.
+        approved_serial: Option<u32>,
+        /// When that zone was approved (RFC 3339).
+        approved_at: Option<String>,
+    },
+    /// `changes-accepted`: `sign --accept-changes` signed an input beyond the change
+    /// limits; the line's `user` is who accepted it.
+    ChangesAccepted {
+        /// The zone's origin.
+        zone: String,
+        /// The limits exceeded, for people.
+        exceeded: Vec<String>,
+        /// The delegations removed, added and changed against the approved zone.
+        delta: crate::zone::ingress::Delta,
+    },
     /// `syslog-error`: a line that could not be forwarded to syslog.
     SyslogError {
         /// The syslog socket.
@@ -338,6 +360,8 @@ impl Event {
             Event::PinRead { .. } => "pin-read",
             Event::TokenRecovery { .. } => "token-recovery",
             Event::TokenRestored { .. } => "token-restored",
+            Event::InputRejected { .. } => "input-rejected",
+            Event::ChangesAccepted { .. } => "changes-accepted",
             Event::SyslogError { .. } => "syslog-error",
         }
     }
@@ -352,11 +376,12 @@ impl Event {
             Event::Sign { result, .. } => result.is_failed(),
             Event::Benchmark { result, .. } => result.is_failed(),
             Event::TokenRecovery { result } => result.is_failed(),
-            Event::PinRead { .. } => true,
+            Event::PinRead { .. } | Event::InputRejected { .. } => true,
             Event::TokenInit { .. }
             | Event::Logout { .. }
             | Event::Key { .. }
             | Event::Export { .. }
+            | Event::ChangesAccepted { .. }
             | Event::SyslogError { .. } => false,
         }
     }
@@ -456,6 +481,30 @@ impl Event {
                         put(&mut f, "worker_processes", true);
                     }
                 }
+            }
+            Event::InputRejected {
+                zone,
+                reason,
+                approved_serial,
+                approved_at,
+            } => {
+                put(&mut f, "zone", zone);
+                put(&mut f, "reason", reason);
+                if let Some(serial) = approved_serial {
+                    put(&mut f, "approved_serial", serial);
+                }
+                if let Some(at) = approved_at {
+                    put(&mut f, "approved_at", at);
+                }
+            }
+            Event::ChangesAccepted {
+                zone,
+                exceeded,
+                delta,
+            } => {
+                put(&mut f, "zone", zone);
+                put(&mut f, "exceeded", exceeded);
+                put(&mut f, "delta", delta);
             }
             Event::Benchmark { keys, result } => {
                 put(&mut f, "what", "benchmark");

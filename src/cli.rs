@@ -236,6 +236,9 @@ pub struct SignArgs {
     /// Print the wall time of each stage (parse, NSEC, signing, verification, output) on stderr.
     #[arg(long)]
     pub stats: bool,
+    /// Sign this input although it exceeds the [ingress] change limits against the approved zone (a large intended change); audited as changes-accepted. Syntax, zone checks and check programs still apply.
+    #[arg(long)]
+    pub accept_changes: bool,
     /// Refuse (exit 2) an in-zone name server without an address record (apex NS or missing glue), which BIND and Knot refuse; without it a warning.
     #[arg(long)]
     pub strict: bool,
@@ -692,6 +695,7 @@ fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
             full_verify: a.full_verify,
             dry_run: a.dry_run,
             strict: a.strict,
+            accept_changes: a.accept_changes,
             progress: !cli.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()),
         };
         pipeline::sign(&cfg, &req)
@@ -717,10 +721,18 @@ fn cmd_sign(cli: &Cli, a: &SignArgs) -> Result<ExitCode> {
     if !cli.quiet {
         say!("{}", report.summary_line(&a.out));
         if a.dry_run {
+            for line in report.input_lines() {
+                say!("  {line}");
+            }
             for (owner, t, why) in &s.details {
                 say!("  would sign {owner} {t}: {why}");
             }
         }
+    }
+    if s.input.rejected() {
+        // Even with -q: exit 7 is for cron's mail and the monitoring, and this is why.
+        eprintln!("zonesign: {}", report.rejection_line());
+        return Ok(ExitCode::InputRejected);
     }
     Ok(ExitCode::Ok)
 }

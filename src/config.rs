@@ -15,6 +15,7 @@ pub use crate::audit::AuditSection;
 use crate::dnssec::policy::Policy;
 use crate::error::{Error, KeyError, Result, UsageError};
 use crate::hsm::Pin;
+pub use crate::zone::ingress::{EgressSection, IngressSection};
 
 /// Environment variable that holds the user PIN (SEC-6.1: never an argument).
 pub const PIN_ENV: &str = "ZONESIGN_PIN";
@@ -140,6 +141,13 @@ pub struct Config {
     /// Audit forwarding (syslog); absent means the audit log file only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditSection>,
+    /// Ingress limits and check programs (PIPE-1, PIPE-2); the policy file may hold
+    /// them instead, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSection>,
+    /// Check programs run on the signed zone before it is published (PIPE-2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub egress: Option<EgressSection>,
     /// The config file's path (not part of the file).
     #[serde(skip)]
     pub path: PathBuf,
@@ -191,6 +199,12 @@ impl Config {
             }
         }
         cfg.hsm.softhsm_conf.as_mut().map(abs);
+        if let Some(i) = cfg.ingress.as_mut() {
+            resolve_programs(&mut i.checks, &dir);
+        }
+        if let Some(e) = cfg.egress.as_mut() {
+            resolve_programs(&mut e.checks, &dir);
+        }
         if let Some(a) = cfg.audit.as_mut() {
             abs(&mut a.socket);
             if crate::audit::facility_code(&a.facility).is_none() {
@@ -224,6 +238,27 @@ impl Config {
             })
         })?;
         Ok(policy)
+    }
+
+    /// The `[ingress]` and `[egress]` tables in force: this file's, else the policy's,
+    /// else the defaults. A table in both places is refused: which one applies would
+    /// be a guess.
+    pub fn pipeline_checks(&self, policy: &Policy) -> Result<(IngressSection, EgressSection)> {
+        let pick = |mine: bool, theirs: bool, table: &'static str| {
+            if mine && theirs {
+                Err(Error::Usage(UsageError::TableTwice {
+                    path: self.path.clone(),
+                    table,
+                }))
+            } else {
+                Ok(())
+            }
+        };
+        pick(self.ingress.is_some(), policy.ingress.is_some(), "ingress")?;
+        pick(self.egress.is_some(), policy.egress.is_some(), "egress")?;
+        let ingress = self.ingress.clone().or_else(|| policy.ingress.clone());
+        let egress = self.egress.clone().or_else(|| policy.egress.clone());
+        Ok((ingress.unwrap_or_default(), egress.unwrap_or_default()))
     }
 
     /// Points SoftHSM2 at the embedded token's configuration, before the module loads.
@@ -315,6 +350,20 @@ impl Config {
             }));
         };
         read_pin_file(file)
+    }
+}
+
+/// Makes a check program named by a relative path (`checks/zone-ok`) relative to the
+/// file that names it, as every other path of the file is; a bare name (`validns`) is
+/// left for the `PATH` search, as a shell would do it.
+pub fn resolve_programs(checks: &mut [Vec<String>], dir: &Path) {
+    for argv in checks {
+        if let Some(program) = argv.first_mut()
+            && program.contains('/')
+            && Path::new(program.as_str()).is_relative()
+        {
+            *program = dir.join(program.as_str()).to_string_lossy().into_owned();
+        }
     }
 }
 

@@ -36,12 +36,15 @@ pub enum ExitCode {
     Locked = 5,
     /// `verify --expiring`: the zone is valid but signatures expire within the window.
     Expiring = 6,
+    /// `sign`: the new input was rejected (PIPE-1); the approved zone was signed,
+    /// verified and written instead. The published zone is safe; the input is not.
+    InputRejected = 7,
 }
 
 impl ExitCode {
     /// Every exit code with its meaning: the one definition that `--help`, the man
     /// page, the README's table (checked by a test) and the integration tests use.
-    pub const ALL: [(ExitCode, &'static str); 7] = [
+    pub const ALL: [(ExitCode, &'static str); 8] = [
         (ExitCode::Ok, "success"),
         (
             ExitCode::VerifyFailed,
@@ -66,6 +69,10 @@ impl ExitCode {
         (
             ExitCode::Expiring,
             "verify --expiring: the zone is valid, but signatures expire within the window",
+        ),
+        (
+            ExitCode::InputRejected,
+            "sign: the new input was rejected (syntax, zone checks, change limits or a check program); the approved zone was signed, verified and written instead: the published zone is safe, the input is not",
         ),
     ];
 
@@ -128,16 +135,30 @@ pub enum Error {
     /// Another run is signing into the same output.
     #[error("{0}")]
     Locked(String),
+    /// The approved zone beside the output is damaged (PIPE-1).
+    #[error(transparent)]
+    Approved(#[from] crate::store::approved::ApprovedError),
+    /// The new input failed ingress and there is no approved zone to sign instead
+    /// (a first run): nothing was written (PIPE-1).
+    #[error(
+        "input rejected: {0}; there is no approved zone yet to sign instead, so nothing was written"
+    )]
+    InputRejected(String),
+    /// An `[egress]` check program refused the signed zone: nothing was published.
+    #[error("{0}")]
+    EgressRejected(String),
 }
 
 impl Error {
     /// The documented exit code for this error.
     pub fn exit_code(&self) -> ExitCode {
         match self {
-            Error::Parse(_) | Error::Checks(_) | Error::Usage(_) => ExitCode::BadInput,
+            Error::Parse(_) | Error::Checks(_) | Error::Usage(_) | Error::InputRejected(_) => {
+                ExitCode::BadInput
+            }
             Error::Hsm(_) | Error::Key(_) => ExitCode::Hsm,
-            Error::Io { .. } => ExitCode::Io,
-            Error::Verification(_) => ExitCode::VerifyFailed,
+            Error::Io { .. } | Error::Approved(_) => ExitCode::Io,
+            Error::Verification(_) | Error::EgressRejected(_) => ExitCode::VerifyFailed,
             Error::Locked(_) => ExitCode::Locked,
         }
     }
@@ -160,6 +181,17 @@ impl From<Refusal> for Error {
 /// A bad command-line value or configuration ([`Error::Usage`], exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
+    /// A configured check program that cannot run (missing, not executable, empty).
+    #[error("{0}")]
+    CheckProgram(String),
+    /// `[ingress]` or `[egress]` both in the config and in the policy file.
+    #[error("{}: [{table}] is set both here and in the policy file; keep one", path.display())]
+    TableTwice {
+        /// The config file.
+        path: PathBuf,
+        /// `ingress` or `egress`.
+        table: &'static str,
+    },
     /// The config file does not exist.
     #[error("no configuration at {} (run `zonesign init` first, or give --config)", path.display())]
     NoConfig {
@@ -424,8 +456,8 @@ mod tests {
         assert_eq!(listed, defined);
         assert_eq!(
             defined,
-            (0..7).collect::<Vec<_>>(),
-            "codes are 0..=6, in order"
+            (0..8).collect::<Vec<_>>(),
+            "codes are 0..=7, in order"
         );
     }
 

@@ -380,10 +380,28 @@ fn assert_key_state_matches_audit(
     }
 }
 
+/// The delegation data (owner, type and RDATA of every NS, DS and A record below the
+/// apex) of a zone text zonesign wrote: the signed output or the approved zone.
+fn delegation_data(path: &Path) -> std::collections::BTreeSet<String> {
+    fs::read_to_string(path)
+        .expect("read zone")
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.starts_with("big.\t"))
+        .map(tokens)
+        .filter(|t| t.len() >= 5 && matches!(t[3].as_str(), "NS" | "DS" | "A"))
+        .map(|t| format!("{} {} {}", t[0], t[3], t[4..].join(" ")))
+        .collect()
+}
+
 /// `kill -9` of a sign at 20 moments spread over a whole run (parse, signing,
 /// verification, writing): afterwards the output is the previous file byte for byte
 /// or a complete new file that `zonesign verify` accepts, the audit chain is intact,
-/// and the key state and the audit trail agree. The killed runs carry a key transition
+/// and the key state and the audit trail agree. The killed runs alternate between two
+/// inputs (eight delegations apart, within the ingress limits), and the approved zone
+/// beside the output never falls behind it (issue 22): both hold the same delegations,
+/// or the approved zone already holds the killed run's input while the output does not
+/// yet (the kill fell between the two renames). A rejected input after all the kills
+/// then publishes exactly the approved zone's delegations. The killed runs carry a key transition
 /// (a pre-published ZSK due to become active, DPS-6.4), which a run saves and logs only
 /// after the zone is written: each kill leaves it either not done at all or done and
 /// logged, never half. Stale temporary files are reported; their cleanup is tested below.
@@ -392,6 +410,14 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
     let setup = Setup::new("rsasha1");
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
+    let other = setup.path("big-other.zone");
+    let mut text = fs::read_to_string(&zone).unwrap();
+    for i in 0..8 {
+        let glue = format!("ns1.d{i} IN A 198.51.0.{i}\n");
+        assert!(text.contains(&glue));
+        text = text.replace(&glue, &format!("ns1.d{i} IN A 203.0.113.{i}\n"));
+    }
+    fs::write(&other, text).unwrap();
     let out = setup.path("big.signed");
     // The shortest of two runs, so that nearly every kill lands inside a run.
     let mut full = std::time::Duration::MAX;
@@ -423,11 +449,23 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
         })
         .collect();
     let audit_from = audit_log(&setup).len();
-    let sign_at = || {
-        let mut c = sign_cmd(&setup, &zone, &out);
+    let sign_at = |input: &Path| {
+        let mut c = sign_cmd(&setup, input, &out);
         c.args(["--now", &at]);
         c
     };
+    let approved = setup.path("big.signed.approved");
+    let inputs = [&other, &zone];
+    // The two inputs as zonesign writes them.
+    let data_a = delegation_data(&approved);
+    let side = setup.path("side.signed");
+    assert_exit(
+        &run(&mut sign_cmd(&setup, &other, &side)),
+        EXIT_OK,
+        "sign the other input",
+    );
+    let data_b = delegation_data(&setup.path("side.signed.approved"));
+    assert_eq!(data_a.difference(&data_b).count(), 8);
     let seed = std::env::var("ZONESIGN_KILL_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -435,13 +473,14 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
     eprintln!("kill test: a full sign takes {full:?}; seed {seed}");
     let mut rng = Rng(seed);
     let mut previous = fs::read(&out).unwrap();
-    let (mut kept, mut replaced, mut finished) = (0, 0, 0);
+    let (mut kept, mut replaced, mut finished, mut ahead) = (0, 0, 0, 0);
     for i in 0..20 {
         // Stratified: one moment in each twentieth of the run, jittered inside it; the
         // last strata reach just past the shortest run, where the zone is renamed into
         // place and the key state saved and logged.
         let moment = full.mul_f64(1.05 * (i as f64 + rng.unit()) / 20.0);
-        let mut child = sign_at().spawn().expect("spawn sign");
+        let input = inputs[i % 2];
+        let mut child = sign_at(input).spawn().expect("spawn sign");
         std::thread::sleep(moment);
         let workers = workers_of(child.id());
         let killed = child.kill().is_ok();
@@ -476,6 +515,20 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
             audit_from,
             &format!("kill {i} at {moment:?} (seed {seed})"),
         );
+        let (published, kept_approved) = (delegation_data(&out), delegation_data(&approved));
+        assert!(
+            [&data_a, &data_b].contains(&&published)
+                && [&data_a, &data_b].contains(&&kept_approved),
+            "kill {i} at {moment:?} (seed {seed}): output or approved zone is neither input"
+        );
+        if published != kept_approved {
+            ahead += 1;
+            let input_data = if i % 2 == 0 { &data_b } else { &data_a };
+            assert_eq!(
+                &kept_approved, input_data,
+                "kill {i} at {moment:?} (seed {seed}): the approved zone fell behind the output"
+            );
+        }
     }
     let stale = stale_temp_files(&out);
     eprintln!(
@@ -490,8 +543,23 @@ fn kill_9_at_20_moments_never_loses_the_zone() {
             "not committed"
         }
     );
+    eprintln!(
+        "kill test: after {ahead} kill(s) the approved zone was one step ahead of the output (killed between the two renames); never behind"
+    );
+    // A rejected input (a third of the zone gone) publishes the approved zone.
+    let cut = setup.path("big-cut.zone");
+    let whole = fs::read_to_string(&zone).unwrap();
+    let lines: Vec<&str> = whole.lines().collect();
+    fs::write(&cut, lines[..lines.len() * 2 / 3].join("\n") + "\n").unwrap();
+    let rejected = run(&mut sign_at(&cut));
+    assert_exit(
+        &rejected,
+        EXIT_INPUT_REJECTED,
+        "a truncated input after the kills",
+    );
+    assert_eq!(delegation_data(&out), delegation_data(&approved));
     // The signer still works after all that, and the roll is done exactly once.
-    assert_exit(&run(&mut sign_at()), EXIT_OK, "sign after the kills");
+    assert_exit(&run(&mut sign_at(&zone)), EXIT_OK, "sign after the kills");
     assert_exit(
         &setup.verify(&out, "big.", &ds, &["--now", &at]),
         EXIT_OK,
@@ -526,6 +594,14 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
     fs::write(setup.config(), text).unwrap();
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
+    let other = setup.path("big-other.zone");
+    let mut text = fs::read_to_string(&zone).unwrap();
+    for i in 0..8 {
+        let glue = format!("ns1.d{i} IN A 198.51.0.{i}\n");
+        assert!(text.contains(&glue));
+        text = text.replace(&glue, &format!("ns1.d{i} IN A 203.0.113.{i}\n"));
+    }
+    fs::write(&other, text).unwrap();
     let out = setup.path("big.signed");
     let t0 = Instant::now();
     assert_exit(
@@ -735,6 +811,14 @@ fn next_run_cleans_up_temp_files_of_a_killed_run() {
     let setup = Setup::new("rsasha1");
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
+    let other = setup.path("big-other.zone");
+    let mut text = fs::read_to_string(&zone).unwrap();
+    for i in 0..8 {
+        let glue = format!("ns1.d{i} IN A 198.51.0.{i}\n");
+        assert!(text.contains(&glue));
+        text = text.replace(&glue, &format!("ns1.d{i} IN A 203.0.113.{i}\n"));
+    }
+    fs::write(&other, text).unwrap();
     let out = setup.path("big.signed");
     let t0 = Instant::now();
     assert_exit(

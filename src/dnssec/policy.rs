@@ -87,6 +87,11 @@ pub struct Policy {
     /// signature) after the zone stopped serving it.
     #[serde(deserialize_with = "duration")]
     pub max_zone_ttl: u32,
+    /// The `[ingress]` table, when the policy file holds it rather than the config
+    /// (PIPE-1; see [`crate::config::Config::pipeline_checks`]).
+    pub ingress: Option<crate::zone::ingress::IngressSection>,
+    /// The `[egress]` table, likewise.
+    pub egress: Option<crate::zone::ingress::EgressSection>,
 }
 
 /// One day in seconds.
@@ -110,6 +115,8 @@ impl Default for Policy {
             zsk_lifetime: 84 * DAY,
             propagation: 3600,
             max_zone_ttl: 2 * DAY,
+            ingress: None,
+            egress: None,
         }
     }
 }
@@ -135,12 +142,19 @@ impl Policy {
     /// Reads a TOML policy file; fields it does not name keep the `.se` default.
     pub fn load(path: &Path) -> Result<Policy> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-        let policy: Policy = toml::from_str(&text).map_err(|source| {
+        let mut policy: Policy = toml::from_str(&text).map_err(|source| {
             Error::Usage(UsageError::BadPolicyFile {
                 path: path.to_path_buf(),
                 source,
             })
         })?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        if let Some(i) = policy.ingress.as_mut() {
+            crate::config::resolve_programs(&mut i.checks, dir);
+        }
+        if let Some(e) = policy.egress.as_mut() {
+            crate::config::resolve_programs(&mut e.checks, dir);
+        }
         policy.validate().map_err(|problem| {
             Error::Usage(UsageError::InvalidPolicy {
                 path: path.to_path_buf(),
@@ -278,7 +292,7 @@ pub fn parse_duration(text: &str) -> std::result::Result<u32, String> {
     u32::try_from(total).map_err(|_| bad())
 }
 
-fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u32, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<u32, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

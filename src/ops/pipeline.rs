@@ -30,6 +30,7 @@ use crate::dnssec::verify::{
     Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
 };
 use crate::error::{Error, KeyError, Result, UsageError};
+use crate::ops::ingress::{InputOutcome, Settings, admit, egress_checks};
 use crate::store::output::{
     OutputLock, TextCopy, remove_stale_temps, write_hashes, write_snapshot,
 };
@@ -64,6 +65,9 @@ pub struct SignRequest {
     /// Refuse what is otherwise a warning because registries carry it although BIND
     /// refuses it: an in-zone name server without an address record (issue 21).
     pub strict: bool,
+    /// Sign this input although it exceeds the `[ingress]` change limits (audited as
+    /// `changes-accepted`); syntax, checks and check programs still apply.
+    pub accept_changes: bool,
     /// Show a progress bar while signing (on a terminal, never in cron or with `--quiet`).
     pub progress: bool,
 }
@@ -105,6 +109,9 @@ pub struct SignSummary {
     pub warnings: Vec<String>,
     /// NS records whose in-zone target has no A or AAAA record (each also a warning).
     pub ns_without_address: usize,
+    /// What became of the new input (PIPE-1): accepted, or rejected and the approved
+    /// zone signed instead.
+    pub input: InputOutcome,
     /// Wall time.
     pub elapsed: Duration,
     /// Wall time of each stage, in order (`--stats`, and the JSON report).
@@ -153,6 +160,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     }
     let mut sw = Stopwatch::new();
     let policy = cfg.policy()?;
+    let settings = Settings::load(cfg, &policy)?;
     // The previous output is read while the zone is parsed: both are hundreds of
     // megabytes at TLD size and each leaves a core idle in its serial parts. It needs
     // nothing from the new zone, and a run that fails on the input just drops it.
@@ -167,10 +175,15 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             })
             .map_err(|e| Error::io(&prev_path, e))?
     };
-    let (mut zone, checked) = read_and_check(&req.zone_file, &req.origin, &policy, req.strict)?;
+    let admitted = admit(cfg, req, &policy, &settings)?;
+    let (mut zone, checked, mut candidate) = (admitted.zone, admitted.checked, admitted.candidate);
     summary.warnings = checked.warnings;
     summary.ns_without_address = checked.ns_without_address;
-    sw.lap(&mut summary, "read, parse, checks and canonical sort");
+    summary.input = admitted.input;
+    sw.lap(
+        &mut summary,
+        "read, parse, checks, canonical sort and ingress",
+    );
     for set in zone.rrsets.iter_mut().filter(|s| s.rtype == rtype::DS) {
         set.ttl = policy.ds_ttl; // DPS-6.7
     }
@@ -229,6 +242,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         &policy,
         input_serial,
         req.now,
+        summary.input.rejected(),
     );
     summary.serial = zone
         .soa()
@@ -297,6 +311,9 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         }
         sw.lap(&mut summary, "verification");
         summary.unchanged = true;
+        // The input equals what is published, but it may be new as the approved zone
+        // (the first run of a zonesign that keeps one).
+        candidate.take().map(|c| c.commit()).transpose()?;
         finish(&mut summary, &report, started);
         commit_keys(cfg, &store, &key_changes)?;
         return Ok(summary);
@@ -315,13 +332,22 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     // snapshot only saves time, so failing to write it is a warning.
     let snap = snapshot_path(&req.out);
     let mut reread_time = 0.0;
+    let (settings, origin_text) = (&settings, req.origin.to_string());
+    // Just before the rename: the operator's egress checks on the very file to be
+    // published, then the input becomes the approved zone (see `store::approved` for
+    // why in this order).
+    let publish = move |tmp: &Path| -> Result<()> {
+        egress_checks(settings, tmp, &origin_text)?;
+        candidate.map(|c| c.commit()).transpose()?;
+        Ok(())
+    };
     let (digest, snap_digest) = if req.full_verify {
         let snap_digest = write_snapshot(&zone, &snap);
         let digest = crate::store::output::write_zone(zone, copy.as_ref(), &req.out, |tmp| {
             let t = Instant::now();
             gate_file(tmp, &req.origin, &anchors, &opts)?;
             reread_time = t.elapsed().as_secs_f64();
-            Ok(())
+            publish(tmp)
         })?;
         (digest, snap_digest)
     } else {
@@ -329,7 +355,8 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         // and writes.
         let (digest, snap_digest) = std::thread::scope(|s| {
             let snapshot = s.spawn(|| write_snapshot(&zone, &snap));
-            let digest = crate::store::output::write_zone_text(&zone, copy.as_ref(), &req.out);
+            let digest =
+                crate::store::output::write_zone_text(&zone, copy.as_ref(), &req.out, publish);
             let snap_digest = snapshot.join().unwrap_or_else(|_| {
                 Err(Error::io(
                     &snap,
@@ -470,7 +497,9 @@ fn active_keys(keys: &[KeyEntry]) -> Result<Vec<ActiveKey>> {
 /// With a previous output, the zone first gets the previous serial (or the input's under
 /// the `keep` rule), so an unchanged zone compares equal; if anything differs or a
 /// signature is due, the serial moves forward from the larger of input and previous
-/// serial, and the SOA is signed anew.
+/// serial, and the SOA is signed anew. `bump` moves it forward in any case: a run that
+/// signs the approved zone instead of a rejected input publishes a new serial, so the
+/// secondaries and monitoring see the signer at work (PIPE-1).
 fn plan_reuse(
     zone: &mut Zone,
     prev: Option<&mut Previous>,
@@ -478,6 +507,7 @@ fn plan_reuse(
     policy: &Policy,
     input: u32,
     now: i64,
+    bump: bool,
 ) -> ReusePlan {
     let Some(prev) = prev else {
         set_serial(zone, policy.next_serial(input, now));
@@ -486,6 +516,9 @@ fn plan_reuse(
     let keep = policy.serial == SerialPolicy::Keep;
     set_serial(zone, if keep { input } else { prev.serial });
     let mut plan = attach(zone, prev, keys, policy, now);
+    if bump && !keep {
+        plan.identical = false;
+    }
     if !plan.identical && !keep {
         let base = if serial_gt(input, prev.serial) {
             input

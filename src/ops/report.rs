@@ -10,9 +10,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::error::ExitCode;
 use crate::error::{Error, Result};
+use crate::ops::ingress::{InputOutcome, InputStatus};
 use crate::ops::pipeline::SignSummary;
 use crate::store::output::write_atomic;
+use crate::zone::ingress::Delta;
 
 /// The JSON report of one `sign` run.
 #[derive(Debug, Serialize)]
@@ -56,8 +59,49 @@ pub struct RunReport {
     /// NS records whose in-zone target has no A or AAAA record (each also a warning;
     /// an error with `--strict`).
     pub ns_without_address: usize,
+    /// What became of the new input (PIPE-1): accepted or rejected, with the reason,
+    /// the delegations' delta against the approved zone and that zone's serial and time.
+    pub input: InputReport,
     /// Wall time of each stage in seconds, in order.
     pub stages: Vec<Stage>,
+}
+
+/// The `input` object of the report.
+#[derive(Debug, Serialize)]
+pub struct InputReport {
+    /// `accepted`, `accepted-over-limits` or `rejected`.
+    pub status: InputStatus,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Limits exceeded.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub exceeded: Vec<String>,
+    /// Delegations against the approved zone's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta: Option<Delta>,
+    /// Check programs that passed.
+    pub checks_passed: usize,
+    /// The approved zone's SOA serial.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_serial: Option<u32>,
+    /// When it was approved (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_at: Option<String>,
+}
+
+impl InputReport {
+    fn of(i: &InputOutcome) -> InputReport {
+        InputReport {
+            status: i.status,
+            reason: i.reason.clone(),
+            exceeded: i.exceeded.clone(),
+            delta: i.delta.clone(),
+            checks_passed: i.checks_passed,
+            approved_serial: i.approved_serial,
+            approved_at: i.approved_at.map(rfc3339),
+        }
+    }
 }
 
 /// The wall time of one stage of the run.
@@ -93,7 +137,11 @@ impl RunReport {
         RunReport {
             zone: zone.to_string(),
             time: rfc3339(now),
-            exit_code: 0,
+            exit_code: if s.input.rejected() {
+                ExitCode::InputRejected.code()
+            } else {
+                0
+            },
             error: None,
             dry_run: s.dry_run,
             unchanged: s.unchanged,
@@ -117,6 +165,7 @@ impl RunReport {
                 .collect(),
             warnings: s.warnings.clone(),
             ns_without_address: s.ns_without_address,
+            input: InputReport::of(&s.input),
             stages: s
                 .stages
                 .iter()
@@ -133,6 +182,10 @@ impl RunReport {
         let mut r = RunReport::from_summary(zone, now, &SignSummary::default());
         r.exit_code = e.exit_code() as i32;
         r.error = Some(e.to_string());
+        if let Error::InputRejected(reason) = e {
+            r.input.status = InputStatus::Rejected;
+            r.input.reason = Some(reason.clone());
+        }
         r.elapsed_seconds = elapsed;
         r
     }
@@ -148,6 +201,55 @@ impl RunReport {
             ));
         }
         line
+    }
+
+    /// Why the input was rejected and what was signed instead (exit code 7).
+    pub fn rejection_line(&self) -> String {
+        let reason = self.input.reason.as_deref().unwrap_or("unknown");
+        let serial = self
+            .input
+            .approved_serial
+            .map_or_else(|| "?".into(), |s| s.to_string());
+        let at = self.input.approved_at.as_deref().unwrap_or("?");
+        let what = if self.dry_run {
+            "would be signed instead"
+        } else {
+            "was signed instead"
+        };
+        format!(
+            "input rejected: {reason}; the approved zone (serial {serial}, approved at {at}) {what}"
+        )
+    }
+
+    /// The ingress decision in a few lines (`--dry-run`): the delta, the limits exceeded
+    /// and the check programs' verdict.
+    pub fn input_lines(&self) -> Vec<String> {
+        let i = &self.input;
+        let mut lines = Vec::new();
+        match &i.delta {
+            Some(d) => lines.push(format!(
+                "delegations: {} approved, {} in the input: {} removed, {} added, {} changed, {} new or changed naming an in-zone server without an address",
+                d.approved, d.candidate, d.removed, d.added, d.changed, d.ns_without_address
+            )),
+            None => lines.push("no approved zone yet: only the floor and the apex are checked".into()),
+        }
+        for e in &i.exceeded {
+            lines.push(format!("limit exceeded: {e}"));
+        }
+        lines.push(match i.status {
+            InputStatus::Accepted => format!(
+                "input would be accepted ({} check program(s) passed)",
+                i.checks_passed
+            ),
+            InputStatus::AcceptedOverLimits => format!(
+                "input would be accepted over the limits (--accept-changes; {} check program(s) passed)",
+                i.checks_passed
+            ),
+            InputStatus::Rejected => {
+                "input would be rejected (why: the last line, on stderr); the approved zone would be signed instead".into()
+            }
+        });
+        lines
     }
 
     /// [`RunReport::summary_line`] without the count.
@@ -216,13 +318,22 @@ impl RunReport {
                 .and_then(|l| l.rsplit(' ').next())
                 .and_then(|v| v.parse().ok())
         };
-        let success = self.exit_code == 0 && !self.dry_run;
+        // A rejected input's run (exit 7) signed and published the approved zone: the
+        // zone's figures are fresh, and "last success" means "the zone was re-signed".
+        let published = self.exit_code == 0 || self.exit_code == ExitCode::InputRejected.code();
+        let success = published && !self.dry_run;
         let pick = |name: &str, fresh: f64| if success { Some(fresh) } else { previous(name) };
         let earliest = self
             .earliest_expiration
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
-        let rows: [(&str, &str, Option<f64>); 8] = [
+        let delta = self.input.delta.as_ref();
+        let approved_at = self
+            .input
+            .approved_at
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let rows: [(&str, &str, Option<f64>); 14] = [
             (
                 "zonesign_last_success_timestamp_seconds",
                 "Time of the last successful signing run.",
@@ -265,6 +376,43 @@ impl RunReport {
                     "zonesign_earliest_signature_expiry_timestamp_seconds",
                     earliest.map_or(0.0, |t| t.timestamp() as f64),
                 ),
+            ),
+            (
+                "zonesign_input_rejected",
+                "1 if the last run rejected its input and signed the approved zone instead (exit 7).",
+                (!self.dry_run).then_some(f64::from(u8::from(
+                    self.input.status == InputStatus::Rejected,
+                ))),
+            ),
+            (
+                "zonesign_approved_timestamp_seconds",
+                "When the approved zone (the last input that passed ingress) was approved.",
+                approved_at
+                    .map(|t| t.timestamp() as f64)
+                    .or_else(|| previous("zonesign_approved_timestamp_seconds")),
+            ),
+            (
+                "zonesign_approved_serial",
+                "SOA serial of the approved zone.",
+                self.input
+                    .approved_serial
+                    .map(f64::from)
+                    .or_else(|| previous("zonesign_approved_serial")),
+            ),
+            (
+                "zonesign_input_delegations_removed",
+                "Delegations of the approved zone missing from the last input.",
+                delta.map(|d| d.removed as f64),
+            ),
+            (
+                "zonesign_input_delegations_added",
+                "Delegations of the last input not in the approved zone.",
+                delta.map(|d| d.added as f64),
+            ),
+            (
+                "zonesign_input_delegations_changed",
+                "Delegations whose NS, DS or glue changed in the last input.",
+                delta.map(|d| d.changed as f64),
             ),
         ];
         let mut text = String::new();

@@ -112,6 +112,8 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         },
         policy: None,
         audit: None,
+        ingress: None,
+        egress: None,
         path: config_path.to_path_buf(),
     };
     // init runs single-threaded, before the PKCS#11 module is loaded.

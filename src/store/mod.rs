@@ -2,5 +2,6 @@
 //! lock and hash record ([`output`]), and the snapshot of the previous run that the
 //! cron cycle reads back ([`snapshot`]).
 
+pub mod approved;
 pub mod output;
 pub mod snapshot;

@@ -196,8 +196,14 @@ pub fn write_zone(
 }
 
 /// Writes the zone to `path` atomically, keeping it (the caller writes the snapshot
-/// from it at the same time); returns the SHA-256 (hex) of the bytes written.
-pub fn write_zone_text(zone: &Zone, copy: Option<&TextCopy>, path: &Path) -> Result<String> {
+/// from it at the same time), if `gate` accepts the written temporary file; returns the
+/// SHA-256 (hex) of the bytes written.
+pub fn write_zone_text(
+    zone: &Zone,
+    copy: Option<&TextCopy>,
+    path: &Path,
+    gate: impl FnOnce(&Path) -> Result<()>,
+) -> Result<String> {
     let mut digest = String::new();
     write_atomic_with(
         path,
@@ -205,7 +211,7 @@ pub fn write_zone_text(zone: &Zone, copy: Option<&TextCopy>, path: &Path) -> Res
             digest = render_hashed(zone, copy, w)?;
             Ok(())
         },
-        |_| Ok(()),
+        gate,
     )?;
     Ok(digest)
 }

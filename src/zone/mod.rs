@@ -10,6 +10,7 @@
 //! hickory's case-sensitive `TBS` ordering, which sorts RDATA with uppercase names wrongly.
 
 pub mod checks;
+pub mod ingress;
 pub mod nsec;
 
 use std::ops::Range;

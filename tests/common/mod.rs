@@ -26,6 +26,7 @@ pub const EXIT_HSM: i32 = ExitCode::Hsm as i32;
 pub const EXIT_IO: i32 = ExitCode::Io as i32;
 pub const EXIT_LOCKED: i32 = ExitCode::Locked as i32;
 pub const EXIT_EXPIRING: i32 = ExitCode::Expiring as i32;
+pub const EXIT_INPUT_REJECTED: i32 = ExitCode::InputRejected as i32;
 
 /// All algorithms `zonesign init --algorithm` accepts (DPS-6.1).
 pub const ALGORITHMS: [&str; 4] = ["rsasha1", "rsasha256", "ecdsap256sha256", "ed25519"];

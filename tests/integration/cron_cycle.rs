@@ -453,8 +453,27 @@ fn metrics_keep_the_last_success_across_a_failure() {
         "$ORIGIN se.\n@ 3600 SOA a b 1 2 3 4 5\nbroken AAAA zz\n",
     )
     .unwrap();
+    // issue 22: with an approved zone, a bad input is rejected and the approved zone
+    // signed instead (exit 7): the zone was re-signed, so that is a success of the job.
+    let t2 = t + 2 * HOUR;
     assert_exit(
-        &c.sign_at(t + 2 * HOUR, &["--metrics", m]),
+        &c.sign_at(t2, &["--metrics", m]),
+        EXIT_INPUT_REJECTED,
+        "bad zone with an approved zone",
+    );
+    let text = fs::read_to_string(&metrics).unwrap();
+    for line in [
+        "zonesign_exit_code{zone=\"se.\"} 7\n".to_string(),
+        "zonesign_input_rejected{zone=\"se.\"} 1\n".to_string(),
+        format!("zonesign_last_success_timestamp_seconds{{zone=\"se.\"}} {t2}\n"),
+        format!("zonesign_approved_timestamp_seconds{{zone=\"se.\"}} {t}\n"),
+    ] {
+        assert!(text.contains(&line), "{line} missing:\n{text}");
+    }
+    // Without one (as on a first run), the run fails: the last success is kept.
+    fs::remove_file(c.setup.path("se.signed.approved")).unwrap();
+    assert_exit(
+        &c.sign_at(t + 4 * HOUR, &["--metrics", m]),
         EXIT_BAD_INPUT,
         "bad zone",
     );
@@ -465,7 +484,7 @@ fn metrics_keep_the_last_success_across_a_failure() {
     );
     assert!(
         text.contains(&format!(
-            "zonesign_last_success_timestamp_seconds{{zone=\"se.\"}} {t}\n"
+            "zonesign_last_success_timestamp_seconds{{zone=\"se.\"}} {t2}\n"
         )),
         "{text}"
     );

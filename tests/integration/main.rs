@@ -15,6 +15,7 @@ mod differential;
 mod fuzz;
 mod hsm_bench;
 mod hsm_cluster;
+mod ingress;
 mod key_lifecycle;
 mod security;
 mod sign_validators;

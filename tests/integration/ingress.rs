@@ -1,0 +1,466 @@
+//! Ingress (issue 22; PIPE-1, PIPE-2): a new input that fails (syntax, zone checks, the
+//! change limits, a check program) is not signed; the approved zone is signed instead
+//! and the run exits 7. Through the real binary, a real SoftHSM2 token and
+//! `ldns-verify-zone`; `--now` makes a month of cron runs take seconds.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::*;
+
+const HOUR: i64 = 3600;
+const DAY: i64 = 86_400;
+const ORIGIN: &str = "se.";
+
+/// A registry's export: delegations with NS (out of zone, or in zone with glue) and DS,
+/// each shaped by its own number so that removing one changes no other.
+struct Export {
+    delegations: Vec<(String, usize)>,
+}
+
+impl Export {
+    fn new(n: usize) -> Export {
+        Export {
+            delegations: (0..n).map(|i| (format!("reg{i:05}"), i)).collect(),
+        }
+    }
+
+    fn text(&self) -> String {
+        let mut s = String::from(
+            "$ORIGIN se.\n$TTL 86400\n@ SOA a.ns.se. hostmaster.se. 2026120701 1800 1800 864000 7200\n@ NS a.ns.se.\n@ NS b.ns.se.\na.ns A 192.0.2.1\nb.ns A 192.0.2.2\n",
+        );
+        for (d, i) in &self.delegations {
+            let i = *i;
+            match i % 3 {
+                0 => s.push_str(&format!(
+                    "{d} NS ns1.{d}\n{d} NS ns2.example.net.\nns1.{d} A 198.51.100.{}\n",
+                    i % 250 + 1
+                )),
+                1 => s.push_str(&format!(
+                    "{d} NS ns1.host{}.example.net.\n{d} NS ns2.example.org.\n{d} 3600 DS {} 13 2 {:064X}\n",
+                    i % 40,
+                    i % 60000 + 1,
+                    i
+                )),
+                _ => s.push_str(&format!("{d} NS ns.provider{}.example.com.\n", i % 17)),
+            }
+        }
+        s
+    }
+
+    fn write(&self, path: &Path) {
+        fs::write(path, self.text()).unwrap();
+    }
+}
+
+/// One setup signing `se.` into `se.signed` from `se.zone`.
+struct Registry {
+    setup: Setup,
+    zone: PathBuf,
+    out: PathBuf,
+    ds: PathBuf,
+    report: PathBuf,
+    metrics: PathBuf,
+}
+
+impl Registry {
+    fn new(t0: i64) -> Registry {
+        let setup = Setup::at("ecdsap256sha256", t0);
+        Registry {
+            ds: setup.ds_file(ORIGIN),
+            zone: setup.path("se.zone"),
+            out: setup.path("se.signed"),
+            report: setup.path("report.json"),
+            metrics: setup.path("zonesign.prom"),
+            setup,
+        }
+    }
+
+    fn sign(&self, t: i64, extra: &[&str]) -> Output {
+        let now = rfc3339(t);
+        let mut args = vec![
+            "--now",
+            &now,
+            "--seed",
+            "7",
+            "--report",
+            self.report.to_str().unwrap(),
+            "--metrics",
+            self.metrics.to_str().unwrap(),
+            "--ds-anchor",
+            self.ds.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        self.setup.sign_with(&self.zone, ORIGIN, &self.out, &args)
+    }
+
+    fn approved(&self) -> PathBuf {
+        self.setup.path("se.signed.approved")
+    }
+
+    fn report(&self) -> serde_json::Value {
+        serde_json::from_str(&fs::read_to_string(&self.report).unwrap()).unwrap()
+    }
+
+    /// Appends `text` (an `[ingress]` or `[egress]` table) to the config.
+    fn configure(&self, text: &str) {
+        let mut cfg = fs::read_to_string(self.setup.config()).unwrap();
+        cfg.push('\n');
+        cfg.push_str(text);
+        fs::write(self.setup.config(), cfg).unwrap();
+    }
+
+    /// A check program (an executable script in the setup's directory).
+    fn program(&self, name: &str, body: &str) -> PathBuf {
+        let path = self.setup.path(name);
+        fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// Checks the output with ldns-verify-zone at `t`, and that its delegations are
+    /// exactly the approved zone's.
+    fn assert_output_is_the_approved_zone(&self, t: i64, what: &str) {
+        ldns_verify_at(&self.out, &self.ds, t).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let published = delegations(&fs::read_to_string(&self.out).unwrap());
+        let approved = delegations(&fs::read_to_string(self.approved()).unwrap());
+        assert!(!published.is_empty(), "{what}");
+        assert_eq!(
+            published, approved,
+            "{what}: output and approved zone differ"
+        );
+    }
+}
+
+/// `ldns-verify-zone -k DS -t TIME ZONE`: the signed zone validated at `t`.
+fn ldns_verify_at(zone: &Path, ds: &Path, t: i64) -> Result<(), String> {
+    let out = Command::new("ldns-verify-zone")
+        .arg("-k")
+        .arg(ds)
+        .arg("-t")
+        .arg(dnssec_time(t))
+        .arg(zone)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(describe(&out))
+    }
+}
+
+/// The delegations (owner, NS targets) of a zone text zonesign wrote.
+fn delegations(text: &str) -> BTreeSet<(String, String)> {
+    text.lines()
+        .filter(|l| !l.starts_with(';'))
+        .map(tokens)
+        .filter(|t| t.len() >= 5 && t[3] == "NS" && t[0] != ORIGIN)
+        .map(|t| (t[0].clone(), t[4].clone()))
+        .collect()
+}
+
+fn serial_of(text: &str) -> u32 {
+    text.lines()
+        .map(tokens)
+        .find(|t| t.len() >= 7 && t[3] == "SOA")
+        .map(|t| t[6].parse().unwrap())
+        .unwrap()
+}
+
+fn audit_events(r: &Registry, event: &str) -> Vec<serde_json::Value> {
+    fs::read_to_string(r.setup.dir.join("audit.log"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == event)
+        .collect()
+}
+
+fn t0() -> i64 {
+    let now = unix_now();
+    now - now % HOUR + HOUR
+}
+
+/// PIPE-1, PIPE-2: a truncated export, NS targets that lost their trailing dot, a
+/// syntax error and a check program's refusal each exit 7; the output validates and
+/// its delegations are exactly the approved zone's; the serial moves forward.
+#[test]
+fn rejected_inputs_sign_the_approved_zone_instead() {
+    let t = t0();
+    let r = Registry::new(t - HOUR);
+    let export = Export::new(600);
+    export.write(&r.zone);
+    assert_exit(&r.sign(t, &[]), EXIT_OK, "first run");
+    let approved_text = fs::read_to_string(r.approved()).unwrap();
+    assert!(approved_text.starts_with("; zonesign approved zone"));
+    let original = delegations(&approved_text);
+    assert_eq!(original.len(), 1000);
+    let checker = r.program(
+        "check-zone",
+        r#"test -n "$ZONESIGN_PIN" && { echo "PIN in my environment" >&2; exit 9; }
+test "$ZONESIGN_ORIGIN" = se. || { echo "origin $ZONESIGN_ORIGIN" >&2; exit 9; }
+test -f "$ZONESIGN_APPROVED" || { echo "no approved zone" >&2; exit 9; }
+if grep -q forbidden-by-registry "$ZONESIGN_CANDIDATE"; then
+    echo "registry rule 12: forbidden-by-registry found" >&2
+    exit 3
+fi
+exit 0"#,
+    );
+    r.configure(&format!(
+        "[ingress]\nchecks = [[\"{}\"]]\n",
+        checker.display()
+    ));
+    let full = export.text();
+    let truncated = Export {
+        delegations: export.delegations[..510].to_vec(),
+    }
+    .text();
+    let relative = full.replace(".example.net.\n", ".example.net\n");
+    let syntax = full.replace("reg00100 NS", "reg00100 NS ns1.a.net. (");
+    let refused = full.clone() + "www TXT \"forbidden-by-registry\"\n";
+    let cases = [
+        ("a truncated export", truncated, "delegations removed"),
+        (
+            "NS targets without their trailing dot",
+            relative,
+            "trailing dot",
+        ),
+        ("a syntax error", syntax, "se.zone:"),
+        ("a check program's refusal", refused, "registry rule 12"),
+    ];
+    let mut serial = serial_of(&fs::read_to_string(&r.out).unwrap());
+    for (i, (what, text, why)) in cases.iter().enumerate() {
+        let at = t + (i as i64 + 1) * 2 * HOUR;
+        fs::write(&r.zone, text).unwrap();
+        let out = r.sign(at, &[]);
+        assert_exit(&out, EXIT_INPUT_REJECTED, what);
+        let err = stderr(&out);
+        assert!(
+            err.contains("input rejected: ") && err.contains(why),
+            "{what}: {err}"
+        );
+        assert!(
+            err.contains("the approved zone (serial 2026120701, approved at ")
+                && err.contains("was signed instead"),
+            "{what}: {err}"
+        );
+        r.assert_output_is_the_approved_zone(at, what);
+        assert_eq!(
+            delegations(&fs::read_to_string(&r.out).unwrap()),
+            original,
+            "{what}"
+        );
+        let now_serial = serial_of(&fs::read_to_string(&r.out).unwrap());
+        assert!(
+            now_serial > serial,
+            "{what}: serial {now_serial} after {serial}"
+        );
+        serial = now_serial;
+        let report = r.report();
+        assert_eq!(report["exit_code"], 7, "{what}");
+        assert_eq!(report["input"]["status"], "rejected", "{what}");
+        assert!(report["input"]["reason"].as_str().unwrap().contains(why));
+        assert_eq!(report["input"]["approved_serial"], 2026120701u32);
+        let metrics = fs::read_to_string(&r.metrics).unwrap();
+        assert!(
+            metrics.contains("zonesign_input_rejected{zone=\"se.\"} 1"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("zonesign_approved_timestamp_seconds{zone=\"se.\"} "));
+    }
+    assert_eq!(fs::read_to_string(r.approved()).unwrap(), approved_text);
+    let rejected = audit_events(&r, "input-rejected");
+    assert_eq!(rejected.len(), 4);
+    assert!(
+        rejected[3]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("registry rule 12")
+    );
+    assert_eq!(rejected[3]["approved_serial"], 2026120701u32);
+    // The report's delta for the truncated export.
+    fs::write(&r.zone, &cases[0].1).unwrap();
+    let dry = r.sign(t + 12 * HOUR, &["--dry-run"]);
+    assert_exit(&dry, EXIT_INPUT_REJECTED, "dry run of a truncated export");
+    assert!(
+        stdout(&dry).contains(
+            "delegations: 600 approved, 510 in the input: 90 removed, 0 added, 0 changed"
+        ),
+        "{}",
+        stdout(&dry)
+    );
+    assert_eq!(r.report()["input"]["delta"]["removed"], 90);
+}
+
+/// A month of rejected inputs (a run every 12 hours with `--now`): every output
+/// validates at its time, signatures keep being renewed, serials increase. Then an
+/// ordinary input is accepted and becomes the approved zone, and a truncated one is
+/// published with `--accept-changes`, audited with the OS user and the delta.
+#[test]
+fn a_month_of_rejected_inputs_keeps_the_zone_signed_until_one_passes() {
+    let t = t0();
+    let r = Registry::new(t - HOUR);
+    let mut export = Export::new(900);
+    export.write(&r.zone);
+    assert_exit(&r.sign(t, &[]), EXIT_OK, "first run");
+    let first_approved = fs::read_to_string(r.approved()).unwrap();
+    fs::write(
+        &r.zone,
+        "$ORIGIN se.\n@ SOA a.ns.se. h.se. 1 1 1 1 1\nbroken line\n",
+    )
+    .unwrap();
+    let mut serial = 0;
+    let mut renewed = 0;
+    let mut at = t;
+    while at < t + 30 * DAY {
+        at += 12 * HOUR;
+        let out = r.sign(at, &[]);
+        assert_exit(
+            &out,
+            EXIT_INPUT_REJECTED,
+            &format!("run at {}", rfc3339(at)),
+        );
+        let anchor = r.ds.to_str().unwrap().to_string();
+        let verify = r
+            .setup
+            .verify(&r.out, ORIGIN, &r.ds, &["--now", &rfc3339(at)]);
+        assert_exit(
+            &verify,
+            EXIT_OK,
+            &format!("verify at {} ({anchor})", rfc3339(at)),
+        );
+        let now_serial = serial_of(&fs::read_to_string(&r.out).unwrap());
+        assert!(now_serial > serial);
+        serial = now_serial;
+        renewed += r.report()["reasons"]["expiring"].as_u64().unwrap_or(0);
+    }
+    assert!(
+        renewed > 1000,
+        "signatures renewed over the month: {renewed}"
+    );
+    r.assert_output_is_the_approved_zone(at, "after a month");
+    assert_eq!(fs::read_to_string(r.approved()).unwrap(), first_approved);
+    // An ordinary day: one delegation in 900 (0.1%) goes, one comes.
+    export.delegations.remove(10);
+    export.delegations.push(("newcomer".into(), 100_000));
+    export.write(&r.zone);
+    at += 2 * HOUR;
+    let out = r.sign(at, &[]);
+    assert_exit(&out, EXIT_OK, "an ordinary input");
+    assert_eq!(r.report()["input"]["status"], "accepted");
+    assert_eq!(r.report()["input"]["delta"]["added"], 1);
+    let approved = fs::read_to_string(r.approved()).unwrap();
+    assert!(approved.contains("newcomer.se.\t"));
+    assert!(approved.contains(&format!("; approved {}", rfc3339(at))));
+    r.assert_output_is_the_approved_zone(at, "accepted input");
+    // A deliberate large change: a fifth of the zone goes, accepted by the operator.
+    export.delegations.truncate(720);
+    export.write(&r.zone);
+    at += 2 * HOUR;
+    assert_exit(&r.sign(at, &[]), EXIT_INPUT_REJECTED, "large change");
+    let out = r.sign(at + 60, &["--accept-changes"]);
+    assert_exit(&out, EXIT_OK, "large change with --accept-changes");
+    assert_eq!(r.report()["input"]["status"], "accepted-over-limits");
+    r.assert_output_is_the_approved_zone(at + 60, "accepted large change");
+    let published = delegations(&fs::read_to_string(&r.out).unwrap());
+    assert_eq!(published.len(), 1200);
+    let accepted = audit_events(&r, "changes-accepted");
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0]["delta"]["removed"], 180);
+    assert!(accepted[0]["user"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(
+        accepted[0]["exceeded"][0]
+            .as_str()
+            .unwrap()
+            .contains("max-removed")
+    );
+}
+
+/// On a first run there is no approved zone: a bad input fails as it always has (exit
+/// 2) and nothing is written; a missing check program is a configuration error (exit
+/// 2), not a rejected input.
+#[test]
+fn first_runs_and_missing_programs_fail_and_write_nothing() {
+    let t = t0();
+    let r = Registry::new(t - HOUR);
+    fs::write(&r.zone, "$ORIGIN se.\n$TTL 3600\n@ SOA a.ns.se. h.se. 1 1 1 1 1\n@ NS a.ns.se.\na.ns A 192.0.2.1\nbad line here\n").unwrap();
+    let out = r.sign(t, &[]);
+    assert_exit(&out, EXIT_BAD_INPUT, "a bad first input");
+    assert!(!r.out.exists() && !r.approved().exists());
+    Export::new(30).write(&r.zone);
+    r.configure("[ingress]\nchecks = [[\"no-such-check-program-zs\", \"-x\"]]\n");
+    let out = r.sign(t, &[]);
+    assert_exit(&out, EXIT_BAD_INPUT, "a missing check program");
+    assert!(
+        stderr(&out).contains("no-such-check-program-zs"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!r.out.exists() && !r.approved().exists());
+}
+
+/// PIPE-2: a check program that hangs is killed at the timeout (and the input
+/// rejected); one that prints megabytes does not block the run.
+#[test]
+fn hanging_and_chatty_check_programs() {
+    let t = t0();
+    let r = Registry::new(t - HOUR);
+    Export::new(60).write(&r.zone);
+    assert_exit(&r.sign(t, &[]), EXIT_OK, "first run");
+    let chatty = r.program(
+        "chatty",
+        "head -c 8000000 /dev/zero | tr '\\0' x; head -c 8000000 /dev/zero | tr '\\0' y >&2; exit 0",
+    );
+    let hang = r.program("hang", "sleep 60 & sleep 60");
+    r.configure(&format!(
+        "[ingress]\nchecks = [[\"{}\"], [\"{}\"]]\ncheck-timeout = \"2s\"\n",
+        chatty.display(),
+        hang.display()
+    ));
+    let started = std::time::Instant::now();
+    let out = r.sign(t + 2 * HOUR, &[]);
+    let took = started.elapsed();
+    assert_exit(&out, EXIT_INPUT_REJECTED, "a hanging check program");
+    assert!(
+        stderr(&out).contains("killed after the 2s check timeout"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(took.as_secs() < 20, "took {took:?}");
+    r.assert_output_is_the_approved_zone(t + 2 * HOUR, "after the timeout");
+}
+
+/// PIPE-2 after signing: an `[egress]` check sees the signed temporary file; its
+/// refusal leaves the published zone and the approved zone as they were (exit 1).
+#[test]
+fn egress_checks_guard_publication() {
+    let t = t0();
+    let r = Registry::new(t - HOUR);
+    let mut export = Export::new(60);
+    export.write(&r.zone);
+    let egress = r.program(
+        "egress",
+        r#"grep -q RRSIG "$ZONESIGN_SIGNED" || { echo "unsigned?" >&2; exit 4; }
+if grep -q late-veto "$ZONESIGN_SIGNED"; then echo "vetoed after signing" >&2; exit 1; fi"#,
+    );
+    r.configure(&format!(
+        "[egress]\nchecks = [[\"{}\"]]\n",
+        egress.display()
+    ));
+    assert_exit(&r.sign(t, &[]), EXIT_OK, "egress check passes");
+    let (signed, approved) = (fs::read(&r.out).unwrap(), fs::read(r.approved()).unwrap());
+    export.delegations[0].0 = "late-veto".into();
+    export.write(&r.zone);
+    let out = r.sign(t + 2 * HOUR, &[]);
+    assert_exit(&out, EXIT_VERIFY_FAILED, "egress refusal");
+    assert!(
+        stderr(&out).contains("vetoed after signing"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read(&r.out).unwrap(), signed);
+    assert_eq!(fs::read(r.approved()).unwrap(), approved);
+}
