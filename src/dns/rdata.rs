@@ -8,7 +8,8 @@
 //! [`crate::dns::registry::rtype::TypeProps`]) are stored lowercased, because the
 //! stored bytes are what we sign. Type bitmaps (`bitmap`), SVCB/HTTPS parameters
 //! (`svcb`), LOC (`loc`) and APL (`apl`) are small formats of their own, each in its
-//! file.
+//! file; WKS, NXT, A6, HIP, AMTRELAY, ATMA and NSAP, whose parts depend on each other,
+//! are in `compound`.
 //!
 //! Why our own instead of hickory-proto's: hickory's text parser rejects signed zones,
 //! DNAME, RFC 3597 generic RDATA and `\DDD` escapes, reports no line numbers, and its
@@ -17,6 +18,7 @@
 
 mod apl;
 mod bitmap;
+mod compound;
 mod fields;
 mod format;
 mod loc;

@@ -95,15 +95,28 @@ pub fn check_records(origin: &crate::dns::name::Name, records: &[Record], f: &mu
         if !r.owner.is_subdomain_of(origin) {
             f.error(r.loc, format!("{} is outside the origin {origin}", r.owner));
         }
-        // ldns (1.8) reads NSAP-PTR RDATA as a character string, not the domain name
-        // RFC 1706 defines, so ldns-verify-zone calls every signature over it bogus, in
-        // any text form: a signed zone with one would fail a validator (issue 21).
-        if r.rtype == rtype::NSAP_PTR {
-            f.error(
-                r.loc,
-                format!("{}: NSAP-PTR (obsolete, RFC 1706) cannot be signed so that every validator accepts it (ldns reads its RDATA as a string); remove it", r.owner),
-            );
+        if let Some(why) = unsignable(r.rtype) {
+            f.error(r.loc, format!("{}: {why}; remove it", r.owner));
         }
+    }
+}
+
+/// Why records of a type cannot be signed so that every validator accepts the output:
+/// ldns (1.8) reads their RDATA, in any text form, as something else than the wire
+/// zonesign signs, so ldns-verify-zone calls every signature over them bogus
+/// (issue 21).
+fn unsignable(t: u16) -> Option<&'static str> {
+    match t {
+        // ldns reads NSAP-PTR RDATA as a character string, not RFC 1706's name.
+        rtype::NSAP_PTR => Some(
+            "NSAP-PTR (obsolete, RFC 1706) cannot be signed so that every validator accepts it (ldns reads its RDATA as a string)",
+        ),
+        // ldns reads SINK RDATA as its first octet only (`\# 6 010000000102` is
+        // printed `SINK 1`), checked with a zone signed by dnssec-signzone.
+        rtype::SINK => Some(
+            "SINK (never an RFC) cannot be signed so that every validator accepts it (ldns reads only the first octet of its RDATA)",
+        ),
+        _ => None,
     }
 }
 

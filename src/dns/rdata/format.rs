@@ -13,31 +13,78 @@ use crate::dns::time::push_rrsig_time;
 
 use super::RdataError;
 use super::bitmap::decode_type_bitmap;
+use super::compound;
 use super::fields::{Kind, Kind as K, descriptor, walk_wire};
 use super::svcb::format_svc_params;
 
-/// Types written as `TYPEnnn` with `\#` RDATA (RFC 3597) wherever zonesign writes a
-/// type (the record's type field, RRSIG type covered, NSEC bitmaps): not every
-/// validator the output must pass reads their mnemonics (Knot 3.2 knows neither X25
-/// nor NSAP-PTR, and refuses the zone), while every one reads the generic form. They
-/// are still read under their mnemonics (NSAP-PTR is then refused by the zone checks:
-/// ldns cannot verify it in any form).
-pub(super) const WRITTEN_GENERIC: [u16; 2] = [rtype::X25, rtype::NSAP_PTR];
+/// Whether a type is written as `TYPEnnn` with `\#` RDATA (RFC 3597) wherever zonesign
+/// writes a type (the record's type field, RRSIG type covered, NSEC bitmaps): every
+/// validator the output must pass reads the generic form to the very wire that was
+/// signed, but not every one reads these types' mnemonics. kzonecheck 3.2 refuses
+/// each of them ("unsupported record type", or "invalid number" for WKS, GPOS,
+/// WALLET) and with it the zone; ldns 1.8 has no text reader for NXT, A6, ATMA's
+/// E.164 form, SINK, NINFO, RKEY, DOA, AMTRELAY, AVC, RESINFO, WALLET or TA. They are
+/// still read under their mnemonics and in their presentation forms (as
+/// named-checkzone 9.18 reads them), which [`format_typed`] writes for messages and
+/// tests. NSAP-PTR and SINK are then refused by the zone checks: ldns reads their
+/// RDATA, in any form, as something else than the wire signed.
+pub(super) const fn written_generic(t: u16) -> bool {
+    use rtype::*;
+    matches!(
+        t,
+        X25 | NSAP_PTR
+            | WKS
+            | ISDN
+            | NSAP
+            | SIG
+            | GPOS
+            | NXT
+            | A6
+            | EID
+            | NIMLOC
+            | ATMA
+            | SINK
+            | HIP
+            | NINFO
+            | RKEY
+            | TALINK
+            | UINFO
+            | UID
+            | GID
+            | UNSPEC
+            | AVC
+            | DOA
+            | AMTRELAY
+            | RESINFO
+            | WALLET
+            | TA
+    )
+}
 
-/// Writes a type mnemonic, or `TYPEnnn` for [`WRITTEN_GENERIC`] types.
+/// Writes a type mnemonic, or `TYPEnnn` for [`written_generic`] types.
 pub fn push_type(t: u16, out: &mut String) {
-    if WRITTEN_GENERIC.contains(&t) {
+    if written_generic(t) {
         let _ = write!(out, "TYPE{t}");
     } else {
         rtype::push_text(t, out);
     }
 }
 
-/// Writes RDATA in presentation form. Unknown types, [`WRITTEN_GENERIC`] types, and
-/// wire data that does not match the type's layout, are written in RFC 3597
-/// `\# len hex` form, which every DNS tool reads.
+/// Writes RDATA as the output carries it: [`format_typed`], except for
+/// [`written_generic`] types, which are written in RFC 3597 `\# len hex` form.
 pub fn format_rdata(rtype: u16, rdata: &[u8], out: &mut String) {
-    if let Some(fields) = descriptor(rtype).filter(|_| !WRITTEN_GENERIC.contains(&rtype)) {
+    if written_generic(rtype) {
+        format_generic(rdata, out);
+    } else {
+        format_typed(rtype, rdata, out);
+    }
+}
+
+/// Writes RDATA in its type's presentation form. Unknown types, and wire data that
+/// does not match the type's layout or whose text would not read back to the same
+/// wire, are written in RFC 3597 `\# len hex` form, which every DNS tool reads.
+pub(super) fn format_typed(rtype: u16, rdata: &[u8], out: &mut String) {
+    if let Some(fields) = descriptor(rtype) {
         // Fields go straight into `out` (no temporary per record); on malformed RDATA
         // the partial text is cut off again and the generic form written instead.
         let start = out.len();
@@ -79,7 +126,7 @@ fn format_field(kind: Kind, v: &[u8], start: usize, out: &mut String) -> Result<
             let name = Name::from_wire(v).map_err(|e| RdataError::new(e.to_string()))?;
             name.push_text(out);
         }
-        K::U8 | K::Algorithm => push_u32(out, be(1)),
+        K::U8 | K::Algorithm | K::Protocol => push_u32(out, be(1)),
         K::U16 => push_u32(out, be(2)),
         K::U32 | K::Period => push_u32(out, be(4)),
         K::Type => push_type(be(2) as u16, out),
@@ -92,9 +139,20 @@ fn format_field(kind: Kind, v: &[u8], start: usize, out: &mut String) -> Result<
             let ip = <[u8; 16]>::try_from(v).map_err(|_| RdataError::new("bad IPv6"))?;
             let _ = write!(out, "{}", Ipv6Addr::from(ip));
         }
-        K::CharString => write_quoted(v.get(1..).unwrap_or(&[]), out),
+        K::CharString | K::GposNumber => write_quoted(v.get(1..).unwrap_or(&[]), out),
+        K::OptCharString if v.is_empty() => {}
+        K::OptCharString => write_quoted(v.get(1..).unwrap_or(&[]), out),
         K::CharStrings => format_char_strings(v, out),
-        K::Base64 => BASE64.encode_append(v, out),
+        K::Base64 | K::Base64Opt => BASE64.encode_append(v, out),
+        K::Base64Dash if v.is_empty() => out.push('-'),
+        K::Base64Dash => BASE64.encode_append(v, out),
+        K::PortBitmap => compound::format_port_bitmap(v, out)?,
+        K::NxtBitmap => compound::format_nxt_bitmap(v, out)?,
+        K::A6 => compound::format_a6(v, out)?,
+        K::Hip => compound::format_hip(v, out)?,
+        K::AmtRelay => compound::format_amt_relay(v, out)?,
+        K::Atma => compound::format_atma(v, out)?,
+        K::Nsap => compound::format_nsap(v, out),
         K::Hex => HEXUPPER.encode_append(v, out),
         K::TypeBitmap => format_bitmap(v, out)?,
         K::SaltHex => match v.get(1..) {

@@ -11,6 +11,7 @@ use crate::dns::registry::{parse_decimal, rtype, secalg};
 use crate::dns::time::parse_rrsig_time;
 
 use super::bitmap::encode_type_bitmap;
+use super::compound;
 use super::fields::{Field, Kind, Kind as K, descriptor, walk_wire};
 use super::svcb::parse_svc_params;
 use super::{RdataError, Token, fail, show};
@@ -147,6 +148,17 @@ fn canonical_wire(fields: &[Field], lower: bool, wire: &[u8]) -> Result<Vec<u8>,
     walk_wire(fields, wire, |kind, bytes| {
         if lower && kind == Kind::Name {
             out.extend(bytes.iter().map(u8::to_ascii_lowercase));
+        } else if lower && kind == Kind::A6 {
+            // The prefix name follows the prefix length and address suffix.
+            let at = compound::a6_name_offset(bytes)?;
+            out.extend_from_slice(bytes.get(..at).unwrap_or(&[]));
+            out.extend(
+                bytes
+                    .get(at..)
+                    .unwrap_or(&[])
+                    .iter()
+                    .map(u8::to_ascii_lowercase),
+            );
         } else {
             out.extend_from_slice(bytes);
         }
@@ -182,6 +194,24 @@ fn parse_field(
         K::Loc => super::loc::parse_loc(ts.rest(), out),
         K::Apl => super::apl::parse_apl(ts.rest(), out),
         K::IpsecGateway => parse_ipsec_gateway(ts, origin, out),
+        K::PortBitmap => compound::parse_port_bitmap(ts.rest(), out),
+        K::NxtBitmap => compound::parse_nxt_bitmap(ts.rest(), out),
+        K::A6 => compound::parse_a6(ts.rest(), origin, lower, out),
+        K::Hip => compound::parse_hip(ts.rest(), origin, out),
+        K::AmtRelay => compound::parse_amt_relay(ts.rest(), origin, out),
+        K::OptCharString => match ts.rest() {
+            [] => Ok(()),
+            [one] => push_char_string(one.text, label, out),
+            [_, extra, ..] => fail(format!("unexpected trailing data '{}'", show(extra.text))),
+        },
+        K::Base64Opt => match ts.rest() {
+            [] => Ok(()),
+            toks => parse_base64(toks, label, out),
+        },
+        K::Base64Dash => match ts.rest() {
+            [dash] if dash.text == b"-" && !dash.quoted => Ok(()),
+            toks => parse_base64(toks, label, out),
+        },
         _ => {
             let tok = ts.next(label)?;
             parse_single(field, tok, origin, lower, out)
@@ -277,6 +307,14 @@ fn parse_single(
         K::Eui48 => parse_hex_groups(text, label, 6, 1, b'-', out),
         K::Eui64 => parse_hex_groups(text, label, 8, 1, b'-', out),
         K::Ilnp64 => parse_hex_groups(text, label, 4, 2, b':', out),
+        K::Protocol => compound::parse_protocol(text, out),
+        K::Nsap => compound::parse_nsap(text, out),
+        K::Atma => compound::parse_atma(text, out),
+        K::GposNumber if compound::is_gpos_number(text) => push_char_string(text, label, out),
+        K::GposNumber => fail(format!(
+            "bad {label} '{}' (want a real number, RFC 1712 section 3)",
+            show(text)
+        )),
         K::CharStrings
         | K::Base64
         | K::Hex
@@ -284,7 +322,15 @@ fn parse_single(
         | K::SvcParams
         | K::Loc
         | K::Apl
-        | K::IpsecGateway => fail(format!("internal: {label} is not a single-token field")),
+        | K::IpsecGateway
+        | K::PortBitmap
+        | K::NxtBitmap
+        | K::A6
+        | K::Hip
+        | K::AmtRelay
+        | K::OptCharString
+        | K::Base64Opt
+        | K::Base64Dash => fail(format!("internal: {label} is not a single-token field")),
     }
 }
 

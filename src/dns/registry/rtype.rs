@@ -14,9 +14,10 @@ use super::{parse_decimal, registry, strip_prefix_ci};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TypeProps {
     /// Names in the RDATA are lowercased in canonical form: RFC 4034 §6.2 as amended
-    /// by RFC 6840 §5.1 (which removed NSEC). SIG and NXT, also on the RFC's list, are
-    /// not marked: zonesign keeps their RDATA opaque (RFC 3597 form only), as it does
-    /// for any type without a presentation format; HINFO's RDATA holds no names.
+    /// by RFC 6840 §5.1 (which removed NSEC); HINFO's RDATA holds no names. The stored
+    /// RDATA is lowercased already, so the text written (for SIG, NXT and A6 in RFC
+    /// 3597 form) reads back to the signed wire in a validator that canonicalizes it
+    /// (named-checkzone) as in one that keeps it opaque (kzonecheck).
     pub lowercase_names: bool,
 }
 
@@ -81,7 +82,7 @@ registry! {
     /// Domain name pointer, NSAP style.
     NSAP_PTR = 23, "NSAP-PTR";
     /// Security signature (obsolete).
-    SIG = 24, "SIG";
+    SIG = 24, "SIG", TypeProps::LOWERCASE_NAMES;
     /// Security key (obsolete for DNSSEC).
     KEY = 25, "KEY";
     /// X.400 mapping.
@@ -93,9 +94,15 @@ registry! {
     /// Location information.
     LOC = 29, "LOC";
     /// Next domain (obsolete).
-    NXT = 30, "NXT";
+    NXT = 30, "NXT", TypeProps::LOWERCASE_NAMES;
+    /// Endpoint identifier (Nimrod, never an RFC; hex as BIND reads it).
+    EID = 31, "EID";
+    /// Nimrod locator (never an RFC; hex as BIND reads it).
+    NIMLOC = 32, "NIMLOC";
     /// Service locator.
     SRV = 33, "SRV", TypeProps::LOWERCASE_NAMES;
+    /// ATM address.
+    ATMA = 34, "ATMA";
     /// Naming authority pointer.
     NAPTR = 35, "NAPTR", TypeProps::LOWERCASE_NAMES;
     /// Key exchanger.
@@ -106,6 +113,8 @@ registry! {
     A6 = 38, "A6", TypeProps::LOWERCASE_NAMES;
     /// Delegation name (subtree alias).
     DNAME = 39, "DNAME", TypeProps::LOWERCASE_NAMES;
+    /// Kitchen sink (draft-eastlake-kitchen-sink, as BIND reads it).
+    SINK = 40, "SINK";
     /// Address prefix list.
     APL = 42, "APL";
     /// Delegation signer.
@@ -132,6 +141,12 @@ registry! {
     SMIMEA = 53, "SMIMEA";
     /// Host identity protocol.
     HIP = 55, "HIP";
+    /// Zone status information (as BIND reads it: text strings).
+    NINFO = 56, "NINFO";
+    /// Resource key (DNSKEY form, as BIND reads it).
+    RKEY = 57, "RKEY";
+    /// Trust anchor link (two names, as BIND reads it).
+    TALINK = 58, "TALINK";
     /// Child DS.
     CDS = 59, "CDS";
     /// Child DNSKEY.
@@ -148,6 +163,14 @@ registry! {
     HTTPS = 65, "HTTPS";
     /// Sender policy framework (TXT format).
     SPF = 99, "SPF";
+    /// Reserved (IANA; no presentation format: RFC 3597 form only).
+    UINFO = 100, "UINFO";
+    /// Reserved (IANA; no presentation format: RFC 3597 form only).
+    UID = 101, "UID";
+    /// Reserved (IANA; no presentation format: RFC 3597 form only).
+    GID = 102, "GID";
+    /// Reserved (IANA; no presentation format: RFC 3597 form only).
+    UNSPEC = 103, "UNSPEC";
     /// ILNP node identifier.
     NID = 104, "NID";
     /// ILNP 32-bit locator.
@@ -164,6 +187,18 @@ registry! {
     URI = 256, "URI";
     /// Certification authority authorization.
     CAA = 257, "CAA";
+    /// Application visibility and control (text strings).
+    AVC = 258, "AVC";
+    /// Digital object architecture (draft-durand-doa-over-dns, as BIND reads it).
+    DOA = 259, "DOA";
+    /// Automatic multicast tunneling relay (RFC 8777).
+    AMTRELAY = 260, "AMTRELAY";
+    /// Resolver information (RFC 9606: text strings).
+    RESINFO = 261, "RESINFO";
+    /// Public wallet address (text strings).
+    WALLET = 262, "WALLET";
+    /// DNSSEC trust authorities (DS form).
+    TA = 32768, "TA";
     /// DNSSEC lookaside validation (historic).
     DLV = 32769, "DLV";
 }
