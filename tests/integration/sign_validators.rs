@@ -385,3 +385,81 @@ x25   TXT "beside an X25: both in one NSEC bitmap"
     let v = setup.verify(&out_path, "example.", &ds, &[]);
     assert_exit(&v, EXIT_OK, "zonesign verify escapes.signed");
 }
+
+/// Issue 21: one record of each type zonesign now reads in its presentation form but
+/// writes `TYPEnnn \# ...` (`fixtures/types/remaining-types.zone`; kzonecheck 3.2 refuses
+/// their mnemonics). The signed output must pass all three validators and zonesign's own
+/// `verify`, carry every type in generic form (type field, RRSIG type covered, NSEC
+/// bitmap), and the names RFC 4034 §6.2 lists lowercased.
+#[test]
+fn remaining_types_signed_output_passes_all_validators() {
+    let setup = Setup::new("ecdsap256sha256");
+    let zone = fixture("types/remaining-types.zone");
+    let out_path = setup.path("remaining-types.signed");
+    let out = setup.sign(&zone, "example.", &out_path);
+    assert_exit(&out, EXIT_OK, "sign remaining-types.zone");
+    let text = fs::read_to_string(&out_path).unwrap();
+    let ds = setup.ds_file("example.");
+    all_validators(&out_path, "example.", &ds).unwrap_or_else(|e| panic!("{e}"));
+    let v = setup.verify(&out_path, "example.", &ds, &[]);
+    assert_exit(&v, EXIT_OK, "zonesign verify remaining-types.signed");
+    for p in check_signed_output(&text, "example.") {
+        panic!("remaining-types.signed: {p}");
+    }
+    let rrs = parse_flat_zone(&text).unwrap();
+    for (owner, number) in [
+        ("wks", 11),
+        ("isdn", 20),
+        ("nsap", 22),
+        ("sig", 24),
+        ("gpos", 27),
+        ("nxt", 30),
+        ("eid", 31),
+        ("nimloc", 32),
+        ("atma", 34),
+        ("a6", 38),
+        ("hip", 55),
+        ("ninfo", 56),
+        ("rkey", 57),
+        ("talink", 58),
+        ("uinfo", 100),
+        ("uid", 101),
+        ("gid", 102),
+        ("unspec", 103),
+        ("avc", 258),
+        ("doa", 259),
+        ("amt", 260),
+        ("resinfo", 261),
+        ("wallet", 262),
+        ("ta", 32768),
+    ] {
+        let owner = format!("{owner}.example.");
+        let t = format!("TYPE{number}");
+        let of = |rtype: &str| -> Vec<&Rr> {
+            rrs.iter()
+                .filter(|rr| rr.owner == owner && rr.rtype == rtype)
+                .collect()
+        };
+        assert!(
+            !of(&t).is_empty() && of(&t).iter().all(|rr| rr.rdata[0] == "\\#"),
+            "{owner} {t} in RFC 3597 form"
+        );
+        assert!(
+            of("RRSIG").iter().any(|rr| rr.rdata[0] == t),
+            "{owner} RRSIG {t}"
+        );
+        assert!(
+            of("NSEC").iter().any(|rr| rr.rdata.contains(&t)),
+            "{owner} NSEC {t}"
+        );
+    }
+    // SIG's signer, NXT's next name and A6's prefix name lowercased (RFC 4034 §6.2);
+    // HIP's rendezvous server kept as written.
+    for lower in ["076578616D706C6500", "046E657874076578616D706C6500"] {
+        assert!(text.contains(lower), "{lower} in\n{text}");
+    }
+    assert!(
+        text.contains("03527673074578616D706C6500"),
+        "HIP server case kept"
+    );
+}
