@@ -323,8 +323,10 @@ fn bind(file: &Path) -> Tool {
     run_tool("named-checkzone", &[ORIGIN], file)
 }
 
+/// `-v` makes kzonecheck say which line it refused and why (the exit code is the same),
+/// which the BIND≠Knot classifiers read.
 fn knot(file: &Path) -> Tool {
-    run_tool("kzonecheck", &["-o", ORIGIN], file)
+    run_tool("kzonecheck", &["-v", "-o", ORIGIN], file)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -439,6 +441,125 @@ impl Case<'_> {
 }
 
 // ---------------------------------------------------------------------------------------
+// BIND≠Knot: one named classifier per cause, each reading what the refusing tool said
+// (and, for Knot, the line it named). Zonesign sides with one of them by construction;
+// the README rows say which and why.
+// ---------------------------------------------------------------------------------------
+
+/// Type mnemonics kzonecheck 3.2 does not know (it says "unsupported record type", or
+/// "invalid number" when it then reads the mnemonic as a TTL) while BIND reads them.
+const KNOT_UNKNOWN_TYPES: &[&str] = &[
+    "MB", "MD", "MF", "MG", "MR", "NSAP-PTR", "X25", "WKS", "GPOS", "HIP", "ISDN", "NSAP", "SIG",
+    "NXT", "A6", "EID", "NIMLOC", "ATMA", "SINK", "NINFO", "RKEY", "TALINK", "DOA", "AMTRELAY",
+    "AVC", "RESINFO", "WALLET", "TA",
+];
+
+/// The line kzonecheck refused (1-based number in its message) and its reason.
+fn knot_refused_line<'a>(c: &'a Case) -> Option<(usize, &'a str)> {
+    let (_, rest) = c.knot.output.split_once("', line ")?;
+    let (num, rest) = rest.split_once(" (")?;
+    let (reason, _) = rest.split_once(')')?;
+    Some((num.parse().ok()?, reason))
+}
+
+/// The text of line `n` (1-based) of the case, and the one before it.
+fn case_line(c: &Case, n: usize) -> (String, String) {
+    let text = String::from_utf8_lossy(c.data);
+    let lines: Vec<&str> = text.split('\n').collect();
+    let get = |i: usize| lines.get(i).copied().unwrap_or("").to_string();
+    (get(n.wrapping_sub(1)), get(n.wrapping_sub(2)))
+}
+
+/// Why BIND and Knot disagree about a case, as one of the README's parity rows, or
+/// "unexplained".
+fn split_cause(c: &Case) -> &'static str {
+    if c.bind.accept {
+        knot_only_refusal(c)
+    } else {
+        bind_only_refusal(c)
+    }
+}
+
+/// Knot refuses, BIND loads.
+fn knot_only_refusal(c: &Case) -> &'static str {
+    let out = &c.knot.output;
+    if out.contains("missing glue record") {
+        return "Knot: an in-zone delegation without glue";
+    }
+    if out.contains("child record exists under DNAME") {
+        return "Knot: data below a DNAME";
+    }
+    let Some((n, reason)) = knot_refused_line(c) else {
+        return "unexplained";
+    };
+    let (line, before) = case_line(c, n);
+    let words: Vec<String> = line
+        .split_whitespace()
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    match reason {
+        "unsupported record type" if has("CLASS1") => "Knot: the class written CLASS1",
+        "unsupported record type" | "invalid number"
+            if KNOT_UNKNOWN_TYPES.iter().any(|t| has(t)) =>
+        {
+            "Knot 3.2: a type it does not know"
+        }
+        "invalid hexadecimal character" if has("NID") || has("L64") => {
+            "Knot: ILNP groups of fewer than four digits"
+        }
+        _ if before.ends_with('\\') || line.ends_with('\\') => {
+            "Knot: a backslash before a line end"
+        }
+        "invalid domain name character" => "Knot: a character it refuses in a name",
+        "invalid text string" | "invalid text character" if line.contains('"') => {
+            "Knot: a quote inside a token"
+        }
+        _ => "unexplained",
+    }
+}
+
+/// BIND refuses, Knot loads.
+fn bind_only_refusal(c: &Case) -> &'static str {
+    let out = &c.bind.output;
+    let text = String::from_utf8_lossy(c.data);
+    if out.contains("SOA record not at top of zone") {
+        "BIND: an SOA below the apex"
+    } else if out.contains("multiple RRs of singleton type") {
+        "BIND: a second SOA at the apex"
+    } else if out.contains("DS record at top of zone") {
+        "BIND: a DS at the apex"
+    } else if out.contains("disallowed (by application policy)") {
+        "BIND: SVCB mandatory or no-default-alpn rules"
+    } else if out.contains("(check-names)") {
+        "BIND: check-names on owner names"
+    } else if out.contains("unexpected end of input") && text.contains("\\\n") {
+        "BIND: a backslash before a line end"
+    } else {
+        "unexplained"
+    }
+}
+
+/// The BIND≠Knot causes, in the README table's order.
+const SPLIT_ROWS: &[&str] = &[
+    "Knot 3.2: a type it does not know",
+    "Knot: the class written CLASS1",
+    "Knot: an in-zone delegation without glue",
+    "Knot: data below a DNAME",
+    "Knot: ILNP groups of fewer than four digits",
+    "Knot: a backslash before a line end",
+    "Knot: a character it refuses in a name",
+    "Knot: a quote inside a token",
+    "BIND: a backslash before a line end",
+    "BIND: an SOA below the apex",
+    "BIND: a second SOA at the apex",
+    "BIND: a DS at the apex",
+    "BIND: SVCB mandatory or no-default-alpn rules",
+    "BIND: check-names on owner names",
+    "unexplained",
+];
+
+// ---------------------------------------------------------------------------------------
 // The run
 // ---------------------------------------------------------------------------------------
 
@@ -449,6 +570,8 @@ struct Tally {
     zs_bind: usize,
     zs_knot: usize,
     deliberate: BTreeMap<&'static str, usize>,
+    /// BIND≠Knot cases by cause: (zonesign sides with BIND, with Knot).
+    split: BTreeMap<&'static str, (usize, usize)>,
     failures: Vec<String>,
 }
 
@@ -483,6 +606,12 @@ fn share(dir: &Path, from: usize, to: usize, step: usize) -> Tally {
         if zs.accept == b.accept && b.accept == k.accept {
             t.all_agree += 1;
         } else if b.accept != k.accept {
+            let cause = t.split.entry(split_cause(&c)).or_default();
+            if zs.accept == b.accept {
+                cause.0 += 1;
+            } else {
+                cause.1 += 1;
+            }
             if zs.accept == b.accept {
                 t.zs_bind += 1;
             } else {
@@ -544,6 +673,11 @@ fn differential_bind_knot() {
         for (k, v) in x.deliberate {
             *t.deliberate.entry(k).or_default() += v;
         }
+        for (k, (b, kn)) in x.split {
+            let e = t.split.entry(k).or_default();
+            e.0 += b;
+            e.1 += kn;
+        }
         t.failures.extend(x.failures);
     }
     eprintln!(
@@ -560,6 +694,13 @@ fn differential_bind_knot() {
         eprintln!(
             "differential: deliberate difference \"{row}\": {}",
             t.deliberate.get(row).copied().unwrap_or(0)
+        );
+    }
+    for row in SPLIT_ROWS {
+        let (b, k) = t.split.get(row).copied().unwrap_or_default();
+        eprintln!(
+            "differential: BIND≠Knot \"{row}\": {} (zonesign with BIND {b}, with Knot {k})",
+            b + k
         );
     }
     assert!(
