@@ -194,6 +194,18 @@ impl RunReport {
     /// records without an address when there are any (each is also a warning).
     pub fn summary_line(&self, out: &Path) -> String {
         let mut line = self.summary_base(out);
+        match self.input.status {
+            InputStatus::Rejected if !self.dry_run => line.push_str(&format!(
+                "; INPUT REJECTED: this is the approved zone (serial {}), exit 7",
+                self.input
+                    .approved_serial
+                    .map_or_else(|| "?".into(), |s| s.to_string())
+            )),
+            InputStatus::AcceptedOverLimits => {
+                line.push_str("; input accepted over the change limits (--accept-changes)")
+            }
+            _ => {}
+        }
         if self.ns_without_address > 0 {
             line.push_str(&format!(
                 "; {} NS record(s) name an in-zone server without an address (warnings; --strict refuses them)",

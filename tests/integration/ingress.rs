@@ -218,7 +218,23 @@ exit 0"#,
         delegations: export.delegations[..510].to_vec(),
     }
     .text();
-    let relative = full.replace(".example.net.\n", ".example.net\n");
+    // A few percent of the delegations (20 of 600) lose the trailing dot of an NS
+    // target, as in the October 2009 .se export: ns1.host1.example.net.se. has no address.
+    let relative: String = full
+        .lines()
+        .map(|l| match l.strip_suffix(".example.net.") {
+            Some(head)
+                if l.contains(" NS ns1.host")
+                    && l.get(3..8)
+                        .and_then(|n| n.parse::<usize>().ok())
+                        .is_some_and(|n| n < 60) =>
+            {
+                format!("{head}.example.net\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    assert_eq!(relative.matches(".example.net\n").count(), 20);
     let syntax = full.replace("reg00100 NS", "reg00100 NS ns1.a.net. (");
     let refused = full.clone() + "www TXT \"forbidden-by-registry\"\n";
     let cases = [
@@ -323,15 +339,16 @@ fn a_month_of_rejected_inputs_keeps_the_zone_signed_until_one_passes() {
             EXIT_INPUT_REJECTED,
             &format!("run at {}", rfc3339(at)),
         );
-        let anchor = r.ds.to_str().unwrap().to_string();
         let verify = r
             .setup
             .verify(&r.out, ORIGIN, &r.ds, &["--now", &rfc3339(at)]);
         assert_exit(
             &verify,
             EXIT_OK,
-            &format!("verify at {} ({anchor})", rfc3339(at)),
+            &format!("zonesign verify at {}", rfc3339(at)),
         );
+        ldns_verify_at(&r.out, &r.ds, at)
+            .unwrap_or_else(|e| panic!("ldns-verify-zone at {}: {e}", rfc3339(at)));
         let now_serial = serial_of(&fs::read_to_string(&r.out).unwrap());
         assert!(now_serial > serial);
         serial = now_serial;
