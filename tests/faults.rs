@@ -383,12 +383,11 @@ fn assert_key_state_matches_audit(
 /// The delegation data (owner, type and RDATA of every NS, DS and A record below the
 /// apex) of a zone text zonesign wrote: the signed output or the approved zone.
 fn delegation_data(path: &Path) -> std::collections::BTreeSet<String> {
-    fs::read_to_string(path)
-        .expect("read zone")
+    canonical_zone(path, "big.")
         .lines()
-        .filter(|l| !l.starts_with(';') && !l.starts_with("big.\t"))
+        .filter(|l| !l.starts_with(';'))
         .map(tokens)
-        .filter(|t| t.len() >= 5 && matches!(t[3].as_str(), "NS" | "DS" | "A"))
+        .filter(|t| t.len() >= 5 && t[0] != "big." && matches!(t[3].as_str(), "NS" | "DS" | "A"))
         .map(|t| format!("{} {} {}", t[0], t[3], t[4..].join(" ")))
         .collect()
 }

@@ -16,12 +16,13 @@ use serde::Serialize;
 
 use crate::audit::{AuditLog, Event};
 use crate::config::Config;
+use crate::dns::zonefile;
 use crate::dnssec::policy::Policy;
 use crate::dnssec::resign::soa_serial;
 use crate::error::{Error, Result, UsageError};
 use crate::ops::check_programs::{self, CheckProgram, Env, Verdict};
-use crate::ops::pipeline::{Checked, SignRequest, read_and_check};
-use crate::store::approved::{self, ApprovedInfo, Candidate};
+use crate::ops::pipeline::{Checked, SignRequest, check_parsed, read_and_check};
+use crate::store::approved::{self, ApprovedInfo, Candidate, Copied};
 use crate::zone::Zone;
 use crate::zone::ingress::{self, Delta, EgressSection, Exceeded, Fingerprint, IngressSection};
 
@@ -142,11 +143,29 @@ pub fn admit(
     let refuse = |reason: String, exceeded: Vec<String>, delta: Option<Delta>| {
         sign_approved_instead(cfg, req, policy, approved.as_ref(), reason, exceeded, delta)
     };
-    let (zone, checked) = match read_and_check(&req.zone_file, &req.origin, policy, req.strict) {
-        Ok(read) => read,
+    // The candidate file (check programs read it; it becomes the approved zone) is the
+    // input's bytes, copied while they are parsed; a dry run without check programs
+    // needs none.
+    let needs_file = !req.dry_run || !settings.ingress_programs.is_empty();
+    let read = zonefile::parse_file_sharing(&req.zone_file, &req.origin, |bytes| {
+        needs_file
+            .then(|| {
+                approved::write_verbatim(bytes, &req.out, &req.origin, req.now, approved.as_ref())
+            })
+            .transpose()
+    });
+    let (parsed, copy) = match read {
+        Ok((parsed, copy)) => (parsed, copy?),
         Err(e) if approved.is_some() => return refuse(e.to_string(), Vec::new(), None),
         Err(e) => return Err(e),
     };
+    let included = parsed.files.len() > 1;
+    let (zone, checked) =
+        match check_parsed(parsed, &req.zone_file, &req.origin, policy, req.strict) {
+            Ok(read) => read,
+            Err(e) if approved.is_some() => return refuse(e.to_string(), Vec::new(), None),
+            Err(e) => return Err(e),
+        };
     let apex = ingress::apex_problems(&zone);
     if !apex.is_empty() {
         return refuse(apex.join("; "), Vec::new(), None);
@@ -192,15 +211,25 @@ pub fn admit(
             )?;
         }
     }
-    // The candidate is written where the approved zone will be, as a temporary file:
-    // the check programs read it, and it is renamed into place with the output.
-    let needs_file = !req.dry_run || !settings.ingress_programs.is_empty();
-    let candidate = needs_file
-        .then(|| approved::write_candidate(&zone, &req.out, serial, req.now, &fingerprints))
-        .transpose()?;
-    if let Some(c) = &candidate {
+    // An input with `$INCLUDE`s is more than its file's bytes: it is rendered whole.
+    let candidate = match copy {
+        _ if included && needs_file => Some(approved::write_candidate(
+            &zone,
+            &req.out,
+            serial,
+            req.now,
+            &fingerprints,
+        )?),
+        Some(Copied::Written(v)) => Some(v.finish(serial, &fingerprints)?),
+        Some(Copied::Same) | None => None,
+    };
+    let candidate_path = candidate
+        .as_ref()
+        .map(|c| c.path().to_path_buf())
+        .or_else(|| approved.as_ref().map(|a| a.path.clone()));
+    if let Some(path) = candidate_path.filter(|_| !settings.ingress_programs.is_empty()) {
         let env = Env::new()
-            .set(CANDIDATE_ENV, c.path())
+            .set(CANDIDATE_ENV, path)
             .set(ORIGIN_ENV, req.origin.to_string());
         let env = match &approved {
             Some(a) => env.set(APPROVED_ENV, &a.path),

@@ -558,7 +558,23 @@ pub fn read_and_check(
     policy: &Policy,
     strict: bool,
 ) -> Result<(Zone, Checked)> {
-    let parsed = zonefile::parse_file(file, origin)?;
+    check_parsed(
+        zonefile::parse_file(file, origin)?,
+        file,
+        origin,
+        policy,
+        strict,
+    )
+}
+
+/// The checks of [`read_and_check`] on a zone already parsed.
+pub fn check_parsed(
+    parsed: zonefile::ParsedZone,
+    file: &Path,
+    origin: &Name,
+    policy: &Policy,
+    strict: bool,
+) -> Result<(Zone, Checked)> {
     let mut findings = Findings::new(&parsed.files).with_strict(strict);
     findings.warnings.extend(parsed.warnings.iter().cloned());
     checks::check_records(origin, &parsed.records, &mut findings);

@@ -3,8 +3,9 @@
 //! again, without the input file, and so keep the published zone's signatures fresh.
 //!
 //! Two files beside `SIGNED`:
-//! - `SIGNED.approved`: the zone as master-file text (canonical order, absolute names),
-//!   behind a comment header with its origin, SOA serial, time of approval, count of
+//! - `SIGNED.approved`: the input file byte for byte ([`write_verbatim`]; an input
+//!   with `$INCLUDE`s is rendered whole instead, [`write_candidate`]), behind a
+//!   comment header with its origin, SOA serial, time of approval, count of
 //!   delegations and the SHA-256 of everything after the header. Any zone tool reads
 //!   it (check programs get it as `ZONESIGN_APPROVED`); a run that signs it checks
 //!   the SHA-256 first, so a damaged or hand-edited copy is never signed.
@@ -33,8 +34,10 @@ use crate::zone::ingress::Fingerprint;
 
 /// The first line of every approved zone file.
 const FIRST_LINE: &str = "; zonesign approved zone: the last input that passed the ingress checks (PIPE-1); do not edit\n";
-/// The first bytes of every index.
-const INDEX_MAGIC: &[u8] = b"ZONESIGN-APPROVED-INDEX-1\n";
+/// The first bytes of every index. The version names the fingerprint function too
+/// (2: XXH3-64): an index of another version is not read but rebuilt from the text,
+/// so a build that fingerprints differently never sees every delegation as changed.
+const INDEX_MAGIC: &[u8] = b"ZONESIGN-APPROVED-INDEX-2\n";
 /// The header's digest line up to the digest.
 const DIGEST_KEY: &str = "; sha256 ";
 
@@ -77,9 +80,11 @@ impl ApprovedInfo {
         rfc3339(self.approved_at)
     }
 
+    /// The header; serial and count are padded to a fixed width, so that a verbatim
+    /// copy can be written before the parse has counted them, and filled in after.
     fn header(&self) -> String {
         format!(
-            "{FIRST_LINE}; origin {}\n; serial {}\n; approved {}\n; delegations {}\n{DIGEST_KEY}{}\n",
+            "{FIRST_LINE}; origin {}\n; serial {:<10}\n; approved {}\n; delegations {:<20}\n{DIGEST_KEY}{}\n",
             self.origin,
             self.serial,
             self.approved_at_text(),
@@ -140,6 +145,7 @@ fn parse_header(path: &Path, bytes: &[u8]) -> Option<(ApprovedInfo, usize)> {
             line.strip_prefix("; ")?
                 .strip_prefix(key)?
                 .strip_prefix(' ')?
+                .trim_end()
                 .to_string(),
         )
     };
@@ -239,6 +245,84 @@ impl Candidate {
             .map_err(|e| Error::io(&path, e.error))?;
         sync_parent_dir(&path);
         Ok(())
+    }
+}
+
+/// A candidate whose text is the input file byte for byte (behind the header), written
+/// while the input is parsed ([`crate::dns::zonefile::parse_file_sharing`]); its serial
+/// and delegation count are filled in by [`Verbatim::finish`] once the parse has them.
+///
+/// Why a copy rather than a rendering: at 1M delegations rendering the zone again took
+/// most of a second of both cores on every cron run; the copy costs one SHA-256 pass and
+/// a sequential write, on a thread beside the parse. It also keeps the approved zone in
+/// the registry's own form, so its SHA-256 is the export's own `sha256sum`.
+pub struct Verbatim {
+    text: tempfile::NamedTempFile,
+    index: PathBuf,
+    info: ApprovedInfo,
+}
+
+/// What [`write_verbatim`] found.
+pub enum Copied {
+    /// The input is byte for byte the approved zone: nothing to write.
+    Same,
+    /// The copy, waiting for its serial and count.
+    Written(Verbatim),
+}
+
+/// Copies the input's `bytes` behind a header into a temporary file beside `out`
+/// (fsynced), unless they are the approved zone's.
+pub fn write_verbatim(
+    bytes: &[u8],
+    out: &Path,
+    origin: &Name,
+    now: i64,
+    approved: Option<&ApprovedInfo>,
+) -> Result<Copied> {
+    let sha256 = data_encoding::HEXLOWER.encode(&Sha256::digest(bytes));
+    if approved.is_some_and(|a| a.sha256 == sha256 && a.origin == origin.to_string()) {
+        return Ok(Copied::Same);
+    }
+    let path = approved_path(out);
+    let info = ApprovedInfo {
+        path: path.clone(),
+        origin: origin.to_string(),
+        serial: 0,
+        approved_at: now,
+        delegations: 0,
+        sha256,
+    };
+    let text = temp_beside(&path)?;
+    let io = |e| Error::io(text.path(), e);
+    let mut file = text.as_file();
+    file.write_all(info.header().as_bytes()).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    set_mode(file, &path);
+    file.sync_all().map_err(io)?;
+    Ok(Copied::Written(Verbatim {
+        text,
+        index: index_path(out),
+        info,
+    }))
+}
+
+impl Verbatim {
+    /// Fills in the serial and the delegation count and writes the index: the candidate.
+    pub fn finish(mut self, serial: u32, delegations: &[Fingerprint]) -> Result<Candidate> {
+        self.info.serial = serial;
+        self.info.delegations = delegations.len() as u64;
+        let header = self.info.header();
+        let io = |e| Error::io(self.text.path(), e);
+        let mut file = self.text.as_file();
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.write_all(header.as_bytes()).map_err(io)?;
+        file.sync_data().map_err(io)?;
+        let index = write_index(&self.index, &self.info.sha256, delegations)?;
+        Ok(Candidate {
+            text: self.text,
+            index,
+            info: self.info,
+        })
     }
 }
 
@@ -402,6 +486,31 @@ mod tests {
         let (back, _) = Zone::from_records(z.origin.clone(), again.records);
         assert_eq!(crate::zone::ingress::fingerprints(&back), fps);
         assert_eq!(back.rrsets.len(), z.rrsets.len());
+    }
+
+    #[test]
+    fn a_verbatim_copy_is_the_input_behind_its_header_and_an_unchanged_input_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("se.signed");
+        let z = zone(ZONE);
+        let fps = crate::zone::ingress::fingerprints(&z);
+        let Copied::Written(v) =
+            write_verbatim(ZONE.as_bytes(), &out, &z.origin, 60, None).unwrap()
+        else {
+            panic!("a first copy is written");
+        };
+        v.finish(7, &fps).unwrap().commit().unwrap();
+        let info = read_info(&out).unwrap().unwrap();
+        assert_eq!(
+            (info.serial, info.delegations, info.approved_at),
+            (7, 2, 60)
+        );
+        let text = std::fs::read_to_string(&info.path).unwrap();
+        assert!(text.ends_with(ZONE) && text.starts_with(FIRST_LINE));
+        check_digest(&info).unwrap();
+        assert_eq!(read_index(&out, &info).unwrap(), fps);
+        let again = write_verbatim(ZONE.as_bytes(), &out, &z.origin, 99, Some(&info)).unwrap();
+        assert!(matches!(again, Copied::Same));
     }
 
     #[test]

@@ -16,7 +16,6 @@
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::dns::name::Name;
 use crate::dns::record::rtype;
@@ -116,22 +115,25 @@ pub fn fingerprints(zone: &Zone) -> Vec<Fingerprint> {
         .collect()
 }
 
-/// The first eight octets of a SHA-256 over the RRsets' owners, types, TTLs and RDATA.
-/// A stable hash (it is stored in the approved zone's index and compared by later runs,
-/// possibly of another build): not std's `DefaultHasher`, which may change.
+/// XXH3 (64 bits) over the RRsets' owners, types, TTLs and RDATA. XXH3's output is fixed
+/// by its specification, so the fingerprints stored in the approved zone's index
+/// compare across runs and builds (std's `DefaultHasher` promises neither), and it is
+/// about five times faster than a SHA-256 per delegation, which cost a quarter of a
+/// second per cron run at 1M delegations. Not a defence against a forger (the index
+/// lives beside the output, in zonesign's own directory): a collision only miscounts
+/// one delegation in the delta, never changes what is signed.
 fn digest_sets(sets: &[crate::zone::RRset]) -> u64 {
-    let mut h = Sha256::new();
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
     for s in sets {
         h.update(s.owner.as_wire());
-        h.update(s.rtype.to_be_bytes());
-        h.update(s.ttl.to_be_bytes());
+        h.update(&s.rtype.to_be_bytes());
+        h.update(&s.ttl.to_be_bytes());
         for r in &s.rdatas {
-            h.update((r.len() as u32).to_be_bytes());
+            h.update(&(r.len() as u32).to_be_bytes());
             h.update(r);
         }
     }
-    let d = h.finalize();
-    u64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
+    h.digest()
 }
 
 /// How a candidate's delegations differ from the approved zone's.

@@ -540,6 +540,29 @@ fn tool_result(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
+/// The zone in `file` as BIND reads it, one absolute record per line (`named-checkzone
+/// -D`, without its integrity checks, whose lookups of out-of-zone name servers wait for
+/// a resolver the test machine may not have): how the tests read a zone file in any form (relative names, `$ORIGIN`, the
+/// approved zone, which is the registry's input byte for byte) without a parser of
+/// their own.
+pub fn canonical_zone(file: &Path, origin: &str) -> String {
+    let dump = tempfile::NamedTempFile::new().expect("temp file");
+    let out = Command::new("named-checkzone")
+        .args(["-i", "none", "-k", "ignore", "-n", "ignore", "-D", "-o"])
+        .arg(dump.path())
+        .arg(origin)
+        .arg(file)
+        .output()
+        .expect("run named-checkzone");
+    assert!(
+        out.status.success(),
+        "named-checkzone -D {}: {}",
+        file.display(),
+        describe(&out)
+    );
+    fs::read_to_string(dump.path()).expect("read the dump")
+}
+
 /// `ldns-verify-zone -k DSFILE ZONE`: with `-k`, ldns checks that the DNSKEY RRset is
 /// signed by a key matching the trusted DS (exit 33 and "No keys with the keytag and
 /// algorithm from the RRSIG found" otherwise), then every RRSIG, the NSEC chain and the
