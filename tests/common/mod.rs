@@ -547,11 +547,15 @@ fn tool_result(cmd: &mut Command) -> Result<(), String> {
 /// their own.
 pub fn canonical_zone(file: &Path, origin: &str) -> String {
     let dump = tempfile::NamedTempFile::new().expect("temp file");
+    // BIND reads a relative `$INCLUDE` from its working directory; zonesign (like
+    // Knot) from the including file's: run it there.
+    let file = file.canonicalize().expect("zone file path");
     let out = Command::new("named-checkzone")
+        .current_dir(file.parent().expect("zone file directory"))
         .args(["-i", "none", "-k", "ignore", "-n", "ignore", "-D", "-o"])
         .arg(dump.path())
         .arg(origin)
-        .arg(file)
+        .arg(&file)
         .output()
         .expect("run named-checkzone");
     assert!(

@@ -486,3 +486,79 @@ if grep -q late-veto "$ZONESIGN_SIGNED"; then echo "vetoed after signing" >&2; e
     assert_eq!(fs::read(&r.out).unwrap(), signed);
     assert_eq!(fs::read(r.approved()).unwrap(), approved);
 }
+
+/// The approved zone of an input with `$INCLUDE`s is the whole zone rendered (the main
+/// file alone is not the zone); a lost index is rebuilt from the approved text; an
+/// approved zone edited by hand is never signed (exit 4, nothing written).
+#[test]
+fn includes_a_lost_index_and_a_damaged_approved_zone() {
+    let t = t0();
+    let setup = Setup::at("ecdsap256sha256", t - HOUR);
+    let dir = setup.path("in");
+    fs::create_dir(&dir).unwrap();
+    for f in ["include.zone", "include-plain.inc", "include-sub.inc"] {
+        fs::copy(fixture(&format!("features/{f}")), dir.join(f)).unwrap();
+    }
+    let zone = dir.join("include.zone");
+    let out = setup.path("example.signed");
+    let sign = |at: i64| setup.sign_with(&zone, "example.", &out, &["--now", &rfc3339(at)]);
+    assert_exit(&sign(t), EXIT_OK, "an input with includes");
+    let approved = setup.path("example.signed.approved");
+    let records = |p: &Path| -> BTreeSet<String> {
+        canonical_zone(p, "example.")
+            .lines()
+            .map(tokens)
+            .filter(|t| {
+                t.len() > 4 && !matches!(t[3].as_str(), "SOA" | "RRSIG" | "NSEC" | "DNSKEY")
+            })
+            .map(|t| format!("{} {} {}", t[0], t[3], t[4..].join(" ")))
+            .collect()
+    };
+    let expected = records(&zone);
+    assert!(
+        expected.iter().any(|r| r.contains("sub.example.")),
+        "{expected:?}"
+    );
+    assert_eq!(
+        records(&approved),
+        expected,
+        "the included records are approved too"
+    );
+    // A lost index: the next ordinary run rebuilds it from the approved text.
+    fs::remove_file(setup.path("example.signed.approved.idx")).unwrap();
+    fs::write(
+        dir.join("include-plain.inc"),
+        fs::read_to_string(dir.join("include-plain.inc")).unwrap() + "extra IN A 192.0.2.99\n",
+    )
+    .unwrap();
+    assert_exit(
+        &sign(t + 2 * HOUR),
+        EXIT_OK,
+        "an ordinary change without an index",
+    );
+    assert!(setup.path("example.signed.approved.idx").exists());
+    // A syntax error now signs the approved zone, which includes the new record.
+    fs::write(
+        &zone,
+        fs::read_to_string(&zone).unwrap() + "broken IN A 300.1.1.1\n",
+    )
+    .unwrap();
+    assert_exit(&sign(t + 4 * HOUR), EXIT_INPUT_REJECTED, "a broken input");
+    assert!(
+        records(&out)
+            .iter()
+            .any(|r| r.starts_with("extra.example. A 192.0.2.99"))
+    );
+    // A hand-edited approved zone is refused, and nothing is written.
+    let signed = fs::read(&out).unwrap();
+    let text = fs::read_to_string(&approved).unwrap();
+    fs::write(&approved, text.replace("192.0.2.99", "192.0.2.98")).unwrap();
+    let out6 = sign(t + 6 * HOUR);
+    assert_exit(&out6, EXIT_IO, "a damaged approved zone");
+    assert!(
+        stderr(&out6).contains("does not match its recorded SHA-256"),
+        "{}",
+        stderr(&out6)
+    );
+    assert_eq!(fs::read(&out).unwrap(), signed);
+}
