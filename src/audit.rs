@@ -244,6 +244,9 @@ pub enum Event {
         at: String,
         /// Why, for people.
         detail: String,
+        /// What made the change when it was not the command itself: `anchor` for a
+        /// `ds-seen` recorded because the run's `--ds-anchor` file held the new DS.
+        source: Option<String>,
     },
     /// `key-destroyed` by `key destroy`: the key's objects destroyed in the token, or
     /// the failed attempt.
@@ -435,11 +438,15 @@ impl Event {
                 role,
                 at,
                 detail,
+                source,
             } => {
                 put(&mut f, "tag", tag);
                 put(&mut f, "role", role);
                 put(&mut f, "at", at);
                 put(&mut f, "detail", detail);
+                if let Some(source) = source {
+                    put(&mut f, "source", source);
+                }
             }
             Event::KeyDestroyed {
                 tag,
@@ -1460,6 +1467,7 @@ mod tests {
                     role: "ksk".into(),
                     at: "2026-12-07T00:00:00Z".into(),
                     detail: "made by init; in the zone from the first sign run".into(),
+                    source: None,
                 },
                 "init",
                 r#"{"at":"2026-12-07T00:00:00Z","command":"init","detail":"made by init; in the zone from the first sign run","event":"key-published","prev":"p","role":"ksk","tag":26621,TIME,USER}"#,
@@ -1471,6 +1479,7 @@ mod tests {
                     role: "zsk".into(),
                     at: "2027-03-01T00:00:00Z".into(),
                     detail: "no \"generated\" ZSK".into(),
+                    source: None,
                 },
                 "sign",
                 r#"{"at":"2027-03-01T00:00:00Z","command":"sign","detail":"no \"generated\" ZSK","event":"key-roll-blocked","prev":"p","role":"zsk","tag":56413,TIME,USER}"#,
@@ -1682,6 +1691,7 @@ mod tests {
                 role: "zsk".into(),
                 at: "2026-12-07T00:00:00Z".into(),
                 detail: "why".into(),
+                source: None,
             };
             assert_eq!(event.name(), name);
             assert_eq!(
@@ -1781,6 +1791,7 @@ mod tests {
                 role: "ksk".into(),
                 at: "2026-12-07T00:00:00Z".into(),
                 detail: "made by init; in the zone from the first sign run".into(),
+                source: None,
             },
             Event::Login {
                 token: Some("zonesign".into()),

@@ -465,6 +465,7 @@ mod tests {
             role: "zsk".into(),
             at: "2026-01-01T00:00:00Z".into(),
             detail: "test".into(),
+            source: None,
         };
         vec![change(KeyEvent::Active, 1), change(KeyEvent::Retired, 2)]
     }

@@ -17,8 +17,10 @@
 use serde::Serialize;
 
 use crate::audit::{Event, KeyEvent};
+use crate::dns::name::Name;
 use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
 use crate::dnssec::policy::Policy;
+use crate::dnssec::verify::Anchor;
 use crate::error::{Error, Result};
 
 /// Why the lifecycle refused an act on the key state; nothing was changed.
@@ -259,6 +261,9 @@ pub struct Change {
     pub at: String,
     /// Why, for people.
     pub detail: String,
+    /// What made it, when not the command: `anchor` ([`ds_seen_in_anchor`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<&'static str>,
 }
 
 impl Change {
@@ -269,6 +274,7 @@ impl Change {
             event,
             at: timestamp(now),
             detail: detail.into(),
+            source: None,
         }
     }
 
@@ -281,6 +287,7 @@ impl Change {
             role: self.role.to_string(),
             at: self.at.clone(),
             detail: self.detail.clone(),
+            source: self.source.map(str::to_string),
         }
     }
 
@@ -572,6 +579,54 @@ pub fn ds_seen(store: &mut KeyStore, policy: &Policy, tag: u16, now: i64) -> Res
             timestamp(now + policy.ksk_retire_after_ds())
         ),
     )])
+}
+
+/// PIPE-6: the parent's DS ends a KSK roll by itself. When the run's trust anchors (its
+/// `--ds-anchor` file, which the operator's tooling refreshes from the parent) hold the
+/// DS (or the DNSKEY) of the new KSK of a roll in progress, the run records `ds-seen`
+/// as `key ds-seen --tag N` would, with `source: anchor`. Too early for the policy (the
+/// new DNSKEY not yet published long enough) or already recorded: nothing, and a later
+/// run records it; `key ds-seen` stays for parents whose DS no file shows.
+pub fn ds_seen_in_anchor(
+    store: &mut KeyStore,
+    policy: &Policy,
+    origin: &Name,
+    anchors: &[Anchor],
+    now: i64,
+) -> Vec<Change> {
+    let ksks = active_ksks(store);
+    let Some(&i) = ksks.last().filter(|_| ksks.len() > 1) else {
+        return Vec::new();
+    };
+    let k = &store.keys[i];
+    if k.ds_seen.is_some() || !anchor_names(k, origin, anchors) {
+        return Vec::new();
+    }
+    let tag = k.tag;
+    match ds_seen(store, policy, tag, now) {
+        Ok(mut changes) => {
+            for c in &mut changes {
+                c.source = Some("anchor");
+                c.detail = format!("seen in the --ds-anchor file: {}", c.detail);
+            }
+            changes
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Whether `anchors` hold `k`'s DS (of any digest type zonesign computes) or DNSKEY.
+fn anchor_names(k: &KeyEntry, origin: &Name, anchors: &[Anchor]) -> bool {
+    let Ok(dnskey) = k.dnskey_rdata() else {
+        return false;
+    };
+    anchors.iter().any(|a| match a {
+        Anchor::Dnskey(rdata) => **rdata == *dnskey,
+        Anchor::Ds(rdata) => rdata
+            .get(3)
+            .and_then(|&digest_type| crate::dnssec::keys::ds_for(origin, &dnskey, digest_type).ok())
+            .is_some_and(|ds| *ds == **rdata),
+    })
 }
 
 /// `zonesign key compromised` (DPS-4.5).

@@ -197,8 +197,23 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .then(|| OutputLock::acquire(&cfg.files.keys))
         .transpose()?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
-    // The key lifecycle moves first, in memory; it is saved only with the zone.
-    let key_changes = crate::dnssec::lifecycle::advance(&mut store, &policy, req.now);
+    let file_anchors = req
+        .ds_anchor
+        .as_ref()
+        .map(|p| read_anchors(p, &req.origin))
+        .transpose()?;
+    // The key lifecycle moves first, in memory; it is saved only with the zone. The
+    // parent's DS in the anchor file ends a KSK roll (PIPE-6).
+    let mut key_changes = crate::dnssec::lifecycle::advance(&mut store, &policy, req.now);
+    if let Some(anchors) = &file_anchors {
+        key_changes.extend(crate::dnssec::lifecycle::ds_seen_in_anchor(
+            &mut store,
+            &policy,
+            &req.origin,
+            anchors,
+            req.now,
+        ));
+    }
     let (ksks, zsks) = signing_keys(cfg, &store)?;
     let (loaded, load_time) = prev_loader.join().unwrap_or_else(|_| {
         (
@@ -217,8 +232,8 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     summary
         .stages
         .push(("read the previous output (beside the zone)", load_time));
-    let anchors = match &req.ds_anchor {
-        Some(p) => read_anchors(p, &req.origin)?,
+    let anchors = match file_anchors {
+        Some(anchors) => anchors,
         None => ksks
             .iter()
             .map(|k| {

@@ -163,6 +163,7 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
                 event,
                 at: crate::dnssec::keys::timestamp(opts.now),
                 detail: "made by init; in the zone from the first sign run".into(),
+                source: None,
             })
         })
         .collect();

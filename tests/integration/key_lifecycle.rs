@@ -981,3 +981,50 @@ fn a_failed_or_dry_run_moves_neither_zone_nor_key_state() {
     assert_exit(&z.sign_at(&z.ds, ready_at), EXIT_OK, "sign at ready");
     assert_eq!(state_at(ready_at), ("active".into(), "active".into()));
 }
+
+/// PIPE-6 (issue 23): the parent's DS ends a KSK roll by itself. Once the `--ds-anchor`
+/// file (which the registry's tooling refreshes from the parent) holds the new KSK's
+/// DS, the run records `ds-seen` (audited as `key-ds-seen` with `source: anchor`) as
+/// `key ds-seen --tag N` would; a DS seen before the new DNSKEY is in every cache is
+/// not recorded yet; DS TTL + propagation later the old KSK is gone. No `key ds-seen`.
+#[test]
+fn a_ksk_roll_ends_when_the_anchor_file_shows_the_new_ds() {
+    let p = Policy::default();
+    let z = SeZone::at("ecdsap256sha256", T0);
+    let s = &z.s;
+    s.ok(&["key", "generate", "--role", "ksk", "--now", &rfc3339(T0)]);
+    assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
+    let old = s.tags("ksk", "active")[0];
+    let new = s.tags("ksk", "generated")[0];
+    let t1 = T0 + DAY;
+    s.ok(&["key", "rollover", "--role", "ksk", "--now", &rfc3339(t1)]);
+    assert_exit(&z.sign_at(&z.ds, t1), EXIT_OK, "the roll starts");
+    let new_ds_text = s.ok(&["key", "ds", "--tag", &new.to_string()]);
+    // Old and new DS at the parent, too early for the policy: nothing is recorded.
+    let both = z.ds_file(
+        "both.ds",
+        &(fs::read_to_string(&z.ds).unwrap() + &new_ds_text),
+    );
+    assert_exit(&z.sign_at(&both, t1 + 1800), EXIT_OK, "new DS seen early");
+    assert!(s.key(new)["ds-seen"].is_null(), "{}", s.key(new));
+    // DNSKEY TTL + propagation after the publication, the parent shows the new DS only.
+    let t2 = t1 + p.ksk_ds_ready() + 7200;
+    let parent = z.ds_file("parent.ds", &new_ds_text);
+    assert_exit(&z.sign_at(&parent, t2), EXIT_OK, "the parent switched");
+    z.verify_at(&parent, t2, "new DS");
+    z.verify_at(&z.ds, t2, "a resolver caching the old DS");
+    assert!(s.key(new)["ds-seen"].is_string(), "{}", s.key(new));
+    let seen: Vec<serde_json::Value> = audit_events(s)
+        .into_iter()
+        .filter(|e| e["event"] == "key-ds-seen")
+        .collect();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["source"], "anchor");
+    assert_eq!(seen[0]["tag"], new);
+    // DS TTL + propagation later the old KSK has left.
+    let t3 = t2 + p.ksk_retire_after_ds();
+    assert_exit(&z.sign_at(&parent, t3), EXIT_OK, "after the old DS expired");
+    z.verify_at(&parent, t3, "only the new KSK");
+    assert!(!dnskey_tags(&signed_rrs(&z)).contains_key(&old));
+    audit_chain_intact(s);
+}
