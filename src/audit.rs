@@ -332,6 +332,16 @@ pub enum Event {
         /// The delegations removed, added and changed against the approved zone.
         delta: crate::zone::ingress::Delta,
     },
+    /// `algorithm-deprecated`: a command made or signed with a key of an algorithm
+    /// RFC 9905 forbids (RSASHA1); one line per run.
+    AlgorithmDeprecated {
+        /// The algorithm's name.
+        algorithm: String,
+        /// The tags of the keys concerned.
+        tags: Vec<u16>,
+        /// What is true and what to do.
+        advice: String,
+    },
     /// `syslog-error`: a line that could not be forwarded to syslog.
     SyslogError {
         /// The syslog socket.
@@ -365,6 +375,7 @@ impl Event {
             Event::TokenRestored { .. } => "token-restored",
             Event::InputRejected { .. } => "input-rejected",
             Event::ChangesAccepted { .. } => "changes-accepted",
+            Event::AlgorithmDeprecated { .. } => "algorithm-deprecated",
             Event::SyslogError { .. } => "syslog-error",
         }
     }
@@ -385,6 +396,7 @@ impl Event {
             | Event::Key { .. }
             | Event::Export { .. }
             | Event::ChangesAccepted { .. }
+            | Event::AlgorithmDeprecated { .. }
             | Event::SyslogError { .. } => false,
         }
     }
@@ -512,6 +524,15 @@ impl Event {
                 put(&mut f, "zone", zone);
                 put(&mut f, "exceeded", exceeded);
                 put(&mut f, "delta", delta);
+            }
+            Event::AlgorithmDeprecated {
+                algorithm,
+                tags,
+                advice,
+            } => {
+                put(&mut f, "algorithm", algorithm);
+                put(&mut f, "tags", tags);
+                put(&mut f, "advice", advice);
             }
             Event::Benchmark { keys, result } => {
                 put(&mut f, "what", "benchmark");

@@ -646,6 +646,10 @@ fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
         now: now_or_clock(a.now),
     };
     let s = init(&opts)?;
+    let audit = crate::audit::AuditLog::new(&a.dir.join("audit.log"), "init");
+    for w in crate::ops::keys::rfc9905_warnings(&audit, &s.keys, false)? {
+        eprintln!("zonesign: warning: {w}");
+    }
     if !cli.quiet {
         say!("zonesign: created {}", s.config.display());
         say!(
@@ -900,7 +904,8 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
         count: a.count,
         now: now_or_clock(a.now),
     };
-    crate::ops::keys::generate(&cfg, &opts, &mut |k| {
+    let mut made = Vec::new();
+    let result = crate::ops::keys::generate(&cfg, &opts, &mut |k| {
         if !cli.quiet {
             say!(
                 "generated {} {} {} bits, tag {}, label {} (state generated: published only by a roll)",
@@ -911,7 +916,14 @@ fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
                 k.label
             );
         }
-    })?;
+        made.push(k.clone());
+    });
+    // Keys made before a failure are in the token too: the warning covers them.
+    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key generate");
+    for w in crate::ops::keys::rfc9905_warnings(&audit, &made, false)? {
+        eprintln!("zonesign: warning: {w}");
+    }
+    result?;
     Ok(ExitCode::Ok)
 }
 

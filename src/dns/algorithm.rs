@@ -86,6 +86,23 @@ impl Algorithm {
         }
     }
 
+    /// RFC 9905 forbids creating DNSKEY and RRSIG records with RSASHA1 (algorithm 5,
+    /// and its NSEC3 alias 7, which zonesign never signs with): the `.se` practice
+    /// statement's 2015 profile still names it, so it stays available, and every
+    /// command that makes or uses such a key says what is true about it.
+    pub fn forbidden_by_rfc9905(self) -> bool {
+        self == Algorithm::RsaSha1
+    }
+
+    /// The warning for a key of a forbidden algorithm ([`Algorithm::forbidden_by_rfc9905`]).
+    pub fn rfc9905_warning(self) -> String {
+        format!(
+            "RFC 9905: {} (algorithm {}) must no longer be used to create DNSKEY or RRSIG records; validators are dropping it. Move the zone to ecdsap256sha256 (13) or rsasha256 (8) with an algorithm rollover (RFC 6781 §4.1.4); a new zone should start with `zonesign init --algorithm ecdsap256sha256`",
+            self.name().to_uppercase(),
+            self.number()
+        )
+    }
+
     /// True for the RSA family, whose key size is chosen by policy (DPS-6.1).
     pub fn is_rsa(self) -> bool {
         matches!(self, Algorithm::RsaSha1 | Algorithm::RsaSha256)

@@ -205,3 +205,36 @@ fn sync_embedded_token(cfg: &Config) {
         crate::hsm::recovery::sync_token_files(&tokens);
     }
 }
+
+/// RFC 9905: the warning for the `keys` (made or signing in this run) of an algorithm it
+/// forbids, one per algorithm, and, unless `dry_run`, one `algorithm-deprecated` audit
+/// line per run. Returns the warnings for the caller to print and report.
+pub fn rfc9905_warnings<'a>(
+    audit: &AuditLog,
+    keys: impl IntoIterator<Item = &'a KeyEntry>,
+    dry_run: bool,
+) -> Result<Vec<String>> {
+    let mut by_alg: std::collections::BTreeMap<Algorithm, Vec<u16>> = Default::default();
+    for k in keys
+        .into_iter()
+        .filter(|k| k.algorithm.forbidden_by_rfc9905())
+    {
+        by_alg.entry(k.algorithm).or_default().push(k.tag);
+    }
+    let mut warnings = Vec::new();
+    for (alg, tags) in by_alg {
+        let advice = alg.rfc9905_warning();
+        let list: Vec<String> = tags.iter().map(u16::to_string).collect();
+        warnings.push(format!("key(s) {}: {advice}", list.join(", ")));
+        if !dry_run {
+            audit
+                .record(Event::AlgorithmDeprecated {
+                    algorithm: alg.name().to_string(),
+                    tags,
+                    advice,
+                })
+                .map_err(|e| Error::io(audit.path(), e))?;
+        }
+    }
+    Ok(warnings)
+}

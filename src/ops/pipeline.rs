@@ -214,6 +214,11 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
             req.now,
         ));
     }
+    // RFC 9905: every run that signs with an RSASHA1 key says so (stderr, report, one
+    // audit line).
+    let audit = AuditLog::new(&cfg.files.audit_log, "sign");
+    let deprecated = crate::ops::keys::rfc9905_warnings(&audit, store.published(), req.dry_run)?;
+    summary.warnings.extend(deprecated);
     let (ksks, zsks) = signing_keys(cfg, &store)?;
     let (loaded, load_time) = prev_loader.join().unwrap_or_else(|_| {
         (

@@ -114,10 +114,54 @@ pub fn run(cfg: &Config) -> Checklist {
         },
     });
     rows.push(recovery_row(cfg));
+    rows.push(rfc9905_row(cfg));
     rows.push(audit_chain_row(cfg));
     rows.push(syslog_row(cfg));
     let passed = !rows.iter().any(|r| r.mandatory && r.status == Status::No);
     Checklist { rows, passed }
+}
+
+/// RFC 9905: no key in the zone (published or active) is of an algorithm that must no
+/// longer sign. Not mandatory: the practice statement's 2015 profile still names
+/// RSASHA1, and the way off it is an algorithm rollover, not a failed check.
+fn rfc9905_row(cfg: &Config) -> Row {
+    let mut row = Row {
+        id: "RFC 9905",
+        requirement: "No key in the zone uses an algorithm RFC 9905 forbids for signing (RSASHA1)",
+        mandatory: false,
+        status: Status::Yes,
+        evidence: String::new(),
+    };
+    match crate::dnssec::keys::KeyStore::load(&cfg.files.keys) {
+        Err(e) => {
+            row.status = Status::NotCheckable;
+            row.evidence = format!("cannot read the key state: {e}");
+        }
+        Ok(store) => {
+            let bad: Vec<String> = store
+                .published()
+                .filter(|k| k.algorithm.forbidden_by_rfc9905())
+                .map(|k| format!("{} {} ({})", k.role, k.tag, k.algorithm))
+                .collect();
+            match bad.first() {
+                None => {
+                    row.evidence = format!(
+                        "the zone's {} key(s) use no forbidden algorithm",
+                        store.published().count()
+                    )
+                }
+                Some(_) => {
+                    row.status = Status::No;
+                    row.evidence = format!(
+                        "{}: {}",
+                        bad.join(", "),
+                        crate::dns::algorithm::Algorithm::RsaSha1.rfc9905_warning()
+                    );
+                }
+            }
+        }
+    }
+    row
 }
 
 const KEY_REQUIREMENT: &str = "Every private key in the token is sensitive and never extractable (CKA_SENSITIVE, not CKA_EXTRACTABLE, CKA_NEVER_EXTRACTABLE, CKA_ALWAYS_SENSITIVE)";

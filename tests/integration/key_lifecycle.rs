@@ -1028,3 +1028,100 @@ fn a_ksk_roll_ends_when_the_anchor_file_shows_the_new_ds() {
     assert!(!dnskey_tags(&signed_rrs(&z)).contains_key(&old));
     audit_chain_intact(s);
 }
+
+/// RFC 9905 (issue 23): RSASHA1 must no longer sign. `init`, `key generate` and every
+/// `sign` with such a key warn (stderr, the report, one `algorithm-deprecated` audit
+/// line per run) and say how to move off it; `check` has a row for it (a warning, not a
+/// failure: the practice statement's profile stays available). ECDSA keys: no warning.
+#[test]
+fn rsasha1_keys_warn_at_init_generate_sign_and_check() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("zs");
+    let init =
+        run(zonesign()
+            .arg("init")
+            .arg("--dir")
+            .arg(&dir)
+            .args(["--algorithm", "rsasha1", "-q"]));
+    assert_exit(&init, EXIT_OK, "init rsasha1");
+    assert!(
+        stderr(&init).contains("RFC 9905: RSASHA1 (algorithm 5) must no longer be used"),
+        "{}",
+        stderr(&init)
+    );
+    register_pin_file(&dir.join("user.pin"));
+    register_pin_file(&dir.join("so.pin"));
+    let cfg = dir.join("zonesign.toml");
+    let zs = |args: &[&str]| {
+        let mut c = zonesign();
+        c.arg("--config").arg(&cfg).args(args);
+        run(&mut c)
+    };
+    let generated = zs(&["key", "generate", "--role", "zsk"]);
+    assert_exit(&generated, EXIT_OK, "key generate");
+    assert!(
+        stderr(&generated).contains("RFC 9905"),
+        "{}",
+        stderr(&generated)
+    );
+    let out = tmp.path().join("se.signed");
+    let report = tmp.path().join("r.json");
+    let sign = zs(&[
+        "sign",
+        se_sample().to_str().unwrap(),
+        "--origin",
+        "se.",
+        "--out",
+        out.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "-q",
+    ]);
+    assert_exit(&sign, EXIT_OK, "sign with RSASHA1");
+    assert!(
+        stderr(&sign).contains("ecdsap256sha256"),
+        "{}",
+        stderr(&sign)
+    );
+    let r: serde_json::Value = serde_json::from_str(&fs::read_to_string(&report).unwrap()).unwrap();
+    assert!(
+        r["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w.as_str().unwrap().contains("RFC 9905"))
+    );
+    let check = zs(&["check", "--format", "json"]);
+    let rows: serde_json::Value = serde_json::from_str(&stdout(&check)).unwrap();
+    let row = rows["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "RFC 9905")
+        .expect("a row for RFC 9905")
+        .clone();
+    assert_eq!(row["status"], "no", "{row}");
+    assert_eq!(row["mandatory"], false);
+    let lines = fs::read_to_string(dir.join("audit.log")).unwrap();
+    let deprecated: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "algorithm-deprecated")
+        .collect();
+    let commands: Vec<&str> = deprecated
+        .iter()
+        .map(|e| e["command"].as_str().unwrap())
+        .collect();
+    assert_eq!(commands, ["init", "key generate", "sign"]);
+    assert_eq!(deprecated[2]["algorithm"], "rsasha1");
+    // ECDSA: nothing to say.
+    let z = SeZone::at("ecdsap256sha256", T0);
+    let out = z.sign_at(&z.ds, T0);
+    assert!(!stderr(&out).contains("RFC 9905"), "{}", stderr(&out));
+    let check = run(z.s.cmd().args(["check", "--format", "json"]));
+    assert!(
+        stdout(&check).contains("\"id\": \"RFC 9905\""),
+        "{}",
+        stdout(&check)
+    );
+}
