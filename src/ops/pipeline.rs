@@ -219,6 +219,9 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     let deprecated = crate::ops::keys::rfc9905_warnings(&audit, store.published(), req.dry_run)?;
     summary.warnings.extend(deprecated);
+    summary
+        .warnings
+        .extend(policy_algorithm_warning(&store, &policy));
     let (ksks, zsks) = signing_keys(cfg, &store)?;
     let (loaded, load_time) = prev_loader.join().unwrap_or_else(|_| {
         (
@@ -444,6 +447,27 @@ fn commit_keys(
             .record_all(events)
             .map_err(|e| Error::io(&cfg.files.audit_log, e))
     }
+}
+
+/// A policy `algorithm` that none of the active keys has: the operator changed the
+/// policy, but a zone changes algorithm only by an algorithm rollover (RFC 6781
+/// §4.1.4), which this version cannot do yet; every run says so until the keys match.
+fn policy_algorithm_warning(store: &KeyStore, policy: &Policy) -> Option<String> {
+    let active: std::collections::BTreeSet<_> = store
+        .keys
+        .iter()
+        .filter(|k| k.state == crate::dnssec::keys::KeyState::Active)
+        .map(|k| k.algorithm)
+        .collect();
+    if active.is_empty() || active.contains(&policy.algorithm) {
+        return None;
+    }
+    let names: Vec<&str> = active.iter().map(|a| a.name()).collect();
+    Some(format!(
+        "the policy's algorithm is {} but the zone is signed with {}: the zone changes algorithm only by an algorithm rollover (RFC 6781 §4.1.4), which zonesign cannot do yet; until then it signs on with the active keys",
+        policy.algorithm,
+        names.join(" and ")
+    ))
 }
 
 /// Fills in what the verification gate found.

@@ -172,8 +172,17 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         &audit,
         crate::dnssec::lifecycle::audit_events(&changes),
     )?;
-    let text =
+    let mut text =
         toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(UsageError::EncodeConfig(e)))?;
+    // The policy names the keys' algorithm when it is not the practice statement's, so
+    // that the config tells the truth and a later difference between the two (a policy
+    // changed to another algorithm) is warned about at every run (issue 23).
+    if opts.algorithm != crate::dnssec::policy::Policy::default().algorithm {
+        text.push_str(&format!(
+            "\n[policy]\nalgorithm = \"{}\"\n",
+            opts.algorithm.name()
+        ));
+    }
     crate::store::output::write_atomic(config_path, text.as_bytes())?;
     let recovery = save_recovery_copy(&tokens, &dir.join(RECOVERY_DIR), &audit)?;
     Ok(InitSummary {

@@ -1124,4 +1124,24 @@ fn rsasha1_keys_warn_at_init_generate_sign_and_check() {
         "{}",
         stdout(&check)
     );
+    // init wrote the keys' algorithm into the policy; a policy changed to another one
+    // makes every run warn, and the zone signs on with its keys.
+    let text = z.s.config_text();
+    assert!(text.contains("algorithm = \"ecdsap256sha256\""), "{text}");
+    fs::write(
+        z.s.config(),
+        text.replace("\"ecdsap256sha256\"", "\"rsasha256\""),
+    )
+    .unwrap();
+    for t in [T0 + 7200, T0 + 4 * 7200] {
+        let out = z.sign_at(&z.ds, t);
+        assert_exit(&out, EXIT_OK, "sign with a policy of another algorithm");
+        assert!(
+            stderr(&out).contains(
+                "the policy's algorithm is rsasha256 but the zone is signed with ecdsap256sha256"
+            ),
+            "{}",
+            stderr(&out)
+        );
+    }
 }
