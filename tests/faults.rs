@@ -593,14 +593,6 @@ fn hsm_lost_mid_run_exits_3_and_keeps_the_output() {
     fs::write(setup.config(), text).unwrap();
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
-    let other = setup.path("big-other.zone");
-    let mut text = fs::read_to_string(&zone).unwrap();
-    for i in 0..8 {
-        let glue = format!("ns1.d{i} IN A 198.51.0.{i}\n");
-        assert!(text.contains(&glue));
-        text = text.replace(&glue, &format!("ns1.d{i} IN A 203.0.113.{i}\n"));
-    }
-    fs::write(&other, text).unwrap();
     let out = setup.path("big.signed");
     let t0 = Instant::now();
     assert_exit(
@@ -810,14 +802,6 @@ fn next_run_cleans_up_temp_files_of_a_killed_run() {
     let setup = Setup::new("rsasha1");
     let zone = setup.path("big.zone");
     big_zone(&zone, 1000);
-    let other = setup.path("big-other.zone");
-    let mut text = fs::read_to_string(&zone).unwrap();
-    for i in 0..8 {
-        let glue = format!("ns1.d{i} IN A 198.51.0.{i}\n");
-        assert!(text.contains(&glue));
-        text = text.replace(&glue, &format!("ns1.d{i} IN A 203.0.113.{i}\n"));
-    }
-    fs::write(&other, text).unwrap();
     let out = setup.path("big.signed");
     let t0 = Instant::now();
     assert_exit(

@@ -67,9 +67,23 @@ pub struct InputOutcome {
     /// The serial of the approved zone (after this run: the input's if it was accepted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approved_serial: Option<u32>,
-    /// When that zone was approved, seconds since the epoch.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When that zone was approved, seconds since the epoch (RFC 3339 in the report).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "approved_at_text"
+    )]
     pub approved_at: Option<i64>,
+}
+
+/// The report writes times in RFC 3339, UTC.
+fn approved_at_text<S: serde::Serializer>(
+    t: &Option<i64>,
+    s: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => s.serialize_str(&crate::ops::report::rfc3339(*t)),
+        None => s.serialize_none(),
+    }
 }
 
 impl InputOutcome {

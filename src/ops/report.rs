@@ -15,7 +15,6 @@ use crate::error::{Error, Result};
 use crate::ops::ingress::{InputOutcome, InputStatus};
 use crate::ops::pipeline::SignSummary;
 use crate::store::output::write_atomic;
-use crate::zone::ingress::Delta;
 
 /// The JSON report of one `sign` run.
 #[derive(Debug, Serialize)]
@@ -61,47 +60,9 @@ pub struct RunReport {
     pub ns_without_address: usize,
     /// What became of the new input (PIPE-1): accepted or rejected, with the reason,
     /// the delegations' delta against the approved zone and that zone's serial and time.
-    pub input: InputReport,
+    pub input: InputOutcome,
     /// Wall time of each stage in seconds, in order.
     pub stages: Vec<Stage>,
-}
-
-/// The `input` object of the report.
-#[derive(Debug, Serialize)]
-pub struct InputReport {
-    /// `accepted`, `accepted-over-limits` or `rejected`.
-    pub status: InputStatus,
-    /// Why it was rejected.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Limits exceeded.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub exceeded: Vec<String>,
-    /// Delegations against the approved zone's.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub delta: Option<Delta>,
-    /// Check programs that passed.
-    pub checks_passed: usize,
-    /// The approved zone's SOA serial.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approved_serial: Option<u32>,
-    /// When it was approved (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub approved_at: Option<String>,
-}
-
-impl InputReport {
-    fn of(i: &InputOutcome) -> InputReport {
-        InputReport {
-            status: i.status,
-            reason: i.reason.clone(),
-            exceeded: i.exceeded.clone(),
-            delta: i.delta.clone(),
-            checks_passed: i.checks_passed,
-            approved_serial: i.approved_serial,
-            approved_at: i.approved_at.map(rfc3339),
-        }
-    }
 }
 
 /// The wall time of one stage of the run.
@@ -125,7 +86,7 @@ pub struct Resigned {
     pub reason: &'static str,
 }
 
-fn rfc3339(t: i64) -> String {
+pub(crate) fn rfc3339(t: i64) -> String {
     chrono::DateTime::from_timestamp(t, 0)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
@@ -165,7 +126,7 @@ impl RunReport {
                 .collect(),
             warnings: s.warnings.clone(),
             ns_without_address: s.ns_without_address,
-            input: InputReport::of(&s.input),
+            input: s.input.clone(),
             stages: s
                 .stages
                 .iter()
@@ -222,7 +183,7 @@ impl RunReport {
             .input
             .approved_serial
             .map_or_else(|| "?".into(), |s| s.to_string());
-        let at = self.input.approved_at.as_deref().unwrap_or("?");
+        let at = self.input.approved_at.map_or_else(|| "?".into(), rfc3339);
         let what = if self.dry_run {
             "would be signed instead"
         } else {
@@ -340,11 +301,7 @@ impl RunReport {
             .as_deref()
             .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
         let delta = self.input.delta.as_ref();
-        let approved_at = self
-            .input
-            .approved_at
-            .as_deref()
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        let approved_at = self.input.approved_at;
         let rows: [(&str, &str, Option<f64>); 14] = [
             (
                 "zonesign_last_success_timestamp_seconds",
@@ -400,7 +357,7 @@ impl RunReport {
                 "zonesign_approved_timestamp_seconds",
                 "When the approved zone (the last input that passed ingress) was approved.",
                 approved_at
-                    .map(|t| t.timestamp() as f64)
+                    .map(|t| t as f64)
                     .or_else(|| previous("zonesign_approved_timestamp_seconds")),
             ),
             (

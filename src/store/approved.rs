@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dns::name::Name;
 use crate::error::{Error, Result};
-use crate::store::output::sync_parent_dir;
+use crate::store::output::{HashingWriter, sync_parent_dir};
 use crate::zone::Zone;
 use crate::zone::ingress::Fingerprint;
 
@@ -435,33 +435,12 @@ fn set_mode(file: &std::fs::File, path: &Path) {
     let _ = file.set_permissions(std::fs::Permissions::from_mode(mode));
 }
 
-/// Passes bytes through while hashing them.
-struct HashingWriter<W> {
-    inner: W,
-    hash: Sha256,
-}
-
-impl<W: Write> Write for HashingWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn zone(text: &str) -> Zone {
-        let origin = Name::parse(b"se.", None).unwrap();
-        let parsed =
-            crate::dns::zonefile::parse_bytes(text.as_bytes(), "t.zone".as_ref(), &origin).unwrap();
-        Zone::from_records(origin, parsed.records).0
+        crate::zone::test_zone(text)
     }
 
     const ZONE: &str = "$TTL 3600\n@ SOA ns.se. h.se. 7 1 1 1 1\n@ NS a.ns\na.ns A 192.0.2.1\nd1 NS ns.d1\nns.d1 A 192.0.2.2\nd2 NS x.net.\n";

@@ -231,9 +231,11 @@ fn render_hashed(
 }
 
 /// Passes bytes through while hashing them, so the output is hashed without reading it back.
-struct HashingWriter<W> {
-    inner: W,
-    hash: Sha256,
+pub(crate) struct HashingWriter<W> {
+    /// Where the bytes go.
+    pub(crate) inner: W,
+    /// The hash of every byte written so far.
+    pub(crate) hash: Sha256,
 }
 
 impl<W: Write> Write for HashingWriter<W> {

@@ -395,10 +395,7 @@ mod tests {
     use super::*;
 
     fn zone(text: &str) -> Zone {
-        let origin = Name::parse(b"se.", None).unwrap();
-        let parsed =
-            crate::dns::zonefile::parse_bytes(text.as_bytes(), "t.zone".as_ref(), &origin).unwrap();
-        Zone::from_records(origin, parsed.records).0
+        crate::zone::test_zone(text)
     }
 
     const HEAD: &str = "$TTL 3600\n@ SOA ns.se. h.se. 1 1 1 1 1\n@ NS a.ns\na.ns A 192.0.2.1\n";

@@ -412,6 +412,15 @@ impl Zone {
     }
 }
 
+/// A zone from master-file text at `se.`, unchecked: for unit tests of the stages.
+#[cfg(test)]
+pub(crate) fn test_zone(text: &str) -> Zone {
+    let origin = Name::parse(b"se.", None).expect("se.");
+    let parsed = crate::dns::zonefile::parse_bytes(text.as_bytes(), "t.zone".as_ref(), &origin)
+        .expect("test zone parses");
+    Zone::from_records(origin, parsed.records).0
+}
+
 /// A deliberately broken classifier for the signing side, to prove that the gate
 /// (DPS-6.6), which reads names on its own ([`crate::dnssec::verify`]), refuses what a
 /// misclassifying signer makes.

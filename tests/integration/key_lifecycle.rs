@@ -403,6 +403,16 @@ fn emergency_zsk_roll_stops_the_compromised_key_at_once() {
     audit_chain_intact(s);
 }
 
+/// An ECDSA zone signed at `T0` with a second, generated KSK ready for a roll; and the
+/// active KSK's tag.
+fn signed_with_a_spare_ksk() -> (SeZone, u16) {
+    let z = SeZone::at("ecdsap256sha256", T0);
+    z.s.ok(&["key", "generate", "--role", "ksk", "--now", &rfc3339(T0)]);
+    assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
+    let active = z.s.tags("ksk", "active")[0];
+    (z, active)
+}
+
 /// DPS-4.5 (KSK): a suspected KSK compromise introduces a new KSK at once, in parallel
 /// with the old one, until the old can be removed safely.
 ///
@@ -419,11 +429,8 @@ fn emergency_zsk_roll_stops_the_compromised_key_at_once() {
 #[test]
 fn emergency_ksk_roll_keeps_the_chain_from_the_parents_ds() {
     let p = Policy::default();
-    let z = SeZone::at("ecdsap256sha256", T0);
+    let (z, old) = signed_with_a_spare_ksk();
     let s = &z.s;
-    s.ok(&["key", "generate", "--role", "ksk", "--now", &rfc3339(T0)]);
-    assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
-    let old = s.tags("ksk", "active")[0];
     let old_ds = fs::read_to_string(&z.ds).unwrap();
     assert_eq!(ds_tags_of(&old_ds), BTreeSet::from([old]));
 
@@ -990,11 +997,8 @@ fn a_failed_or_dry_run_moves_neither_zone_nor_key_state() {
 #[test]
 fn a_ksk_roll_ends_when_the_anchor_file_shows_the_new_ds() {
     let p = Policy::default();
-    let z = SeZone::at("ecdsap256sha256", T0);
+    let (z, old) = signed_with_a_spare_ksk();
     let s = &z.s;
-    s.ok(&["key", "generate", "--role", "ksk", "--now", &rfc3339(T0)]);
-    assert_exit(&z.sign_at(&z.ds, T0), EXIT_OK, "first sign");
-    let old = s.tags("ksk", "active")[0];
     let new = s.tags("ksk", "generated")[0];
     let t1 = T0 + DAY;
     s.ok(&["key", "rollover", "--role", "ksk", "--now", &rfc3339(t1)]);
