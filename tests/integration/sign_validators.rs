@@ -355,6 +355,7 @@ _a    HTTPS 1 . alpn="f\\\\oo\\,bar,h2" port=8443
 _b    HTTPS 1 . alpn="a\"b",h3 no-default-alpn
 _c    SVCB 1 . alpn=h2 dohpath=/dns-query{?dns} key667="a,b\\c\"d" key668=x\,y key65535
 _d    SVCB 2 svc.example. mandatory=key667 key667="" ipv4hint=192.0.2.2
+_e    HTTPS 1 . alpn=a,h3
 x25   X25 "311061700956"
 x25   TXT "beside an X25: both in one NSEC bitmap"
 "#,
@@ -378,6 +379,8 @@ x25   TXT "beside an X25: both in one NSEC bitmap"
     assert!(line("ilnp.example.", "L64").ends_with("10 2001:0db8:1140:1000"));
     assert!(line("_a.example.", "HTTPS").contains("\\#"));
     assert!(line("_b.example.", "HTTPS").contains("\\#"));
+    // Knot 3.2 refuses `alpn=a,h3` (one character before a comma): generic form too.
+    assert!(line("_e.example.", "HTTPS").contains("\\#"));
     let c = line("_c.example.", "SVCB");
     assert!(c.contains("key7=") && c.contains("key65535"), "{c}");
     let ds = setup.ds_file("example.");

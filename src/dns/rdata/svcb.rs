@@ -333,11 +333,16 @@ pub(super) fn format_svc_params(wire: &[u8], out: &mut String) -> Result<(), Rda
 /// read as `a,b`, is two ids `a` and `b` to BIND (it prints `alpn="a,b"`). No text is
 /// read alike by all three, so such a record is written as RFC 3597 `\# len hex`
 /// ([`format_svc_params`] fails and [`super::format_rdata`] falls back to it), which
-/// all three read to the same wire.
+/// all three read to the same wire. The same holds for an id of one character before
+/// the last (`alpn=a,h3`, valid by RFC 9460 §7.1.1): kzonecheck 3.2 refuses it ("empty
+/// comma-separated list item").
 fn alpn_is_plain(v: &[u8]) -> bool {
-    alpn_ids(v).unwrap_or_default().iter().all(|id| {
-        id.iter()
-            .all(|&b| (0x21..=0x7e).contains(&b) && !matches!(b, b',' | b'\\' | b'"'))
+    let ids = alpn_ids(v).unwrap_or_default();
+    ids.iter().enumerate().all(|(i, id)| {
+        (id.len() > 1 || i + 1 == ids.len())
+            && id
+                .iter()
+                .all(|&b| (0x21..=0x7e).contains(&b) && !matches!(b, b',' | b'\\' | b'"'))
     })
 }
 
