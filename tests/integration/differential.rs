@@ -498,12 +498,13 @@ fn knot_only_refusal(c: &Case) -> &'static str {
     if out.contains("child record exists under DNAME") {
         return "Knot: data below a DNAME";
     }
-    // "previous owner is invalid" follows a refused owner on the lines that omit theirs;
-    // it is that line's cause, not one of its own.
+    if out.contains("invalid algorithm in DS") && ds_of_unknown_digest(c) {
+        return "Knot: a DS of a digest type it does not know";
+    }
     let causes: Vec<_> = knot_refused_lines(c)
         .into_iter()
         .enumerate()
-        .filter(|&(i, (_, reason))| !(i > 0 && reason == "previous owner is invalid"))
+        .filter(|&(i, (_, reason))| i == 0 || !KNOT_FOLLOW_ON.contains(&reason))
         .map(|(_, (n, reason))| knot_line_cause(c, n, reason))
         .collect();
     match causes.first() {
@@ -511,6 +512,24 @@ fn knot_only_refusal(c: &Case) -> &'static str {
         _ => UNEXPLAINED,
     }
 }
+
+/// A DS whose digest type is none of 1, 2, 4 (SHA-1, SHA-256, SHA-384): an unassigned
+/// type, which BIND loads and validators treat as unsupported (RFC 4035 §5.2); Knot's
+/// semantic check refuses it ("invalid algorithm in DS").
+fn ds_of_unknown_digest(c: &Case) -> bool {
+    String::from_utf8_lossy(c.data).lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.iter()
+            .position(|x| x.eq_ignore_ascii_case("DS"))
+            .and_then(|i| w.get(i + 3))
+            .is_some_and(|d| !matches!(*d, "1" | "2" | "4"))
+    })
+}
+
+/// Knot errors that follow from an earlier refused line rather than have a cause of
+/// their own: a refused owner on the lines that omit theirs, and a `(` left open by a
+/// refused line.
+const KNOT_FOLLOW_ON: &[&str] = &["previous owner is invalid", "unclosed last multiline block"];
 
 /// Why Knot refused line `n` of the case for `reason`.
 fn knot_line_cause(c: &Case, n: usize, reason: &str) -> &'static str {
@@ -532,8 +551,17 @@ fn knot_line_cause(c: &Case, n: usize, reason: &str) -> &'static str {
         {
             "Knot: ILNP or EUI groups of fewer hex digits"
         }
-        "invalid Base64 character" if base64_split_inside_a_quad(&line) => {
-            "Knot: base64 split inside a group of four"
+        "invalid Base64 character" if split_inside_a_group(&line, 4) => {
+            "Knot: base64 or hex split inside a group"
+        }
+        "invalid hexadecimal character" if split_inside_a_group(&line, 2) => {
+            "Knot: base64 or hex split inside a group"
+        }
+        "invalid zone location data" if has("LOC") && line.contains('+') => {
+            "Knot: a LOC size or precision written with +"
+        }
+        "invalid FQDN zone origin" | "unexpected data" if relative_origin(&line) => {
+            "Knot: a relative $ORIGIN"
         }
         "empty comma-separated list item" if one_char_alpn_before_comma(&line) => {
             "Knot 3.2: a one-character alpn id before a comma"
@@ -545,6 +573,10 @@ fn knot_line_cause(c: &Case, n: usize, reason: &str) -> &'static str {
         "invalid record data" if rdata_name_starts_badly(&line) => {
             "Knot: a character it refuses in a name"
         }
+        "owner is invalid" if starts_badly(&line) => "Knot: a character it refuses in a name",
+        "unsupported record type" if words.get(2).is_some_and(|w| w.contains('"')) => {
+            "Knot: a quote inside a token"
+        }
         "invalid text string" | "invalid text character" if line.contains('"') => {
             "Knot: a quote inside a token"
         }
@@ -552,17 +584,27 @@ fn knot_line_cause(c: &Case, n: usize, reason: &str) -> &'static str {
     }
 }
 
-/// A base64 field written in pieces of which one before the last is not a multiple of
-/// four characters (`AQ ID`): BIND joins the pieces, Knot takes whitespace only between
-/// groups of four.
-fn base64_split_inside_a_quad(line: &str) -> bool {
+/// A base64 (`group` 4) or hex (`group` 2) field written in pieces of which one
+/// before the last is not a multiple of the group (`AQ ID`, `F9E8D7C6B5A 4938`): BIND
+/// joins the pieces, Knot takes whitespace only between whole groups.
+fn split_inside_a_group(line: &str, group: usize) -> bool {
     let pieces: Vec<&str> = line.split_whitespace().collect();
-    let is_b64 = |p: &&str| {
-        p.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'='))
+    let in_field = |p: &&str| {
+        p.bytes().all(|b| {
+            b.is_ascii_hexdigit()
+                || (group == 4 && (b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')))
+        })
     };
-    let tail: Vec<&str> = pieces.iter().rev().copied().take_while(is_b64).collect();
-    tail.len() > 1 && tail[1..].iter().any(|p| p.len() % 4 != 0)
+    let tail: Vec<&str> = pieces.iter().rev().copied().take_while(in_field).collect();
+    tail.len() > 1 && tail[1..].iter().any(|p| p.len() % group != 0)
+}
+
+/// A `$ORIGIN` whose name (up to a comment) does not end in `.`: BIND reads it relative
+/// to the current origin, Knot 3.2 refuses it.
+fn relative_origin(line: &str) -> bool {
+    let mut w = line.split(';').next().unwrap_or("").split_whitespace();
+    w.next().is_some_and(|d| d.eq_ignore_ascii_case("$ORIGIN"))
+        && w.next().is_some_and(|name| !name.ends_with('.'))
 }
 
 /// An SVCB/HTTPS `alpn` list with an id of one character that is not the last
@@ -577,15 +619,27 @@ fn one_char_alpn_before_comma(line: &str) -> bool {
         })
 }
 
-/// The name in the RDATA (the line's last word) starts with a character Knot does not
-/// take in a name (`$s1.xample.`, `:xample.net.`): Knot says "invalid record data"
-/// rather than "invalid domain name character" there.
+/// Characters BIND takes (with a check-names warning) and Knot refuses at the start of
+/// a name.
+const KNOT_BAD_FIRST: &[u8] = b"$:!#%&^~,=+?<>|[]{}'";
+
+/// A word after the owner (an RDATA name) starts with a character Knot does not take
+/// (`$s1.xample.`, `:xample.net.`): Knot says "invalid record data" there rather than
+/// "invalid domain name character".
 fn rdata_name_starts_badly(line: &str) -> bool {
-    line.split_whitespace().last().is_some_and(|w| {
-        w.bytes().next().is_some_and(|b| {
-            !(b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'*' | b'\\' | b'@' | b'.'))
-        })
+    line.split_whitespace().skip(1).any(|w| {
+        w.bytes()
+            .next()
+            .is_some_and(|b| KNOT_BAD_FIRST.contains(&b))
     })
+}
+
+/// The owner starts with a character Knot does not take (`:s2`, `+example.org.`):
+/// "owner is invalid".
+fn starts_badly(line: &str) -> bool {
+    line.bytes()
+        .next()
+        .is_some_and(|b| KNOT_BAD_FIRST.contains(&b))
 }
 
 /// BIND refuses, Knot loads.
@@ -602,10 +656,27 @@ fn bind_only_refusal(c: &Case) -> &'static str {
         "BIND: SVCB mandatory or no-default-alpn rules"
     } else if out.contains("(check-names)") {
         "BIND: check-names on owner names"
-    } else if out.contains("unexpected end of input") && text.contains("\\\n") {
+    } else if out.contains("unexpected end of input")
+        && (text.contains("\\\n") || text.ends_with('\\'))
+    {
         "BIND: a backslash before a line end"
     } else if bind_refused_caa_tag(c) {
         "BIND: a CAA tag not of letters and digits"
+    } else if out.contains("extra input text")
+        && out.contains("file does not end with newline")
+        && text.lines().last().is_some_and(|l| l.starts_with("$TTL"))
+    {
+        "BIND: a $TTL on the last line without a line end"
+    } else if out.contains("no TTL specified; zone rejected") {
+        "BIND: a record without TTL before any TTL"
+    } else if out.contains("bad escape") && escape_above_255(&text) {
+        "BIND: a \\DDD escape above 255"
+    } else if out.contains("bad base64 encoding") {
+        "BIND: base64 with non-zero padding bits"
+    } else if bind_syntax_error_in(c, "NAPTR") {
+        "BIND: a NAPTR regexp not of the form !pattern!replacement!"
+    } else if bind_syntax_error_in(c, "SSHFP") {
+        "BIND: an SSHFP fingerprint of the wrong length"
     } else {
         UNEXPLAINED
     }
@@ -631,6 +702,37 @@ fn bind_refused_caa_tag(c: &Case) -> bool {
     })
 }
 
+/// A `\DDD` escape whose value is above 255 (`h15\300`): BIND says "bad escape",
+/// Knot takes it.
+fn escape_above_255(text: &str) -> bool {
+    text.split('\\').skip(1).any(|rest| {
+        rest.get(..3)
+            .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|d| d.parse::<u32>().ok())
+            .is_some_and(|v| v > 255)
+    })
+}
+
+/// BIND refused the record on a line of type `rtype` ("FILE:N: near ...: syntax error"
+/// or "unexpected end of input" from `dns_rdata_fromtext`): BIND checks the NAPTR
+/// regexp's delimiters and the SSHFP fingerprint's length for its digest type, Knot
+/// checks neither.
+fn bind_syntax_error_in(c: &Case, rtype: &str) -> bool {
+    let Some((_, rest)) = c.bind.output.split_once("dns_rdata_fromtext: ") else {
+        return false;
+    };
+    let Some(n) = rest
+        .split(':')
+        .nth(1)
+        .and_then(|n| n.trim().parse::<usize>().ok())
+    else {
+        return false;
+    };
+    let (line, _) = case_line(c, n);
+    line.split_whitespace()
+        .any(|w| w.eq_ignore_ascii_case(rtype))
+}
+
 /// A BIND≠Knot case no classifier explains: a failure, so that a new cause cannot
 /// slip into the counts unnoticed.
 const UNEXPLAINED: &str = "unexplained";
@@ -641,12 +743,15 @@ const SPLIT_ROWS: &[&str] = &[
     "Knot: the class written CLASS1",
     "Knot: an in-zone delegation without glue",
     "Knot: data below a DNAME",
+    "Knot: a DS of a digest type it does not know",
     "Knot: ILNP or EUI groups of fewer hex digits",
     "Knot: a backslash before a line end",
     "Knot: a character it refuses in a name",
     "Knot: a quote inside a token",
-    "Knot: base64 split inside a group of four",
+    "Knot: base64 or hex split inside a group",
     "Knot 3.2: a one-character alpn id before a comma",
+    "Knot: a LOC size or precision written with +",
+    "Knot: a relative $ORIGIN",
     "BIND: a backslash before a line end",
     "BIND: an SOA below the apex",
     "BIND: a second SOA at the apex",
@@ -654,6 +759,12 @@ const SPLIT_ROWS: &[&str] = &[
     "BIND: SVCB mandatory or no-default-alpn rules",
     "BIND: check-names on owner names",
     "BIND: a CAA tag not of letters and digits",
+    "BIND: a $TTL on the last line without a line end",
+    "BIND: a record without TTL before any TTL",
+    "BIND: a \\DDD escape above 255",
+    "BIND: base64 with non-zero padding bits",
+    "BIND: a NAPTR regexp not of the form !pattern!replacement!",
+    "BIND: an SSHFP fingerprint of the wrong length",
     UNEXPLAINED,
 ];
 
