@@ -745,6 +745,22 @@ pub fn foreign_signed_zone(
     origin: &str,
     dir: &Path,
 ) -> (PathBuf, PathBuf) {
+    let now = unix_now();
+    let window = [(now - 3600).to_string(), (now + 13 * 86400).to_string()];
+    foreign_signed_zone_at(signer, zone, origin, dir, &window)
+}
+
+/// As [`foreign_signed_zone`], with the signatures' inception and expiration given as
+/// the signer takes them (epoch seconds or `YYYYMMDDHHmmSS`). For `"bind"` a window
+/// that ends before now or starts after it turns off `dnssec-signzone`'s own check of
+/// its output (`-P`), which it runs at the clock's time.
+pub fn foreign_signed_zone_at(
+    signer: &str,
+    zone: &Path,
+    origin: &str,
+    dir: &Path,
+    [inception, expiration]: &[String; 2],
+) -> (PathBuf, PathBuf) {
     let work = dir.join(signer);
     fs::create_dir_all(&work).expect("create signer directory");
     let copy = if signer == "ldns" {
@@ -756,8 +772,9 @@ pub fn foreign_signed_zone(
         copy_zone(zone, &work)
     };
     let now = unix_now();
-    let inception = (now - 3600).to_string();
-    let expiration = (now + 13 * 86400).to_string();
+    let at_now =
+        [inception, expiration].map(|t| t.parse::<i64>().ok().or_else(|| parse_dnssec_time(t)));
+    let now_inside = matches!(at_now, [Some(i), Some(e)] if i <= now && now <= e);
     let signed = work.join(format!("{}.signed", file_name(zone)));
     let anchor = work.join("anchor.ds");
     match signer {
@@ -781,7 +798,7 @@ pub fn foreign_signed_zone(
             tool_stdout(
                 Command::new("ldns-signzone")
                     .current_dir(&work)
-                    .args(["-i", &inception, "-e", &expiration, "-o", origin, "-f"])
+                    .args(["-i", inception, "-e", expiration, "-o", origin, "-f"])
                     .arg(&signed)
                     .arg(&copy)
                     .args([zsk, ksk]),
@@ -817,7 +834,10 @@ pub fn foreign_signed_zone(
             if signer != "bind-multiline" {
                 cmd.args(["-O", "full"]);
             }
-            cmd.args(["-s", &inception, "-e", &expiration, "-o", origin, "-f"])
+            if !now_inside {
+                cmd.arg("-P");
+            }
+            cmd.args(["-s", inception, "-e", expiration, "-o", origin, "-f"])
                 .arg(&signed)
                 .arg(&copy);
             tool_stdout(&mut cmd);

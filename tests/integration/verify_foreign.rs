@@ -246,6 +246,53 @@ fn accepts_bind_multiline_output() {
     accepted(&signed, "example.", &anchor, &[]).unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// RRSIG times past 2106: RFC 4034 §3.1.5 makes them serial-number arithmetic modulo
+/// 2^32, so a zone signed for January 2107 is valid at a `--now` in that month. Both
+/// signers take `21070101000000` and write its value modulo 2^32 in the form their
+/// clock places it (`19701124173144`, as zonesign writes it too: `time.rs`,
+/// `rrsig_time_past_2106_wraps`); zonesign reads it modulo 2^32 (`parse_rrsig_time`)
+/// and places it in 2107 from `--now`. Neither signer takes a window across
+/// 2106-02-07 06:28:16 (2^32): dnssec-signzone 9.18 refuses it ("invalid time"),
+/// ldns-signzone 1.8 writes the inception as a date of 1969, which Knot and zonesign
+/// refuse ("invalid date"; README, parity table). `--max-validity 0`: the check of the
+/// window's length (DPS-6.5, 14 days) is not this test's topic.
+#[test]
+fn accepts_rrsig_times_past_2106() {
+    let window = ["21070101000000".to_string(), "21070201000000".to_string()];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    for signer in ["ldns", "bind"] {
+        let (signed, anchor) = foreign_signed_zone_at(
+            signer,
+            &fixture("features/all-types.zone"),
+            "example.",
+            tmp.path(),
+            &window,
+        );
+        let text = fs::read_to_string(&signed).unwrap();
+        let wrapped = text.lines().map(tokens).any(|t| {
+            t.len() > 11 && t[3] == "RRSIG" && t[9] == "19701124173144" && t[11] == "example."
+        });
+        assert!(
+            wrapped,
+            "{signer}: expected inception 21070101000000 written modulo 2^32 as 19701124173144\n{text}"
+        );
+        let in_2107 = ["--now", "2107-01-15T00:00:00Z", "--max-validity", "0"];
+        accepted(&signed, "example.", &anchor, &in_2107)
+            .unwrap_or_else(|e| panic!("{signer}: {e}"));
+        // The same signatures a day after their end, and in 2026 (serial arithmetic
+        // then places them in 1970), are expired.
+        for now in ["2107-02-02T00:00:00Z", "2026-12-07T00:00:00Z"] {
+            let problems = rejected_json(
+                &signed,
+                "example.",
+                &anchor,
+                &["--now", now, "--max-validity", "0"],
+            );
+            assert_mentions(&problems, &["expir"], &format!("{signer} at {now}"));
+        }
+    }
+}
+
 #[test]
 fn json_report_of_a_valid_zone() {
     let (_tmp, signed, anchor) = signed_all_types("ldns");
