@@ -12,6 +12,7 @@
 pub mod checks;
 pub mod ingress;
 pub mod nsec;
+pub mod nsec3;
 
 use std::ops::Range;
 
