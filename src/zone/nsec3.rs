@@ -894,4 +894,133 @@ dn DNAME other.org.\nx.dn A 192.0.2.4\n";
         assert_eq!(b32(&[0; HASH_LEN]), "0".repeat(32));
         assert_eq!(b32(&[0xff; HASH_LEN]), "v".repeat(32));
     }
+
+    /// A zone for the peers: every kind of name the chain treats differently (secure,
+    /// insecure and deep delegations, glue, data at a cut, a DNAME and what it
+    /// occludes, a wildcard, empty non-terminals), with DS digests of their true length.
+    const PEER_ZONE: &str = "$ORIGIN example.\n$TTL 3600\n\
+@ SOA ns1 host 1 3600 300 3600000 300\n@ NS ns1\n@ MX 10 mail\n@ TXT \"apex\"\n\
+ns1 A 192.0.2.1\nmail AAAA 2001:db8::25\n\
+a.b.c A 192.0.2.2\n*.w TXT \"wild\"\nx.w A 192.0.2.8\n\
+sub NS ns.sub\nsub DS 1 13 2 0000000000000000000000000000000000000000000000000000000000000001\n\
+sub A 192.0.2.9\nns.sub A 192.0.2.3\ndeep.ns.sub TXT \"o\"\n\
+ins.x.y NS ns1.other.\ninsec NS ns1.other.\n\
+mix.z NS ns1.other.\nsec.z NS ns1.other.\n\
+sec.z DS 2 13 2 0000000000000000000000000000000000000000000000000000000000000002\n\
+dn DNAME other.org.\nx.dn A 192.0.2.4\n";
+
+    /// Runs a peer tool, failing the test with its stderr if it fails.
+    fn run_tool(cmd: &mut std::process::Command) -> String {
+        let out = cmd
+            .output()
+            .unwrap_or_else(|e| panic!("{cmd:?}: {e} (the peer tools are test requirements)"));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{cmd:?} failed: {err}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The NSEC3 RRsets of a zone as (owner, TTL, RDATA), sorted by owner.
+    fn nsec3_records(z: &Zone) -> Vec<(String, u32, Vec<u8>)> {
+        let mut v: Vec<(String, u32, Vec<u8>)> = z
+            .rrsets
+            .iter()
+            .filter(|s| s.rtype == rtype::NSEC3)
+            .flat_map(|s| {
+                s.rdatas
+                    .iter()
+                    .map(|r| (s.owner.to_string(), s.ttl, r.to_vec()))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Ours, for the peer zone with a DNSKEY at the apex as the peers add theirs.
+    fn ours(params: &Params) -> Vec<(String, u32, Vec<u8>)> {
+        let text = format!("{PEER_ZONE}@ DNSKEY 257 3 13 {}\n", "A".repeat(88));
+        let mut z = zone_of("example.", &text);
+        add_chain(&mut z, params, 300).unwrap();
+        nsec3_records(&z)
+    }
+
+    fn theirs(signed: &std::path::Path) -> Vec<(String, u32, Vec<u8>)> {
+        let text = std::fs::read(signed).unwrap();
+        nsec3_records(&zone_of("example.", &String::from_utf8_lossy(&text)))
+    }
+
+    /// Cross-check against the peers: the same zone signed by `dnssec-signzone -3`
+    /// (BIND 9.18) with opt-out (`-A`: it too leaves out insecure delegations and the
+    /// empty non-terminals leading only to them) and without, and by `ldns-signzone -n`
+    /// without opt-out (its `-p` only sets the flag, chaining every delegation, which
+    /// is not what opt-out is for). Owners, TTL (the SOA MINIMUM here), flags,
+    /// iterations, salt, next hashed owners and bitmaps agree record for record.
+    #[test]
+    fn chain_agrees_with_dnssec_signzone_and_ldns_signzone() {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let zone = d.join("example.zone");
+        std::fs::write(&zone, PEER_ZONE).unwrap();
+        for ksk in [true, false] {
+            let mut cmd = Command::new("dnssec-keygen");
+            cmd.current_dir(d).args(["-q", "-a", "ECDSAP256SHA256"]);
+            if ksk {
+                cmd.args(["-f", "KSK"]);
+            }
+            run_tool(cmd.arg("example"));
+        }
+        let cases = [
+            (Params::default(), "-", "0"),
+            (
+                Params {
+                    iterations: 5,
+                    salt: vec![0xaa, 0xbb, 0xcc, 0xdd],
+                    opt_out: true,
+                },
+                "aabbccdd",
+                "5",
+            ),
+            (
+                Params {
+                    iterations: 1,
+                    salt: vec![0x01],
+                    opt_out: false,
+                },
+                "01",
+                "1",
+            ),
+        ];
+        for (params, salt, iterations) in &cases {
+            let out = d.join("bind.signed");
+            let mut cmd = Command::new("dnssec-signzone");
+            cmd.current_dir(d)
+                .args(["-S", "-K", ".", "-O", "full", "-o", "example", "-f"])
+                .arg(&out)
+                .args(["-3", salt, "-H", iterations]);
+            if params.opt_out {
+                cmd.arg("-A");
+            }
+            run_tool(cmd.arg(&zone));
+            let want = ours(params);
+            assert!(want.len() >= 10, "{want:?}");
+            assert_eq!(theirs(&out), want, "dnssec-signzone {params:?}");
+        }
+        let key = run_tool(Command::new("ldns-keygen").current_dir(d).args([
+            "-a",
+            "ECDSAP256SHA256",
+            "example",
+        ]));
+        for (params, salt, iterations) in cases.iter().filter(|c| !c.0.opt_out) {
+            let out = d.join("ldns.signed");
+            let mut cmd = Command::new("ldns-signzone");
+            cmd.current_dir(d)
+                .args(["-n", "-t", iterations, "-f"])
+                .arg(&out);
+            if !params.salt.is_empty() {
+                cmd.args(["-s", salt]);
+            }
+            run_tool(cmd.arg(&zone).arg(key.trim()));
+            assert_eq!(theirs(&out), ours(params), "ldns-signzone {params:?}");
+        }
+    }
 }
