@@ -261,66 +261,111 @@ fn originals(zone: &Zone, groups: &[NameGroup], params: &Params) -> Originals {
     Originals { named, empty }
 }
 
-/// Hashes every original name on all cores and sorts by hash: `(hash, source)` pairs,
-/// `source` as [`Originals::name`] reads it.
-fn hashed(
+/// One NSEC3 RR in the making: the hash of its original name, its RDATA with the next
+/// hashed owner still zero, and where the original name was read.
+///
+/// Why the RDATA is made before the sort: made in zone order it reads each name's
+/// RRsets where they lie; made in hash order it read them at random, a few cache misses
+/// per name that cost more than the hashing (at 2M delegations, 9.2 s for the chain
+/// against 2.6 s now, test build, 2 cores). Once sorted, only the next hash is written.
+struct Link {
+    hash: [u8; HASH_LEN],
+    rdata: Rdatas,
+    loc: SourceLoc,
+}
+
+/// The links of every original name, hashed on all cores and sorted by hash.
+fn links(
     zone: &Zone,
     groups: &[NameGroup],
     originals: &Originals,
     params: &Params,
-) -> Vec<([u8; HASH_LEN], usize)> {
-    let mut chain: Vec<([u8; HASH_LEN], usize)> = (0..originals.len())
+    head: &[u8],
+) -> Vec<Link> {
+    let mut links: Vec<Link> = (0..originals.len())
         .into_par_iter()
         .map(|s| {
-            let name = originals.name(zone, groups, s);
-            (hash_name(name, &params.salt, params.iterations), s)
-        })
-        .collect();
-    chain.par_sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    chain
-}
-
-/// The first two sources with the same hash, if any (`chain` sorted by hash).
-fn collision(chain: &[([u8; HASH_LEN], usize)]) -> Option<(usize, usize)> {
-    chain
-        .windows(2)
-        .find(|w| w[0].0 == w[1].0)
-        .map(|w| (w[0].1, w[1].1))
-}
-
-/// The NSEC3 RRsets of a chain sorted by hash, built on all cores: each points to the
-/// next hash, the last to the first.
-fn nsec3_sets(
-    zone: &Zone,
-    groups: &[NameGroup],
-    originals: &Originals,
-    chain: &[([u8; HASH_LEN], usize)],
-    head: &[u8],
-    ttl: u32,
-) -> Result<Vec<RRset>, Nsec3Error> {
-    chain
-        .par_iter()
-        .enumerate()
-        .map(|(i, (hash, s))| {
-            let next = chain.get(i + 1).or(chain.first()).map_or(*hash, |c| c.0);
-            let (types, loc) = match originals.named.get(*s) {
+            let (types, loc) = match originals.named.get(s) {
                 Some(&g) => {
-                    let group = &groups[g];
-                    let sets = &zone.rrsets[group.range.clone()];
-                    (
-                        bitmap_types(group.kind, sets.iter().map(|s| s.rtype)),
-                        sets[0].loc,
-                    )
+                    let sets = &zone.rrsets[groups[g].range.clone()];
+                    let types = bitmap_types(groups[g].kind, sets.iter().map(|s| s.rtype));
+                    (types, sets[0].loc)
                 }
                 None => (Vec::new(), originals.empty[s - originals.named.len()].1),
             };
+            Link {
+                hash: hash_name(
+                    originals.name(zone, groups, s),
+                    &params.salt,
+                    params.iterations,
+                ),
+                rdata: nsec3_rdata(head, &[0; HASH_LEN], &types),
+                loc,
+            }
+        })
+        .collect();
+    links.par_sort_unstable_by(|a, b| a.hash.cmp(&b.hash));
+    links
+}
+
+/// The first hash two links share, if any (`links` sorted by hash).
+fn collision(links: &[Link]) -> Option<[u8; HASH_LEN]> {
+    links
+        .windows(2)
+        .find(|w| w[0].hash == w[1].hash)
+        .map(|w| w[0].hash)
+}
+
+/// The original names whose hash is `hash` (the rare path of a collision: hashed
+/// again rather than kept for every name).
+fn names_with(
+    zone: &Zone,
+    groups: &[NameGroup],
+    originals: &Originals,
+    params: &Params,
+    hash: &[u8; HASH_LEN],
+) -> Vec<Name> {
+    (0..originals.len())
+        .into_par_iter()
+        .map(|s| originals.name(zone, groups, s))
+        .filter(|n| hash_name(n, &params.salt, params.iterations) == *hash)
+        .map(Name::clone)
+        .collect()
+}
+
+/// The NSEC3 RRsets of a chain of links sorted by hash, built on all cores: each gets
+/// the next hash, the last the first one's.
+fn nsec3_sets(
+    origin: &Name,
+    links: Vec<Link>,
+    head_len: usize,
+    ttl: u32,
+) -> Result<Vec<RRset>, Nsec3Error> {
+    let hashes: Vec<[u8; HASH_LEN]> = links.par_iter().map(|l| l.hash).collect();
+    let next = hashes
+        .get(1..)
+        .unwrap_or(&[])
+        .par_iter()
+        .chain(hashes.get(..1).unwrap_or(&[]));
+    links
+        .into_par_iter()
+        .zip(next)
+        .map(|(mut link, next)| {
+            let at = head_len + 1;
+            if let Some(field) = link
+                .rdata
+                .first_mut()
+                .and_then(|r| r.get_mut(at..at + HASH_LEN))
+            {
+                field.copy_from_slice(next);
+            }
             Ok(RRset {
-                owner: hashed_owner(hash, &zone.origin)?,
+                owner: hashed_owner(&link.hash, origin)?,
                 rtype: rtype::NSEC3,
                 ttl,
-                rdatas: nsec3_rdata(head, &next, &types),
+                rdatas: link.rdata,
                 sigs: Vec::new(),
-                loc,
+                loc: link.loc,
             })
         })
         .collect()
@@ -350,15 +395,16 @@ pub fn add_chain(zone: &mut Zone, params: &Params, ttl: u32) -> Result<(), Nsec3
     if originals.len() == 0 {
         return Ok(());
     }
-    let chain = hashed(zone, &groups, &originals, params);
-    if let Some((a, b)) = collision(&chain) {
-        let name = |s| originals.name(zone, &groups, s).clone();
-        return Err(Nsec3Error::Collision(name(a), name(b)));
+    let links = links(zone, &groups, &originals, params, &head);
+    if let Some(hash) = collision(&links) {
+        let names = names_with(zone, &groups, &originals, params, &hash);
+        let name = |i: usize| names.get(i).cloned().unwrap_or_else(|| zone.origin.clone());
+        return Err(Nsec3Error::Collision(name(0), name(1)));
     }
-    let mut new = Vec::with_capacity(chain.len() + 1);
+    drop((groups, originals));
+    let mut new = Vec::with_capacity(links.len() + 1);
     new.push(nsec3param_set(zone, params)?);
-    new.extend(nsec3_sets(zone, &groups, &originals, &chain, &head, ttl)?);
-    drop(groups);
+    new.extend(nsec3_sets(&zone.origin, links, head.len(), ttl)?);
     let old = std::mem::take(&mut zone.rrsets);
     zone.rrsets = merge(old, new);
     Ok(())
@@ -842,9 +888,13 @@ dn DNAME other.org.\nx.dn A 192.0.2.4\n";
         ));
         assert_eq!(long.rrsets.len(), 1);
 
-        let h = |b: u8| [b; HASH_LEN];
-        assert_eq!(collision(&[(h(1), 0), (h(2), 1), (h(3), 2)]), None);
-        assert_eq!(collision(&[(h(1), 0), (h(2), 4), (h(2), 2)]), Some((4, 2)));
+        let link = |b: u8| Link {
+            hash: [b; HASH_LEN],
+            rdata: Rdatas::one(b""),
+            loc: SourceLoc::default(),
+        };
+        assert_eq!(collision(&[link(1), link(2), link(3)]), None);
+        assert_eq!(collision(&[link(1), link(2), link(2)]), Some([2; HASH_LEN]));
     }
 
     /// An RRset already at an NSEC3 owner and type is replaced, never doubled.
