@@ -13,6 +13,7 @@ pub mod checks;
 pub mod ingress;
 pub mod nsec;
 pub mod nsec3;
+pub mod zonemd;
 
 use std::ops::Range;
 
