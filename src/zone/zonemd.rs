@@ -802,4 +802,195 @@ urn.uri.arpa.   3600 IN RRSIG NSEC 8 3 3600 20210217232440 20210120232440 37444 
         };
         assert_eq!(check(&z), Ok(Some(ok)));
     }
+
+    /// Whether RFC 8976 §3.3.1.1 leaves a record out: outside the zone, the apex
+    /// ZONEMD, or an RRSIG covering the apex ZONEMD.
+    fn excluded(r: &Record, origin: &Name) -> bool {
+        let apex = r.owner == *origin;
+        !r.owner.is_subdomain_of(origin)
+            || (apex && r.rtype == rtype::ZONEMD)
+            || (apex && r.rtype == rtype::RRSIG && covered_type(&r.rdata) == Some(rtype::ZONEMD))
+    }
+
+    /// Every record counts: one flipped RDATA octet or a lowered TTL in any record
+    /// changes the digest (signatures, NSEC, DNSKEY, glue, occluded data and the
+    /// non-apex ZONEMD included), except in the records RFC 8976 leaves out.
+    #[test]
+    fn every_record_but_the_excluded_changes_the_digest() {
+        for (text, origin) in [(A2, "example."), (A4, "uri.arpa.")] {
+            let base = records(text, origin);
+            let o = name(origin);
+            let want = digest(&zone_of(base.clone(), origin), HashAlg::Sha384);
+            for k in 0..base.len() {
+                let what = format!("{} {} (record {k})", base[k].owner, base[k].rtype);
+                let mut flipped = base.clone();
+                let last = flipped[k].rdata.len() - 1;
+                flipped[k].rdata[last] ^= 1;
+                let got = digest(&zone_of(flipped, origin), HashAlg::Sha384);
+                assert_eq!(got == want, excluded(&base[k], &o), "flipped octet: {what}");
+                let mut lowered = base.clone();
+                lowered[k].ttl -= 1;
+                let got = digest(&zone_of(lowered, origin), HashAlg::Sha384);
+                assert_eq!(got == want, excluded(&base[k], &o), "lowered TTL: {what}");
+            }
+        }
+    }
+
+    /// A changed record is refused with the digest found and the one computed.
+    #[test]
+    fn check_refuses_a_tampered_zone() {
+        let tampered = A1.replace("203.0.113.63", "203.0.113.64");
+        let z = zone(&tampered, "example.");
+        let computed = digest(&z, HashAlg::Sha384);
+        assert_ne!(computed, unhex(A1_SHA384));
+        assert_eq!(
+            check(&z),
+            Err(ZonemdError::Mismatch {
+                serial: 2018031900,
+                hash: HashAlg::Sha384,
+                found: unhex(A1_SHA384),
+                computed,
+            })
+        );
+        let msg = check(&z).unwrap_err().to_string();
+        assert!(
+            msg.contains("c68090d90a7aed71") && msg.contains("SHA-384"),
+            "{msg}"
+        );
+    }
+
+    /// One good record of several is enough (RFC 8976 §4): with the SHA-384 digest
+    /// spoilt, the SHA-512 one still verifies A.3; with both spoilt it is refused,
+    /// naming the first.
+    #[test]
+    fn check_needs_one_matching_supported_record() {
+        let bad384 = A3.replace("62e6cf51b02e54b9", "62e6cf51b02e54ba");
+        let z = zone(&bad384, "example.");
+        assert_eq!(check(&z).unwrap().map(|c| c.hash), Some(HashAlg::Sha512));
+        let both = bad384.replace("08cfa1115c7b948c", "08cfa1115c7b948d");
+        let err = check(&zone(&both, "example.")).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ZonemdError::Mismatch {
+                    hash: HashAlg::Sha384,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    /// A ZONEMD of another serial is stale: refused, with both serials.
+    #[test]
+    fn check_refuses_a_stale_serial() {
+        let mut z = zone(A1, "example.");
+        crate::dnssec::resign::set_serial(&mut z, 2018031901);
+        assert_eq!(
+            check(&z),
+            Err(ZonemdError::SerialMismatch {
+                soa: 2018031901,
+                zonemd: vec![2018031900],
+            })
+        );
+    }
+
+    const APEX: &str = "$ORIGIN example.\n$TTL 3600\n@ SOA ns1 admin 2018031900 1800 900 604800 86400\n@ NS ns1\nns1 A 203.0.113.63\n";
+
+    /// Two apex records with one (scheme, algorithm), records that cannot be
+    /// computed, malformed RDATA and a missing SOA are each refused with their error;
+    /// a zone without ZONEMD has nothing to check.
+    #[test]
+    fn check_refuses_each_unusable_zonemd_rrset() {
+        let with = |extra: &str| zone(&format!("{APEX}{extra}"), "example.");
+        let zeros = "00".repeat(48);
+        let dup = format!("@ ZONEMD 2018031900 1 1 {A1_SHA384}\n@ ZONEMD 2018031900 1 1 {zeros}\n");
+        assert_eq!(
+            check(&with(&dup)),
+            Err(ZonemdError::Duplicate {
+                scheme: 1,
+                hash_alg: 1
+            })
+        );
+        let unsupported = "@ ZONEMD 2018031900 1 240 e2d523f654b9422a96c5a8f44607bbee\n\
+                           @ ZONEMD 2018031900 241 1 e1846540e33a9e4189792d18d5d131f605fc283e\n\
+                           @ ZONEMD 2018031800 1 1 00112233445566778899aabbccddeeff\n";
+        assert_eq!(
+            check(&with(unsupported)),
+            Err(ZonemdError::Unsupported {
+                serial: 2018031900,
+                found: vec![(1, 240), (241, 1)],
+            })
+        );
+        assert_eq!(
+            check(&with("@ ZONEMD 2018031900 1 1 00112233445566778899aa\n")),
+            Err(ZonemdError::TooShort { len: 17 })
+        );
+        assert_eq!(check(&with("")), Ok(None));
+        let mut no_soa = with(&format!("@ ZONEMD 2018031900 1 1 {zeros}\n"));
+        no_soa.rrsets.retain(|s| s.rtype != rtype::SOA);
+        assert_eq!(check(&no_soa), Err(ZonemdError::NoSoa));
+    }
+
+    #[test]
+    fn rdata_round_trips_and_short_rdata_is_refused() {
+        let digest = unhex(A1_SHA384);
+        let r = rdata(2018031900, HashAlg::Sha384, &digest);
+        assert_eq!(&r[..6], &[0x78, 0x48, 0xb9, 0x1c, 1, 1]);
+        let z = parse_rdata(&r).unwrap();
+        assert_eq!(
+            (z.serial, z.supported(), z.digest),
+            (2018031900, Some(HashAlg::Sha384), digest)
+        );
+        assert_eq!(
+            parse_rdata(&r[..17]),
+            Err(ZonemdError::TooShort { len: 17 })
+        );
+        assert_eq!(parse_rdata(&[]), Err(ZonemdError::TooShort { len: 0 }));
+        assert!(parse_rdata(&r[..18]).is_ok());
+        for h in [HashAlg::Sha384, HashAlg::Sha512] {
+            assert_eq!(HashAlg::from_code(h.code()), Some(h));
+        }
+        assert_eq!(HashAlg::from_code(0), None);
+    }
+
+    /// `make` gives the apex RRset to publish: one record per distinct algorithm,
+    /// in canonical order, the digest unchanged by whatever ZONEMD the zone held
+    /// (none, the RFC's, a placeholder of zeros), and accepted by `check`.
+    #[test]
+    fn make_builds_the_apex_rrset_check_accepts() {
+        let rfc = zone(A2, "example.");
+        let mut bare = rfc.clone();
+        bare.rrsets
+            .retain(|s| !(s.owner == bare.origin && s.rtype == rtype::ZONEMD));
+        let made = make(&bare, &[HashAlg::Sha512, HashAlg::Sha384, HashAlg::Sha512]).unwrap();
+        assert_eq!(made.len(), 2);
+        assert_eq!(
+            &made[0],
+            &rdata(2018031900, HashAlg::Sha384, &unhex(A2_SHA384))[..]
+        );
+        assert_eq!(
+            make(&rfc, &[HashAlg::Sha384, HashAlg::Sha512]).unwrap(),
+            made
+        );
+        let mut placeholder = rfc.clone();
+        let zeros = rdata(2018031900, HashAlg::Sha384, &[0; 48]);
+        let at = placeholder
+            .find(&placeholder.origin, rtype::ZONEMD)
+            .unwrap();
+        placeholder.rrsets[at].rdatas = Rdatas::one(&zeros);
+        assert_eq!(
+            make(&placeholder, &[HashAlg::Sha384, HashAlg::Sha512]).unwrap(),
+            made
+        );
+        assert!(matches!(
+            check(&placeholder),
+            Err(ZonemdError::Mismatch { .. })
+        ));
+        placeholder.rrsets[at].rdatas = made;
+        assert_eq!(
+            check(&placeholder).unwrap().map(|c| c.serial),
+            Some(2018031900)
+        );
+    }
 }
