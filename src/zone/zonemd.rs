@@ -41,7 +41,7 @@ const FLUSH_AT: usize = 64 * 1024;
 /// The ZONEMD hash algorithms zonesign computes (RFC 8976 §5.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum HashAlg {
-    /// SHA-384, the one every verifier must support (RFC 8976 §2.2.3).
+    /// SHA-384, mandatory to implement (RFC 8976).
     Sha384 = 1,
     /// SHA-512.
     Sha512 = 2,
@@ -133,7 +133,7 @@ pub enum ZonemdError {
     /// Two apex ZONEMD records share scheme and hash algorithm, so neither can be
     /// trusted over the other.
     #[error(
-        "the apex ZONEMD RRset has more than one record with scheme {scheme} and hash algorithm {hash_alg} (RFC 8976 §2.4)"
+        "the apex ZONEMD RRset has more than one record with scheme {scheme} and hash algorithm {hash_alg} (RFC 8976 §4)"
     )]
     Duplicate {
         /// The shared Scheme field.
@@ -343,7 +343,7 @@ pub fn check(zone: &Zone) -> Result<Option<Checked>, ZonemdError> {
 
 /// Refuses an apex ZONEMD RRset with two records of one scheme and hash algorithm:
 /// a publisher makes one digest per pair, so a second is tampering or a bug
-/// (RFC 8976 §2.4, §4).
+/// (RFC 8976 §4).
 fn refuse_duplicates(records: &[Zonemd]) -> Result<(), ZonemdError> {
     let mut seen: Vec<(u8, u8)> = Vec::with_capacity(records.len());
     for z in records {
