@@ -1161,8 +1161,9 @@ other       ZONEMD 2024061501 1 1 00112233445566778899aabbccddeeff00112233445566
     }
 
     /// An independent implementation agrees: ldns-signzone (ldns 1.8.3) digests the
-    /// same zone unsigned (`-Z`) and signed with a KSK and a ZSK (NSEC, DNSKEY,
-    /// RRSIGs of several TTLs, a signed apex ZONEMD), SHA-384 and SHA-512.
+    /// same zone unsigned (`-Z`), signed with a KSK and a ZSK (NSEC, DNSKEY, RRSIGs of
+    /// several TTLs, a signed apex ZONEMD), and signed with an opt-out NSEC3 chain
+    /// (NSEC3PARAM, hashed owners), SHA-384 and SHA-512.
     #[test]
     fn ldns_signzone_digests_agree() {
         let dir = tempfile::tempdir().unwrap();
@@ -1191,5 +1192,16 @@ other       ZONEMD 2024061501 1 1 00112233445566778899aabbccddeeff00112233445566
             "{signed}"
         );
         accepts_ldns_output(&d.join("signed.zone"));
+
+        let mut args = vec!["-n", "-t", "0", "-s", "aabbccdd", "-p", "-f", "nsec3.zone"];
+        args.extend(zonemd);
+        args.extend(["example.zone", ksk.trim(), zsk.trim()]);
+        ldns(d, "ldns-signzone", &args);
+        let nsec3 = std::fs::read_to_string(d.join("nsec3.zone")).unwrap();
+        assert!(
+            nsec3.contains("NSEC3PARAM") && nsec3.contains("\tNSEC3\t"),
+            "{nsec3}"
+        );
+        accepts_ldns_output(&d.join("nsec3.zone"));
     }
 }
