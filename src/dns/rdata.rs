@@ -18,6 +18,7 @@
 
 mod apl;
 mod bitmap;
+mod check;
 mod compound;
 mod fields;
 mod format;

@@ -92,6 +92,7 @@ pub(super) fn format_typed(rtype: u16, rdata: &[u8], out: &mut String) {
             format_field(kind, bytes, start, out)
         })
         .is_ok()
+            && super::check::check_rdata(rtype, rdata).is_ok()
         {
             let end = out.trim_end().len().max(start);
             out.truncate(end);

@@ -11,6 +11,7 @@ use crate::dns::registry::{parse_decimal, rtype, secalg};
 use crate::dns::time::parse_rrsig_time;
 
 use super::bitmap::encode_type_bitmap;
+use super::check::check_rdata;
 use super::compound;
 use super::fields::{Field, Kind, Kind as K, descriptor, walk_wire};
 use super::svcb::parse_svc_params;
@@ -82,6 +83,7 @@ pub fn parse_rdata_into(
             rtype::to_text(rtype)
         ));
     };
+    let start = out.len();
     let mut stream = Tokens {
         toks: tokens,
         pos: 0,
@@ -93,7 +95,7 @@ pub fn parse_rdata_into(
     if let Some(extra) = stream.toks.get(stream.pos) {
         return fail(format!("unexpected trailing data '{}'", show(extra.text)));
     }
-    Ok(())
+    check_rdata(rtype, out.get(start..).unwrap_or(&[]))
 }
 
 /// A cursor over the RDATA tokens.
@@ -136,7 +138,11 @@ fn parse_generic(rt: u16, tokens: &[Token]) -> Result<Vec<u8>, RdataError> {
         ));
     }
     match descriptor(rt) {
-        Some(fields) => canonical_wire(fields, rtype::props(rt).lowercase_names, &bytes),
+        Some(fields) => {
+            let wire = canonical_wire(fields, rtype::props(rt).lowercase_names, &bytes)?;
+            check_rdata(rt, &wire)?;
+            Ok(wire)
+        }
         None => Ok(bytes),
     }
 }
