@@ -207,7 +207,10 @@ fn parse_field(
         K::AmtRelay => compound::parse_amt_relay(ts.rest(), origin, out),
         K::OptCharString => match ts.rest() {
             [] => Ok(()),
-            [one] => push_char_string(one.text, label, out),
+            [one] => {
+                refuse_inner_quote(one, label)?;
+                push_char_string(one.text, label, out)
+            }
             [_, extra, ..] => fail(format!("unexpected trailing data '{}'", show(extra.text))),
         },
         K::Base64Opt => match ts.rest() {
@@ -258,6 +261,7 @@ fn parse_single(
             Ok(())
         }
         K::CharString => {
+            refuse_inner_quote(&tok, label)?;
             let start = out.len();
             push_char_string(text, label, out)?;
             // X25's PSDN address is decimal digits (RFC 1183 §3.1); BIND refuses any
@@ -412,13 +416,40 @@ fn push_char_string(text: &[u8], label: &str, out: &mut Vec<u8>) -> Result<(), R
     Ok(())
 }
 
+/// Refuses an unquoted character-string token with a `"` inside (`a"b"`): BIND splits
+/// it at the quote, Knot refuses it, so no reading is safe (issue 21). SVCB `key="v"`
+/// parameters do not come through here.
+fn refuse_inner_quote(tok: &Token, label: &str) -> Result<(), RdataError> {
+    if tok.quoted {
+        return Ok(());
+    }
+    let mut it = tok.text.iter();
+    while let Some(&c) = it.next() {
+        match c {
+            b'\\' => {
+                it.next();
+            }
+            b'"' => {
+                return fail(format!(
+                    "{label}: a quote inside an unquoted word '{}' (quote the whole string)",
+                    show(tok.text)
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Appends one or more character strings.
 fn parse_char_strings(toks: &[Token], label: &str, out: &mut Vec<u8>) -> Result<(), RdataError> {
     if toks.is_empty() {
         return fail(format!("missing {label}"));
     }
-    toks.iter()
-        .try_for_each(|t| push_char_string(t.text, label, out))
+    toks.iter().try_for_each(|t| {
+        refuse_inner_quote(t, label)?;
+        push_char_string(t.text, label, out)
+    })
 }
 
 /// Appends base64 data split over the remaining tokens (must not be empty).

@@ -1225,3 +1225,30 @@ fn remaining_types_refuse_malformed_text() {
         );
     }
 }
+
+/// A `"` inside an unquoted character-string word is refused (issue 21: BIND splits
+/// there, Knot refuses); an escaped one and a quoted string are fine.
+#[test]
+fn quote_inside_unquoted_word_refused() {
+    let tok = |text: &'static str, quoted: bool| Token {
+        text: text.as_bytes(),
+        quoted,
+    };
+    let e = parse_rdata(rtype::TXT, &[tok("a\"b\"", false)], &Name::root()).unwrap_err();
+    assert!(
+        e.message.contains("a quote inside an unquoted word"),
+        "{}",
+        e.message
+    );
+    let naptr = [
+        tok("100", false),
+        tok("10", false),
+        tok("x\"U\"", false),
+        tok("E2U+sip", true),
+        tok("", true),
+        tok(".", false),
+    ];
+    assert!(parse_rdata(rtype::NAPTR, &naptr, &Name::root()).is_err());
+    assert!(parse_rdata(rtype::TXT, &[tok("a\\\"b", false)], &Name::root()).is_ok());
+    assert!(parse_rdata(rtype::TXT, &[tok("a\"b", true)], &Name::root()).is_ok());
+}
