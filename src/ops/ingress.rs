@@ -24,7 +24,7 @@ use crate::ops::check_programs::{self, CheckProgram, Env, Verdict};
 use crate::ops::pipeline::{Checked, SignRequest, check_parsed, read_and_check};
 use crate::store::approved::{self, ApprovedInfo, Candidate, Copied};
 use crate::zone::Zone;
-use crate::zone::ingress::{self, Delta, EgressSection, Exceeded, Fingerprint, IngressSection};
+use crate::zone::ingress::{self, Delta, Exceeded, Fingerprint, IngressSection};
 
 /// The environment variable naming the candidate zone file for ingress checks.
 pub const CANDIDATE_ENV: &str = "ZONESIGN_CANDIDATE";
@@ -124,7 +124,7 @@ impl Settings {
         Ok(Settings {
             ingress_programs,
             egress_programs,
-            egress_timeout: timeout(&egress),
+            egress_timeout: timeout(egress.check_timeout),
             ingress,
         })
     }
@@ -142,8 +142,10 @@ fn programs(argvs: &[Vec<String>], key: &str) -> Result<Vec<CheckProgram>> {
     Ok(list)
 }
 
-fn timeout(egress: &EgressSection) -> Duration {
-    Duration::from_secs(u64::from(egress.check_timeout.max(1)))
+/// A configured `check-timeout`; zero would kill every program at its start, so it
+/// counts as one second.
+fn timeout(seconds: u32) -> Duration {
+    Duration::from_secs(u64::from(seconds.max(1)))
 }
 
 /// Reads the new input and decides: the input, or the approved zone.
@@ -249,9 +251,12 @@ pub fn admit(
             Some(a) => env.set(APPROVED_ENV, &a.path),
             None => env.unset(APPROVED_ENV),
         };
-        let timeout = Duration::from_secs(u64::from(settings.ingress.check_timeout.max(1)));
-        let verdict = check_programs::run_all(&settings.ingress_programs, &env, timeout)
-            .map_err(|e| Error::Usage(UsageError::CheckProgram(e.to_string())))?;
+        let verdict = check_programs::run_all(
+            &settings.ingress_programs,
+            &env,
+            timeout(settings.ingress.check_timeout),
+        )
+        .map_err(|e| Error::Usage(UsageError::CheckProgram(e.to_string())))?;
         if let Verdict::Fail(failure) = verdict {
             drop(candidate);
             return refuse(failure.to_string(), Vec::new(), delta);

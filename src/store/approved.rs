@@ -28,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dns::name::Name;
 use crate::error::{Error, Result};
-use crate::store::output::{HashingWriter, sync_parent_dir};
+use crate::store::output::{HashingWriter, sync_parent_dir, temp_beside};
 use crate::zone::Zone;
 use crate::zone::ingress::Fingerprint;
 
@@ -433,24 +433,6 @@ fn write_index(
         tmp.as_file().sync_all().map_err(io)?;
     }
     Ok(tmp)
-}
-
-/// A temporary file beside `path`, named so that the start of the next run removes it
-/// if this one is killed ([`crate::store::output::remove_stale_temps`]).
-fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))
 }
 
 /// The approved zone is as readable as the signed output beside it (check programs of

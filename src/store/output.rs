@@ -394,16 +394,7 @@ pub fn write_atomic_with(
     body: impl FnOnce(&mut BufWriter<&std::fs::File>) -> std::io::Result<()>,
     gate: impl FnOnce(&Path) -> Result<()>,
 ) -> Result<()> {
-    let dir = parent_dir(path);
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = tempfile::Builder::new()
-        .prefix(&format!(".{name}."))
-        .suffix(".tmp")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io(dir, e))?;
+    let tmp = temp_beside(path)?;
     {
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
         body(&mut w).map_err(|e| Error::io(tmp.path(), e))?;
@@ -426,6 +417,22 @@ pub fn write_atomic_with(
     tmp.persist(path).map_err(|e| Error::io(path, e.error))?;
     sync_parent_dir(path);
     Ok(())
+}
+
+/// A temporary file beside `path` (`.NAME.XXXX.tmp`), in the same directory so that a
+/// rename replaces `path` atomically, and named so that [`remove_stale_temps`] finds it
+/// after a killed run.
+pub(crate) fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = parent_dir(path);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}."))
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))
 }
 
 /// Makes a rename into `path`'s directory durable (fsync of the directory; best
