@@ -1232,7 +1232,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__key__subcmd__rollover)
-            opts="-q -h --role --now --config --quiet --help"
+            opts="-q -h --role --algorithm --now --config --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1240,6 +1240,10 @@ _zonesign() {
             case "${prev}" in
                 --role)
                     COMPREPLY=($(compgen -W "ksk zsk" -- "${cur}"))
+                    return 0
+                    ;;
+                --algorithm)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --now)

@@ -112,8 +112,9 @@ complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_s
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from export" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from export" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from export" -s h -l help -d 'Print help'
-complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from rollover" -l role -d 'Which role to roll' -r -f -a "ksk\t'Key-signing key'
+complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from rollover" -l role -d 'Which role to roll (a key of the same algorithm replaces the active one)' -r -f -a "ksk\t'Key-signing key'
 zsk\t'Zone-signing key'"
+complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from rollover" -l algorithm -d 'Roll both KSK and ZSK to this algorithm (RFC 6781 section 4.1.4; PIPE-7), with the next generated KSK and ZSK of it. Sign runs carry the roll through its steps' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from rollover" -l now -d 'Time of the act (RFC 3339) instead of the clock' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from rollover" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from rollover" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'

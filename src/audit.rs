@@ -91,6 +91,10 @@ pub enum KeyEvent {
     RollBlocked,
     /// Its objects were destroyed in the token (DPS-5.3).
     Destroyed,
+    /// Algorithm roll: its signatures are in the published zone, its DNSKEY not yet.
+    Signing,
+    /// Algorithm roll: its DNSKEY left the zone while its signatures stay a while.
+    Withdrawn,
 }
 
 impl KeyEvent {
@@ -107,6 +111,8 @@ impl KeyEvent {
             KeyEvent::Compromised => "compromised",
             KeyEvent::RollBlocked => "roll-blocked",
             KeyEvent::Destroyed => "destroyed",
+            KeyEvent::Signing => "signing",
+            KeyEvent::Withdrawn => "withdrawn",
         }
     }
 
@@ -123,6 +129,8 @@ impl KeyEvent {
             KeyEvent::Compromised => "key-compromised",
             KeyEvent::RollBlocked => "key-roll-blocked",
             KeyEvent::Destroyed => "key-destroyed",
+            KeyEvent::Signing => "key-signing",
+            KeyEvent::Withdrawn => "key-withdrawn",
         }
     }
 }

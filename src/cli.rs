@@ -354,9 +354,13 @@ pub struct ExportArgs {
 /// Options of `key rollover`.
 #[derive(Debug, Args)]
 pub struct RolloverArgs {
-    /// Which role to roll.
-    #[arg(long, value_enum)]
-    pub role: RoleArg,
+    /// Which role to roll (a key of the same algorithm replaces the active one).
+    #[arg(long, value_enum, required_unless_present = "algorithm")]
+    pub role: Option<RoleArg>,
+    /// Roll both KSK and ZSK to this algorithm (RFC 6781 section 4.1.4; PIPE-7), with the
+    /// next generated KSK and ZSK of it. Sign runs carry the roll through its steps.
+    #[arg(long, value_parser = parse_algorithm, conflicts_with = "role")]
+    pub algorithm: Option<Algorithm>,
     /// Time of the act (RFC 3339) instead of the clock.
     #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
     pub now: Option<i64>,
@@ -794,7 +798,14 @@ fn cmd_key_lifecycle(cli: &Cli, k: &KeyCommand) -> Result<ExitCode> {
         KeyCommand::Generate(a) => cmd_key_generate(cli, a),
         KeyCommand::Export(a) => cmd_key_export(cli, a),
         KeyCommand::Rollover(a) => cmd_key_change(cli, "key rollover", a.now, |s, p, now| {
-            lifecycle::start_roll(s, p, a.role.into(), now)
+            match (a.algorithm, a.role) {
+                (Some(alg), _) => lifecycle::algorithm::start(s, alg, now),
+                (None, Some(role)) => lifecycle::start_roll(s, p, role.into(), now),
+                (None, None) => Err(Error::Usage(UsageError::BadOptionValue {
+                    option: "--role",
+                    requirement: "--role or --algorithm",
+                })),
+            }
         }),
         KeyCommand::DsSeen(a) => cmd_key_change(cli, "key ds-seen", a.now, |s, p, now| {
             lifecycle::ds_seen(s, p, a.tag, now)
@@ -1016,6 +1027,25 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
         "STATE",
         "ID"
     );
+    if let Some(r) = &store.algorithm_roll {
+        say!(
+            "algorithm roll {} -> {} (RFC 6781 section 4.1.4):",
+            r.from,
+            r.to
+        );
+        for (step, at, planned) in lifecycle::algorithm::steps(&store, &policy) {
+            let when = at.unwrap_or_else(|| match step {
+                "parent's DS seen" => {
+                    "when the parent publishes the new DS (`zonesign key ds-seen` or the --ds-anchor file)".into()
+                }
+                _ => "after the step before it".into(),
+            });
+            say!(
+                "       {step}: {when}{}",
+                if planned { " (planned)" } else { "" }
+            );
+        }
+    }
     for (i, k) in store.keys.iter().enumerate() {
         say!(
             "{:>5}  {:<4} {:<16} {:>5}  {:<9} {:<16} {}",

@@ -97,7 +97,7 @@ impl Algorithm {
     /// The warning for a key of a forbidden algorithm ([`Algorithm::forbidden_by_rfc9905`]).
     pub fn rfc9905_warning(self) -> String {
         format!(
-            "RFC 9905: {} (algorithm {}) must no longer be used to create DNSKEY or RRSIG records; validators are dropping it. Move the zone to ecdsap256sha256 (13) or rsasha256 (8) with an algorithm rollover (RFC 6781 §4.1.4); a new zone should start with `zonesign init --algorithm ecdsap256sha256`",
+            "RFC 9905: {} (algorithm {}) must no longer be used to create DNSKEY or RRSIG records; validators are dropping it. Move the zone to ecdsap256sha256 (13) or rsasha256 (8) with an algorithm rollover (RFC 6781 §4.1.4): `zonesign key generate --role ksk --algorithm ecdsap256sha256`, the same with `--role zsk`, then `zonesign key rollover --algorithm ecdsap256sha256`; a new zone should start with `zonesign init --algorithm ecdsap256sha256`",
             self.name().to_uppercase(),
             self.number()
         )

@@ -259,10 +259,60 @@ pub struct KeyStore {
     /// The keys.
     #[serde(default, rename = "key")]
     pub keys: Vec<KeyEntry>,
+    /// The algorithm roll under way, if any (PIPE-7; see
+    /// [`crate::dnssec::lifecycle::algorithm`]).
+    #[serde(
+        default,
+        rename = "algorithm-roll",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub algorithm_roll: Option<AlgorithmRoll>,
     /// In a pending state file only: the audit line whose presence in the log commits
     /// it (see [`KeyStore::commit`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit: Option<Commit>,
+}
+
+/// An algorithm roll in progress, RFC 6781 §4.1.4's conservative way: the keys of
+/// algorithm `to` sign every RRset before their DNSKEYs are published, and the keys of
+/// `from` keep signing after their DNSKEYs were withdrawn. Which keys are old and new
+/// follows from the algorithm; the times are the steps taken so far (RFC 3339), each
+/// recorded by the sign run that took it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct AlgorithmRoll {
+    /// The algorithm rolled from.
+    #[serde(with = "alg_serde")]
+    pub from: Algorithm,
+    /// The algorithm rolled to.
+    #[serde(with = "alg_serde")]
+    pub to: Algorithm,
+    /// When `key rollover --algorithm` started it.
+    pub started: String,
+    /// The first sign run whose zone carried the new algorithm's signatures: the wait
+    /// for them to be in every cache counts from here, not from the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_signatures: Option<String>,
+    /// When the new DNSKEYs were published.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_dnskeys: Option<String>,
+    /// When the old DNSKEYs were withdrawn (their keys still sign until the roll ends).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub old_dnskeys_removed: Option<String>,
+}
+
+impl AlgorithmRoll {
+    /// Whether the DNSKEY of a published-state key of algorithm `alg` is in the zone's
+    /// DNSKEY RRset at this step of the roll.
+    pub fn publishes(&self, alg: Algorithm) -> bool {
+        if alg == self.to {
+            self.new_dnskeys.is_some()
+        } else if alg == self.from {
+            self.old_dnskeys_removed.is_none()
+        } else {
+            true
+        }
+    }
 }
 
 /// What commits a pending key state: the last audit line of the batch that logs its
@@ -425,9 +475,16 @@ impl KeyStore {
         }
     }
 
-    /// Keys whose DNSKEY belongs in the zone now.
+    /// Keys whose DNSKEY belongs in the zone now. During an algorithm roll that is not
+    /// every key that signs: see [`AlgorithmRoll::publishes`].
     pub fn published(&self) -> impl Iterator<Item = &KeyEntry> {
-        self.keys.iter().filter(|k| k.state.is_published())
+        self.keys.iter().filter(|k| {
+            k.state.is_published()
+                && self
+                    .algorithm_roll
+                    .as_ref()
+                    .is_none_or(|r| r.publishes(k.algorithm))
+        })
     }
 }
 

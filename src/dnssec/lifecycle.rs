@@ -16,6 +16,8 @@
 
 use serde::Serialize;
 
+pub mod algorithm;
+
 use crate::audit::{Event, KeyEvent};
 use crate::dns::name::Name;
 use crate::dnssec::keys::{KeyEntry, KeyState, KeyStore, Role, timestamp};
@@ -117,6 +119,17 @@ pub enum Refusal {
     /// `retire` for a key that is not generated.
     #[error("refused, nothing changed: {0}")]
     Retire(RetireRefusal),
+    /// `key rollover --algorithm` refused.
+    #[error("refused, nothing changed: {0}")]
+    Algorithm(algorithm::AlgorithmRefusal),
+    /// `key rollover --role` while an algorithm roll is under way.
+    #[error(
+        "an algorithm roll to {to} is in progress: it replaces both the KSK and the ZSK; roll again once it is done (`zonesign key list` shows its steps)"
+    )]
+    AlgorithmRollInProgress {
+        /// The algorithm rolled to.
+        to: crate::dns::algorithm::Algorithm,
+    },
     /// `destroy` when several removed keys share the tag.
     #[error(
         "several removed keys have tag {tag}; the key state is ambiguous and nothing was destroyed. See `zonesign key list` (PKCS#11 ids) and `zonesign check`"
@@ -363,6 +376,12 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
             ));
         }
     }
+    // An algorithm roll moves by its own steps; no other roll runs beside it.
+    if store.algorithm_roll.is_some() {
+        changes.extend(algorithm::advance(store, policy, now));
+        mark_new_ksk_ready(store, policy, now, &mut changes);
+        return changes;
+    }
     // ZSK pre-publication done: the successor signs, the old ZSK stops.
     let ready_zsk = indices(store, Role::Zsk, KeyState::Published)
         .into_iter()
@@ -389,18 +408,9 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
         ));
     }
     // KSK roll: the new KSK's DS may go to the parent once its DNSKEY is in every cache.
+    mark_new_ksk_ready(store, policy, now, &mut changes);
     let ksks = active_ksks(store);
     if let Some((&new, _)) = ksks.split_last().filter(|(_, old)| !old.is_empty()) {
-        let k = &mut store.keys[new];
-        if k.ready.is_none() && t(&k.published).is_some_and(|p| p + policy.ksk_ds_ready() <= now) {
-            k.ready = Some(timestamp(now));
-            changes.push(Change::new(
-                k,
-                KeyEvent::Ready,
-                now,
-                "DNSKEY published long enough: give the parent this key's DS (`zonesign key ds`), then run `zonesign key ds-seen`",
-            ));
-        }
         // The parent's new DS has replaced the old one in every cache: the old KSK goes.
         if t(&store.keys[new].ds_seen).is_some_and(|s| s + policy.ksk_retire_after_ds() <= now) {
             let new_tag = store.keys[new].tag;
@@ -461,6 +471,24 @@ pub fn advance(store: &mut KeyStore, policy: &Policy, now: i64) -> Vec<Change> {
     changes
 }
 
+/// In a KSK roll (of either kind), records that the new KSK's DNSKEY has been in the
+/// zone long enough for its DS to go to the parent (RFC 7583 "Trdy").
+fn mark_new_ksk_ready(store: &mut KeyStore, policy: &Policy, now: i64, changes: &mut Vec<Change>) {
+    let ksks = active_ksks(store);
+    if let Some((&new, _)) = ksks.split_last().filter(|(_, old)| !old.is_empty()) {
+        let k = &mut store.keys[new];
+        if k.ready.is_none() && t(&k.published).is_some_and(|p| p + policy.ksk_ds_ready() <= now) {
+            k.ready = Some(timestamp(now));
+            changes.push(Change::new(
+                k,
+                KeyEvent::Ready,
+                now,
+                "DNSKEY published long enough: give the parent this key's DS (`zonesign key ds`), then run `zonesign key ds-seen`",
+            ));
+        }
+    }
+}
+
 /// The next generated key of a role and algorithm, in generation order (DPS-5.1: keys
 /// come from the ceremony, ahead of time).
 fn spare(store: &KeyStore, role: Role, like: Option<usize>) -> Option<usize> {
@@ -487,6 +515,9 @@ pub fn start_roll(
     role: Role,
     now: i64,
 ) -> Result<Vec<Change>> {
+    if let Some(r) = &store.algorithm_roll {
+        return Err(Refusal::AlgorithmRollInProgress { to: r.to }.into());
+    }
     let active = indices(store, role, KeyState::Active);
     let Some(&current) = active.last() else {
         return Err(Refusal::NoActiveKey { role }.into());
@@ -863,6 +894,18 @@ pub fn timeline(
             v.push((name, s.clone(), false));
         }
     }
+    // An algorithm roll's next steps concern every active key of either algorithm.
+    if let Some(r) = &store.algorithm_roll
+        && k.state == KeyState::Active
+        && (k.algorithm == r.from || k.algorithm == r.to)
+    {
+        for (step, at, planned) in algorithm::steps(store, policy) {
+            if let (Some(at), true) = (at, planned) {
+                v.push((step, at, true));
+            }
+        }
+        return v;
+    }
     let mut plan = |name, at: i64| v.push((name, timestamp(at), true));
     match (k.role, k.state) {
         (Role::Zsk, KeyState::Published) => {
@@ -958,6 +1001,7 @@ mod tests {
                 key(3, Role::Zsk, KeyState::Generated),
                 key(4, Role::Ksk, KeyState::Generated),
             ],
+            algorithm_roll: None,
             commit: None,
         }
     }

@@ -240,10 +240,18 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     summary
         .stages
         .push(("read the previous output (beside the zone)", load_time));
+    // Without an anchor file, the DS set the parent can have: the KSKs whose DNSKEY is
+    // published (in an algorithm roll the new KSK signs before it is).
     let anchors = match file_anchors {
         Some(anchors) => anchors,
         None => ksks
             .iter()
+            .filter(|k| {
+                store
+                    .algorithm_roll
+                    .as_ref()
+                    .is_none_or(|r| r.publishes(k.algorithm))
+            })
             .map(|k| {
                 Ok(Anchor::Ds(
                     ds_for(&req.origin, &k.dnskey_rdata()?, 2)?.into(),
@@ -451,7 +459,8 @@ fn commit_keys(
 
 /// A policy `algorithm` that none of the active keys has: the operator changed the
 /// policy, but a zone changes algorithm only by an algorithm rollover (RFC 6781
-/// §4.1.4), which this version cannot do yet; every run says so until the keys match.
+/// §4.1.4, `key rollover --algorithm`); every run says so until one is started (an
+/// active key of the new algorithm is part of it).
 fn policy_algorithm_warning(store: &KeyStore, policy: &Policy) -> Option<String> {
     let active: std::collections::BTreeSet<_> = store
         .keys
@@ -464,7 +473,7 @@ fn policy_algorithm_warning(store: &KeyStore, policy: &Policy) -> Option<String>
     }
     let names: Vec<&str> = active.iter().map(|a| a.name()).collect();
     Some(format!(
-        "the policy's algorithm is {} but the zone is signed with {}: the zone changes algorithm only by an algorithm rollover (RFC 6781 §4.1.4), which zonesign cannot do yet; until then it signs on with the active keys",
+        "the policy's algorithm is {} but the zone is signed with {}: the zone changes algorithm only by an algorithm rollover (RFC 6781 §4.1.4). Generate a KSK and a ZSK of it (`zonesign key generate --role ksk --algorithm {0}`, then `--role zsk`) and start the roll with `zonesign key rollover --algorithm {0}`; until then it signs on with the active keys",
         policy.algorithm,
         names.join(" and ")
     ))
