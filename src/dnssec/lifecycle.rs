@@ -633,6 +633,16 @@ pub fn ds_seen_in_anchor(
     if k.ds_seen.is_some() || !anchor_names(k, origin, anchors) {
         return Vec::new();
     }
+    // An algorithm roll withdraws the old DNSKEYs DS TTL + propagation after ds-seen: the
+    // parent must have dropped the old algorithm's DS by then, not only added the new.
+    if let Some(r) = &store.algorithm_roll
+        && anchors.iter().any(|a| match a {
+            Anchor::Ds(ds) => ds.get(2) == Some(&r.from.number()),
+            Anchor::Dnskey(k) => k.get(3) == Some(&r.from.number()),
+        })
+    {
+        return Vec::new();
+    }
     let tag = k.tag;
     match ds_seen(store, policy, tag, now) {
         Ok(mut changes) => {

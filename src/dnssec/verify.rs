@@ -63,6 +63,10 @@ pub struct ExpectedSigners {
     pub ksk: Vec<u16>,
     /// Key tags that must sign every other signed RRset.
     pub zsk: Vec<u16>,
+    /// DNSKEY RDATA of signing keys that are not in the DNSKEY RRset: in an algorithm
+    /// roll the new keys sign before their DNSKEYs are published and the old ones after
+    /// theirs were withdrawn (RFC 6781 §4.1.4). Their signatures are checked with these.
+    pub unpublished: Vec<Box<[u8]>>,
 }
 
 /// What to verify against.
@@ -262,6 +266,8 @@ struct ZoneKey {
     algorithm: u8,
     key: VerifyingKey,
     anchored: bool,
+    /// In the apex DNSKEY RRset (false: one of [`ExpectedSigners::unpublished`]).
+    published: bool,
 }
 
 /// The outcome of checking one RRSIG.
@@ -269,6 +275,12 @@ struct ZoneKey {
 struct SigCheck {
     /// Tag of the key that verified it, if one did and the times are right.
     valid_by: Option<u16>,
+    /// The algorithm of that key, when it is in the DNSKEY RRset (RFC 4035 §2.2).
+    valid_alg: Option<u8>,
+    /// Whether that key matches the trust anchor.
+    valid_anchored: bool,
+    /// The RRSIG names a key that is neither in the DNSKEY RRset nor expected.
+    unknown_key: bool,
     /// Problems with this signature.
     problems: Vec<(&'static str, String)>,
     /// Whether a cryptographic check ran.
@@ -297,7 +309,8 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
         },
         stages: Vec::new(),
     };
-    let keys = zone_keys(zone, anchors, &mut report);
+    let keys = zone_keys(zone, anchors, opts, &mut report);
+    let algs = Algorithms::of(&keys, anchors);
     let groups = names::read(zone);
     report.stats.names = groups.len();
     check_structure(zone, &mut report);
@@ -318,6 +331,7 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
                     count_sigs(&checks, opts, &mut part.stats);
                     report_sigs(set, &checks, &mut part);
                     check_coverage(zone, set, group.kind, &checks, &keys, opts, &mut part);
+                    check_algorithms(zone, set, group.kind, &checks, &algs, &mut part);
                     check_ttls(zone, set, opts, &mut part);
                 }
                 check_nsec(zone, &groups, g, nsec_ttls, &mut part);
@@ -341,7 +355,12 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
 }
 
 /// Reads the apex DNSKEY RRset and marks the keys the anchors point at.
-fn zone_keys(zone: &Zone, anchors: &[Anchor], report: &mut Report) -> Vec<ZoneKey> {
+fn zone_keys(
+    zone: &Zone,
+    anchors: &[Anchor],
+    opts: &VerifyOptions,
+    report: &mut Report,
+) -> Vec<ZoneKey> {
     let Some(set) = zone.get(&zone.origin, rtype::DNSKEY) else {
         report.add(
             "anchor",
@@ -379,6 +398,7 @@ fn zone_keys(zone: &Zone, anchors: &[Anchor], report: &mut Report) -> Vec<ZoneKe
                     algorithm: key.algorithm(),
                     key,
                     anchored,
+                    published: true,
                 });
             }
             Err(e) => report.add(
@@ -387,6 +407,17 @@ fn zone_keys(zone: &Zone, anchors: &[Anchor], report: &mut Report) -> Vec<ZoneKe
                 rtype::DNSKEY,
                 format!("key {tag}: {e}"),
             ),
+        }
+    }
+    for rdata in opts.expected.iter().flat_map(|e| &e.unpublished) {
+        if let Ok(key) = VerifyingKey::from_dnskey_rdata(rdata) {
+            keys.push(ZoneKey {
+                tag: crypto::key_tag(rdata),
+                algorithm: key.algorithm(),
+                key,
+                anchored: false,
+                published: false,
+            });
         }
     }
     report.anchored_keys = keys.iter().filter(|k| k.anchored).map(|k| k.tag).collect();
@@ -478,15 +509,23 @@ fn check_sig(
         .iter()
         .filter(|k| k.tag == sig.key_tag && k.algorithm == sig.algorithm);
     if candidates.clone().next().is_none() {
-        c.problems.push((
-            "unknown-key",
-            format!(
-                "signed by key {} (algorithm {}), which is not in the DNSKEY RRset",
-                sig.key_tag, sig.algorithm
-            ),
-        ));
+        // Any signer's zone: a validator skips an RRSIG whose key it does not have (RFC
+        // 4035 §5.3.1), and rollovers rely on that (RFC 6781 §4.1.4); the RRset then
+        // needs another signature. The gate knows every key it signed with.
+        c.unknown_key = true;
+        if opts.expected.is_some() {
+            c.problems.push((
+                "unknown-key",
+                format!(
+                    "signed by key {} (algorithm {}), which is not in the DNSKEY RRset",
+                    sig.key_tag, sig.algorithm
+                ),
+            ));
+        }
         return c;
     }
+    let published = candidates.clone().any(|k| k.published);
+    let anchored = candidates.clone().any(|k| k.published && k.anchored);
     c.expiration = Some(expand_rrsig_time(sig.expiration, opts.now));
     c.trusted = opts.trust_carried && provenance.checked();
     if !c.trusted {
@@ -503,7 +542,11 @@ fn check_sig(
     }
     match time_problem(&sig, opts) {
         Some(p) => c.problems.push(p),
-        None => c.valid_by = Some(sig.key_tag),
+        None => {
+            c.valid_by = Some(sig.key_tag);
+            c.valid_alg = published.then_some(sig.algorithm);
+            c.valid_anchored = anchored;
+        }
     }
     c
 }
@@ -619,6 +662,8 @@ fn check_coverage(
     if valid.is_empty() {
         let msg = if set.sigs.is_empty() {
             "RRset is not signed"
+        } else if checks.iter().all(|c| c.unknown_key) {
+            "RRset is signed only by keys that are not in the DNSKEY RRset"
         } else {
             "no valid signature covers this RRset"
         };
@@ -662,6 +707,83 @@ fn check_coverage(
                 set.rtype,
                 format!("signed by key {tag}, whose role must not sign this RRset (DPS-6.1)"),
             );
+        }
+    }
+}
+
+/// The algorithms every signed RRset needs (RFC 4035 §2.2) and those the DNSKEY RRset
+/// needs a signature by an anchored key of (the parent's DS set).
+struct Algorithms {
+    /// Algorithms of the zone keys in the apex DNSKEY RRset.
+    zone: Vec<u8>,
+    /// Algorithms of the anchor's DS records (or trusted DNSKEYs).
+    anchor: Vec<u8>,
+}
+
+impl Algorithms {
+    fn of(keys: &[ZoneKey], anchors: &[Anchor]) -> Algorithms {
+        let mut zone: Vec<u8> = keys
+            .iter()
+            .filter(|k| k.published)
+            .map(|k| k.algorithm)
+            .collect();
+        zone.sort_unstable();
+        zone.dedup();
+        let mut anchor: Vec<u8> = anchors
+            .iter()
+            .filter_map(|a| match a {
+                Anchor::Ds(ds) => ds.get(2).copied(),
+                Anchor::Dnskey(k) => k.get(3).copied(),
+            })
+            .collect();
+        anchor.sort_unstable();
+        anchor.dedup();
+        Algorithms { zone, anchor }
+    }
+}
+
+/// RFC 4035 §2.2: every algorithm of the apex DNSKEY RRset signs every signed RRset (a
+/// validator that insists on it fails otherwise, and a cache may hold this RRset with
+/// any DNSKEY RRset of the same step). The DNSKEY RRset carries a valid signature by an
+/// anchored key of every algorithm of the parent's DS set.
+fn check_algorithms(
+    zone: &Zone,
+    set: &RRset,
+    kind: Kind,
+    checks: &[SigCheck],
+    algs: &Algorithms,
+    report: &mut Report,
+) {
+    if !kind.must_sign(set.rtype) || checks.iter().all(|c| c.valid_by.is_none()) {
+        return; // unsigned: already reported by the coverage check
+    }
+    for alg in &algs.zone {
+        if !checks.iter().any(|c| c.valid_alg == Some(*alg)) {
+            report.add(
+                "algorithm",
+                &set.owner,
+                set.rtype,
+                format!(
+                    "no valid signature of algorithm {alg}, which the DNSKEY RRset has (RFC 4035 section 2.2)"
+                ),
+            );
+        }
+    }
+    if set.rtype == rtype::DNSKEY && set.owner == zone.origin {
+        for alg in &algs.anchor {
+            if !checks
+                .iter()
+                .any(|c| c.valid_anchored && c.valid_alg == Some(*alg))
+            {
+                report.add(
+                    "anchor",
+                    &set.owner,
+                    set.rtype,
+                    format!(
+                        "the trust anchor has a DS of algorithm {alg}, but no key of that algorithm in the DNSKEY RRset signs it"
+                    ),
+                );
+            }
         }
     }
 }

@@ -327,6 +327,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         expected: Some(ExpectedSigners {
             ksk: ksks.iter().map(|k| k.tag).collect(),
             zsk: zsks.iter().map(|k| k.tag).collect(),
+            unpublished: unpublished_signers(&signing, &published)?,
         }),
         trust_carried: !req.full_verify,
         expiring_within: None,
@@ -516,6 +517,17 @@ fn gate_verdict(r: Report) -> Result<Report> {
             r.to_text()
         )))
     }
+}
+
+/// The DNSKEY RDATA of the signing keys whose DNSKEY is not in the zone (an algorithm
+/// roll's new keys before their publication, its old keys after their withdrawal), so
+/// that the gate checks their signatures too.
+fn unpublished_signers(signing: &[KeyEntry], published: &[KeyEntry]) -> Result<Vec<Box<[u8]>>> {
+    signing
+        .iter()
+        .filter(|k| !published.iter().any(|p| p.id == k.id))
+        .map(|k| Ok(k.dnskey_rdata()?.into_boxed_slice()))
+        .collect()
 }
 
 /// The active KSKs and ZSKs; signing needs at least one of each (DPS-6.1).

@@ -9,6 +9,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod algorithm_roll;
 mod bad_input;
 mod cron_cycle;
 mod differential;
