@@ -112,6 +112,9 @@ _zonesign() {
             zonesign__subcmd__help__subcmd__key,generate)
                 cmd="zonesign__subcmd__help__subcmd__key__subcmd__generate"
                 ;;
+            zonesign__subcmd__help__subcmd__key,import)
+                cmd="zonesign__subcmd__help__subcmd__key__subcmd__import"
+                ;;
             zonesign__subcmd__help__subcmd__key,list)
                 cmd="zonesign__subcmd__help__subcmd__key__subcmd__list"
                 ;;
@@ -160,6 +163,9 @@ _zonesign() {
             zonesign__subcmd__key,help)
                 cmd="zonesign__subcmd__key__subcmd__help"
                 ;;
+            zonesign__subcmd__key,import)
+                cmd="zonesign__subcmd__key__subcmd__import"
+                ;;
             zonesign__subcmd__key,list)
                 cmd="zonesign__subcmd__key__subcmd__list"
                 ;;
@@ -189,6 +195,9 @@ _zonesign() {
                 ;;
             zonesign__subcmd__key__subcmd__help,help)
                 cmd="zonesign__subcmd__key__subcmd__help__subcmd__help"
+                ;;
+            zonesign__subcmd__key__subcmd__help,import)
+                cmd="zonesign__subcmd__key__subcmd__help__subcmd__import"
                 ;;
             zonesign__subcmd__key__subcmd__help,list)
                 cmd="zonesign__subcmd__key__subcmd__help__subcmd__list"
@@ -508,7 +517,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__help__subcmd__key)
-            opts="ds list generate export rollover ds-seen compromised retire destroy"
+            opts="ds list generate export rollover ds-seen compromised retire destroy import"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -592,6 +601,20 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__help__subcmd__key__subcmd__generate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zonesign__subcmd__help__subcmd__key__subcmd__import)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -798,7 +821,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__init)
-            opts="-q -h --dir --algorithm --token --module --now --config --quiet --help"
+            opts="-q -h --dir --algorithm --token --module --now --adopt --pin-file --softhsm-conf --config --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -824,6 +847,14 @@ _zonesign() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --pin-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --softhsm-conf)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --config)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -836,7 +867,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__key)
-            opts="-q -h --config --quiet --help ds list generate export rollover ds-seen compromised retire destroy help"
+            opts="-q -h --config --quiet --help ds list generate export rollover ds-seen compromised retire destroy import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1026,7 +1057,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__key__subcmd__help)
-            opts="ds list generate export rollover ds-seen compromised retire destroy help"
+            opts="ds list generate export rollover ds-seen compromised retire destroy import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1137,6 +1168,20 @@ _zonesign() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        zonesign__subcmd__key__subcmd__help__subcmd__import)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         zonesign__subcmd__key__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -1172,6 +1217,52 @@ _zonesign() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zonesign__subcmd__key__subcmd__import)
+            opts="-q -h --role --id --label --uri --algorithm --state --now --config --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --role)
+                    COMPREPLY=($(compgen -W "ksk zsk" -- "${cur}"))
+                    return 0
+                    ;;
+                --id)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --uri)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --algorithm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state)
+                    COMPREPLY=($(compgen -W "active published generated" -- "${cur}"))
+                    return 0
+                    ;;
+                --now)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -95,6 +95,8 @@ pub enum KeyEvent {
     Signing,
     /// Algorithm roll: its DNSKEY left the zone while its signatures stay a while.
     Withdrawn,
+    /// Taken over from another signer (`key import`).
+    Imported,
 }
 
 impl KeyEvent {
@@ -113,6 +115,7 @@ impl KeyEvent {
             KeyEvent::Destroyed => "destroyed",
             KeyEvent::Signing => "signing",
             KeyEvent::Withdrawn => "withdrawn",
+            KeyEvent::Imported => "imported",
         }
     }
 
@@ -131,6 +134,7 @@ impl KeyEvent {
             KeyEvent::Destroyed => "key-destroyed",
             KeyEvent::Signing => "key-signing",
             KeyEvent::Withdrawn => "key-withdrawn",
+            KeyEvent::Imported => "key-imported",
         }
     }
 }

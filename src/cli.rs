@@ -192,6 +192,15 @@ pub struct InitArgs {
     /// Time recorded for the keys' creation, publication and activation (RFC 3339) instead of the clock.
     #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
     pub now: Option<i64>,
+    /// Take over an existing token (another signer's): write a config and an empty key state for it, create no token and no key; then `key import` its keys. Needs --module and --pin-file; --token may be a PKCS#11 URI.
+    #[arg(long, requires_all = ["module", "pin_file"])]
+    pub adopt: bool,
+    /// With --adopt: the file holding the token's user PIN (mode 0600); the config names it.
+    #[arg(long, value_name = "FILE", requires = "adopt")]
+    pub pin_file: Option<PathBuf>,
+    /// With --adopt: the SoftHSM2 configuration of the token, when it is a SoftHSM2 token.
+    #[arg(long, value_name = "FILE", requires = "adopt")]
+    pub softhsm_conf: Option<PathBuf>,
 }
 
 /// Options of `sign`.
@@ -303,6 +312,46 @@ pub enum KeyCommand {
     Retire(TagArgs),
     /// Destroy a removed key's private and public objects in the token for good (DPS-5.3); needs the PIN; any other state is refused.
     Destroy(TagArgs),
+    /// Take over a key pair another signer made in the token (by PKCS#11 id, label or URI), after checking it is sensitive, not extractable and one pair; needs the PIN.
+    Import(ImportArgs),
+}
+
+/// Options of `key import`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "label", "uri"])))]
+pub struct ImportArgs {
+    /// The key's role in the zone.
+    #[arg(long, value_enum)]
+    pub role: RoleArg,
+    /// The key's PKCS#11 CKA_ID, hex.
+    #[arg(long, value_name = "HEX")]
+    pub id: Option<String>,
+    /// The key's PKCS#11 CKA_LABEL.
+    #[arg(long, value_name = "LABEL")]
+    pub label: Option<String>,
+    /// A PKCS#11 URI (RFC 7512) naming the key by `id=` and/or `object=`.
+    #[arg(long, value_name = "PKCS11-URI")]
+    pub uri: Option<String>,
+    /// The algorithm; required for RSA keys (rsasha1 or rsasha256 cannot be told from the key).
+    #[arg(long, value_parser = parse_algorithm)]
+    pub algorithm: Option<Algorithm>,
+    /// The state to record: active (it signs the zone now, as under the old signer), published or generated.
+    #[arg(long, value_enum, default_value = "generated")]
+    pub state: ImportState,
+    /// Time of the act (RFC 3339) instead of the clock.
+    #[arg(long, value_parser = parse_time, value_name = "RFC3339")]
+    pub now: Option<i64>,
+}
+
+/// States an imported key may be recorded in.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum ImportState {
+    /// It signs the zone now.
+    Active,
+    /// Its DNSKEY is in the zone, it does not sign yet.
+    Published,
+    /// Neither: a roll publishes it.
+    Generated,
 }
 
 /// Options of `key generate`.
@@ -521,6 +570,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Key(KeyCommand::Compromised(_)) => "key compromised",
         Command::Key(KeyCommand::Retire(_)) => "key retire",
         Command::Key(KeyCommand::Destroy(_)) => "key destroy",
+        Command::Key(KeyCommand::Import(_)) => "key import",
         Command::Audit(_) => "audit",
         Command::Check(_) => "check",
         Command::Hsm(HsmCommand::Bench(_)) => "hsm bench",
@@ -543,6 +593,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
             | KeyCommand::Destroy(_)),
         ) => cmd_key_lifecycle(cli, k),
         Command::Key(KeyCommand::Ds(a)) => cmd_key_ds(cli, a),
+        Command::Key(KeyCommand::Import(a)) => cmd_key_import(cli, a),
         Command::Key(KeyCommand::List(a)) => cmd_key_list(cli, a),
         Command::Audit(AuditCommand::Verify(a)) => cmd_audit_verify(cli, a),
         Command::Audit(AuditCommand::Show(a)) => cmd_audit_show(cli, a),
@@ -642,6 +693,9 @@ fn cmd_hsm_bench(cli: &Cli, a: &BenchArgs) -> Result<ExitCode> {
 }
 
 fn cmd_init(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
+    if a.adopt {
+        return cmd_init_adopt(cli, a);
+    }
     let opts = InitOptions {
         dir: a.dir.clone(),
         algorithm: a.algorithm,
@@ -817,6 +871,7 @@ fn cmd_key_lifecycle(cli: &Cli, k: &KeyCommand) -> Result<ExitCode> {
             lifecycle::retire(s, a.tag, now)
         }),
         KeyCommand::Destroy(a) => cmd_key_destroy(cli, a),
+        KeyCommand::Import(a) => cmd_key_import(cli, a),
         KeyCommand::Ds(a) => cmd_key_ds(cli, a),
         KeyCommand::List(a) => cmd_key_list(cli, a),
     }
@@ -906,6 +961,79 @@ fn cmd_key_export(cli: &Cli, a: &ExportArgs) -> Result<ExitCode> {
 
 /// `zonesign key generate`: new keys in the token, state `generated`
 /// ([`crate::ops::keys::generate`]); each key is reported as soon as it is made.
+/// `init --adopt`: a config for an existing token ([`crate::ops::setup::adopt`]).
+fn cmd_init_adopt(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
+    let (Some(module), Some(pin_file)) = (&a.module, &a.pin_file) else {
+        return Err(Error::Usage(UsageError::BadOptionValue {
+            option: "--adopt",
+            requirement: "--module and --pin-file",
+        }));
+    };
+    let config = crate::ops::setup::adopt(&crate::ops::setup::AdoptOptions {
+        dir: a.dir.clone(),
+        module: module.clone(),
+        token: a.token.clone(),
+        pin_file: pin_file.clone(),
+        softhsm_conf: a.softhsm_conf.clone(),
+    })?;
+    if !cli.quiet {
+        say!(
+            "zonesign: created {} for the existing token '{}' (no token, no key created)",
+            config.display(),
+            a.token
+        );
+        say!(
+            "next: zonesign --config {} key import --role ksk --id HEX --state active (and the ZSK), then sign",
+            config.display()
+        );
+    }
+    Ok(ExitCode::Ok)
+}
+
+fn cmd_key_import(cli: &Cli, a: &ImportArgs) -> Result<ExitCode> {
+    use crate::ops::import::{ImportOptions, KeyName};
+    let cfg = load_config(cli)?;
+    let key = match (&a.id, &a.label, &a.uri) {
+        (Some(id), _, _) => KeyName::Id(id.clone()),
+        (_, Some(l), _) => KeyName::Label(l.clone()),
+        (_, _, Some(u)) => KeyName::Uri(u.clone()),
+        (None, None, None) => {
+            return Err(Error::Usage(UsageError::BadOptionValue {
+                option: "--id",
+                requirement: "--id, --label or --uri",
+            }));
+        }
+    };
+    let opts = ImportOptions {
+        key,
+        role: a.role.into(),
+        algorithm: a.algorithm,
+        state: match a.state {
+            ImportState::Active => crate::dnssec::keys::KeyState::Active,
+            ImportState::Published => crate::dnssec::keys::KeyState::Published,
+            ImportState::Generated => crate::dnssec::keys::KeyState::Generated,
+        },
+        now: now_or_clock(a.now),
+    };
+    let k = crate::ops::import::import(&cfg, &opts)?;
+    if !cli.quiet {
+        say!(
+            "imported {} {} {} bits, tag {}, label {}, state {}",
+            k.role,
+            k.algorithm,
+            k.bits,
+            k.tag,
+            k.label,
+            lifecycle::state_name(k.state)
+        );
+    }
+    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key import");
+    for w in crate::ops::keys::rfc9905_warnings(&audit, [&k], false)? {
+        eprintln!("zonesign: warning: {w}");
+    }
+    Ok(ExitCode::Ok)
+}
+
 fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {
     let cfg = load_config(cli)?;
     let opts = crate::ops::keys::GenerateOptions {
@@ -1062,6 +1190,9 @@ fn cmd_key_list(cli: &Cli, a: &ListArgs) -> Result<ExitCode> {
             .map(|(e, t, planned)| format!("{e} {t}{}", if planned { " (planned)" } else { "" }))
             .collect();
         say!("       {}", line.join(", "));
+        if let Some(from) = &k.imported {
+            say!("       imported ({from}): not necessarily generated in this token");
+        }
     }
     Ok(ExitCode::Ok)
 }

@@ -368,7 +368,7 @@ pub fn resolve_programs(checks: &mut [Vec<String>], dir: &Path) {
 }
 
 /// Reads a PIN file: only its owner may read it (SEC-6.1), and it must not be empty.
-fn read_pin_file(file: &Path) -> Result<Pin> {
+pub(crate) fn read_pin_file(file: &Path) -> Result<Pin> {
     let meta = std::fs::metadata(file).map_err(|source| {
         Error::Key(KeyError::PinFileUnreadable {
             file: file.to_path_buf(),

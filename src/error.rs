@@ -395,6 +395,14 @@ pub enum KeyError {
         /// The algorithm asked for.
         algorithm: Algorithm,
     },
+    /// `key import` refused a key; nothing was changed.
+    #[error("key import refused, nothing changed: {key}: {why}")]
+    ImportRefused {
+        /// The key as named on the command line (id, label or URI).
+        key: String,
+        /// Why, and what to do.
+        why: String,
+    },
     /// `init` found no SoftHSM2 module and none was given.
     #[error("no SoftHSM2 module found (install the softhsm2 package, or give --module)")]
     NoSoftHsmModule,

@@ -147,6 +147,12 @@ pub struct KeyEntry {
     /// Retired because of a suspected compromise (DPS-4.5).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compromised: bool,
+    /// Where an imported key came from (`key import`): `token` for a key pair another
+    /// signer made in the token, `file: NAME` for a BIND key file put into the token.
+    /// Such a key was not necessarily generated inside this token (DPS-5.1): `key
+    /// list` and `check` say so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported: Option<String>,
 }
 
 impl KeyEntry {
@@ -180,6 +186,7 @@ impl KeyEntry {
             removed: None,
             destroyed: None,
             compromised: false,
+            imported: None,
         }
     }
 

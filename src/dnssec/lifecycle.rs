@@ -280,7 +280,12 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(k: &KeyEntry, event: KeyEvent, now: i64, detail: impl Into<String>) -> Change {
+    pub(crate) fn new(
+        k: &KeyEntry,
+        event: KeyEvent,
+        now: i64,
+        detail: impl Into<String>,
+    ) -> Change {
         Change {
             tag: k.tag,
             role: k.role,

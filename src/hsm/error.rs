@@ -49,6 +49,14 @@ pub enum HsmError {
         /// The labels of the initialised tokens that do exist.
         available: Vec<String>,
     },
+    /// A PKCS#11 URI naming the token or a key is malformed or ambiguous.
+    #[error("PKCS#11 URI {uri:?}: {problem}")]
+    BadUri {
+        /// The URI as given.
+        uri: String,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// `init_token` was asked to create a label that is already in use.
     #[error("a token labelled {label:?} already exists; refusing to initialise a second one")]
     TokenExists {
@@ -155,6 +163,16 @@ pub enum HsmError {
     KeyNotFound {
         /// The CKA_ID, hex-encoded.
         id_hex: String,
+    },
+    /// `key import`: no private key, or several, with the id and label asked for.
+    #[error(
+        "{count} private keys with {what} in the token (one is needed); `pkcs11-tool --list-objects --type privkey` lists them"
+    )]
+    ImportCandidates {
+        /// How many were found.
+        count: usize,
+        /// The id and/or label asked for.
+        what: String,
     },
     /// More than one object of the same class has this CKA_ID, so the key is ambiguous.
     #[error("more than one key object with CKA_ID {id_hex}; remove the duplicate from the token")]

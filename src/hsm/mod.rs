@@ -28,6 +28,7 @@
 //! | `error.rs` | [`HsmError`], [`PinTries`], PKCS#11 return values in words |
 //! | `worker.rs` | [`worker`]: signing sessions in worker processes |
 //! | `recovery.rs` | [`recovery`]: the embedded SoftHSM2 token's recovery copy |
+//! | `uri.rs` | [`uri`]: PKCS#11 URIs (RFC 7512) naming a token or a key |
 //!
 //! The audit bracket around a login (the `login` and `logout` lines) is the command
 //! flows' business: [`crate::ops::setup::LoggedIn`].
@@ -41,10 +42,11 @@ mod session;
 #[cfg(test)]
 pub(crate) mod test_support;
 mod token;
+pub mod uri;
 pub mod worker;
 
 pub use error::{HsmError, PinTries};
 pub use module::Module;
 pub use pin::Pin;
 pub use session::{Cluster, Pkcs11Signer, SESSION_RETRIES, SigningBackend, SigningSession};
-pub use token::{DestroyedObjects, PrivateKeyAttributes, Token};
+pub use token::{DestroyedObjects, ForeignKey, KeyFamily, PrivateKeyAttributes, Token};

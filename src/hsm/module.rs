@@ -28,6 +28,11 @@ struct TokenFacts {
     label: String,
     /// CKF_TOKEN_INITIALIZED.
     initialized: bool,
+    /// Manufacturer, model and serial number, trimmed: what a PKCS#11 URI may also
+    /// select a token by ([`super::uri`]).
+    manufacturer: String,
+    model: String,
+    serial: String,
     /// CKF_USER_PIN_LOCKED, CKF_USER_PIN_FINAL_TRY, CKF_USER_PIN_COUNT_LOW.
     tries: PinTries,
 }
@@ -37,6 +42,9 @@ impl TokenFacts {
         TokenFacts {
             label: info.label().trim_end().to_string(),
             initialized: info.token_initialized(),
+            manufacturer: info.manufacturer_id().trim_end().to_string(),
+            model: info.model().trim_end().to_string(),
+            serial: info.serial_number().trim_end().to_string(),
             tries: PinTries::from_flags(
                 info.user_pin_locked(),
                 info.user_pin_final_try(),
@@ -51,6 +59,13 @@ impl TokenFacts {
         TokenFacts {
             label: String::from_utf8_lossy(&info.label).trim_end().to_string(),
             initialized: has(cryptoki_sys::CKF_TOKEN_INITIALIZED),
+            manufacturer: String::from_utf8_lossy(&info.manufacturerID)
+                .trim_end()
+                .to_string(),
+            model: String::from_utf8_lossy(&info.model).trim_end().to_string(),
+            serial: String::from_utf8_lossy(&info.serialNumber)
+                .trim_end()
+                .to_string(),
             tries: PinTries::from_flags(
                 has(cryptoki_sys::CKF_USER_PIN_LOCKED),
                 has(cryptoki_sys::CKF_USER_PIN_FINAL_TRY),
@@ -190,6 +205,15 @@ impl Module {
     /// which parses every token's whole info and so fails on some tokens (see
     /// [`Module::token_info`]).
     fn initialized_tokens(&self) -> Result<Vec<(Slot, String)>, HsmError> {
+        Ok(self
+            .initialized_token_facts()?
+            .into_iter()
+            .map(|(slot, f)| (slot, f.label))
+            .collect())
+    }
+
+    /// Every initialised token as (current slot, its facts).
+    fn initialized_token_facts(&self) -> Result<Vec<(Slot, TokenFacts)>, HsmError> {
         let slots = self
             .ctx
             .get_slots_with_token()
@@ -198,7 +222,7 @@ impl Module {
         for slot in slots {
             let info = self.token_info(slot)?;
             if info.initialized {
-                out.push((slot, info.label));
+                out.push((slot, info));
             }
         }
         Ok(out)
@@ -208,15 +232,43 @@ impl Module {
     ///
     /// Slot ids are not stable (SoftHSM renumbers after `C_InitToken`), so this runs
     /// every time a token is needed instead of storing a slot id.
+    ///
+    /// `label` may also be a PKCS#11 URI (RFC 7512, [`super::uri`]): the one token
+    /// whose label, manufacturer, model and serial match every attribute it gives.
     pub(super) fn find_slot(&self, label: &str) -> Result<Slot, HsmError> {
-        let tokens = self.initialized_tokens()?;
-        if let Some((slot, _)) = tokens.iter().find(|(_, l)| l == label) {
-            return Ok(*slot);
+        let tokens = self.initialized_token_facts()?;
+        let found: Vec<Slot> = if super::uri::Pkcs11Uri::is_uri(label) {
+            let uri = super::uri::Pkcs11Uri::parse(label).map_err(|e| HsmError::BadUri {
+                uri: label.to_string(),
+                problem: e.to_string(),
+            })?;
+            tokens
+                .iter()
+                .filter(|(_, f)| uri.matches_token(&f.label, &f.manufacturer, &f.model, &f.serial))
+                .map(|(slot, _)| *slot)
+                .collect()
+        } else {
+            tokens
+                .iter()
+                .filter(|(_, f)| f.label == label)
+                .map(|(slot, _)| *slot)
+                .take(1)
+                .collect()
+        };
+        match found.as_slice() {
+            [slot] => Ok(*slot),
+            [] => Err(HsmError::TokenNotFound {
+                label: label.to_string(),
+                available: tokens.into_iter().map(|(_, f)| f.label).collect(),
+            }),
+            _ => Err(HsmError::BadUri {
+                uri: label.to_string(),
+                problem: format!(
+                    "{} tokens match it; add token=, serial= or manufacturer= to name one",
+                    found.len()
+                ),
+            }),
         }
-        Err(HsmError::TokenNotFound {
-            label: label.to_string(),
-            available: tokens.into_iter().map(|(_, l)| l).collect(),
-        })
     }
 
     /// The first slot with a token that has not been initialised yet.

@@ -8,7 +8,7 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use cryptoki::mechanism::{Mechanism, MechanismType};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;
 
@@ -43,6 +43,42 @@ pub struct PrivateKeyAttributes {
     pub token: bool,
     /// CKA_PRIVATE: the key is only visible after login.
     pub private: bool,
+}
+
+/// A private key found in the token by [`Token::find_private_key`]: one zonesign did
+/// not make (another signer's, taken over by `key import`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    /// CKA_ID.
+    pub id: Vec<u8>,
+    /// CKA_LABEL.
+    pub label: String,
+    /// What its key type and parameters allow.
+    pub family: KeyFamily,
+}
+
+/// The DNSSEC algorithms a token key can serve, read from its type and parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyFamily {
+    /// RSA of this modulus size: RSASHA1 or RSASHA256, the key does not say which.
+    Rsa {
+        /// Modulus bits.
+        bits: u32,
+    },
+    /// EC on P-256: ECDSAP256SHA256.
+    P256,
+    /// EdDSA on Ed25519.
+    Ed25519,
+    /// Anything else (another curve, a DSA key...), described.
+    Unsupported(String),
+    /// Not read yet.
+    Other,
+}
+
+/// Whether `CKA_EC_PARAMS` names Ed25519: the OID 1.3.101.112, or the printable string
+/// "edwards25519" that PKCS#11 3.0 also allows (and SoftHSM2 writes for its own keys).
+fn is_ed25519_params(p: &[u8]) -> bool {
+    p == ED25519_PARAMS || p == b"\x13\x0cedwards25519"
 }
 
 /// How many key objects [`Token::destroy_key`] destroyed, for the audit log.
@@ -312,6 +348,99 @@ impl Token {
             out.push((id, label));
         }
         Ok(out)
+    }
+
+    /// The one private key (a token object) with this CKA_ID and/or CKA_LABEL, for
+    /// `key import`: its id, label and the algorithm family its key type and
+    /// parameters allow. None or several is an error naming what was asked for.
+    pub fn find_private_key(
+        &self,
+        id: Option<&[u8]>,
+        label: Option<&str>,
+    ) -> Result<ForeignKey, HsmError> {
+        let mut template = vec![
+            Attribute::Class(ObjectClass::PRIVATE_KEY),
+            Attribute::Token(true),
+        ];
+        if let Some(id) = id {
+            template.push(Attribute::Id(id.to_vec()));
+        }
+        if let Some(label) = label {
+            template.push(Attribute::Label(label.as_bytes().to_vec()));
+        }
+        let asked = match (id, label) {
+            (Some(id), Some(l)) => format!("CKA_ID {} and CKA_LABEL {l:?}", hex(id)),
+            (Some(id), None) => format!("CKA_ID {}", hex(id)),
+            (None, Some(l)) => format!("CKA_LABEL {l:?}"),
+            (None, None) => "any id and label".into(),
+        };
+        let handles = self
+            .session()
+            .find_objects(&template)
+            .map_err(ck("C_FindObjects"))?;
+        let [handle] = handles.as_slice() else {
+            return Err(HsmError::ImportCandidates {
+                count: handles.len(),
+                what: asked,
+            });
+        };
+        let handle = *handle;
+        let mut key = ForeignKey {
+            id: Vec::new(),
+            label: String::new(),
+            family: KeyFamily::Other,
+        };
+        let (mut key_type, mut modulus, mut params) = (None, None, None);
+        for a in self.attributes(
+            handle,
+            &[
+                AttributeType::Id,
+                AttributeType::Label,
+                AttributeType::KeyType,
+            ],
+        )? {
+            match a {
+                Attribute::Id(v) => key.id = v,
+                Attribute::Label(v) => key.label = String::from_utf8_lossy(&v).into_owned(),
+                Attribute::KeyType(t) => key_type = Some(t),
+                _ => {}
+            }
+        }
+        if key_type == Some(KeyType::RSA) {
+            modulus = self
+                .attributes(handle, &[AttributeType::Modulus])?
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::Modulus(v) => Some(v),
+                    _ => None,
+                });
+        } else if key_type == Some(KeyType::EC) || key_type == Some(KeyType::EC_EDWARDS) {
+            params = self
+                .attributes(handle, &[AttributeType::EcParams])?
+                .into_iter()
+                .find_map(|a| match a {
+                    Attribute::EcParams(v) => Some(v),
+                    _ => None,
+                });
+        }
+        key.family = match (key_type, modulus, params) {
+            (Some(KeyType::RSA), Some(n), _) => {
+                let lead = n.iter().take_while(|b| **b == 0).count();
+                let bytes = n.len() - lead;
+                let top = n.get(lead).map_or(0, |b| 8 - b.leading_zeros());
+                KeyFamily::Rsa {
+                    bits: (bytes.saturating_sub(1) * 8) as u32 + top,
+                }
+            }
+            (Some(KeyType::EC), _, Some(p)) if p == P256_PARAMS => KeyFamily::P256,
+            (Some(KeyType::EC_EDWARDS), _, Some(p)) if is_ed25519_params(&p) => KeyFamily::Ed25519,
+            (t, _, p) => KeyFamily::Unsupported(format!(
+                "key type {} with parameters {}",
+                t.map_or("unknown".to_string(), |t| t.to_string()),
+                p.map_or("none".to_string(), |p| hex(&p))
+            )),
+        };
+        Ok(key)
     }
 
     /// Destroys the key pair with CKA_ID `id` in the token: the private key object and

@@ -438,6 +438,7 @@ fn key_row(cfg: &Config, pin: &crate::hsm::Pin) -> Row {
     });
     // As before, a logout line that cannot be written does not change the row.
     let _ = token.logout();
+    let imported = imported_keys(cfg);
     match result {
         Err(e) => row.evidence = e.to_string(),
         Ok(()) if bad.is_empty() => {
@@ -452,7 +453,34 @@ fn key_row(cfg: &Config, pin: &crate::hsm::Pin) -> Row {
             row.evidence = format!("token {:?}: {}", cfg.hsm.token, bad.join("; "));
         }
     }
+    row.evidence.push_str(&imported);
     row
+}
+
+/// The keys of the key state that `key import` took over, for the DPS-5.2 row: they
+/// were not necessarily generated inside this token, and the operator should know.
+fn imported_keys(cfg: &Config) -> String {
+    let Ok(store) = crate::dnssec::keys::KeyStore::load(&cfg.files.keys) else {
+        return String::new();
+    };
+    let list: Vec<String> = store
+        .keys
+        .iter()
+        .filter(|k| !k.state.is_gone())
+        .filter_map(|k| {
+            k.imported
+                .as_ref()
+                .map(|from| format!("{} ({from})", k.tag))
+        })
+        .collect();
+    if list.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; imported, not necessarily generated in this token: {}",
+            list.join(", ")
+        )
+    }
 }
 
 /// SEC-6.5 / DPS-4.4: the audit log's hash chain is intact.

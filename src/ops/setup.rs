@@ -76,6 +76,80 @@ pub fn init(opts: &InitOptions) -> Result<InitSummary> {
     result
 }
 
+/// Options of `zonesign init --adopt`: a config for a token that exists.
+#[derive(Debug, Clone)]
+pub struct AdoptOptions {
+    /// The setup directory.
+    pub dir: PathBuf,
+    /// The PKCS#11 module of the token.
+    pub module: PathBuf,
+    /// The token: label or PKCS#11 URI (RFC 7512).
+    pub token: String,
+    /// The operator's PIN file (mode 0600), named in the config, never copied.
+    pub pin_file: PathBuf,
+    /// SoftHSM2's configuration, when the token is a SoftHSM2 one.
+    pub softhsm_conf: Option<PathBuf>,
+}
+
+/// `zonesign init --adopt` (issue 23): a config and an empty key state for a token that
+/// exists, typically another signer's. It creates no token and no key: the keys come
+/// from `key import`. The PIN file is checked (owner-only, not empty) and a login is
+/// tried, so a wrong module, token or PIN shows now, not at the first sign run; the
+/// login and logout are audit lines of the new log.
+pub fn adopt(opts: &AdoptOptions) -> Result<PathBuf> {
+    let config = opts.dir.join(CONFIG_NAME);
+    if config.exists() {
+        return Err(Error::Usage(UsageError::ConfigExists { path: config }));
+    }
+    let created = !opts.dir.exists();
+    let result = adopt_in(opts, &config);
+    if result.is_err() && created {
+        let _ = std::fs::remove_dir_all(&opts.dir);
+    }
+    result.map(|()| config)
+}
+
+fn adopt_in(opts: &AdoptOptions, config_path: &Path) -> Result<()> {
+    make_private_dir(&opts.dir)?;
+    let pin = crate::config::read_pin_file(&opts.pin_file)?;
+    if let Some(conf) = &opts.softhsm_conf {
+        // init runs single-threaded, before the PKCS#11 module is loaded.
+        crate::config::export_softhsm_conf(&absolute(conf));
+    }
+    let audit = AuditLog::new(&opts.dir.join("audit.log"), "init");
+    let module = Module::load(&opts.module)?;
+    let token = login(&module, &opts.token, &pin, &audit)?;
+    token
+        .logout()
+        .map_err(|e| Error::io(opts.dir.join("audit.log"), e))?;
+    let cfg = Config {
+        hsm: HsmSection {
+            module: absolute(&opts.module),
+            token: opts.token.clone(),
+            pin_file: Some(absolute(&opts.pin_file)),
+            softhsm_conf: opts.softhsm_conf.as_deref().map(absolute),
+            sessions: 0,
+            extra_tokens: Vec::new(),
+            session_key_copies: true,
+            worker_processes: true,
+        },
+        files: FilesSection {
+            keys: PathBuf::from("keys.toml"),
+            audit_log: PathBuf::from("audit.log"),
+            policy: None,
+        },
+        policy: None,
+        audit: None,
+        ingress: None,
+        egress: None,
+        path: config_path.to_path_buf(),
+    };
+    KeyStore::default().save(&opts.dir.join("keys.toml"))?;
+    let text =
+        toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(UsageError::EncodeConfig(e)))?;
+    crate::store::output::write_atomic(config_path, text.as_bytes())
+}
+
 fn default_module() -> Option<PathBuf> {
     SOFTHSM_MODULES
         .iter()

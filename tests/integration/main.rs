@@ -20,4 +20,5 @@ mod ingress;
 mod key_lifecycle;
 mod security;
 mod sign_validators;
+mod takeover;
 mod verify_foreign;
