@@ -18,6 +18,7 @@ mod hsm_bench;
 mod hsm_cluster;
 mod ingress;
 mod key_lifecycle;
+mod nsec3;
 mod security;
 mod sign_validators;
 mod takeover;

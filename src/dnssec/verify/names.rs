@@ -14,6 +14,9 @@
 //! * a name that is not occluded and owns NS is a delegation;
 //! * a name whose only records are NSEC and RRSIG has no data of its own: an empty
 //!   non-terminal (or a name that does not exist) that the signer chained;
+//! * a name whose only records are NSEC3 (and their RRSIGs) is an NSEC3 owner (a
+//!   hashed name, RFC 5155 §3), not a name of the zone's data: it is neither chained
+//!   in an NSEC chain nor hashed itself;
 //! * anything else is authoritative.
 
 use std::ops::Range;
@@ -43,6 +46,9 @@ pub(crate) enum Kind {
     Outside,
     /// Only NSEC and RRSIG: a name without data (an empty non-terminal, or nothing).
     NoData,
+    /// Only NSEC3 (and its RRSIG): a hashed owner name of an NSEC3 chain, not a name of
+    /// the zone's data (RFC 5155 §7.1); [`super::nsec3`] checks it.
+    Nsec3,
 }
 
 impl Kind {
@@ -53,6 +59,7 @@ impl Kind {
         match self {
             Kind::Apex | Kind::Authoritative => t != rtype::RRSIG,
             Kind::Delegation => matches!(t, rtype::DS | rtype::NSEC),
+            Kind::Nsec3 => t == rtype::NSEC3,
             Kind::Glue | Kind::BelowCut | Kind::BelowDname | Kind::Outside | Kind::NoData => false,
         }
     }
@@ -73,6 +80,7 @@ impl Kind {
             Kind::BelowDname => "data occluded by a DNAME (RFC 6672 §2.4)",
             Kind::Outside => "a name outside the zone",
             Kind::NoData => "a name without data (an empty non-terminal)",
+            Kind::Nsec3 => "an NSEC3 owner name",
         }
     }
 }
@@ -141,7 +149,10 @@ fn kind_of(zone: &Zone, sets: &[RRset], apex_dname: bool) -> Kind {
             return Kind::BelowDname;
         }
     }
-    if has(rtype::NS) {
+    if sets.iter().all(|s| s.rtype == rtype::NSEC3) {
+        // Before NS: a hashed owner is not a delegation even if it were spelled like one.
+        Kind::Nsec3
+    } else if has(rtype::NS) {
         Kind::Delegation
     } else if sets
         .iter()
