@@ -26,6 +26,33 @@ pub enum NsecTtl {
     Rfc9077,
 }
 
+/// Authenticated denial of existence (DPS-6.2: NSEC; NSEC3 per RFC 5155 on request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Denial {
+    /// An NSEC chain (RFC 4034 §4), the practice statement's choice.
+    #[default]
+    Nsec,
+    /// An NSEC3 chain of hashed names (RFC 5155).
+    Nsec3,
+}
+
+impl Denial {
+    /// The setting's value as written in the policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Denial::Nsec => "nsec",
+            Denial::Nsec3 => "nsec3",
+        }
+    }
+}
+
+/// The most NSEC3 iterations a policy may ask for. RFC 9276 §3.2 lets validators treat
+/// any value above 0 as insecure; BIND 9.20 does so above 50 (Unbound, Knot Resolver
+/// and PowerDNS above 150): a zone signed with more is unsigned for their users, so
+/// such a policy is refused rather than warned about.
+pub const MAX_NSEC3_ITERATIONS: u16 = 50;
+
 /// How the SOA serial of the signed zone is derived from the input's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -87,6 +114,18 @@ pub struct Policy {
     /// signature) after the zone stopped serving it.
     #[serde(deserialize_with = "duration")]
     pub max_zone_ttl: u32,
+    /// Denial of existence (DPS-6.2: `nsec`).
+    pub denial: Denial,
+    /// NSEC3 additional hash iterations (RFC 9276 §3.1: 0).
+    pub nsec3_iterations: u16,
+    /// NSEC3 salt length in octets (RFC 9276 §3.1: 0, no salt); above 0 the salt is
+    /// random and replaced every `nsec3-salt-lifetime`.
+    pub nsec3_salt_length: u16,
+    /// How long one random salt is used (default 30 days).
+    #[serde(deserialize_with = "duration")]
+    pub nsec3_salt_lifetime: u32,
+    /// NSEC3 opt-out: delegations without DS left out of the chain (RFC 5155 §6).
+    pub nsec3_opt_out: bool,
     /// The `[ingress]` table, when the policy file holds it rather than the config
     /// (PIPE-1; see [`crate::config::Config::pipeline_checks`]).
     pub ingress: Option<crate::zone::ingress::IngressSection>,
@@ -115,6 +154,11 @@ impl Default for Policy {
             zsk_lifetime: 84 * DAY,
             propagation: 3600,
             max_zone_ttl: 2 * DAY,
+            denial: Denial::Nsec,
+            nsec3_iterations: 0,
+            nsec3_salt_length: 0,
+            nsec3_salt_lifetime: 30 * DAY,
+            nsec3_opt_out: false,
             ingress: None,
             egress: None,
         }
@@ -136,6 +180,19 @@ pub enum PolicyProblem {
     /// `refresh` >= `validity-min`.
     #[error("refresh must be shorter than validity-min, or every run re-signs all")]
     RefreshTooLong,
+    /// `nsec3-iterations` above [`MAX_NSEC3_ITERATIONS`].
+    #[error(
+        "nsec3-iterations above 50: validators treat such zones as insecure (RFC 9276 section 3.2; BIND 9.20 above 50, Unbound and Knot Resolver above 150); use 0 (RFC 9276 section 3.1)"
+    )]
+    Nsec3IterationsTooHigh,
+    /// `nsec3-salt-length` above 255 (one length octet, RFC 5155 §3.1.4).
+    #[error(
+        "nsec3-salt-length above 255 octets: the salt length field is one octet (RFC 5155 section 3.1.4); use 0 (RFC 9276 section 3.1)"
+    )]
+    Nsec3SaltTooLong,
+    /// `nsec3-salt-lifetime` of 0 with a salt: a new salt every run.
+    #[error("nsec3-salt-lifetime must be above 0 when nsec3-salt-length is above 0")]
+    Nsec3SaltLifetimeZero,
 }
 
 impl Policy {
@@ -178,7 +235,49 @@ impl Policy {
         if self.refresh >= self.validity_min {
             return Err(PolicyProblem::RefreshTooLong);
         }
+        self.validate_nsec3()
+    }
+
+    /// The NSEC3 settings' limits (checked whatever `denial` is, so that switching to
+    /// NSEC3 later cannot meet a bad value mid-operation).
+    fn validate_nsec3(&self) -> std::result::Result<(), PolicyProblem> {
+        if self.nsec3_iterations > MAX_NSEC3_ITERATIONS {
+            return Err(PolicyProblem::Nsec3IterationsTooHigh);
+        }
+        if self.nsec3_salt_length > 255 {
+            return Err(PolicyProblem::Nsec3SaltTooLong);
+        }
+        if self.nsec3_salt_length > 0 && self.nsec3_salt_lifetime == 0 {
+            return Err(PolicyProblem::Nsec3SaltLifetimeZero);
+        }
         Ok(())
+    }
+
+    /// NSEC3 settings that differ from RFC 9276's advice, each with the RFC's reason;
+    /// none when `denial` is NSEC.
+    pub fn nsec3_warnings(&self) -> Vec<String> {
+        let mut w = Vec::new();
+        if self.denial != Denial::Nsec3 {
+            return w;
+        }
+        if self.nsec3_iterations > 0 {
+            w.push(format!(
+                "nsec3-iterations = {}: RFC 9276 section 3.1 says 0; extra iterations cost every server and resolver work and protect nothing (hashes of DNS names are cheap to guess), and validators may treat zones with iterations above 0 as insecure (section 3.2)",
+                self.nsec3_iterations
+            ));
+        }
+        if self.nsec3_salt_length > 0 {
+            w.push(format!(
+                "nsec3-salt-length = {}: RFC 9276 section 3.1 says no salt; a salt adds no protection (the zone's hashes are computed once per salt anyway) and changing it rebuilds the whole chain",
+                self.nsec3_salt_length
+            ));
+        }
+        if self.nsec3_opt_out {
+            w.push(
+                "nsec3-opt-out = true: RFC 9276 section 3.1 advises opt-out only for very large, sparsely signed zones; insecure delegations lose proof of non-existence (anyone can add an insecure delegation to answers)".into(),
+            );
+        }
+        w
     }
 
     /// Draws one signature's (inception, expiration) for signing time `now`.
@@ -376,5 +475,41 @@ mod tests {
         assert_eq!(p.serial, SerialPolicy::Keep);
         assert_eq!(p.algorithm, Algorithm::EcdsaP256Sha256);
         assert!(toml::from_str::<Policy>("no-such-field = 1").is_err());
+    }
+
+    /// DPS-6.2 default NSEC; RFC 9276 defaults for NSEC3 without warnings; other
+    /// values warn with the RFC's reason; values validators reject are refused.
+    #[test]
+    fn nsec3_settings_rfc_9276() {
+        let p = Policy::default();
+        assert_eq!(p.denial, Denial::Nsec);
+        assert_eq!(
+            (p.nsec3_iterations, p.nsec3_salt_length, p.nsec3_opt_out),
+            (0, 0, false)
+        );
+        assert_eq!(p.nsec3_salt_lifetime, 30 * DAY);
+        let p: Policy = toml::from_str("denial = \"nsec3\"").unwrap();
+        assert_eq!(p.denial, Denial::Nsec3);
+        assert!(p.nsec3_warnings().is_empty());
+        let p: Policy = toml::from_str(
+            "denial = \"nsec3\"\nnsec3-iterations = 5\nnsec3-salt-length = 8\n\
+             nsec3-salt-lifetime = \"7d\"\nnsec3-opt-out = true",
+        )
+        .unwrap();
+        assert_eq!(p.nsec3_salt_lifetime, 7 * DAY);
+        let w = p.nsec3_warnings().join("\n");
+        assert_eq!(p.nsec3_warnings().len(), 3, "{w}");
+        assert!(w.contains("RFC 9276") && w.contains("opt-out"), "{w}");
+        assert!(toml::from_str::<Policy>("denial = \"nsec5\"").is_err());
+        let mut p = Policy {
+            nsec3_iterations: 51,
+            ..Policy::default()
+        };
+        assert_eq!(p.validate(), Err(PolicyProblem::Nsec3IterationsTooHigh));
+        p.nsec3_iterations = 50;
+        p.nsec3_salt_length = 256;
+        assert_eq!(p.validate(), Err(PolicyProblem::Nsec3SaltTooLong));
+        p.nsec3_salt_length = 255;
+        assert_eq!(p.validate(), Ok(()));
     }
 }
