@@ -354,6 +354,17 @@ pub enum Event {
         /// What is true and what to do.
         advice: String,
     },
+    /// `nsec3-salt`: a signing run drew a new NSEC3 salt (the first one, or the old
+    /// one outlived `nsec3-salt-lifetime`); logged with the key state that records
+    /// it, after the zone carrying it was published.
+    Nsec3Salt {
+        /// The zone's origin.
+        zone: String,
+        /// The new salt, hexadecimal (public: it is in the NSEC3PARAM record).
+        salt: String,
+        /// Why a new salt: `first` or `lifetime`.
+        reason: String,
+    },
     /// `syslog-error`: a line that could not be forwarded to syslog.
     SyslogError {
         /// The syslog socket.
@@ -388,6 +399,7 @@ impl Event {
             Event::InputRejected { .. } => "input-rejected",
             Event::ChangesAccepted { .. } => "changes-accepted",
             Event::AlgorithmDeprecated { .. } => "algorithm-deprecated",
+            Event::Nsec3Salt { .. } => "nsec3-salt",
             Event::SyslogError { .. } => "syslog-error",
         }
     }
@@ -409,6 +421,7 @@ impl Event {
             | Event::Export { .. }
             | Event::ChangesAccepted { .. }
             | Event::AlgorithmDeprecated { .. }
+            | Event::Nsec3Salt { .. }
             | Event::SyslogError { .. } => false,
         }
     }
@@ -545,6 +558,11 @@ impl Event {
                 put(&mut f, "algorithm", algorithm);
                 put(&mut f, "tags", tags);
                 put(&mut f, "advice", advice);
+            }
+            Event::Nsec3Salt { zone, salt, reason } => {
+                put(&mut f, "zone", zone);
+                put(&mut f, "salt", salt);
+                put(&mut f, "reason", reason);
             }
             Event::Benchmark { keys, result } => {
                 put(&mut f, "what", "benchmark");

@@ -192,6 +192,17 @@ pub enum UsageError {
         /// `ingress` or `egress`.
         table: &'static str,
     },
+    /// The NSEC3 chain cannot be built for this zone (origin too long, hash collision).
+    #[error("NSEC3 chain: {0}")]
+    Nsec3Chain(crate::zone::nsec3::Nsec3Error),
+    /// `denial = "nsec3"` while the zone has RSASHA1 (algorithm 5) keys (RFC 5155 §2).
+    #[error(
+        "denial = \"nsec3\" cannot sign with RSASHA1 (algorithm 5) key(s) {tags:?}: RFC 5155 section 2 forbids NSEC3 under algorithm 5, because resolvers that know algorithm 5 but not NSEC3 would take the zone for bogus. Roll the keys to algorithm 8, 13 or 15 (or 7, RSASHA1-NSEC3-SHA1) first, or keep denial = \"nsec\"; nothing was changed"
+    )]
+    Nsec3WithRsaSha1 {
+        /// Tags of the RSASHA1 keys in the DNSKEY RRset.
+        tags: Vec<u16>,
+    },
     /// The config file does not exist.
     #[error("no configuration at {} (run `zonesign init` first, or give --config)", path.display())]
     NoConfig {

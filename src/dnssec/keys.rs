@@ -274,6 +274,15 @@ pub struct KeyStore {
         skip_serializing_if = "Option::is_none"
     )]
     pub algorithm_roll: Option<AlgorithmRoll>,
+    /// The NSEC3 salt in use and when it was drawn (issue 24): saved with the key
+    /// state after the zone that carries it is published, so the salt in force is
+    /// always one a published zone was signed with.
+    #[serde(
+        default,
+        rename = "nsec3-salt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub nsec3_salt: Option<Nsec3Salt>,
     /// In a pending state file only: the audit line whose presence in the log commits
     /// it (see [`KeyStore::commit`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -320,6 +329,16 @@ impl AlgorithmRoll {
             true
         }
     }
+}
+
+/// A random NSEC3 salt and its age ([`crate::ops::denial`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct Nsec3Salt {
+    /// The salt, hexadecimal (as NSEC3PARAM presents it).
+    pub salt: String,
+    /// When it was drawn, seconds since the epoch.
+    pub created: i64,
 }
 
 /// What commits a pending key state: the last audit line of the batch that logs its

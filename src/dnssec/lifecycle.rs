@@ -1016,8 +1016,7 @@ mod tests {
                 key(3, Role::Zsk, KeyState::Generated),
                 key(4, Role::Ksk, KeyState::Generated),
             ],
-            algorithm_roll: None,
-            commit: None,
+            ..KeyStore::default()
         }
     }
 

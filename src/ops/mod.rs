@@ -6,6 +6,7 @@
 //! run report with its metrics ([`report`]). The CLI ([`crate::cli`]) only parses and prints.
 
 pub mod check_programs;
+pub mod denial;
 pub mod hsmbench;
 pub mod import;
 pub mod ingress;

@@ -30,13 +30,13 @@ use crate::dnssec::verify::{
     Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
 };
 use crate::error::{Error, KeyError, Result, UsageError};
+use crate::ops::denial;
 use crate::ops::ingress::{InputOutcome, Settings, admit, egress_checks};
 use crate::store::output::{
     OutputLock, TextCopy, remove_stale_temps, write_hashes, write_snapshot,
 };
 use crate::store::snapshot::snapshot_path;
 use crate::zone::checks::{self, Findings};
-use crate::zone::nsec;
 use crate::zone::{RRset, Zone};
 
 /// What `zonesign sign` was asked to do.
@@ -85,6 +85,12 @@ pub struct SignSummary {
     pub rrsets: usize,
     /// NSEC records in the chain.
     pub nsec: usize,
+    /// Denial of existence used: `nsec` or `nsec3` (issue 24).
+    pub denial: &'static str,
+    /// NSEC3 records in the chain.
+    pub nsec3: usize,
+    /// Signatures over NSEC3 RRsets carried over from the previous output.
+    pub nsec3_signatures_reused: usize,
     /// Signatures made (or, in a dry run, that would be made).
     pub signatures_made: usize,
     /// Signatures carried over from the previous output.
@@ -160,6 +166,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     }
     let mut sw = Stopwatch::new();
     let policy = cfg.policy()?;
+    denial::refuse_before_work(&policy, &cfg.files.keys)?;
     let settings = Settings::load(cfg, &policy)?;
     // The previous output is read while the zone is parsed: both are hundreds of
     // megabytes at TLD size and each leaves a core idle in its serial parts. It needs
@@ -222,6 +229,8 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     summary
         .warnings
         .extend(policy_algorithm_warning(&store, &policy));
+    denial::refuse_nsec3_with_rsasha1(&policy, &store)?;
+    summary.warnings.extend(policy.nsec3_warnings());
     let (ksks, zsks) = signing_keys(cfg, &store)?;
     let (loaded, load_time) = prev_loader.join().unwrap_or_else(|_| {
         (
@@ -262,7 +271,11 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     let published: Vec<KeyEntry> = store.published().cloned().collect();
     zone.upsert(dnskey_rrset(&zone.origin, &published, policy.dnskey_ttl)?);
     let nsec_ttl = nsec_ttl(&zone, &policy);
-    nsec::add_chain(&mut zone, nsec_ttl);
+    let origin_text = req.origin.to_string();
+    let (nsec3, salt_event) =
+        denial::nsec3_params(&policy, &mut store, &origin_text, req.now, req.seed);
+    denial::add_denial(&mut zone, nsec3.as_ref(), nsec_ttl)?;
+    summary.denial = policy.denial.name();
     sw.lap(&mut summary, "DNSKEY and NSEC chain");
     let signing: Vec<KeyEntry> = ksks.iter().chain(&zsks).cloned().collect();
     let active = active_keys(&signing)?;
@@ -285,6 +298,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .iter()
         .filter(|s| s.rtype == rtype::NSEC)
         .count();
+    count_nsec3(&zone, &mut summary);
     summary.signatures_reused = plan.reused;
     summary.signatures_made = plan.to_make();
     summary.reasons = plan.reasons.iter().map(|(r, n)| (r.name(), *n)).collect();
@@ -347,7 +361,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         // (the first run of a zonesign that keeps one).
         candidate.take().map(|c| c.commit()).transpose()?;
         finish(&mut summary, &report, started);
-        commit_keys(cfg, &store, &key_changes)?;
+        commit_keys(cfg, &store, &key_changes, salt_event)?;
         return Ok(summary);
     }
     if summary.signatures_made > 0 {
@@ -425,7 +439,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         store.zone = Some(req.origin.to_string());
         store.save(&cfg.files.keys)?;
     }
-    commit_keys(cfg, &store, &key_changes)?;
+    commit_keys(cfg, &store, &key_changes, salt_event)?;
     finish(&mut summary, &report, started);
     Ok(summary)
 }
@@ -436,10 +450,14 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
 /// The state and its audit lines are committed together ([`KeyStore::commit`],
 /// DPS-4.4): a crash at any moment leaves either neither or both, so the audit trail
 /// never shows a key change that did not happen, nor the state one that is not logged.
+///
+/// A new NSEC3 salt (`salt`) is state of the same kind: saved and logged with the key
+/// changes, after the zone that carries it was published ([`denial`]).
 fn commit_keys(
     cfg: &Config,
     store: &KeyStore,
     changes: &[crate::dnssec::lifecycle::Change],
+    salt: Option<Event>,
 ) -> Result<()> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     for c in changes {
@@ -448,8 +466,10 @@ fn commit_keys(
             if c.is_warning() { "warning: " } else { "" }
         );
     }
-    let events = crate::dnssec::lifecycle::audit_events(changes);
-    if changes.iter().any(|c| !c.is_warning()) {
+    let mut events = crate::dnssec::lifecycle::audit_events(changes);
+    let saves = changes.iter().any(|c| !c.is_warning()) || salt.is_some();
+    events.extend(salt);
+    if saves {
         store.commit(&cfg.files.keys, &audit, events)
     } else {
         audit
@@ -478,6 +498,20 @@ fn policy_algorithm_warning(store: &KeyStore, policy: &Policy) -> Option<String>
         policy.algorithm,
         names.join(" and ")
     ))
+}
+
+/// NSEC3 records and their carried-over signatures, for the report (issue 24: the
+/// cron cycle reuses signatures of unchanged NSEC3 RRsets).
+fn count_nsec3(zone: &Zone, summary: &mut SignSummary) {
+    let sets = zone.rrsets.iter().filter(|s| s.rtype == rtype::NSEC3);
+    for set in sets {
+        summary.nsec3 += set.rdatas.len();
+        summary.nsec3_signatures_reused += set
+            .sigs
+            .iter()
+            .filter(|g| g.provenance == crate::zone::Provenance::Carried)
+            .count();
+    }
 }
 
 /// Fills in what the verification gate found.

@@ -63,6 +63,22 @@ pub struct RunReport {
     pub input: InputOutcome,
     /// Wall time of each stage in seconds, in order.
     pub stages: Vec<Stage>,
+    /// Denial of existence in the output (issue 24).
+    pub denial: DenialReport,
+}
+
+/// What denial of existence the output uses, and how much of it was carried over.
+#[derive(Debug, Serialize)]
+pub struct DenialReport {
+    /// `nsec` or `nsec3`.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// NSEC records.
+    pub nsec: usize,
+    /// NSEC3 records.
+    pub nsec3: usize,
+    /// Signatures over NSEC3 RRsets carried over from the previous output.
+    pub nsec3_signatures_reused: usize,
 }
 
 /// The wall time of one stage of the run.
@@ -135,6 +151,12 @@ impl RunReport {
                     seconds: *seconds,
                 })
                 .collect(),
+            denial: DenialReport {
+                kind: s.denial,
+                nsec: s.nsec,
+                nsec3: s.nsec3,
+                nsec3_signatures_reused: s.nsec3_signatures_reused,
+            },
         }
     }
 
