@@ -19,6 +19,7 @@ mod hsm_cluster;
 mod ingress;
 mod key_lifecycle;
 mod nsec3;
+mod nsec3_sign;
 mod security;
 mod sign_validators;
 mod takeover;
