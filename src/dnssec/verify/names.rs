@@ -15,8 +15,8 @@
 //! * a name whose only records are NSEC and RRSIG has no data of its own: an empty
 //!   non-terminal (or a name that does not exist) that the signer chained;
 //! * a name whose only records are NSEC3 (and their RRSIGs) is an NSEC3 owner (a
-//!   hashed name, RFC 5155 §3), not a name of the zone's data: it is neither chained
-//!   in an NSEC chain nor hashed itself;
+//!   hashed name, RFC 5155 §3), not a name of the zone's data: it is not hashed
+//!   itself, and in an NSEC chain only if it has an NSEC (a zone between the two);
 //! * anything else is authoritative.
 
 use std::ops::Range;
@@ -49,6 +49,9 @@ pub(crate) enum Kind {
     /// Only NSEC3 (and its RRSIG): a hashed owner name of an NSEC3 chain, not a name of
     /// the zone's data (RFC 5155 §7.1); [`super::nsec3`] checks it.
     Nsec3,
+    /// An NSEC3 owner name that also has an NSEC: a zone moving between NSEC and NSEC3
+    /// whose signer put the hashed names in the NSEC chain too (both ways are seen).
+    Nsec3InNsecChain,
 }
 
 impl Kind {
@@ -60,13 +63,22 @@ impl Kind {
             Kind::Apex | Kind::Authoritative => t != rtype::RRSIG,
             Kind::Delegation => matches!(t, rtype::DS | rtype::NSEC),
             Kind::Nsec3 => t == rtype::NSEC3,
+            Kind::Nsec3InNsecChain => matches!(t, rtype::NSEC3 | rtype::NSEC),
             Kind::Glue | Kind::BelowCut | Kind::BelowDname | Kind::Outside | Kind::NoData => false,
         }
     }
 
     /// Whether the name owns an NSEC in the chain (RFC 4035 §2.3).
     pub(crate) fn chained(self) -> bool {
-        matches!(self, Kind::Apex | Kind::Authoritative | Kind::Delegation)
+        matches!(
+            self,
+            Kind::Apex | Kind::Authoritative | Kind::Delegation | Kind::Nsec3InNsecChain
+        )
+    }
+
+    /// Whether the name is an NSEC3 owner (hashed name).
+    pub(crate) fn is_nsec3_owner(self) -> bool {
+        matches!(self, Kind::Nsec3 | Kind::Nsec3InNsecChain)
     }
 
     /// The kind in words, for the report.
@@ -80,7 +92,7 @@ impl Kind {
             Kind::BelowDname => "data occluded by a DNAME (RFC 6672 §2.4)",
             Kind::Outside => "a name outside the zone",
             Kind::NoData => "a name without data (an empty non-terminal)",
-            Kind::Nsec3 => "an NSEC3 owner name",
+            Kind::Nsec3 | Kind::Nsec3InNsecChain => "an NSEC3 owner name",
         }
     }
 }
@@ -149,9 +161,16 @@ fn kind_of(zone: &Zone, sets: &[RRset], apex_dname: bool) -> Kind {
             return Kind::BelowDname;
         }
     }
-    if sets.iter().all(|s| s.rtype == rtype::NSEC3) {
+    let nsec3_only = sets
+        .iter()
+        .all(|s| matches!(s.rtype, rtype::NSEC3 | rtype::NSEC));
+    if nsec3_only && has(rtype::NSEC3) {
         // Before NS: a hashed owner is not a delegation even if it were spelled like one.
-        Kind::Nsec3
+        if has(rtype::NSEC) {
+            Kind::Nsec3InNsecChain
+        } else {
+            Kind::Nsec3
+        }
     } else if has(rtype::NS) {
         Kind::Delegation
     } else if sets

@@ -168,7 +168,7 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Vec<(
                     if set.rtype != rtype::NSEC3 {
                         continue;
                     }
-                    if g.kind != Kind::Nsec3 {
+                    if !g.kind.is_nsec3_owner() {
                         part.add(
                             "nsec3-owner",
                             &set.owner,

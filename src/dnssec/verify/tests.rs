@@ -49,6 +49,11 @@ impl SigningSession for SoftSession {
 /// Signs the test zone through the signer, with `rule` (if any) breaking its
 /// classification, and runs the gate on the result.
 fn sign_and_verify(rule: Option<Rule>) -> Report {
+    sign_and_verify_with(rule, |zone| crate::zone::nsec::add_chain(zone, 300))
+}
+
+/// As [`sign_and_verify`], with `denial` adding the denial records before signing.
+fn sign_and_verify_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> Report {
     let origin = Name::parse(b"example.", None).unwrap();
     let parsed =
         crate::dns::zonefile::parse_bytes(ZONE.as_bytes(), std::path::Path::new("t.zone"), &origin)
@@ -86,7 +91,7 @@ fn sign_and_verify(rule: Option<Rule>) -> Report {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     {
         let _broken = rule.map(misclassify);
-        crate::zone::nsec::add_chain(&mut zone, 300);
+        denial(&mut zone);
         sign_zone(
             &mut zone,
             &keys,
@@ -222,6 +227,99 @@ fn a_zonemd_with_another_serial_is_refused() {
             .problems
             .iter()
             .any(|p| p.kind == "zonemd" && p.message.contains("serial 6")),
+        "{}",
+        report.to_text()
+    );
+}
+
+/// NSEC3 chains for the test zone (salts `salts`, opt-out as given), each built on the
+/// zone without the others, merged with one NSEC3PARAM naming each (a parameter change
+/// in progress, RFC 5155 §10.4); `nsec` adds the NSEC chain too (a transition).
+fn nsec3_denial(salts: &[&[u8]], opt_out: bool, nsec: bool) -> impl FnOnce(&mut Zone) {
+    let salts: Vec<Vec<u8>> = salts.iter().map(|s| s.to_vec()).collect();
+    move |zone: &mut Zone| {
+        let base = zone.clone();
+        let mut params = Vec::new();
+        for salt in salts {
+            let p = crate::zone::nsec3::Params {
+                iterations: 0,
+                salt,
+                opt_out,
+            };
+            let mut z = base.clone();
+            crate::zone::nsec3::add_chain(&mut z, &p, 300).unwrap();
+            for set in z.rrsets.into_iter().filter(|s| s.rtype == rtype::NSEC3) {
+                zone.upsert(set);
+            }
+            params.push(crate::zone::nsec3::nsec3param_rdata(&p).unwrap());
+        }
+        params.sort();
+        zone.upsert(RRset {
+            owner: zone.origin.clone(),
+            rtype: rtype::NSEC3PARAM,
+            ttl: 0,
+            rdatas: params.into_iter().collect(),
+            sigs: Vec::new(),
+            loc: Default::default(),
+        });
+        if nsec {
+            crate::zone::nsec::add_chain(zone, 300);
+        }
+    }
+}
+
+/// Issue 24: the gate accepts an NSEC3 zone, with or without opt-out, a zone carrying
+/// two complete NSEC3 chains both named by NSEC3PARAM, and one carrying complete NSEC
+/// and NSEC3 chains (a transition); it counts the NSEC3 records.
+#[test]
+fn nsec3_zones_pass_the_gate() {
+    for (salts, opt_out, nsec) in [
+        (&[&b""[..]][..], false, false),
+        (&[&b"\xab\xcd"[..]][..], true, false),
+        (&[&b""[..], &b"\x01"[..]][..], false, false),
+        (&[&b""[..]][..], false, true),
+    ] {
+        let report = sign_and_verify_with(None, nsec3_denial(salts, opt_out, nsec));
+        assert!(
+            report.valid,
+            "{salts:?} opt-out {opt_out} nsec {nsec}: {}",
+            report.to_text()
+        );
+        // apex, dn, ns1, sub, www per chain (sub has a DS: chained under opt-out too).
+        assert_eq!(report.stats.nsec3, 5 * salts.len(), "{}", report.to_text());
+        // The signer's NSEC chain links the NSEC3 owners too (5 names + 5 hashes).
+        assert_eq!(report.stats.nsec, if nsec { 10 } else { 0 });
+    }
+}
+
+/// Issue 24: NSEC next to a complete NSEC3 chain must be a complete chain itself, and
+/// an NSEC3PARAM must name a chain the zone has.
+#[test]
+fn partial_nsec_beside_nsec3_and_a_param_without_chain_are_refused() {
+    let report = sign_and_verify_with(None, |zone| {
+        nsec3_denial(&[b""], false, false)(zone);
+        let mut z = zone.clone();
+        crate::zone::nsec::add_chain(&mut z, 300);
+        let apex_nsec = z.get(&z.origin, rtype::NSEC).unwrap().clone();
+        zone.upsert(apex_nsec);
+        let mut param = zone.get(&zone.origin, rtype::NSEC3PARAM).unwrap().clone();
+        let mut rdatas: Vec<Box<[u8]>> = param.rdatas.iter().map(Box::from).collect();
+        rdatas.push(
+            crate::zone::nsec3::nsec3param_rdata(&crate::zone::nsec3::Params {
+                iterations: 1,
+                salt: vec![9],
+                opt_out: false,
+            })
+            .unwrap(),
+        );
+        rdatas.sort();
+        param.rdatas = rdatas.into_iter().collect();
+        zone.upsert(param);
+    });
+    let got = found(&report);
+    assert!(
+        got.contains(&("nsec-missing", "www.example.".into()))
+            && got.contains(&("nsec3param", "example.".into())),
         "{}",
         report.to_text()
     );
