@@ -78,8 +78,8 @@ pub fn after_help() -> String {
 
 /// A DNSSEC zone signer for TLD operators, with keys in a PKCS#11 token.
 ///
-/// Signs a zone with NSEC and a KSK/ZSK split, verifies the whole result against the
-/// parent's DS anchor and only then writes it, atomically.
+/// Signs a zone with NSEC (or NSEC3, by policy) and a KSK/ZSK split, verifies the whole
+/// result against the parent's DS anchor and only then writes it, atomically.
 #[derive(Debug, Parser)]
 #[command(name = "zonesign", version, after_help = after_help(), max_term_width = 100)]
 pub struct Cli {
