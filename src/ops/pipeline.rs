@@ -437,7 +437,10 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     }
     if store.zone.is_none() {
         store.zone = Some(req.origin.to_string());
-        store.save(&cfg.files.keys)?;
+        // A new salt is saved by `commit_keys` below, with its audit line.
+        if salt_event.is_none() {
+            store.save(&cfg.files.keys)?;
+        }
     }
     commit_keys(cfg, &store, &key_changes, salt_event)?;
     finish(&mut summary, &report, started);
