@@ -251,3 +251,86 @@ fn nsec3_with_rsasha1_keys_is_refused_with_nothing_changed() {
         "audit log unchanged"
     );
 }
+
+/// The salt in the key state (`[nsec3-salt]` `salt = "..."`), if any.
+fn stored_salt(s: &Setup) -> Option<String> {
+    let text = fs::read_to_string(s.dir.join("keys.toml")).expect("keys.toml");
+    let table = text.split("[nsec3-salt]").nth(1)?;
+    let line = table.lines().find(|l| l.trim_start().starts_with("salt"))?;
+    Some(line.split('"').nth(1)?.to_string())
+}
+
+/// A new salt becomes the salt in force only with the zone that carries it: an
+/// `[egress]` check refusing the output after the gate (just before the rename) leaves
+/// the published zone, the stored salt and the audit log as they were; the next run
+/// publishes a zone whose salt is the stored one.
+#[test]
+fn a_new_salt_is_kept_only_when_its_zone_is_published() {
+    let s = Setup::new("ed25519");
+    let veto = s.path("veto");
+    let script = s.path("egress.sh");
+    fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ -e '{}' ] && {{ echo 'vetoed by egress' >&2; exit 1; }}\nexit 0\n",
+            veto.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let base = s.config_text();
+    set_policy(
+        &s,
+        &base,
+        "denial = \"nsec3\"\nnsec3-salt-length = 4\nnsec3-salt-lifetime = \"3h\"",
+    );
+    let with_policy = s.config_text();
+    fs::write(
+        s.config(),
+        format!(
+            "{with_policy}\n[egress]\nchecks = [[\"{}\"]]\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    let zone = combined_zone(s.tmp.path());
+    let out = s.path("example.signed");
+    let t0 = unix_now() - 6 * HOUR;
+    sign_at(&s, &zone, "example.", &out, t0);
+    let first = stored_salt(&s).expect("a stored salt");
+    let param = nsec3param(&out).unwrap();
+    assert!(param.ends_with(&first), "{param} vs {first}");
+    let (published, audit) = (
+        fs::read(&out).unwrap(),
+        fs::read_to_string(s.dir.join("audit.log")).unwrap(),
+    );
+
+    fs::write(&veto, "").unwrap();
+    let o = s.sign_with(&zone, "example.", &out, &["--now", &rfc3339(t0 + 4 * HOUR)]);
+    assert_exit(&o, EXIT_VERIFY_FAILED, "egress refuses the re-salted zone");
+    assert!(stderr(&o).contains("vetoed by egress"), "{}", stderr(&o));
+    assert_eq!(
+        fs::read(&out).unwrap(),
+        published,
+        "published zone unchanged"
+    );
+    assert_eq!(
+        stored_salt(&s).as_deref(),
+        Some(first.as_str()),
+        "old salt in force"
+    );
+    let audit_now = fs::read_to_string(s.dir.join("audit.log")).unwrap();
+    assert_eq!(
+        audit_now.matches("\"event\":\"nsec3-salt\"").count(),
+        audit.matches("\"event\":\"nsec3-salt\"").count(),
+        "no salt event for an unpublished salt"
+    );
+
+    fs::remove_file(&veto).unwrap();
+    sign_at(&s, &zone, "example.", &out, t0 + 4 * HOUR);
+    let second = stored_salt(&s).expect("a stored salt");
+    assert_ne!(second, first);
+    assert!(nsec3param(&out).unwrap().ends_with(&second));
+    validate(&s, &out, "example.", &s.ds_file("example."), true);
+}
