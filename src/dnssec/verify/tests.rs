@@ -324,3 +324,41 @@ fn partial_nsec_beside_nsec3_and_a_param_without_chain_are_refused() {
         report.to_text()
     );
 }
+
+/// Issue 24 with issue 21's hook: a signer that leaves authoritative data out of its
+/// NSEC3 chain (reading it as occluded) is refused by name, and glue it reads as
+/// authoritative is hashed into the chain for a name that does not belong there.
+#[test]
+fn nsec3_chain_of_a_misclassifying_signer_is_refused() {
+    let report = sign_and_verify_with(
+        Some(|name, kind| {
+            if name.to_string() == "www.example." {
+                NameKind::Occluded
+            } else {
+                kind
+            }
+        }),
+        nsec3_denial(&[b""], false, false),
+    );
+    let got = found(&report);
+    assert!(
+        got.contains(&("nsec3-missing", "www.example.".into())),
+        "{}",
+        report.to_text()
+    );
+    let report = sign_and_verify_with(
+        Some(|name, kind| {
+            if name.to_string() == "ns.sub.example." {
+                NameKind::Authoritative
+            } else {
+                kind
+            }
+        }),
+        nsec3_denial(&[b""], false, false),
+    );
+    assert!(
+        report.counts.contains_key("nsec3-extra"),
+        "{}",
+        report.to_text()
+    );
+}
