@@ -144,6 +144,11 @@ fn kind_of(zone: &Zone, sets: &[RRset], apex_dname: bool) -> Kind {
     if *owner == zone.origin {
         return Kind::Apex;
     }
+    if let Some(kind) = nsec3_owner(sets) {
+        // NSEC3 owners hang below the apex whatever data is there: an apex DNAME
+        // occludes the zone's data, not its hashed names (RFC 5155 §7.1).
+        return kind;
+    }
     if apex_dname {
         return Kind::BelowDname;
     }
@@ -161,17 +166,7 @@ fn kind_of(zone: &Zone, sets: &[RRset], apex_dname: bool) -> Kind {
             return Kind::BelowDname;
         }
     }
-    let nsec3_only = sets
-        .iter()
-        .all(|s| matches!(s.rtype, rtype::NSEC3 | rtype::NSEC));
-    if nsec3_only && has(rtype::NSEC3) {
-        // Before NS: a hashed owner is not a delegation even if it were spelled like one.
-        if has(rtype::NSEC) {
-            Kind::Nsec3InNsecChain
-        } else {
-            Kind::Nsec3
-        }
-    } else if has(rtype::NS) {
+    if has(rtype::NS) {
         Kind::Delegation
     } else if sets
         .iter()
@@ -180,6 +175,23 @@ fn kind_of(zone: &Zone, sets: &[RRset], apex_dname: bool) -> Kind {
         Kind::NoData
     } else {
         Kind::Authoritative
+    }
+}
+
+/// The kind of a name whose only records are NSEC3 (and possibly NSEC): an NSEC3
+/// owner, in the NSEC chain too when it has an NSEC. Where it hangs is checked by
+/// [`super::nsec3`]: one hash label below the apex, else an `nsec3-owner` problem.
+fn nsec3_owner(sets: &[RRset]) -> Option<Kind> {
+    let has = |t: u16| sets.iter().any(|s| s.rtype == t);
+    let only = sets
+        .iter()
+        .all(|s| matches!(s.rtype, rtype::NSEC3 | rtype::NSEC));
+    if !only || !has(rtype::NSEC3) {
+        None
+    } else if has(rtype::NSEC) {
+        Some(Kind::Nsec3InNsecChain)
+    } else {
+        Some(Kind::Nsec3)
     }
 }
 
@@ -247,6 +259,17 @@ mod tests {
         assert_eq!(find("y.x.dn.example."), Some(Kind::BelowDname));
         assert_eq!(find("ent.b.example."), Some(Kind::NoData));
         assert_eq!(find("b.ent.b.example."), Some(Kind::Authoritative));
+
+        // NSEC3 owners are hashed names, not data, even below an apex DNAME
+        // (issue 24); one with an NSEC too sits in an NSEC chain (a transition).
+        let k = kinds(
+            "@ DNAME other.org.\n0p9mhaveqvm6t7vbl5lop2u3t2rp3tom NSEC3 1 0 0 - 2t7b4g4vsa5smi47k61mv5bv1a22bojr A\n\
+             2t7b4g4vsa5smi47k61mv5bv1a22bojr NSEC3 1 0 0 - 0p9mhaveqvm6t7vbl5lop2u3t2rp3tom A\n\
+             2t7b4g4vsa5smi47k61mv5bv1a22bojr NSEC example. NSEC3 NSEC RRSIG\n",
+        );
+        let find = |n: &str| k.iter().find(|(o, _)| o.starts_with(n)).map(|(_, k)| *k);
+        assert_eq!(find("0p9m"), Some(Kind::Nsec3));
+        assert_eq!(find("2t7b"), Some(Kind::Nsec3InNsecChain));
 
         let k = kinds("@ DNAME other.org.\nns1 A 192.0.2.1\nwww.x A 192.0.2.2\n");
         assert_eq!(k[0], ("example.".into(), Kind::Apex));
