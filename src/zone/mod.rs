@@ -369,6 +369,11 @@ impl Zone {
         dropped
     }
 
+    /// Whether `owner` is one label below the origin (where NSEC3 owners hang).
+    fn hangs_below_apex(&self, owner: &Name) -> bool {
+        owner.label_count() == self.origin.label_count() + 1 && owner.is_subdomain_of(&self.origin)
+    }
+
     /// Groups RRsets by owner and classifies each name (DPS-6.2).
     ///
     /// Canonical order puts every descendant of a name directly after it, so one scan
@@ -386,7 +391,11 @@ impl Zone {
             }
             let types = || self.rrsets[start..i].iter().map(|s| s.rtype);
             let below_cut = cut.is_some_and(|c| owner != c && owner.is_subdomain_of(c));
-            let kind = if below_cut || !owner.is_subdomain_of(&self.origin) {
+            let kind = if types().all(|t| t == rtype::NSEC3) && self.hangs_below_apex(owner) {
+                // An NSEC3 owner (RFC 5155 §7.1) is signed even where an apex DNAME
+                // occludes the zone's data: it is not data, it denies it.
+                NameKind::Authoritative
+            } else if below_cut || !owner.is_subdomain_of(&self.origin) {
                 NameKind::Occluded
             } else if *owner == self.origin {
                 NameKind::Apex
