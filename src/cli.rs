@@ -1239,7 +1239,7 @@ pub fn man_page() -> Vec<u8> {
     out.extend_from_slice(b"\n");
     out.extend_from_slice(b".SH \"EXIT STATUS AND ENVIRONMENT\"\n.nf\n");
     out.extend_from_slice(roff_escape(&after_help()).as_bytes());
-    out.extend_from_slice(b"\n.fi\n.SH FILES\n.TP\n\\fB.zonesign/zonesign.toml\\fR\nconfig made by \\fBzonesign init\\fR: module, token label, PIN file, key state, audit log, optional [policy] table\n.TP\n\\fB.zonesign/user.pin\\fR, \\fB.zonesign/so.pin\\fR\nthe token PINs, mode 0600; move the SO PIN offline\n.TP\n\\fB.zonesign/keys.toml\\fR\nthe key state: role, algorithm, size, state, PKCS#11 id and label, public key\n.TP\n\\fB.zonesign/audit.log\\fR\nJSON lines, one per HSM act, hash-chained (DPS-4.4)\n.SH \"SEE ALSO\"\nldns-verify-zone(1), dnssec-verify(1), kzonecheck(1), softhsm2-util(1)\n");
+    out.extend_from_slice(b"\n.fi\n.SH FILES\n.TP\n\\fB.zonesign/zonesign.toml\\fR\nconfig made by \\fBzonesign init\\fR: module, token label, PIN file, key state, audit log, optional [policy] table\n.TP\n\\fB.zonesign/user.pin\\fR, \\fB.zonesign/so.pin\\fR\nthe token PINs, mode 0600; move the SO PIN offline\n.TP\n\\fB.zonesign/keys.toml\\fR\nthe key state: role, algorithm, size, state, PKCS#11 id and label, public key; the NSEC3 salt in use\n.TP\n\\fB.zonesign/audit.log\\fR\nJSON lines, one per HSM act, hash-chained (DPS-4.4)\n.SH \"SEE ALSO\"\nldns-verify-zone(1), dnssec-verify(1), kzonecheck(1), softhsm2-util(1)\n");
     out
 }
 

@@ -4,8 +4,9 @@
 //! is signed by a key the anchor points at, that every RRSIG verifies with public-key
 //! crypto in software ([`crate::dnssec::crypto`]: ring and ed25519-dalek, never the token that
 //! made the signatures), that
-//! every authoritative RRset is covered by a valid signature, that the NSEC chain is
-//! complete, closed and has the right bitmaps, that no signature is expired, not yet
+//! every authoritative RRset is covered by a valid signature, that the NSEC chain (or
+//! each NSEC3 chain an NSEC3PARAM names, [`nsec3`]) is complete, closed and has the
+//! right bitmaps, that no signature is expired, not yet
 //! valid or longer-lived than allowed, and that TTLs follow the rules. It reads any
 //! signer's output, so it assumes nothing about who made the zone.
 //!
