@@ -1407,7 +1407,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__verify)
-            opts="-q -h --origin --anchor --now --format --max-validity --expiring --stats --config --quiet --help"
+            opts="-q -h --origin --anchor --now --format --max-validity --policy --expiring --stats --config --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1431,6 +1431,10 @@ _zonesign() {
                     ;;
                 --max-validity)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --policy)
+                    COMPREPLY=($(compgen -W "rfc dps" -- "${cur}"))
                     return 0
                     ;;
                 --expiring)

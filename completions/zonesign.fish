@@ -70,6 +70,8 @@ complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l now -d 'Che
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l format -d 'Report format' -r -f -a "text\t'For people'
 json\t'One JSON object'"
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l max-validity -d 'Longest allowed signature validity (DPS-6.5); 0 turns the check off' -r
+complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l policy -d 'Which rules fail the zone: `rfc` judges DNSSEC validity by the RFCs and reports the practice statement\'s rules (maximum validity, TTLs), RFC 9276 NSEC3 iterations and RSA keys under 1024 bits as `policy` findings that leave the exit code alone; `dps` fails on them too, as the signing gate does' -r -f -a "rfc\t'DNSSEC validity by the RFCs; policy rules are findings only'
+dps\t'The practice statement\'s rules fail the zone too (the signing gate)'"
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l expiring -d 'Exit 6 when any signature expires within this window of now (e.g. 3d), for monitoring' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l stats -d 'Print the wall time of each stage (read and parse, checks, sort, verification) to stderr'

@@ -16,7 +16,7 @@ use crate::dns::record::rtype;
 use crate::dnssec::keys::{KeyEntry, KeyStore, Role, ds_for};
 use crate::dnssec::lifecycle;
 use crate::dnssec::policy::{DAY, parse_duration};
-use crate::dnssec::verify::VerifyOptions;
+use crate::dnssec::verify::{Rules, VerifyOptions};
 use crate::error::{Error, ExitCode, KeyError, Result, UsageError};
 use crate::ops::pipeline::{self, SignRequest};
 use crate::ops::report::RunReport;
@@ -283,6 +283,9 @@ pub struct VerifyArgs {
     /// Longest allowed signature validity (DPS-6.5); 0 turns the check off.
     #[arg(long, default_value = "14d", value_parser = parse_duration, value_name = "DURATION")]
     pub max_validity: u32,
+    /// Which rules fail the zone: `rfc` judges DNSSEC validity by the RFCs and reports the practice statement's rules (maximum validity, TTLs), RFC 9276 NSEC3 iterations and RSA keys under 1024 bits as `policy` findings that leave the exit code alone; `dps` fails on them too, as the signing gate does.
+    #[arg(long, value_enum, default_value_t = Rules::Rfc, value_name = "RULES")]
+    pub policy: Rules,
     /// Exit 6 when any signature expires within this window of now (e.g. 3d), for monitoring.
     #[arg(long, value_parser = parse_duration, value_name = "WINDOW")]
     pub expiring: Option<u32>,
@@ -813,6 +816,7 @@ fn cmd_verify(cli: &Cli, a: &VerifyArgs) -> Result<ExitCode> {
         (a.max_validity > 0).then_some(a.max_validity),
     );
     opts.expiring_within = a.expiring;
+    opts.rules = a.policy;
     let report = pipeline::verify_file(&a.zone, &a.origin, &anchors, &opts)?;
     if a.stats {
         print_stages(&report.stages);

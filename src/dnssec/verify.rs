@@ -31,6 +31,8 @@ use crate::zone::{RRset, Sig, Zone};
 mod names;
 mod nsec3;
 #[cfg(test)]
+mod rfc_tests;
+#[cfg(test)]
 mod tests;
 
 use names::{GateName, Kind};
@@ -71,9 +73,28 @@ pub struct ExpectedSigners {
     pub unpublished: Vec<Box<[u8]>>,
 }
 
+/// Which rules decide the verdict.
+///
+/// The practice statement's rules (DPS-6.5 maximum validity, DPS-6.7 TTLs) and RFC 9276's
+/// NSEC3 iteration limits are choices of an operator, not conditions of DNSSEC
+/// validity: a zone that breaks them still validates everywhere. `zonesign verify`
+/// checks any signer's zone (the root's DNSKEY signatures last 21 days), so by default
+/// it reports them as `policy` findings that leave the verdict alone; the signing gate
+/// enforces them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Rules {
+    /// DNSSEC validity by the RFCs; policy rules are findings only.
+    #[default]
+    Rfc,
+    /// The practice statement's rules fail the zone too (the signing gate).
+    Dps,
+}
+
 /// What to verify against.
 #[derive(Debug, Clone)]
 pub struct VerifyOptions {
+    /// Whether policy rules fail the zone or are findings only.
+    pub rules: Rules,
     /// The time to check validity at, seconds since the epoch (UTC, DPS-5.7).
     pub now: i64,
     /// Longest allowed validity (DPS-6.5: 14 days), or `None` to skip that check.
@@ -94,6 +115,7 @@ impl VerifyOptions {
     /// Options for checking any signer's zone at `now`, with the DPS-6.5 maximum validity.
     pub fn at(now: i64, max_validity: Option<u32>) -> VerifyOptions {
         VerifyOptions {
+            rules: Rules::Rfc,
             now,
             max_validity,
             ttl_rules: None,
@@ -160,11 +182,27 @@ pub struct Report {
     pub anchored_keys: Vec<u16>,
     /// What was checked.
     pub stats: Stats,
+    /// Findings that do not change the verdict: policy rules under [`Rules::Rfc`]
+    /// (kind `policy`), a ZONEMD that cannot be checked (kind `zonemd`); the first
+    /// [`LISTED_PROBLEMS`].
+    pub findings: Vec<Problem>,
+    /// Total number of findings.
+    pub total_findings: usize,
+    /// The ZONEMD outcome (RFC 8976 §4): `verified ...`, `absent`, or why it could
+    /// not be checked; a wrong digest is a problem of kind `zonemd`.
+    pub zonemd: String,
+    /// Whether policy rules are problems ([`Rules::Dps`]) or findings.
+    #[serde(skip)]
+    enforce_policy: bool,
     /// Wall time of each stage of `zonesign verify` (`--stats`), in order; empty for
     /// the sign's gate, whose stages the sign reports itself.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stages: Vec<(&'static str, f64)>,
 }
+
+/// RSA keys below this size verify (old zones, RFC 5702's examples) but are a policy
+/// finding.
+const RSA_POLICY_MIN_BITS: u32 = 1024;
 
 /// Owner names per block of the parallel per-name checks.
 const NAMES_PER_BLOCK: usize = 2_048;
@@ -185,6 +223,10 @@ impl Report {
             problems: Vec::new(),
             anchored_keys: Vec::new(),
             stats: Stats::default(),
+            findings: Vec::new(),
+            total_findings: 0,
+            zonemd: String::new(),
+            enforce_policy: false,
             stages: Vec::new(),
         }
     }
@@ -197,6 +239,9 @@ impl Report {
         }
         let room = LISTED_PROBLEMS.saturating_sub(self.problems.len());
         self.problems.extend(part.problems.into_iter().take(room));
+        self.total_findings += part.total_findings;
+        let room = LISTED_PROBLEMS.saturating_sub(self.findings.len());
+        self.findings.extend(part.findings.into_iter().take(room));
         let (mine, theirs) = (&mut self.stats, part.stats);
         mine.nsec += theirs.nsec;
         mine.nsec3 += theirs.nsec3;
@@ -215,6 +260,29 @@ impl Report {
         *self.counts.entry(kind).or_default() += 1;
         if self.problems.len() < LISTED_PROBLEMS {
             self.problems.push(Problem {
+                kind,
+                owner: owner.to_string(),
+                rtype: type_name(t),
+                message,
+            });
+        }
+    }
+
+    /// A policy rule broken (see [`Rules`]): a problem of `kind` under [`Rules::Dps`],
+    /// otherwise a finding of kind `policy` that leaves the verdict alone.
+    fn rule(&mut self, kind: &'static str, owner: &Name, t: u16, message: String) {
+        if self.enforce_policy {
+            self.add(kind, owner, t, message);
+        } else {
+            self.note("policy", owner, t, message);
+        }
+    }
+
+    /// A finding that does not change the verdict.
+    fn note(&mut self, kind: &'static str, owner: &Name, t: u16, message: String) {
+        self.total_findings += 1;
+        if self.findings.len() < LISTED_PROBLEMS {
+            self.findings.push(Problem {
                 kind,
                 owner: owner.to_string(),
                 rtype: type_name(t),
@@ -262,6 +330,27 @@ impl Report {
                 self.total_problems - self.problems.len()
             ));
         }
+        if !self.zonemd.is_empty() {
+            s.push_str(&format!("  ZONEMD: {}\n", self.zonemd));
+        }
+        if self.total_findings > 0 {
+            s.push_str(&format!(
+                "  {} finding(s) that do not change the verdict:\n",
+                self.total_findings
+            ));
+        }
+        for p in &self.findings {
+            s.push_str(&format!(
+                "  note [{}] {} {}: {}\n",
+                p.kind, p.owner, p.rtype, p.message
+            ));
+        }
+        if self.total_findings > self.findings.len() {
+            s.push_str(&format!(
+                "  ... and {} more finding(s)\n",
+                self.total_findings - self.findings.len()
+            ));
+        }
         s
     }
 }
@@ -289,6 +378,8 @@ struct SigCheck {
     unknown_key: bool,
     /// Problems with this signature.
     problems: Vec<(&'static str, String)>,
+    /// Policy rules this otherwise valid signature breaks (see [`Rules`]).
+    rules: Vec<(&'static str, String)>,
     /// Whether a cryptographic check ran.
     checked: bool,
     /// Whether the signature was trusted without a cryptographic check.
@@ -313,6 +404,10 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
             rrsets: zone.rrsets.len(),
             ..Stats::default()
         },
+        findings: Vec::new(),
+        total_findings: 0,
+        zonemd: String::new(),
+        enforce_policy: opts.rules == Rules::Dps,
         stages: Vec::new(),
     };
     let keys = zone_keys(zone, anchors, opts, &mut report);
@@ -320,36 +415,38 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
     let groups = names::read(zone);
     report.stats.names = groups.len();
     check_structure(zone, &mut report);
+    check_nsec3_iterations(zone, &mut report);
     let nsec_ttls = allowed_nsec_ttls(zone);
     let nsec_chain = needs_nsec_chain(zone, &groups, nsec_ttls, &mut report);
-    // The per-name checks run on all cores, a block of names at a time; the blocks'
-    // findings are merged in zone order, so the report is the same as a single pass.
-    let blocks: Vec<Report> = (0..groups.len())
-        .into_par_iter()
-        .step_by(NAMES_PER_BLOCK)
-        .map(|from| {
-            let mut part = Report::empty();
-            let (mut buf, mut checks) = (Vec::with_capacity(1024), Vec::new());
-            for g in from..(from + NAMES_PER_BLOCK).min(groups.len()) {
-                let group = &groups[g];
-                for i in group.range.clone() {
-                    let set = &zone.rrsets[i];
-                    check_sigs(zone, set, &keys, opts, &mut buf, &mut checks);
-                    count_sigs(&checks, opts, &mut part.stats);
-                    report_sigs(set, &checks, &mut part);
-                    check_coverage(zone, set, group.kind, &checks, &keys, opts, &mut part);
-                    check_algorithms(zone, set, group.kind, &checks, &algs, &mut part);
-                    check_ttls(zone, set, opts, &mut part);
-                }
-                if nsec_chain {
-                    check_nsec(zone, &groups, g, nsec_ttls, &mut part);
-                }
-            }
-            part
-        })
-        .collect();
+    let enforce_policy = report.enforce_policy;
+    let ctx = PerName {
+        zone,
+        groups: &groups,
+        keys: &keys,
+        algs: &algs,
+        opts,
+        nsec_ttls,
+        nsec_chain,
+        enforce_policy,
+    };
+    // The ZONEMD digest is one hash stream over the whole zone (it cannot be split):
+    // it runs on a thread of its own beside the per-name checks.
+    let (zonemd, blocks) = std::thread::scope(|s| {
+        let zonemd = s.spawn(|| crate::zone::zonemd::check(zone));
+        let blocks = per_name_checks(&ctx);
+        (zonemd.join(), blocks)
+    });
     for part in blocks {
         report.merge(part);
+    }
+    match zonemd {
+        Ok(outcome) => report_zonemd(zone, outcome, &mut report),
+        Err(_) => report.add(
+            "zonemd",
+            &zone.origin,
+            rtype::ZONEMD,
+            "the ZONEMD check failed unexpectedly".into(),
+        ),
     }
     for (owner, t, _) in &zone.orphan_sigs {
         report.add(
@@ -361,6 +458,112 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
     }
     report.valid = report.total_problems == 0;
     report
+}
+
+/// The per-name checks, on all cores, a block of names at a time; the blocks' findings
+/// are merged in zone order by the caller, so the report is the same as a single pass.
+/// What the per-name checks read, shared by every block.
+struct PerName<'a> {
+    zone: &'a Zone,
+    groups: &'a [GateName],
+    keys: &'a [ZoneKey],
+    algs: &'a Algorithms,
+    opts: &'a VerifyOptions,
+    nsec_ttls: Option<[u32; 2]>,
+    /// Whether the zone must have a complete NSEC chain ([`needs_nsec_chain`]).
+    nsec_chain: bool,
+    enforce_policy: bool,
+}
+
+fn per_name_checks(c: &PerName) -> Vec<Report> {
+    let zone = c.zone;
+    (0..c.groups.len())
+        .into_par_iter()
+        .step_by(NAMES_PER_BLOCK)
+        .map(|from| {
+            let mut part = Report::empty();
+            part.enforce_policy = c.enforce_policy;
+            let (mut buf, mut checks) = (Vec::with_capacity(1024), Vec::new());
+            for g in from..(from + NAMES_PER_BLOCK).min(c.groups.len()) {
+                let group = &c.groups[g];
+                for i in group.range.clone() {
+                    let set = &zone.rrsets[i];
+                    check_sigs(zone, set, c.keys, c.opts, &mut buf, &mut checks);
+                    count_sigs(&checks, c.opts, &mut part.stats);
+                    report_sigs(set, &checks, &mut part);
+                    check_coverage(zone, set, group.kind, &checks, c.keys, c.opts, &mut part);
+                    check_algorithms(zone, set, group.kind, &checks, c.algs, &mut part);
+                    check_ttls(zone, set, c.opts, &mut part);
+                }
+                if c.nsec_chain {
+                    check_nsec(zone, c.groups, g, c.nsec_ttls, &mut part);
+                }
+            }
+            part
+        })
+        .collect()
+}
+
+/// Puts the outcome of the RFC 8976 §4 ZONEMD check into the report: a digest that does
+/// not match (or a malformed or duplicated record) makes the zone invalid (kind
+/// `zonemd`); ZONEMD records that zonesign cannot compute are a finding, not a failure.
+/// A serial that is not the SOA's is reported by [`check_structure`] already.
+fn report_zonemd(
+    zone: &Zone,
+    outcome: std::result::Result<
+        Option<crate::zone::zonemd::Checked>,
+        crate::zone::zonemd::ZonemdError,
+    >,
+    report: &mut Report,
+) {
+    use crate::zone::zonemd::ZonemdError;
+    let (origin, t) = (&zone.origin, rtype::ZONEMD);
+    report.zonemd = match outcome {
+        Ok(None) => "absent".into(),
+        Ok(Some(c)) => format!("verified ({}, serial {})", c.hash, c.serial),
+        Err(e @ ZonemdError::Unsupported { .. }) => {
+            report.note("zonemd", origin, t, format!("not checked: {e}"));
+            "not checked: no supported scheme and hash algorithm".into()
+        }
+        Err(e @ (ZonemdError::SerialMismatch { .. } | ZonemdError::NoSoa)) => {
+            format!("not checked: {e}")
+        }
+        Err(e) => {
+            report.add("zonemd", origin, t, e.to_string());
+            "INVALID".into()
+        }
+    };
+}
+
+/// RFC 9276 limits on NSEC3 iterations, read from the NSEC3PARAM and NSEC3 RDATA
+/// (hash algorithm, flags, then the 16-bit iterations field, RFC 5155 §3.2 and §4.2):
+/// any iteration above 0 is a policy finding (§3.1), and above 150 validators may
+/// treat the zone as insecure (§3.2). Each distinct value is reported once.
+fn check_nsec3_iterations(zone: &Zone, report: &mut Report) {
+    let mut seen: Vec<u16> = Vec::new();
+    let sets = zone
+        .get(&zone.origin, rtype::NSEC3PARAM)
+        .into_iter()
+        .chain(zone.rrsets.iter().filter(|s| s.rtype == rtype::NSEC3));
+    for set in sets {
+        for rdata in &set.rdatas {
+            let Some(b) = rdata.get(2..4) else { continue };
+            let n = u16::from_be_bytes([b[0], b[1]]);
+            if n == 0 || seen.contains(&n) {
+                continue;
+            }
+            seen.push(n);
+            let mut msg = format!(
+                "NSEC3 iterations {n}: RFC 9276 §3.1 says 0; extra iterations cost validators and protect nothing"
+            );
+            if n > 150 {
+                msg.push_str(
+                    "; above 150 validators may treat the zone as insecure (RFC 9276 §3.2)",
+                );
+            }
+            report.rule("nsec3-iterations", &set.owner, set.rtype, msg);
+        }
+    }
 }
 
 /// Reads the apex DNSKEY RRset and marks the keys the anchors point at.
@@ -393,6 +596,17 @@ fn zone_keys(
         }
         match VerifyingKey::from_dnskey_rdata(rdata) {
             Ok(key) => {
+                if key.is_rsa() && key.bits() < RSA_POLICY_MIN_BITS {
+                    report.rule(
+                        "key-size",
+                        &zone.origin,
+                        rtype::DNSKEY,
+                        format!(
+                            "key {tag}: RSA modulus of {} bits, below {RSA_POLICY_MIN_BITS} (RFC 8624 §3.1 and the practice statement, DPS-6.1)",
+                            key.bits()
+                        ),
+                    );
+                }
                 // A P-256 table (50 ms per key) pays where thousands of RRsets are checked.
                 let key = if zone.rrsets.len() >= TABLE_RRSETS {
                     key.with_table()
@@ -557,6 +771,9 @@ fn check_sig(
             c.valid_anchored = anchored;
         }
     }
+    // A validity longer than the policy allows is a policy matter: the signature is
+    // still valid by RFC 4035 §5.3.1 and still covers its RRset (issue 24).
+    c.rules.extend(validity_problem(&sig, opts));
     c
 }
 
@@ -614,6 +831,13 @@ fn time_problem(sig: &Rrsig, opts: &VerifyOptions) -> Option<(&'static str, Stri
             ),
         ));
     }
+    None
+}
+
+/// A validity period longer than the policy's maximum (DPS-6.5): a policy rule.
+fn validity_problem(sig: &Rrsig, opts: &VerifyOptions) -> Option<(&'static str, String)> {
+    let exp = expand_rrsig_time(sig.expiration, opts.now);
+    let inc = expand_rrsig_time(sig.inception, opts.now);
     if let Some(max) = opts.max_validity
         && exp - inc > i64::from(max)
     {
@@ -634,6 +858,9 @@ fn report_sigs(set: &RRset, checks: &[SigCheck], report: &mut Report) {
     for c in checks {
         for (kind, msg) in &c.problems {
             report.add(kind, &set.owner, set.rtype, msg.clone());
+        }
+        for (kind, msg) in &c.rules {
+            report.rule(kind, &set.owner, set.rtype, msg.clone());
         }
     }
 }
@@ -817,7 +1044,7 @@ fn check_ttls(zone: &Zone, set: &RRset, opts: &VerifyOptions, report: &mut Repor
         _ => None,
     };
     if let Some(w) = want.filter(|w| *w != set.ttl) {
-        report.add(
+        report.rule(
             "ttl",
             &set.owner,
             set.rtype,

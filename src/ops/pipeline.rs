@@ -27,7 +27,7 @@ use crate::dnssec::resign::{
 };
 use crate::dnssec::sign::{SignKey, SignParams, SignStats, sign_zone};
 use crate::dnssec::verify::{
-    Anchor, ExpectedSigners, Report, TtlRules, VerifyOptions, soa_minimum, verify_zone,
+    Anchor, ExpectedSigners, Report, Rules, TtlRules, VerifyOptions, soa_minimum, verify_zone,
 };
 use crate::error::{Error, KeyError, Result, UsageError};
 use crate::ops::denial;
@@ -331,6 +331,8 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         return Ok(summary);
     }
     let opts = VerifyOptions {
+        // The gate enforces the practice statement (DPS-6.5, DPS-6.7), not only the RFCs.
+        rules: Rules::Dps,
         now: req.now,
         max_validity: Some(policy.validity_max),
         ttl_rules: Some(TtlRules {

@@ -24,3 +24,4 @@ mod security;
 mod sign_validators;
 mod takeover;
 mod verify_foreign;
+mod verify_rfc;

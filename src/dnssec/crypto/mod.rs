@@ -20,9 +20,11 @@ const DNSKEY_HEADER_LEN: usize = 4;
 const DNSKEY_PROTOCOL: u8 = 3;
 /// The Zone Key flag (bit 7, RFC 4034 §2.1.1); without it a key must not verify RRSIGs.
 const ZONE_KEY_FLAG: u16 = 0x0100;
-/// Smallest RSA modulus we trust (DPS policy: nothing weaker than RSA-1024; also ring's
-/// floor).
-const RSA_MIN_BITS: usize = 1024;
+/// Smallest RSA modulus verified: RFC 3110 §2 allows 512 bits and real zones (RFC 5702's
+/// examples, old test zones) use them. A key this weak is still verified, so a zone is
+/// judged by its signatures; the verifier reports keys below 1024 bits as a policy
+/// finding (the libcrypto path has no floor of its own, unlike ring's 1024).
+const RSA_MIN_BITS: usize = 512;
 /// Largest RSA modulus RFC 3110/5702 allow for DNSSEC (and the most any signer uses).
 const RSA_MAX_BITS: usize = 4096;
 /// Widest RSA public exponent we accept: ring caps exponents at 2^33 - 1.
@@ -184,7 +186,7 @@ impl VerifyingKey {
     /// Parses the public-key field of a DNSKEY for `algorithm`.
     ///
     /// Algorithms: 5 RSASHA1, 7 RSASHA1-NSEC3-SHA1, 8 RSASHA256, 10 RSASHA512 (RFC 3110
-    /// key field; moduli of 1024..=4096 bits, smaller ones are `BadKey`), 13
+    /// key field; moduli of 512..=4096 bits, others are `BadKey`), 13
     /// ECDSAP256SHA256 and 14 ECDSAP384SHA384 (X||Y, 64 or 96 octets, RFC 6605), 15
     /// ED25519 (32 octets, RFC 8080). Everything else is `UnsupportedAlgorithm`.
     pub fn from_dnskey(algorithm: u8, public_key: &[u8]) -> Result<VerifyingKey, CryptoError> {
@@ -275,6 +277,11 @@ impl VerifyingKey {
         self.algorithm
     }
 
+    /// Whether this is an RSA key (its [`VerifyingKey::bits`] is the modulus size).
+    pub fn is_rsa(&self) -> bool {
+        matches!(self.kind, KeyKind::Rsa { .. })
+    }
+
     /// Key size in bits for `key list`: the RSA modulus size, 256 for P-256 and Ed25519,
     /// 384 for P-384.
     pub fn bits(&self) -> u32 {
@@ -325,7 +332,7 @@ fn bit_length(stripped: &[u8]) -> usize {
 
 /// Parses and checks an RSA key the way ring will use it, so a key ring would refuse on
 /// every signature is refused once here as `BadKey`, with the reason: modulus size
-/// (1024..=4096 bits) and odd, exponent odd, at least 3 and below 2^33 (RFC 3110 keys
+/// (512..=4096 bits) and odd, exponent odd, at least 3 and below 2^33 (RFC 3110 keys
 /// use 3 or 65537).
 fn parse_rsa(algorithm: u8, key: &[u8]) -> Result<VerifyingKey, CryptoError> {
     let (exponent, modulus) = split_rsa_key(key)?;
@@ -820,13 +827,13 @@ mod tests {
         let v = load(RFC5702_6_1, rtype::A);
         assert_eq!(key_tag(&v.dnskey), 9033);
         assert_eq!(v.rrsig_tag, 9033);
-        // The example key is 512 bits: policy (and ring) refuse it ...
-        assert!(matches!(
-            VerifyingKey::from_dnskey_rdata(&v.dnskey),
-            Err(CryptoError::BadKey(_))
-        ));
-        // ... so the RFC's signature over our signed data is checked with the independent
-        // `rsa` crate instead, which proves the vector parsing and signed-data layout.
+        // The example key is 512 bits: verified through the libcrypto path (RFC 3110
+        // allows it; the verifier reports it as a policy finding) ...
+        let key = VerifyingKey::from_dnskey_rdata(&v.dnskey).unwrap();
+        assert_eq!((key.is_rsa(), key.bits()), (true, 512));
+        check_verifies(&key, &v);
+        // ... and the RFC's signature over our signed data also with the independent
+        // `rsa` crate, which proves the vector parsing and signed-data layout.
         use rsa::signature::Verifier;
         let (exponent, modulus) = split_rsa_key(&v.dnskey[4..]).unwrap();
         let public = rsa::PublicKey::new_with_size_limits(

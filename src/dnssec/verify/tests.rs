@@ -30,7 +30,7 @@ ns.sub A 192.0.2.3\n\
 dn DNAME other.org.\nx.dn A 192.0.2.4\ny.x.dn TXT \"deep\"\n";
 
 /// A software Ed25519 key standing in for the token.
-struct SoftKey(Arc<Ed25519KeyPair>);
+pub(super) struct SoftKey(pub(super) Arc<Ed25519KeyPair>);
 
 struct SoftSession(Arc<Ed25519KeyPair>);
 
