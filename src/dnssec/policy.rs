@@ -67,6 +67,30 @@ pub enum SerialPolicy {
     DateCounter,
 }
 
+/// The ZONEMD the signer puts at the apex (RFC 8976 SIMPLE scheme), or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZonemdSetting {
+    /// No ZONEMD in the output.
+    None,
+    /// SHA-384 (hash algorithm 1).
+    Sha384,
+    /// SHA-512 (hash algorithm 2).
+    Sha512,
+}
+
+impl ZonemdSetting {
+    /// The hash algorithms to digest the signed zone with; empty for `none`.
+    pub fn hashes(self) -> Vec<crate::zone::zonemd::HashAlg> {
+        use crate::zone::zonemd::HashAlg;
+        match self {
+            ZonemdSetting::None => Vec::new(),
+            ZonemdSetting::Sha384 => vec![HashAlg::Sha384],
+            ZonemdSetting::Sha512 => vec![HashAlg::Sha512],
+        }
+    }
+}
+
 /// The whole policy; every field has the `.se` default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
@@ -92,6 +116,11 @@ pub struct Policy {
     pub nsec_ttl: NsecTtl,
     /// SOA serial rule.
     pub serial: SerialPolicy,
+    // ZONEMD (RFC 8976, PIPE-3, PIPE-4): one block.
+    /// The ZONEMD made after signing (default SHA-384, RFC 8976's mandatory one).
+    pub zonemd: ZonemdSetting,
+    /// Refuse an input without a ZONEMD of its serial (PIPE-3); default false.
+    pub require_input_zonemd: bool,
     /// Most DS records one delegation may have (DPS-3.3: 6).
     pub max_ds_per_delegation: usize,
     /// Algorithm for new keys (DPS-6.1: RSASHA1).
@@ -147,6 +176,8 @@ impl Default for Policy {
             ds_ttl: 3600,
             nsec_ttl: NsecTtl::SoaMinimum,
             serial: SerialPolicy::Unixtime,
+            zonemd: ZonemdSetting::Sha384,
+            require_input_zonemd: false,
             max_ds_per_delegation: 6,
             algorithm: Algorithm::RsaSha1,
             ksk_bits: 2048,
@@ -458,6 +489,24 @@ mod tests {
         assert_eq!(p.nsec_ttl_for(3600, 7200), 7200);
         p.nsec_ttl = NsecTtl::Rfc9077;
         assert_eq!(p.nsec_ttl_for(3600, 7200), 3600);
+    }
+
+    #[test]
+    fn zonemd_settings_pipe_3_pipe_4() {
+        let p = Policy::default();
+        assert_eq!(
+            (p.zonemd, p.require_input_zonemd),
+            (ZonemdSetting::Sha384, false)
+        );
+        let p: Policy = toml::from_str("zonemd = \"sha512\"\nrequire-input-zonemd = true").unwrap();
+        assert_eq!(
+            (p.zonemd, p.require_input_zonemd),
+            (ZonemdSetting::Sha512, true)
+        );
+        assert_eq!(p.zonemd.hashes(), [crate::zone::zonemd::HashAlg::Sha512]);
+        let p: Policy = toml::from_str("zonemd = \"none\"").unwrap();
+        assert!(p.zonemd.hashes().is_empty());
+        assert!(toml::from_str::<Policy>("zonemd = \"sha1\"").is_err());
     }
 
     #[test]
