@@ -15,3 +15,4 @@ pub mod pipeline;
 pub mod report;
 pub mod seccheck;
 pub mod setup;
+pub mod zonemd_steps;

@@ -270,6 +270,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     };
     let published: Vec<KeyEntry> = store.published().cloned().collect();
     zone.upsert(dnskey_rrset(&zone.origin, &published, policy.dnskey_ttl)?);
+    add_zonemd_placeholder(&mut zone, prev.as_ref(), &policy);
     let nsec_ttl = nsec_ttl(&zone, &policy);
     let origin_text = req.origin.to_string();
     let (nsec3, salt_event) =
@@ -807,11 +808,57 @@ fn sign_with_tokens(
         progress: req.progress,
     };
     let mut stats = sign_zone(zone, &sign_keys, &signer, &params, &mut rng)?;
+    sign_zonemd(zone, &sign_keys, &signer, &params, &mut rng, &mut stats)?;
     if signer.len() > 1 {
         let made = signer.signatures_per_member();
         stats.per_token = labels.iter().map(|l| l.to_string()).zip(made).collect();
     }
     Ok(stats)
+}
+
+/// Puts the ZONEMD placeholder at the apex before the denial chain is built, so the
+/// apex bitmap lists ZONEMD (RFC 8976 §3.1; see [`crate::ops::zonemd_steps`]). Its TTL
+/// is the SOA's.
+fn add_zonemd_placeholder(zone: &mut Zone, prev: Option<&Previous>, policy: &Policy) {
+    let ttl = zone.soa().map_or(policy.dnskey_ttl, |s| s.ttl);
+    let hashes = policy.zonemd.hashes();
+    if let Some(set) =
+        crate::ops::zonemd_steps::placeholder(zone, prev.map(|p| &p.zone), &hashes, ttl)
+    {
+        zone.upsert(set);
+    }
+}
+
+/// After everything else is signed: the ZONEMD digest is filled in and that one RRset
+/// signed in a second pass, in the same login, with one session (RFC 8976 §3.4–3.5).
+fn sign_zonemd(
+    zone: &mut Zone,
+    keys: &[SignKey],
+    signer: &dyn crate::hsm::SigningBackend,
+    params: &SignParams,
+    rng: &mut rand::rngs::StdRng,
+    stats: &mut SignStats,
+) -> Result<()> {
+    let filled = crate::ops::zonemd_steps::fill(zone, &params.policy.zonemd.hashes())
+        .map_err(|e| Error::Verification(format!("ZONEMD: {e}; nothing was written")))?;
+    if !filled {
+        return Ok(());
+    }
+    let one = SignParams {
+        sessions: 1,
+        progress: false,
+        ..*params
+    };
+    let more = sign_zone(zone, keys, signer, &one, rng)?;
+    stats.signatures += more.signatures;
+    stats.rrsets += more.rrsets;
+    for (tag, n) in more.per_key {
+        match stats.per_key.iter_mut().find(|(t, _)| *t == tag) {
+            Some(entry) => entry.1 += n,
+            None => stats.per_key.push((tag, n)),
+        }
+    }
+    Ok(())
 }
 
 /// Checks that `token` holds every recorded key, with the recorded public half: a
