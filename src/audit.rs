@@ -184,6 +184,19 @@ pub struct SignCounts {
     pub session_key_copies: usize,
     /// Whether the sessions ran in worker processes; logged only when they did.
     pub worker_processes: bool,
+    /// The unchanged-data proof (PIPE-4): the content digests of the admitted input and
+    /// of the signed zone; logged when taken.
+    pub content: Option<ContentDigests>,
+}
+
+/// The two digests of the proof of unchanged data (PIPE-4,
+/// [`crate::zone::content`]): equal, or the run publishes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContentDigests {
+    /// SHA-256 of the admitted input's non-DNSSEC content (after the DS TTL rule).
+    pub input: String,
+    /// SHA-256 of the signed zone's non-DNSSEC content.
+    pub signed: String,
 }
 
 /// The recovery copy of an embedded token's state file that was made or refreshed.
@@ -523,6 +536,10 @@ impl Event {
                     }
                     if c.worker_processes {
                         put(&mut f, "worker_processes", true);
+                    }
+                    if let Some(d) = &c.content {
+                        put(&mut f, "content_input", &d.input);
+                        put(&mut f, "content_signed", &d.signed);
                     }
                 }
             }
@@ -1417,6 +1434,7 @@ mod tests {
             per_token: Vec::new(),
             session_key_copies: 0,
             worker_processes: false,
+            content: None,
         };
         let destruction = Destruction {
             at: "2027-04-01T00:00:00Z".into(),
@@ -1858,6 +1876,7 @@ mod tests {
                     per_token: Vec::new(),
                     session_key_copies: 4,
                     worker_processes: true,
+                    content: None,
                 }),
             },
         ];

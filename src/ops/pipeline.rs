@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 
-use crate::audit::{AuditLog, Event, Outcome, SignCounts};
+use crate::audit::{AuditLog, ContentDigests, Event, Outcome, SignCounts};
 use crate::config::Config;
 use crate::dns::name::Name;
 use crate::dns::record::rtype;
@@ -118,6 +118,9 @@ pub struct SignSummary {
     /// What became of the new input (PIPE-1): accepted, or rejected and the approved
     /// zone signed instead.
     pub input: InputOutcome,
+    /// The proof of unchanged data (PIPE-4): the content digests of the admitted input
+    /// and of the signed zone, when the run got that far.
+    pub content: Option<ContentDigests>,
     /// Wall time.
     pub elapsed: Duration,
     /// Wall time of each stage, in order (`--stats`, and the JSON report).
@@ -191,9 +194,19 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         &mut summary,
         "read, parse, checks, canonical sort and ingress",
     );
+    let mut ds_ttl_changed = 0usize;
     for set in zone.rrsets.iter_mut().filter(|s| s.rtype == rtype::DS) {
+        ds_ttl_changed += usize::from(set.ttl != policy.ds_ttl);
         set.ttl = policy.ds_ttl; // DPS-6.7
     }
+    if ds_ttl_changed > 0 {
+        // The policy's one change to non-DNSSEC data, before the PIPE-4 proof starts.
+        summary.warnings.push(format!(
+            "{ds_ttl_changed} DS RRset(s) got the policy's ds-ttl {} (DPS-6.7)",
+            policy.ds_ttl
+        ));
+    }
+    let input_content = admitted_content(&mut zone);
     let input_serial = zone
         .soa()
         .and_then(|s| soa_serial(&s.rdatas[0]))
@@ -354,6 +367,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         // Nothing changed and nothing is due: the gate still checks what is published
         // (the in-memory zone equals the proven file byte for byte, or nothing was
         // trusted and every signature is checked).
+        summary.content = Some(prove_unchanged(&input_content, None, &zone)?);
         let report = gate(&zone, &anchors, &opts)?;
         if req.full_verify {
             gate_file(&req.out, &req.origin, &anchors, &opts)?;
@@ -367,10 +381,15 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         commit_keys(cfg, &store, &key_changes, salt_event)?;
         return Ok(summary);
     }
+    let mut signed_content = None;
     if summary.signatures_made > 0 {
-        summary.per_key = sign_in_hsm(cfg, &mut zone, &signing, &policy, req)?.per_key;
+        let (stats, content) = sign_in_hsm(cfg, &mut zone, &signing, &policy, req, &input_content)?;
+        summary.per_key = stats.per_key;
+        signed_content = Some(content);
     }
     sw.lap(&mut summary, "signing in the HSM");
+    // PIPE-4: signing changed nothing but DNSSEC data, or nothing is written.
+    summary.content = Some(prove_unchanged(&input_content, signed_content, &zone)?);
     // DPS-6.6: the whole result is verified before anything is written. With
     // `--full-verify` the written temporary file is also read back and verified before
     // it is renamed into place, which also proves the text rendering.
@@ -723,13 +742,16 @@ fn dnskey_rrset(origin: &Name, keys: &[KeyEntry], ttl: u32) -> Result<RRset> {
 }
 
 /// Logs in, checks the token's keys are the recorded ones, signs, logs out (DPS-5.2).
+/// Also returns the signed zone's content digest (PIPE-4), which the audit line records
+/// beside the admitted input's (`input_content`).
 fn sign_in_hsm(
     cfg: &Config,
     zone: &mut Zone,
     keys: &[KeyEntry],
     policy: &Policy,
     req: &SignRequest,
-) -> Result<SignStats> {
+    input_content: &str,
+) -> Result<(SignStats, String)> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     let signing = crate::ops::setup::login_signing(cfg, &audit)?;
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
@@ -742,20 +764,54 @@ fn sign_in_hsm(
         zone: origin,
         keys: tags,
         result: match &result {
-            Ok(stats) => Outcome::Ok(SignCounts {
+            Ok((stats, signed)) => Outcome::Ok(SignCounts {
                 signatures: stats.signatures,
                 per_key: stats.per_key.clone(),
                 per_token: stats.per_token.clone(),
                 session_key_copies: stats.session_key_copies,
                 worker_processes: crate::ops::setup::worker_processes(cfg),
+                content: Some(ContentDigests {
+                    input: input_content.to_string(),
+                    signed: signed.clone(),
+                }),
             }),
             Err(e) => Outcome::failed(e),
         },
     };
     let logged = signing.logout_after(event);
-    let stats = result?;
+    let done = result?;
     logged.map_err(|e| Error::io(&cfg.files.audit_log, e))?;
-    Ok(stats)
+    Ok(done)
+}
+
+/// The content digest of the admitted zone (PIPE-4, [`crate::zone::content`]), taken
+/// right after the DS TTL rule. In a debug build the test-only hook may then alter one
+/// record, as a faulty signer would.
+///
+/// It runs while the previous output is still being read on another thread, where this
+/// thread would otherwise soon wait for it.
+fn admitted_content(zone: &mut Zone) -> String {
+    let digest = crate::zone::content::digest(zone);
+    if let Some(what) = crate::zone::content::alter_for_test(zone) {
+        eprintln!("zonesign: TEST HOOK: altered {what} after admission");
+    }
+    digest
+}
+
+/// The proof of unchanged data (PIPE-4): the signed zone's content digest (taken
+/// after the last signing pass, or now) must equal the admitted input's, or the run
+/// stops with exit 1 and nothing written, like any gate failure.
+fn prove_unchanged(input: &str, signed: Option<String>, zone: &Zone) -> Result<ContentDigests> {
+    let signed = signed.unwrap_or_else(|| crate::zone::content::digest(zone));
+    if signed != input {
+        return Err(Error::Verification(format!(
+            "the signed zone's non-DNSSEC content differs from the admitted input (PIPE-4): content digest of the input {input}, of the signed zone {signed}; signing may change DNSSEC data only; nothing was written"
+        )));
+    }
+    Ok(ContentDigests {
+        input: input.to_string(),
+        signed,
+    })
 }
 
 /// Checks that every token holds the recorded keys, then signs with one session per
@@ -767,7 +823,7 @@ fn sign_with_tokens(
     keys: &[KeyEntry],
     policy: &Policy,
     req: &SignRequest,
-) -> Result<SignStats> {
+) -> Result<(SignStats, String)> {
     let mut handles = Vec::new();
     for k in keys {
         handles.push((k.id_bytes()?, k.algorithm));
@@ -808,12 +864,12 @@ fn sign_with_tokens(
         progress: req.progress,
     };
     let mut stats = sign_zone(zone, &sign_keys, &signer, &params, &mut rng)?;
-    sign_zonemd(zone, &sign_keys, &signer, &params, &mut rng, &mut stats)?;
+    let content = sign_zonemd(zone, &sign_keys, &signer, &params, &mut rng, &mut stats)?;
     if signer.len() > 1 {
         let made = signer.signatures_per_member();
         stats.per_token = labels.iter().map(|l| l.to_string()).zip(made).collect();
     }
-    Ok(stats)
+    Ok((stats, content))
 }
 
 /// Puts the ZONEMD placeholder at the apex before the denial chain is built, so the
@@ -831,6 +887,8 @@ fn add_zonemd_placeholder(zone: &mut Zone, prev: Option<&Previous>, policy: &Pol
 
 /// After everything else is signed: the ZONEMD digest is filled in and that one RRset
 /// signed in a second pass, in the same login, with one session (RFC 8976 §3.4–3.5).
+/// The signed zone's content digest (PIPE-4) is taken on another thread meanwhile
+/// (both are one hash stream over the zone) and returned.
 fn sign_zonemd(
     zone: &mut Zone,
     keys: &[SignKey],
@@ -838,11 +896,21 @@ fn sign_zonemd(
     params: &SignParams,
     rng: &mut rand::rngs::StdRng,
     stats: &mut SignStats,
-) -> Result<()> {
-    let filled = crate::ops::zonemd_steps::fill(zone, &params.policy.zonemd.hashes())
+) -> Result<String> {
+    let hashes = params.policy.zonemd.hashes();
+    let (content, rdatas) = std::thread::scope(|s| {
+        let z: &Zone = zone;
+        let content = s.spawn(|| crate::zone::content::digest(z));
+        let rdatas = crate::ops::zonemd_steps::digest(z, &hashes);
+        (content.join(), rdatas)
+    });
+    let content = content.map_err(|_| {
+        Error::Verification("the content digest failed; nothing was written".into())
+    })?;
+    let filled = crate::ops::zonemd_steps::fill_with(zone, rdatas)
         .map_err(|e| Error::Verification(format!("ZONEMD: {e}; nothing was written")))?;
     if !filled {
-        return Ok(());
+        return Ok(content);
     }
     let one = SignParams {
         sessions: 1,
@@ -858,7 +926,7 @@ fn sign_zonemd(
             None => stats.per_key.push((tag, n)),
         }
     }
-    Ok(())
+    Ok(content)
 }
 
 /// Checks that `token` holds every recorded key, with the recorded public half: a

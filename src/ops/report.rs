@@ -61,6 +61,10 @@ pub struct RunReport {
     /// What became of the new input (PIPE-1): accepted or rejected, with the reason,
     /// the delegations' delta against the approved zone and that zone's serial and time.
     pub input: InputOutcome,
+    /// The proof of unchanged data (PIPE-4): content digests of the admitted input and
+    /// of the signed zone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content: Option<crate::audit::ContentDigests>,
     /// Wall time of each stage in seconds, in order.
     pub stages: Vec<Stage>,
     /// Denial of existence in the output (issue 24).
@@ -143,6 +147,7 @@ impl RunReport {
             warnings: s.warnings.clone(),
             ns_without_address: s.ns_without_address,
             input: s.input.clone(),
+            content: s.content.clone(),
             stages: s
                 .stages
                 .iter()

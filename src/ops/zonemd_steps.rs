@@ -72,15 +72,30 @@ fn same_algorithms(set: &RRset, hashes: &[HashAlg]) -> bool {
 /// its signatures (placeholder ones, or reused ones of an earlier digest), leaving it
 /// for a second signing pass. `Ok(false)` when the zone has no ZONEMD to fill.
 pub fn fill(zone: &mut Zone, hashes: &[HashAlg]) -> Result<bool, ZonemdError> {
-    let Some(i) = zone.find(&zone.origin, rtype::ZONEMD) else {
+    let rdatas = digest(zone, hashes);
+    fill_with(zone, rdatas)
+}
+
+/// The first half of [`fill`], reading the zone only (so that other hashing can run
+/// beside it): the new ZONEMD RDATA, or `None` when there is no ZONEMD to fill.
+pub fn digest(zone: &Zone, hashes: &[HashAlg]) -> Option<Result<Rdatas, ZonemdError>> {
+    if hashes.is_empty() || zone.find(&zone.origin, rtype::ZONEMD).is_none() {
+        return None;
+    }
+    Some(zonemd::make(zone, hashes))
+}
+
+/// The second half of [`fill`]: puts the RDATA of [`digest`] in and drops the
+/// ZONEMD's signatures.
+pub fn fill_with(
+    zone: &mut Zone,
+    rdatas: Option<Result<Rdatas, ZonemdError>>,
+) -> Result<bool, ZonemdError> {
+    let (Some(rdatas), Some(i)) = (rdatas, zone.find(&zone.origin, rtype::ZONEMD)) else {
         return Ok(false);
     };
-    if hashes.is_empty() {
-        return Ok(false);
-    }
-    let rdatas: Rdatas = zonemd::make(zone, hashes)?;
     let set = &mut zone.rrsets[i];
-    set.rdatas = rdatas;
+    set.rdatas = rdatas?;
     set.sigs.clear();
     Ok(true)
 }

@@ -10,6 +10,7 @@
 //! hickory's case-sensitive `TBS` ordering, which sorts RDATA with uppercase names wrongly.
 
 pub mod checks;
+pub mod content;
 pub mod ingress;
 pub mod nsec;
 pub mod nsec3;
