@@ -64,6 +64,9 @@ pub struct InputOutcome {
     pub delta: Option<Delta>,
     /// Check programs run and passed.
     pub checks_passed: usize,
+    /// What the input's ZONEMD said (PIPE-3), when the input got that far.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zonemd: Option<crate::ops::zonemd_steps::InputZonemd>,
     /// The serial of the approved zone (after this run: the input's if it was accepted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approved_serial: Option<u32>,
@@ -182,6 +185,11 @@ pub fn admit(
             Err(e) if approved.is_some() => return refuse(e.to_string(), Vec::new(), None),
             Err(e) => return Err(e),
         };
+    // PIPE-3: an input whose ZONEMD does not verify (or, if required, has none) is
+    // rejected like any other failed input.
+    if let Some(reason) = checked.zonemd.rejection(policy.require_input_zonemd) {
+        return refuse(reason, Vec::new(), None);
+    }
     let apex = ingress::apex_problems(&zone);
     if !apex.is_empty() {
         return refuse(apex.join("; "), Vec::new(), None);
@@ -203,6 +211,7 @@ pub fn admit(
     );
     let exceeded_text: Vec<String> = exceeded.iter().map(Exceeded::to_string).collect();
     let mut input = InputOutcome {
+        zonemd: Some(checked.zonemd.clone()),
         delta: delta.clone(),
         exceeded: exceeded_text.clone(),
         ..InputOutcome::default()
@@ -355,6 +364,7 @@ fn sign_approved_instead(
             exceeded,
             delta,
             checks_passed: 0,
+            zonemd: None,
             approved_serial: Some(info.serial),
             approved_at: Some(info.approved_at),
         },

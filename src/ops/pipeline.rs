@@ -672,6 +672,8 @@ pub struct Checked {
     pub warnings: Vec<String>,
     /// NS records whose in-zone target has no A or AAAA record.
     pub ns_without_address: usize,
+    /// What the input's ZONEMD said (PIPE-3).
+    pub zonemd: crate::ops::zonemd_steps::InputZonemd,
 }
 
 /// Parses the zone, drops old DNSSEC data, runs the checks and groups it canonically;
@@ -702,13 +704,29 @@ pub fn check_parsed(
     let mut findings = Findings::new(&parsed.files).with_strict(strict);
     findings.warnings.extend(parsed.warnings.iter().cloned());
     checks::check_records(origin, &parsed.records, &mut findings);
+    // PIPE-3: the input's ZONEMD is found before the records made anew are dropped.
+    let zonemd_scan = crate::ops::zonemd_steps::InputScan::new(origin, &parsed.records);
+    let whole = zonemd_scan
+        .needs_whole_zone()
+        .then(|| Zone::from_records(origin.clone(), parsed.records.clone()).0);
     let records = checks::drop_regenerated(file, parsed.records, &mut findings);
     let (zone, mismatches) = Zone::from_records(origin.clone(), records);
     checks::warn_ttl_mismatches(&mismatches, &mut findings);
-    checks::check_zone(&zone, policy, &mut findings);
+    // The ZONEMD digest (one hash stream over the zone) runs beside the zone checks.
+    let zonemd = std::thread::scope(|s| {
+        let check = s.spawn(|| zonemd_scan.check(&zone, whole.as_ref()));
+        checks::check_zone(&zone, policy, &mut findings);
+        check.join()
+    })
+    .unwrap_or_else(|_| crate::ops::zonemd_steps::InputZonemd::Invalid {
+        detail: "the ZONEMD check failed unexpectedly".into(),
+    });
+    drop(whole);
+    findings.warnings.extend(zonemd.warning());
     let checked = Checked {
         warnings: findings.warnings.clone(),
         ns_without_address: findings.ns_without_address,
+        zonemd,
     };
     let errors = findings.into_errors();
     if !errors.is_empty() {

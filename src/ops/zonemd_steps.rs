@@ -13,9 +13,12 @@
 //! ZONEMD or its signature is never carried into a new output (the text copy of
 //! unchanged RRsets never copies a ZONEMD either, see `store::output`).
 
-use crate::dns::record::rtype;
+use serde::Serialize;
+
+use crate::dns::name::Name;
+use crate::dns::record::{Record, rtype};
 use crate::zone::zonemd::{self, HashAlg, ZonemdError};
-use crate::zone::{RRset, Rdatas, Zone};
+use crate::zone::{REGENERATED, RRset, Rdatas, Zone};
 
 /// The apex ZONEMD RRset to put in before the denial chain, or `None` when the policy
 /// makes no ZONEMD (`zonemd = "none"`).
@@ -100,6 +103,142 @@ pub fn fill_with(
     Ok(true)
 }
 
+/// What the input's apex ZONEMD said (PIPE-3), for the report and the decision.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "kebab-case")]
+pub enum InputZonemd {
+    /// The input has no apex ZONEMD.
+    #[default]
+    Absent,
+    /// A ZONEMD of the input's serial matched the input.
+    Verified {
+        /// The serial (the input SOA's).
+        serial: u32,
+        /// The algorithm of the record that matched.
+        hash: String,
+    },
+    /// Every apex ZONEMD has another serial than the input's SOA: it describes
+    /// another version and cannot be verified (RFC 8976 §4); treated as absent.
+    OtherSerial {
+        /// Why, for people.
+        detail: String,
+    },
+    /// The records of the input's serial use a scheme or hash algorithm zonesign
+    /// cannot compute; treated as absent.
+    Unsupported {
+        /// Why, for people.
+        detail: String,
+    },
+    /// A digest that does not match, or malformed or duplicated records: the input is
+    /// not the zone its publisher digested. Rejects the input.
+    Invalid {
+        /// Why, for people.
+        detail: String,
+    },
+}
+
+impl InputZonemd {
+    /// Why the input is rejected (PIPE-3), if it is: a ZONEMD that does not verify, or,
+    /// with `require-input-zonemd`, none that can be verified.
+    pub fn rejection(&self, require: bool) -> Option<String> {
+        match self {
+            InputZonemd::Invalid { detail } => Some(format!(
+                "the input's ZONEMD does not verify (PIPE-3): {detail}"
+            )),
+            InputZonemd::Verified { .. } => None,
+            other if require => Some(format!(
+                "the input has no ZONEMD of its serial that zonesign can verify ({}), and the policy sets require-input-zonemd (PIPE-3)",
+                other.describe()
+            )),
+            _ => None,
+        }
+    }
+
+    /// A warning for a ZONEMD that is there but cannot be verified.
+    pub fn warning(&self) -> Option<String> {
+        match self {
+            InputZonemd::OtherSerial { detail } | InputZonemd::Unsupported { detail } => Some(
+                format!("the input's ZONEMD cannot be verified and is treated as absent: {detail}"),
+            ),
+            _ => None,
+        }
+    }
+
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            InputZonemd::Absent => "no ZONEMD".into(),
+            InputZonemd::Verified { serial, hash } => {
+                format!("ZONEMD verified ({hash}, serial {serial})")
+            }
+            InputZonemd::OtherSerial { detail }
+            | InputZonemd::Unsupported { detail }
+            | InputZonemd::Invalid { detail } => detail.clone(),
+        }
+    }
+}
+
+/// The input's apex ZONEMD records, found before the records signing makes anew are
+/// dropped from the input.
+pub struct InputScan {
+    apex: Vec<Box<[u8]>>,
+    /// The input has other records the digest covers but the signer drops (DNSSEC
+    /// records, a ZONEMD below the apex): the ZONEMD is then checked on the zone as
+    /// read, whole.
+    whole: bool,
+}
+
+impl InputScan {
+    /// Looks through the parsed records.
+    pub fn new(origin: &Name, records: &[Record]) -> InputScan {
+        let mut scan = InputScan {
+            apex: Vec::new(),
+            whole: false,
+        };
+        for r in records.iter().filter(|r| REGENERATED.contains(&r.rtype)) {
+            if r.rtype == rtype::ZONEMD && r.owner == *origin {
+                scan.apex.push(r.rdata.clone());
+            } else {
+                scan.whole = true;
+            }
+        }
+        scan
+    }
+
+    /// Whether the check needs the zone as read, whole (see [`InputScan::whole`]).
+    pub fn needs_whole_zone(&self) -> bool {
+        self.whole && !self.apex.is_empty()
+    }
+
+    /// Checks the input's ZONEMD (RFC 8976 §4) against `zone` (the input without the
+    /// records signing drops), or against `whole` (the input as read) when the scan
+    /// found records the digest covers but `zone` lacks.
+    pub fn check(&self, zone: &Zone, whole: Option<&Zone>) -> InputZonemd {
+        if self.apex.is_empty() {
+            return InputZonemd::Absent;
+        }
+        let result = match whole {
+            Some(w) => zonemd::check(w).and_then(|c| c.ok_or(ZonemdError::NoSoa)),
+            None => zonemd::check_records(zone, self.apex.iter().map(|r| &r[..])),
+        };
+        match result {
+            Ok(c) => InputZonemd::Verified {
+                serial: c.serial,
+                hash: c.hash.to_string(),
+            },
+            Err(e @ ZonemdError::SerialMismatch { .. }) => InputZonemd::OtherSerial {
+                detail: e.to_string(),
+            },
+            Err(e @ ZonemdError::Unsupported { .. }) => InputZonemd::Unsupported {
+                detail: e.to_string(),
+            },
+            Err(e) => InputZonemd::Invalid {
+                detail: e.to_string(),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +284,89 @@ mod tests {
         assert_eq!((checked.serial, checked.hash), (7, HashAlg::Sha512));
         let mut none = zone("");
         assert!(!fill(&mut none, &[HashAlg::Sha384]).unwrap());
+    }
+}
+
+#[cfg(test)]
+mod input_tests {
+    use super::*;
+
+    fn parsed(text: &str) -> (Name, Vec<Record>) {
+        let origin = Name::parse(b"example.", None).unwrap();
+        let text =
+            format!("$TTL 300\n@ SOA ns1 host 7 2 3 4 300\n@ NS ns1\nns1 A 192.0.2.1\n{text}");
+        let p = crate::dns::zonefile::parse_bytes(
+            text.as_bytes(),
+            std::path::Path::new("t.zone"),
+            &origin,
+        )
+        .unwrap();
+        (origin, p.records)
+    }
+
+    /// Runs the scan and check as the input stage does: ZONEMD dropped from the zone.
+    fn outcome(text: &str) -> InputZonemd {
+        let (origin, records) = parsed(text);
+        let scan = InputScan::new(&origin, &records);
+        let whole = scan
+            .needs_whole_zone()
+            .then(|| Zone::from_records(origin.clone(), records.clone()).0);
+        let kept: Vec<Record> = records
+            .into_iter()
+            .filter(|r| !REGENERATED.contains(&r.rtype))
+            .collect();
+        let zone = Zone::from_records(origin, kept).0;
+        scan.check(&zone, whole.as_ref())
+    }
+
+    /// The digest of the test zone with `extra`, as an apex ZONEMD line.
+    fn good_line(extra: &str, serial: u32) -> String {
+        let (origin, records) = parsed(extra);
+        let zone = Zone::from_records(origin, records).0;
+        let d = zonemd::digest(&zone, HashAlg::Sha384);
+        format!(
+            "@ ZONEMD {serial} 1 1 {}\n",
+            data_encoding::HEXUPPER.encode(&d)
+        )
+    }
+
+    /// PIPE-3: a matching input ZONEMD is verified; a wrong digest rejects; another
+    /// serial or an unknown algorithm is treated as absent, with a warning; with
+    /// `require-input-zonemd` absence rejects too.
+    #[test]
+    fn input_zonemd_outcomes() {
+        assert_eq!(outcome(""), InputZonemd::Absent);
+        let good = outcome(&good_line("", 7));
+        assert!(
+            matches!(good, InputZonemd::Verified { serial: 7, .. }),
+            "{good:?}"
+        );
+        assert_eq!(good.rejection(true), None);
+        let bad = outcome(&format!("@ ZONEMD 7 1 1 {}\n", "AB".repeat(48)));
+        assert!(matches!(bad, InputZonemd::Invalid { .. }), "{bad:?}");
+        assert!(bad.rejection(false).unwrap().contains("mismatch"));
+        let other = outcome(&format!("@ ZONEMD 6 1 1 {}\n", "AB".repeat(48)));
+        assert!(
+            matches!(other, InputZonemd::OtherSerial { .. }),
+            "{other:?}"
+        );
+        assert!(other.warning().is_some());
+        assert_eq!(other.rejection(false), None);
+        assert!(other.rejection(true).is_some());
+        let unknown = outcome(&format!("@ ZONEMD 7 1 240 {}\n", "AB".repeat(48)));
+        assert!(
+            matches!(unknown, InputZonemd::Unsupported { .. }),
+            "{unknown:?}"
+        );
+        assert!(InputZonemd::Absent.rejection(true).is_some());
+    }
+
+    /// An input that also carries DNSSEC records is checked on the zone as read: the
+    /// digest covers them.
+    #[test]
+    fn input_with_dnssec_records_is_checked_whole() {
+        let extra = "www NSEC ns1 A RRSIG NSEC\nwww A 192.0.2.2\n";
+        let text = format!("{extra}{}", good_line(extra, 7));
+        assert!(matches!(outcome(&text), InputZonemd::Verified { .. }));
     }
 }

@@ -332,9 +332,10 @@ fn check_ds(
 }
 
 /// Drops from the input the DNSSEC records signing makes anew ([`REGENERATED`]: RRSIG,
-/// NSEC, NSEC3, NSEC3PARAM, DNSKEY) and ZONEMD, which zonesign does not make yet: a
-/// digest copied from the input would be stale as soon as the serial or any record
-/// moves (RFC 8976 §2.2.1). Warns about each kind with the file and line of its first
+/// NSEC, NSEC3, NSEC3PARAM, DNSKEY) and ZONEMD: the input's ZONEMD is checked before
+/// (PIPE-3, [`crate::ops::zonemd_steps::InputScan`]) and never copied, as a digest
+/// copied from the input would be stale as soon as the serial or any record moves
+/// (RFC 8976 §2.2.1); the signer makes its own. Warns about each kind with the file and line of its first
 /// record.
 pub fn drop_regenerated(file: &Path, records: Vec<Record>, f: &mut Findings) -> Vec<Record> {
     let mut dropped = 0usize;
@@ -364,7 +365,7 @@ pub fn drop_regenerated(file: &Path, records: Vec<Record>, f: &mut Findings) -> 
         f.warn(
             loc,
             format!(
-                "dropped {n} ZONEMD record(s): zonesign does not make ZONEMD yet, and a digest copied from the input would not match the signed zone (RFC 8976)"
+                "dropped {n} ZONEMD record(s) of the input: it is checked (PIPE-3) and never copied; the output gets a ZONEMD of its own (RFC 8976)"
             ),
         );
     }

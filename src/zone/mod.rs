@@ -22,8 +22,9 @@ use crate::dns::name::Name;
 use crate::dns::record::{Record, SourceLoc, rtype};
 
 /// Records signing drops from its input (issue #3): the DNSSEC records it makes anew
-/// (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY), and ZONEMD, which it does not make yet and
-/// which would be stale once the serial or any record moves (RFC 8976 §2.2.1); see
+/// (RRSIG, NSEC, NSEC3, NSEC3PARAM, DNSKEY), and ZONEMD, which it checks (PIPE-3) and
+/// makes anew, as the input's would be stale once the serial or any record moves
+/// (RFC 8976 §2.2.1); see
 /// [`checks::drop_regenerated`].
 pub const REGENERATED: [u16; 6] = [
     rtype::RRSIG,

@@ -298,11 +298,17 @@ pub fn check(zone: &Zone) -> Result<Option<Checked>, ZonemdError> {
     let Some(set) = zone.get(&zone.origin, rtype::ZONEMD) else {
         return Ok(None);
     };
-    let records: Vec<Zonemd> = set
-        .rdatas
-        .iter()
-        .map(parse_rdata)
-        .collect::<Result<_, _>>()?;
+    check_records(zone, set.rdatas.iter()).map(Some)
+}
+
+/// As [`check`], for apex ZONEMD RDATA held apart from `zone` (an input's ZONEMD,
+/// dropped from the zone before signing): the digest leaves the apex ZONEMD out, so
+/// the zone without it digests the same.
+pub fn check_records<'r>(
+    zone: &Zone,
+    rdatas: impl Iterator<Item = &'r [u8]>,
+) -> Result<Checked, ZonemdError> {
+    let records: Vec<Zonemd> = rdatas.map(parse_rdata).collect::<Result<_, _>>()?;
     refuse_duplicates(&records)?;
     let serial = soa_serial(zone)?;
     let current: Vec<&Zonemd> = records.iter().filter(|z| z.serial == serial).collect();
@@ -331,7 +337,7 @@ pub fn check(zone: &Zone) -> Result<Option<Checked>, ZonemdError> {
         computed.get(at).map_or(&[][..], |d| &d[..])
     };
     if let Some(&(hash, _)) = usable.iter().find(|(h, z)| digest_of(*h) == z.digest) {
-        return Ok(Some(Checked { serial, hash }));
+        return Ok(Checked { serial, hash });
     }
     Err(ZonemdError::Mismatch {
         serial,
