@@ -25,3 +25,4 @@ mod sign_validators;
 mod takeover;
 mod verify_foreign;
 mod verify_rfc;
+mod zonemd;
