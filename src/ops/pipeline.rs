@@ -947,7 +947,21 @@ fn sign_zonemd(
         progress: false,
         ..*params
     };
-    let more = sign_zone(zone, keys, signer, &one, rng)?;
+    // The second pass signs a zone of that one RRset: planning over the whole zone
+    // again would classify every name and read every signature (about a million of
+    // each at TLD size) to find the one RRset left.
+    let Some(i) = zone.find(&zone.origin, rtype::ZONEMD) else {
+        return Ok(content);
+    };
+    let mut apex = Zone {
+        origin: zone.origin.clone(),
+        rrsets: vec![zone.rrsets[i].clone()],
+        orphan_sigs: Vec::new(),
+    };
+    let more = sign_zone(&mut apex, keys, signer, &one, rng)?;
+    if let Some(signed) = apex.rrsets.pop() {
+        zone.rrsets[i].sigs = signed.sigs;
+    }
     stats.signatures += more.signatures;
     stats.rrsets += more.rrsets;
     for (tag, n) in more.per_key {
