@@ -31,9 +31,14 @@ pub fn placeholder(
     if hashes.is_empty() {
         return None;
     }
-    let reusable = previous
-        .and_then(|p| p.get(&p.origin, rtype::ZONEMD))
-        .filter(|set| same_algorithms(set, hashes));
+    let reusable = previous.and_then(|p| {
+        let serial = p
+            .soa()
+            .and_then(|s| s.rdatas.first())
+            .and_then(|r| crate::dnssec::resign::soa_serial(r));
+        p.get(&p.origin, rtype::ZONEMD)
+            .filter(|set| same_algorithms(set, hashes) && of_serial(set, serial))
+    });
     let rdatas = match reusable {
         Some(set) => set.rdatas.clone(),
         None => {
@@ -53,6 +58,17 @@ pub fn placeholder(
         rdatas,
         sigs: Vec::new(),
         loc: Default::default(),
+    })
+}
+
+/// Whether every record of a previous ZONEMD RRset has the previous SOA serial: a
+/// stale one (another signer's, or an input's copied by an older zonesign) is not
+/// kept even when nothing else changed.
+fn of_serial(set: &RRset, serial: Option<u32>) -> bool {
+    set.rdatas.iter().all(|r| {
+        zonemd::parse_rdata(r)
+            .ok()
+            .is_some_and(|z| Some(z.serial) == serial)
     })
 }
 
@@ -269,6 +285,10 @@ mod tests {
         let prev = zone(&format!("@ ZONEMD 7 1 1 {}\n", "AB".repeat(48)));
         let p = placeholder(&z, Some(&prev), &[HashAlg::Sha384], 300).unwrap();
         assert_eq!(zonemd::parse_rdata(&p.rdatas[0]).unwrap().serial, 7);
+        // A stale previous ZONEMD (another serial than the previous SOA's) is not kept.
+        let stale = zone(&format!("@ ZONEMD 6 1 1 {}\n", "AB".repeat(48)));
+        let p = placeholder(&z, Some(&stale), &[HashAlg::Sha384], 300).unwrap();
+        assert_eq!(zonemd::parse_rdata(&p.rdatas[0]).unwrap().serial, 0);
         let p = placeholder(&z, Some(&prev), &[HashAlg::Sha512], 300).unwrap();
         assert_eq!(zonemd::parse_rdata(&p.rdatas[0]).unwrap().serial, 0);
     }
