@@ -1592,11 +1592,30 @@ mod tests {
                         per_token: vec![("a".into(), 230), ("b".into(), 230)],
                         session_key_copies: 4,
                         worker_processes: true,
-                        ..counts
+                        ..counts.clone()
                     }),
                 },
                 "sign",
                 r#"{"command":"sign","event":"sign","keys":[26621,56413],"per_key":[[26621,1],[56413,459]],"per_token":[["a",230],["b",230]],"prev":"p","result":"ok","session_key_copies":4,"signatures":460,TIME,USER,"worker_processes":true,"zone":"se."}"#,
+            ),
+            (
+                Event::Sign {
+                    zone: "se.".into(),
+                    keys: vec![26621, 56413],
+                    result: Outcome::Ok(SignCounts {
+                        content: Some(ContentDigests {
+                            input: "ab".repeat(32),
+                            signed: "ab".repeat(32),
+                        }),
+                        ..counts.clone()
+                    }),
+                },
+                "sign",
+                concat!(
+                    r#"{"command":"sign","content_input":"abababababababababababababababababababababababababababababababab","#,
+                    r#""content_signed":"abababababababababababababababababababababababababababababababab","#,
+                    r#""event":"sign","keys":[26621,56413],"per_key":[[26621,1],[56413,459]],"prev":"p","result":"ok","signatures":460,TIME,USER,"zone":"se."}"#
+                ),
             ),
             (
                 Event::Sign {
