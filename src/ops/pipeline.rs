@@ -893,8 +893,11 @@ fn sign_with_tokens(
         now: req.now,
         progress: req.progress,
     };
-    let mut stats = sign_zone(zone, &sign_keys, &signer, &params, &mut rng)?;
-    let content = sign_zonemd(zone, &sign_keys, &signer, &params, &mut rng, &mut stats)?;
+    // One session of the first pass stays open for the ZONEMD pass.
+    let keep = crate::ops::zonemd_steps::KeepSession::new(&signer);
+    let mut stats = sign_zone(zone, &sign_keys, &keep, &params, &mut rng)?;
+    let content = sign_zonemd(zone, &sign_keys, &keep, &params, &mut rng, &mut stats)?;
+    drop(keep);
     if signer.len() > 1 {
         let made = signer.signatures_per_member();
         stats.per_token = labels.iter().map(|l| l.to_string()).zip(made).collect();

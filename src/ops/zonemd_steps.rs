@@ -13,10 +13,13 @@
 //! ZONEMD or its signature is never carried into a new output (the text copy of
 //! unchanged RRsets never copies a ZONEMD either, see `store::output`).
 
+use std::sync::{Arc, Mutex};
+
 use serde::Serialize;
 
 use crate::dns::name::Name;
 use crate::dns::record::{Record, rtype};
+use crate::hsm::{HsmError, SigningBackend, SigningSession};
 use crate::zone::zonemd::{self, HashAlg, ZonemdError};
 use crate::zone::{REGENERATED, RRset, Rdatas, Zone};
 
@@ -35,7 +38,7 @@ pub fn placeholder(
         let serial = p
             .soa()
             .and_then(|s| s.rdatas.first())
-            .and_then(|r| crate::dnssec::resign::soa_serial(r));
+            .and_then(crate::dnssec::resign::soa_serial);
         p.get(&p.origin, rtype::ZONEMD)
             .filter(|set| same_algorithms(set, hashes) && of_serial(set, serial))
     });
@@ -388,5 +391,125 @@ mod input_tests {
         let extra = "www NSEC ns1 A RRSIG NSEC\nwww A 192.0.2.2\n";
         let text = format!("{extra}{}", good_line(extra, 7));
         assert!(matches!(outcome(&text), InputZonemd::Verified { .. }));
+    }
+}
+
+/// A signing backend that keeps one session of the first signing pass open for the
+/// ZONEMD pass, so that pass opens no session of its own: with `[hsm]
+/// worker-processes` a new session is a new worker process, its login and its audit
+/// lines (and with `session-key-copies`, key copies made again) for one signature.
+///
+/// Every session it hands out gives itself back when dropped, and the first one given
+/// back is kept for the next [`SigningBackend::open_session`]; the others close as
+/// before. The kept session closes when the backend is dropped.
+pub struct KeepSession<'a> {
+    inner: &'a dyn SigningBackend,
+    kept: Arc<Mutex<Option<Box<dyn SigningSession>>>>,
+}
+
+impl<'a> KeepSession<'a> {
+    /// Wraps `inner`.
+    pub fn new(inner: &'a dyn SigningBackend) -> KeepSession<'a> {
+        KeepSession {
+            inner,
+            kept: Arc::new(Mutex::new(None)),
+        }
+    }
+}
+
+impl SigningBackend for KeepSession<'_> {
+    fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
+        let kept = self.kept.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let session = match kept {
+            Some(s) => s,
+            None => self.inner.open_session()?,
+        };
+        Ok(Box::new(Kept {
+            session: Some(session),
+            home: Arc::clone(&self.kept),
+        }))
+    }
+}
+
+/// A session of [`KeepSession`]: signs through the real one, gives it back when dropped.
+struct Kept {
+    session: Option<Box<dyn SigningSession>>,
+    home: Arc<Mutex<Option<Box<dyn SigningSession>>>>,
+}
+
+impl SigningSession for Kept {
+    fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+        match self.session.as_mut() {
+            Some(s) => s.sign(key, data),
+            None => Err(closed()),
+        }
+    }
+
+    fn sign_batch(&mut self, items: &[(usize, &[u8])]) -> Result<Vec<Vec<u8>>, HsmError> {
+        match self.session.as_mut() {
+            Some(s) => s.sign_batch(items),
+            None => Err(closed()),
+        }
+    }
+
+    fn key_copies(&self) -> usize {
+        self.session.as_ref().map_or(0, |s| s.key_copies())
+    }
+}
+
+/// The error of a session used after it was given back (it never is: only `Drop`
+/// takes it).
+fn closed() -> HsmError {
+    HsmError::Worker {
+        message: "signing session already closed".into(),
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        let Some(session) = self.session.take() else {
+            return;
+        };
+        let mut home = self.home.lock().unwrap_or_else(|p| p.into_inner());
+        if home.is_none() {
+            *home = Some(session);
+        }
+    }
+}
+
+#[cfg(test)]
+mod keep_tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting(AtomicUsize);
+    struct Echo;
+
+    impl SigningBackend for Counting {
+        fn open_session(&self) -> Result<Box<dyn SigningSession>, HsmError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            Ok(Box::new(Echo))
+        }
+    }
+
+    impl SigningSession for Echo {
+        fn sign(&mut self, key: usize, data: &[u8]) -> Result<Vec<u8>, HsmError> {
+            Ok([&[key as u8][..], data].concat())
+        }
+    }
+
+    /// The second pass gets the first pass's session back: one session opened for two
+    /// passes (no second worker process and login); two at once still get two.
+    #[test]
+    fn the_zonemd_pass_reuses_a_session() {
+        let inner = Counting(AtomicUsize::new(0));
+        let keep = KeepSession::new(&inner);
+        let (mut a, mut b) = (keep.open_session().unwrap(), keep.open_session().unwrap());
+        assert_eq!(a.sign(1, b"x").unwrap(), b"\x01x");
+        assert_eq!(b.sign_batch(&[(2, b"y")]).unwrap(), [b"\x02y".to_vec()]);
+        drop((a, b));
+        let mut again = keep.open_session().unwrap();
+        assert_eq!(again.sign(3, b"z").unwrap(), b"\x03z");
+        assert_eq!(inner.0.load(Ordering::SeqCst), 2);
     }
 }
