@@ -187,6 +187,9 @@ pub struct SignCounts {
     /// The unchanged-data proof (PIPE-4): the content digests of the admitted input and
     /// of the signed zone; logged when taken.
     pub content: Option<ContentDigests>,
+    /// What the input's ZONEMD said (PIPE-3), when the input had one: `ZONEMD verified
+    /// (SHA-384, serial N)` or why it could not be verified; logged when present.
+    pub input_zonemd: Option<String>,
 }
 
 /// The two digests of the proof of unchanged data (PIPE-4,
@@ -540,6 +543,9 @@ impl Event {
                     if let Some(d) = &c.content {
                         put(&mut f, "content_input", &d.input);
                         put(&mut f, "content_signed", &d.signed);
+                    }
+                    if let Some(z) = &c.input_zonemd {
+                        put(&mut f, "input_zonemd", z);
                     }
                 }
             }
@@ -1435,6 +1441,7 @@ mod tests {
             session_key_copies: 0,
             worker_processes: false,
             content: None,
+            input_zonemd: None,
         };
         let destruction = Destruction {
             at: "2027-04-01T00:00:00Z".into(),
@@ -1607,6 +1614,7 @@ mod tests {
                             input: "ab".repeat(32),
                             signed: "ab".repeat(32),
                         }),
+                        input_zonemd: Some("ZONEMD verified (SHA-384, serial 7)".into()),
                         ..counts.clone()
                     }),
                 },
@@ -1614,7 +1622,7 @@ mod tests {
                 concat!(
                     r#"{"command":"sign","content_input":"abababababababababababababababababababababababababababababababab","#,
                     r#""content_signed":"abababababababababababababababababababababababababababababababab","#,
-                    r#""event":"sign","keys":[26621,56413],"per_key":[[26621,1],[56413,459]],"prev":"p","result":"ok","signatures":460,TIME,USER,"zone":"se."}"#
+                    r#""event":"sign","input_zonemd":"ZONEMD verified (SHA-384, serial 7)","keys":[26621,56413],"per_key":[[26621,1],[56413,459]],"prev":"p","result":"ok","signatures":460,TIME,USER,"zone":"se."}"#
                 ),
             ),
             (
@@ -1896,6 +1904,7 @@ mod tests {
                     session_key_copies: 4,
                     worker_processes: true,
                     content: None,
+                    input_zonemd: None,
                 }),
             },
         ];

@@ -383,7 +383,14 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     }
     let mut signed_content = None;
     if summary.signatures_made > 0 {
-        let (stats, content) = sign_in_hsm(cfg, &mut zone, &signing, &policy, req, &input_content)?;
+        let input_zonemd = summary
+            .input
+            .zonemd
+            .as_ref()
+            .filter(|z| **z != crate::ops::zonemd_steps::InputZonemd::Absent)
+            .map(|z| z.describe());
+        let proof = (input_content.as_str(), input_zonemd);
+        let (stats, content) = sign_in_hsm(cfg, &mut zone, &signing, &policy, req, proof)?;
         count_zonemd_signatures(&mut summary, stats.signatures);
         summary.per_key = stats.per_key;
         signed_content = Some(content);
@@ -762,14 +769,14 @@ fn dnskey_rrset(origin: &Name, keys: &[KeyEntry], ttl: u32) -> Result<RRset> {
 
 /// Logs in, checks the token's keys are the recorded ones, signs, logs out (DPS-5.2).
 /// Also returns the signed zone's content digest (PIPE-4), which the audit line records
-/// beside the admitted input's (`input_content`).
+/// beside the admitted input's (`proof`: that digest and the input ZONEMD's outcome).
 fn sign_in_hsm(
     cfg: &Config,
     zone: &mut Zone,
     keys: &[KeyEntry],
     policy: &Policy,
     req: &SignRequest,
-    input_content: &str,
+    (input_content, input_zonemd): (&str, Option<String>),
 ) -> Result<(SignStats, String)> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     let signing = crate::ops::setup::login_signing(cfg, &audit)?;
@@ -793,6 +800,7 @@ fn sign_in_hsm(
                     input: input_content.to_string(),
                     signed: signed.clone(),
                 }),
+                input_zonemd,
             }),
             Err(e) => Outcome::failed(e),
         },

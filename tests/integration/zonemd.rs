@@ -256,6 +256,16 @@ fn input_zonemd_is_checked_and_never_copied() {
         "{:#}",
         r.report()
     );
+    let audit = fs::read_to_string(r.setup.dir.join("audit.log")).unwrap();
+    let line = audit
+        .lines()
+        .rev()
+        .find(|l| l.contains("\"event\":\"sign\""))
+        .unwrap();
+    assert!(
+        line.contains("\"input_zonemd\":\"ZONEMD verified (SHA-384"),
+        "{line}"
+    );
     let text = r.output();
     let z = zonemds(&text);
     assert_eq!(z.len(), 1);
