@@ -415,7 +415,7 @@ pub fn verify_zone(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Rep
     let groups = names::read(zone);
     report.stats.names = groups.len();
     check_structure(zone, &mut report);
-    check_nsec3_iterations(zone, &mut report);
+    check_nsec3_iterations(zone, opts, &mut report);
     let nsec_ttls = allowed_nsec_ttls(zone);
     let nsec_chain = needs_nsec_chain(zone, &groups, nsec_ttls, &mut report);
     let enforce_policy = report.enforce_policy;
@@ -539,7 +539,11 @@ fn report_zonemd(
 /// (hash algorithm, flags, then the 16-bit iterations field, RFC 5155 §3.2 and §4.2):
 /// any iteration above 0 is a policy finding (§3.1), and above 150 validators may
 /// treat the zone as insecure (§3.2). Each distinct value is reported once.
-fn check_nsec3_iterations(zone: &Zone, report: &mut Report) {
+///
+/// In the signing gate they are a finding only: the policy's `nsec3-iterations` was
+/// judged when the policy was read (warned about, or refused above what validators
+/// accept), and the gate must not refuse what the operator's policy allows.
+fn check_nsec3_iterations(zone: &Zone, opts: &VerifyOptions, report: &mut Report) {
     let mut seen: Vec<u16> = Vec::new();
     let sets = zone
         .get(&zone.origin, rtype::NSEC3PARAM)
@@ -561,7 +565,11 @@ fn check_nsec3_iterations(zone: &Zone, report: &mut Report) {
                     "; above 150 validators may treat the zone as insecure (RFC 9276 §3.2)",
                 );
             }
-            report.rule("nsec3-iterations", &set.owner, set.rtype, msg);
+            if opts.expected.is_some() {
+                report.note("policy", &set.owner, set.rtype, msg);
+            } else {
+                report.rule("nsec3-iterations", &set.owner, set.rtype, msg);
+            }
         }
     }
 }

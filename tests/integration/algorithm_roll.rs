@@ -130,6 +130,7 @@ fn roll(from: &str, to: &str) -> Vec<(i64, String)> {
     let t0 = t0();
     let z = SeZone::at(from, t0);
     let s = &z.s;
+    no_zonemd(s);
     assert_exit(&z.sign_at(&z.ds, t0), EXIT_OK, "first sign");
     for role in ["ksk", "zsk"] {
         let now = rfc3339(t0);
@@ -217,6 +218,19 @@ fn roll(from: &str, to: &str) -> Vec<(i64, String)> {
     check_spacing(&timeline, &p);
     audit_chain(s);
     timeline
+}
+
+/// `zonemd = "none"`: the cache mixes below splice one run's DNSKEY RRset into another
+/// run's zone, which no ZONEMD can match; resolvers never read ZONEMD anyway (it
+/// proves a zone copy, not an answer), and zonemd.rs tests it.
+fn no_zonemd(s: &Setup) {
+    let text = s.config_text();
+    let text = if text.contains("[policy]") {
+        text.replacen("[policy]\n", "[policy]\nzonemd = \"none\"\n", 1)
+    } else {
+        format!("{text}\n[policy]\nzonemd = \"none\"\n")
+    };
+    fs::write(s.config(), text).unwrap();
 }
 
 /// RFC 4035 §2.2, checked side by side with BIND: with both algorithms in the DNSKEY
