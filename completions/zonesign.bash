@@ -43,6 +43,9 @@ _zonesign() {
             zonesign__subcmd__audit,help)
                 cmd="zonesign__subcmd__audit__subcmd__help"
                 ;;
+            zonesign__subcmd__audit,link)
+                cmd="zonesign__subcmd__audit__subcmd__link"
+                ;;
             zonesign__subcmd__audit,show)
                 cmd="zonesign__subcmd__audit__subcmd__show"
                 ;;
@@ -51,6 +54,9 @@ _zonesign() {
                 ;;
             zonesign__subcmd__audit__subcmd__help,help)
                 cmd="zonesign__subcmd__audit__subcmd__help__subcmd__help"
+                ;;
+            zonesign__subcmd__audit__subcmd__help,link)
+                cmd="zonesign__subcmd__audit__subcmd__help__subcmd__link"
                 ;;
             zonesign__subcmd__audit__subcmd__help,show)
                 cmd="zonesign__subcmd__audit__subcmd__help__subcmd__show"
@@ -81,6 +87,9 @@ _zonesign() {
                 ;;
             zonesign__subcmd__help,verify)
                 cmd="zonesign__subcmd__help__subcmd__verify"
+                ;;
+            zonesign__subcmd__help__subcmd__audit,link)
+                cmd="zonesign__subcmd__help__subcmd__audit__subcmd__link"
                 ;;
             zonesign__subcmd__help__subcmd__audit,show)
                 cmd="zonesign__subcmd__help__subcmd__audit__subcmd__show"
@@ -233,7 +242,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__audit)
-            opts="-q -h --config --quiet --help verify show help"
+            opts="-q -h --config --quiet --help verify show link help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -251,7 +260,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__audit__subcmd__help)
-            opts="verify show help"
+            opts="verify show link help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -265,6 +274,20 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__audit__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zonesign__subcmd__audit__subcmd__help__subcmd__link)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -299,6 +322,24 @@ _zonesign() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zonesign__subcmd__audit__subcmd__link)
+            opts="-q -h --config --quiet --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -391,8 +432,22 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__help__subcmd__audit)
-            opts="verify show"
+            opts="verify show link"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        zonesign__subcmd__help__subcmd__audit__subcmd__link)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi

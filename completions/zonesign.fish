@@ -169,23 +169,28 @@ complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_s
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "destroy" -d 'Destroy a removed key\'s private and public objects in the token for good (DPS-5.3); needs the PIN; any other state is refused'
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "import" -d 'Take over a key pair another signer made in the token (by PKCS#11 id, label or URI), after checking it is sensitive, not extractable and one pair; needs the PIN'
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show help" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show help" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show help" -s h -l help -d 'Print help'
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show help" -f -a "verify" -d 'Check the audit log\'s hash chain; say at which line it breaks (exit 1)'
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show help" -f -a "show" -d 'Print the audit log readably, optionally only some events or a time window'
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show link help" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show link help" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show link help" -s h -l help -d 'Print help'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show link help" -f -a "verify" -d 'Check the audit log\'s hash chain, across its rotated files; say at which line it breaks (exit 1)'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show link help" -f -a "show" -d 'Print the audit log readably, optionally only some events or a time window'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show link help" -f -a "link" -d 'Start a freshly rotated audit log with its `rotated` line now (logrotate\'s postrotate)'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and not __fish_seen_subcommand_from verify show link help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from verify" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from verify" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from show" -l event -d 'Only this event (login, logout, keygen, sign, export, pin-read, syslog-error...); repeatable' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from show" -l since -d 'Only events at or after this time (RFC 3339)' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from show" -l until -d 'Only events at or before this time (RFC 3339)' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from show" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from show" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from show" -s h -l help -d 'Print help'
-complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the audit log\'s hash chain; say at which line it breaks (exit 1)'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from link" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from link" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from link" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the audit log\'s hash chain, across its rotated files; say at which line it breaks (exit 1)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "show" -d 'Print the audit log readably, optionally only some events or a time window'
+complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "link" -d 'Start a freshly rotated audit log with its `rotated` line now (logrotate\'s postrotate)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand check" -l format -d 'Report format' -r -f -a "text\t'For people'
 json\t'One JSON object'
@@ -229,8 +234,8 @@ complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_
 complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "compromised" -d 'Suspected compromise (DPS-4.5): a ZSK stops signing at once; a KSK gets a new KSK in parallel'
 complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "retire" -d 'Take a generated, never published key out of use for good (DPS-5.3); other states are refused'
 complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "destroy" -d 'Destroy a removed key\'s private and public objects in the token for good (DPS-5.3); needs the PIN; any other state is refused'
-complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from key" -f -a "import" -d 'Take over a key pair another signer made in the token (by PKCS#11 id, label or URI), after checking it is sensitive, not extractable and one pair; needs the PIN'
-complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the audit log\'s hash chain; say at which line it breaks (exit 1)'
+complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the audit log\'s hash chain, across its rotated files; say at which line it breaks (exit 1)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "show" -d 'Print the audit log readably, optionally only some events or a time window'
+complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "link" -d 'Start a freshly rotated audit log with its `rotated` line now (logrotate\'s postrotate)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from hsm" -f -a "bench" -d 'Measure the token\'s raw signing rate with the active ZSK, N sessions in parallel'
 complete -c zonesign -n "__fish_zonesign_using_subcommand help; and __fish_seen_subcommand_from hsm" -f -a "worker" -d 'Internal: one signing session for a parent zonesign process, spoken to over stdin and stdout (see `zonesign::hsm::worker`); not for people'

@@ -381,6 +381,16 @@ pub enum Event {
         /// Why a new salt: `first` or `lifetime`.
         reason: String,
     },
+    /// `rotated`: the first line of a log whose predecessor was rotated away to
+    /// `previous` (logrotate renamed `audit.log` to `audit.log.1`). Its `prev` is the
+    /// hash of the predecessor's last line, so the chain runs on across the files
+    /// ([`check_files`]).
+    Rotated {
+        /// The predecessor's file name (`audit.log.1`).
+        previous: String,
+        /// How many lines the predecessor holds.
+        lines: usize,
+    },
     /// `syslog-error`: a line that could not be forwarded to syslog.
     SyslogError {
         /// The syslog socket.
@@ -416,6 +426,7 @@ impl Event {
             Event::ChangesAccepted { .. } => "changes-accepted",
             Event::AlgorithmDeprecated { .. } => "algorithm-deprecated",
             Event::Nsec3Salt { .. } => "nsec3-salt",
+            Event::Rotated { .. } => "rotated",
             Event::SyslogError { .. } => "syslog-error",
         }
     }
@@ -438,6 +449,7 @@ impl Event {
             | Event::ChangesAccepted { .. }
             | Event::AlgorithmDeprecated { .. }
             | Event::Nsec3Salt { .. }
+            | Event::Rotated { .. }
             | Event::SyslogError { .. } => false,
         }
     }
@@ -634,6 +646,10 @@ impl Event {
                     put(&mut f, "token", token);
                 }
                 put(&mut f, "damage", damage);
+            }
+            Event::Rotated { previous, lines } => {
+                put(&mut f, "previous", previous);
+                put(&mut f, "previous-lines", lines);
             }
             Event::SyslogError {
                 socket,
@@ -931,30 +947,52 @@ impl AuditLog {
         if lines.is_empty() {
             return Ok(());
         }
-        self.write_batch(&self.prepare_lines(lines)?)
+        let _lock = AppendLock::take(&self.path)?;
+        let batch = self.prepare_lines(lines)?;
+        self.write_locked(&batch)
     }
 
     /// Builds the lines of several events, chained to the log's current last line,
     /// without writing anything: the caller can name the batch (by
     /// [`Batch::last_hash`]) in another file before [`AuditLog::write_batch`] makes
-    /// it real. The key state commits this way (see `KeyStore::commit`).
+    /// it real. The key state commits this way (see `KeyStore::commit`), under the
+    /// key-state lock that every writer of key events holds.
     pub fn prepare(&self, events: Vec<Event>) -> std::io::Result<Batch> {
+        let _lock = AppendLock::take(&self.path)?;
         self.prepare_lines(events.iter().map(Line::of).collect())
     }
 
-    /// [`AuditLog::prepare`] for events already rendered.
+    /// Writes the `rotated` line that starts a freshly rotated log (empty or missing,
+    /// with a non-empty `LOG.1` beside it) now rather than with the next event; does
+    /// nothing otherwise. logrotate's `postrotate` calls it (`zonesign audit link`).
+    /// Returns whether a line was written.
+    pub fn link_rotation(&self) -> std::io::Result<bool> {
+        let _lock = AppendLock::take(&self.path)?;
+        let batch = self.prepare_lines(Vec::new())?;
+        if batch.lines.is_empty() {
+            return Ok(false);
+        }
+        self.write_locked(&batch)?;
+        Ok(true)
+    }
+
+    /// [`AuditLog::prepare`] for events already rendered; the caller holds the
+    /// [`AppendLock`]. A log that was just rotated away (missing or empty, `LOG.1`
+    /// beside it) gets a `rotated` line first, chained to `LOG.1`'s last line.
     fn prepare_lines(&self, lines: Vec<Line>) -> std::io::Result<Batch> {
-        let mut prev = last_line_hash(&self.path)?;
+        let start = chain_start(&self.path)?;
+        let mut prev = start.prev;
         let mut batch = Batch {
             text: String::new(),
-            lines: Vec::with_capacity(lines.len()),
+            lines: Vec::with_capacity(lines.len() + 1),
             last_hash: prev.clone(),
         };
+        let link = start.rotated.map(|e| Line::of(&e));
         for Line {
             event,
             fields,
             failed,
-        } in lines
+        } in link.into_iter().chain(lines)
         {
             let (time, line) = self.line(event, fields, &prev);
             prev = line_hash(line.as_bytes());
@@ -975,6 +1013,12 @@ impl AuditLog {
     /// (even `kill -9`) leaves either all of its lines or none; then forwards each
     /// line to syslog, where a failure is itself logged as a `syslog-error` event.
     pub fn write_batch(&self, batch: &Batch) -> std::io::Result<()> {
+        let _lock = AppendLock::take(&self.path)?;
+        self.write_locked(batch)
+    }
+
+    /// [`AuditLog::write_batch`]; the caller holds the [`AppendLock`].
+    fn write_locked(&self, batch: &Batch) -> std::io::Result<()> {
         self.append_text(&batch.text)?;
         let Some(syslog) = &self.syslog else {
             return Ok(());
@@ -987,11 +1031,11 @@ impl AuditLog {
             };
             let record = syslog.format(&p.time, p.event, severity, &p.line);
             if let Err(e) = syslog.send(&record) {
-                let lost = self.prepare(vec![Event::SyslogError {
+                let lost = self.prepare_lines(vec![Line::of(&Event::SyslogError {
                     socket: syslog.socket().display().to_string(),
                     error: e.to_string(),
                     lost_event: p.event.to_string(),
-                }])?;
+                })])?;
                 self.append_text(&lost.text)?;
             }
         }
@@ -1051,32 +1095,122 @@ fn line_hash(line: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(&Sha256::digest(line))
 }
 
-/// SHA-256 (hex) of the last line of the log, or of nothing for a new log.
-fn last_line_hash(path: &Path) -> std::io::Result<String> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e),
-    };
-    let body = text.strip_suffix(b"\n").unwrap_or(&text);
+/// The exclusive lock every append to one audit log holds from reading the log's last
+/// line to the fsync of the new lines, so that two processes (a cron `sign` and an
+/// operator's `key ds`) never chain two lines to the same predecessor, and the
+/// `rotated` line of a freshly rotated log is written once.
+///
+/// It is a `flock` on `.NAME.lock` beside the log, a file of its own that rotation
+/// never renames: logrotate may rename the log at any moment, and every append still
+/// chains to the last line written, in whichever file that line is (see
+/// [`chain_start`]). The kernel releases it when the process ends, even after `kill -9`.
+struct AppendLock {
+    _file: std::fs::File,
+}
+
+impl AppendLock {
+    fn take(log: &Path) -> std::io::Result<AppendLock> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(lock_path(log))?;
+        file.lock()?;
+        Ok(AppendLock { _file: file })
+    }
+}
+
+/// `.NAME.lock` beside the log `NAME`.
+fn lock_path(log: &Path) -> PathBuf {
+    let name = log
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    log.with_file_name(format!(".{name}.lock"))
+}
+
+/// `LOG.n`: the name logrotate gives the `n`th older file of `LOG`.
+pub fn rotated_path(log: &Path, n: usize) -> PathBuf {
+    let mut name = log.as_os_str().to_owned();
+    name.push(format!(".{n}"));
+    PathBuf::from(name)
+}
+
+/// What a new line of a log chains to.
+struct ChainStart {
+    /// The SHA-256 (hex) the next line's `prev` holds.
+    prev: String,
+    /// The `rotated` line to write first, for a log that was just rotated away.
+    rotated: Option<Event>,
+}
+
+/// Where the next line of the log at `path` chains to: its last line; for a new log,
+/// nothing (the hash of the empty string); for a log that logrotate just rotated
+/// (missing or empty, with a non-empty `LOG.1`), `LOG.1`'s last line, after a
+/// `rotated` line.
+fn chain_start(path: &Path) -> std::io::Result<ChainStart> {
+    let text = read_or_empty(path)?;
+    if text.is_empty() {
+        let previous = rotated_path(path, 1);
+        let older = read_or_empty(&previous)?;
+        if !older.is_empty() {
+            let name = previous
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            return Ok(ChainStart {
+                prev: last_line_hash(&older),
+                rotated: Some(Event::Rotated {
+                    previous: name,
+                    lines: older
+                        .split(|&b| b == b'\n')
+                        .filter(|l| !l.is_empty())
+                        .count(),
+                }),
+            });
+        }
+    }
+    Ok(ChainStart {
+        prev: last_line_hash(&text),
+        rotated: None,
+    })
+}
+
+/// The file's bytes; a missing file reads as empty.
+fn read_or_empty(path: &Path) -> std::io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(t) => Ok(t),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e),
+    }
+}
+
+/// SHA-256 (hex) of the last line of a log's text, or of nothing for an empty one.
+fn last_line_hash(text: &[u8]) -> String {
+    let body = text.strip_suffix(b"\n").unwrap_or(text);
     let last = body.rsplit(|&b| b == b'\n').next().unwrap_or(&[]);
-    Ok(line_hash(last))
+    line_hash(last)
 }
 
 /// Whether the log at `path` holds a line whose SHA-256 (hex) is `hash`; a missing
 /// log holds none. This is how a journaled key state learns whether the audit lines
 /// that commit it were written before a crash.
+/// The log's predecessor `LOG.1` is searched too: logrotate may have rotated the
+/// lines away between their write and a crash.
 pub fn contains_line(path: &Path, hash: &str) -> std::io::Result<bool> {
-    let text = match std::fs::read(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(e),
-    };
-    Ok(text
-        .split(|&b| b == b'\n')
-        .rev()
-        .filter(|l| !l.is_empty())
-        .any(|l| line_hash(l) == hash))
+    for file in [path.to_path_buf(), rotated_path(path, 1)] {
+        let text = read_or_empty(&file)?;
+        if text
+            .split(|&b| b == b'\n')
+            .rev()
+            .filter(|l| !l.is_empty())
+            .any(|l| line_hash(l) == hash)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The name of the user running zonesign, for the log.
@@ -1115,15 +1249,32 @@ pub struct ChainSummary {
     pub lines: usize,
     /// SHA-256 of the last line: write it down elsewhere to detect a cut-off tail.
     pub last_hash: String,
+    /// For a log that starts with a `rotated` line and was checked without its
+    /// predecessor: the predecessor's name, whose lines this check could not see.
+    pub continues: Option<String>,
 }
 
 /// Checks the hash chain of a log text, saying where and why it breaks.
 ///
 /// A removed, changed or reordered line breaks the chain at the line after it (or at
 /// itself if its own `prev` no longer fits). Removing lines at the end cannot be seen
-/// from the file alone; compare `last_hash` with a copy (syslog) for that.
+/// from the file alone; compare `last_hash` with a copy (syslog) for that. A log that
+/// starts with a `rotated` line continues a rotated-away predecessor: its first line is
+/// taken as given (and named in [`ChainSummary::continues`]); [`check_files`] checks
+/// it against the predecessor.
 pub fn check_chain(text: &str) -> Result<ChainSummary, ChainBreak> {
-    let mut prev_hash = data_encoding::HEXLOWER.encode(&Sha256::digest(b""));
+    check_chain_after(text, None)
+}
+
+/// [`check_chain`] for a log whose first line must chain to `prev` (the hash of the
+/// predecessor's last line); `None`: to nothing, or to a predecessor named by a
+/// leading `rotated` line.
+fn check_chain_after(text: &str, prev: Option<&str>) -> Result<ChainSummary, ChainBreak> {
+    let mut prev_hash = match prev {
+        Some(p) => p.to_string(),
+        None => data_encoding::HEXLOWER.encode(&Sha256::digest(b"")),
+    };
+    let mut continues = None;
     let mut lines = 0;
     for (i, line) in text.lines().enumerate() {
         let brk = |reason: String| ChainBreak {
@@ -1132,10 +1283,19 @@ pub fn check_chain(text: &str) -> Result<ChainSummary, ChainBreak> {
         };
         let v: Value = serde_json::from_str(line)
             .map_err(|e| brk(format!("not a JSON audit record ({e})")))?;
+        let rotated_start = i == 0 && prev.is_none() && is_rotation_link(&v);
         match v.get("prev").and_then(Value::as_str) {
             None => return Err(brk("no \"prev\" hash".into())),
+            Some(_) if rotated_start => {
+                continues = v
+                    .get("previous")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+            }
             Some(p) if p != prev_hash => {
-                return Err(brk(if i == 0 {
+                return Err(brk(if i == 0 && prev.is_some() {
+                    "the first line does not continue the previous file's last line: lines were removed or changed at the rotation".into()
+                } else if i == 0 {
                     "the first line does not start the chain: lines were removed from the start"
                         .into()
                 } else {
@@ -1153,7 +1313,55 @@ pub fn check_chain(text: &str) -> Result<ChainSummary, ChainBreak> {
     Ok(ChainSummary {
         lines,
         last_hash: prev_hash,
+        continues,
     })
+}
+
+/// Whether a parsed line is the `rotated` line that starts a rotated log.
+fn is_rotation_link(v: &Value) -> bool {
+    v.get("event").and_then(Value::as_str) == Some("rotated")
+}
+
+/// The files of a rotated log, oldest first: `LOG.n` .. `LOG.1` (as far as they follow
+/// each other without a gap), then `LOG`. Compressed files (`LOG.n.gz`) are not read:
+/// the package's logrotate rule does not compress (see `packaging/zonesign.logrotate`).
+pub fn rotated_files(log: &Path) -> Vec<PathBuf> {
+    let mut files = vec![log.to_path_buf()];
+    for n in 1.. {
+        let older = rotated_path(log, n);
+        if !older.is_file() {
+            break;
+        }
+        files.push(older);
+    }
+    files.reverse();
+    files
+}
+
+/// Where a chain over several files breaks: the file (index into the list) and line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FilesBreak {
+    /// Index of the file in the list given to [`check_files`].
+    pub file: usize,
+    /// Where and why.
+    pub brk: ChainBreak,
+}
+
+/// Checks the chain across several log texts given oldest first (a rotated log:
+/// [`rotated_files`]): each file's chain, and that each file's first line carries the
+/// hash of the previous file's last line (a `rotated` line, or the first event
+/// written after logrotate renamed the file). The oldest file may itself start with a
+/// `rotated` line whose predecessor is gone (logrotate's `rotate` count removed it).
+/// An empty file (rotated, nothing logged since) passes the chain on unchanged.
+/// Returns one summary per file.
+pub fn check_files(texts: &[&str]) -> Result<Vec<ChainSummary>, FilesBreak> {
+    let mut out: Vec<ChainSummary> = Vec::with_capacity(texts.len());
+    for (file, text) in texts.iter().enumerate() {
+        let prev = out.last().map(|s| s.last_hash.as_str());
+        let s = check_chain_after(text, prev).map_err(|brk| FilesBreak { file, brk })?;
+        out.push(s);
+    }
+    Ok(out)
 }
 
 /// Checks the hash chain of a log; returns the 1-based line number where it breaks.
@@ -1725,6 +1933,14 @@ mod tests {
                 r#"{"command":"sign","damage":"token.object is missing","error":"no recovery copy","event":"token-restored","prev":"p","result":"failed",TIME,"token-dir":"c870dda5",USER}"#,
             ),
             (
+                Event::Rotated {
+                    previous: "audit.log.1".into(),
+                    lines: 42,
+                },
+                "sign",
+                r#"{"command":"sign","event":"rotated","prev":"p","previous":"audit.log.1","previous-lines":42,TIME,USER}"#,
+            ),
+            (
                 Event::SyslogError {
                     socket: "/dev/log".into(),
                     error: "Connection refused (os error 111)".into(),
@@ -1750,7 +1966,7 @@ mod tests {
             .map(|(e, _, _)| std::mem::discriminant(e))
             .map(|d| format!("{d:?}"))
             .collect();
-        assert_eq!(kinds.len(), 13);
+        assert_eq!(kinds.len(), 14);
     }
 
     /// A line is a failure for syslog exactly when it says `"result": "failed"`, as the
@@ -1939,5 +2155,138 @@ mod tests {
         let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["prev"], json!(summary.last_hash));
         assert_eq!(last["event"], "logout");
+    }
+
+    /// Renames `log` to `log.1` (and older ones up) as logrotate does, without
+    /// `create`: the next append makes the new file.
+    fn rotate_like_logrotate(log: &Path) {
+        let files = rotated_files(log);
+        for (i, f) in files.iter().enumerate() {
+            let n = files.len() - i;
+            std::fs::rename(f, rotated_path(log, n)).unwrap();
+        }
+    }
+
+    fn texts(log: &Path) -> Vec<String> {
+        rotated_files(log)
+            .iter()
+            .map(|f| std::fs::read_to_string(f).unwrap())
+            .collect()
+    }
+
+    fn check_all(log: &Path) -> Result<Vec<ChainSummary>, FilesBreak> {
+        let t = texts(log);
+        check_files(&t.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    fn logout() -> Event {
+        Event::Logout {
+            token: "t".into(),
+            worker: None,
+        }
+    }
+
+    /// DPS-4.4 across rotation: the first line after a rotation is a `rotated` line
+    /// that carries the hash of the previous file's last line; the files verify
+    /// together, and the newest alone verifies as a continuation.
+    #[test]
+    fn rotation_continues_the_chain_dps_4_4() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::with_syslog(&path, "test", None);
+        log.record_all(vec![logout(), logout()]).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        rotate_like_logrotate(&path);
+        log.record(logout()).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let first: Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(first["event"], "rotated");
+        assert_eq!(first["previous"], "audit.log.1");
+        assert_eq!(first["previous-lines"], 2);
+        assert_eq!(first["prev"], last_line_hash(&before));
+        assert_eq!(text.lines().count(), 2);
+
+        // Two more rotations, one with `create` (an empty new file) and a link
+        // written by logrotate's postrotate before any event.
+        rotate_like_logrotate(&path);
+        std::fs::write(&path, "").unwrap();
+        assert!(log.link_rotation().unwrap());
+        assert!(!log.link_rotation().unwrap(), "linked twice");
+        log.record(logout()).unwrap();
+        rotate_like_logrotate(&path);
+        log.record(logout()).unwrap();
+
+        let all = check_all(&path).unwrap();
+        assert_eq!(all.len(), 4);
+        assert_eq!(
+            all.iter().map(|s| s.lines).collect::<Vec<_>>(),
+            vec![2, 2, 2, 2]
+        );
+        // The newest file alone: a continuation of audit.log.1.
+        let alone = check_chain(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(alone.continues.as_deref(), Some("audit.log.1"));
+        // Logrotate's `rotate` count removed the oldest: the rest still verifies.
+        std::fs::remove_file(rotated_path(&path, 3)).unwrap();
+        assert_eq!(check_all(&path).unwrap().len(), 3);
+    }
+
+    /// A changed or removed line in a rotated file, or a rotated file left out, is
+    /// caught, and the break names the file and line.
+    #[test]
+    fn tampered_rotated_files_are_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let log = AuditLog::with_syslog(&path, "test", None);
+        for _ in 0..3 {
+            log.record_all(vec![logout(), logout(), logout()]).unwrap();
+            rotate_like_logrotate(&path);
+        }
+        log.record(logout()).unwrap();
+        check_all(&path).unwrap();
+
+        // The last line of audit.log.2 (file 1) changed: audit.log.1's first line
+        // (file 2) no longer carries its hash.
+        let two = rotated_path(&path, 2);
+        let orig = std::fs::read_to_string(&two).unwrap();
+        let at = orig.rfind("\"token\":\"t\"").unwrap();
+        let changed = format!("{}\"token\":\"x\"{}", &orig[..at], &orig[at + 11..]);
+        std::fs::write(&two, changed).unwrap();
+        let b = check_all(&path).unwrap_err();
+        assert_eq!((b.file, b.brk.line), (2, 1), "{b:?}");
+        std::fs::write(&two, &orig).unwrap();
+
+        // The last line of audit.log.2 removed: audit.log.1 no longer continues it.
+        let cut: Vec<&str> = orig.lines().collect();
+        std::fs::write(&two, cut[..cut.len() - 1].join("\n") + "\n").unwrap();
+        let b = check_all(&path).unwrap_err();
+        assert_eq!((b.file, b.brk.line), (2, 1), "{b:?}");
+        assert!(b.brk.reason.contains("rotation"), "{b:?}");
+        std::fs::write(&two, &orig).unwrap();
+
+        // A whole rotated file (audit.log.2) left out.
+        let t = texts(&path);
+        assert_eq!(t.len(), 4);
+        let gap = [t[0].as_str(), t[2].as_str(), t[3].as_str()];
+        assert_eq!(check_files(&gap).unwrap_err().file, 1);
+    }
+
+    /// Concurrent appenders (threads with logs of their own, as separate processes
+    /// would have) never chain two lines to one predecessor: the append lock.
+    #[test]
+    fn concurrent_appends_keep_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        std::thread::scope(|s| {
+            for _ in 0..4 {
+                s.spawn(|| {
+                    let log = AuditLog::with_syslog(&path, "test", None);
+                    for _ in 0..25 {
+                        log.record(logout()).unwrap();
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(check_chain(&text).unwrap().lines, 100);
     }
 }

@@ -4,7 +4,7 @@
 //! exit codes (see [`crate::error::ExitCode`]). Nothing here knows how a stage works.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -124,15 +124,35 @@ pub enum Command {
 /// Audit log commands.
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check the audit log's hash chain; say at which line it breaks (exit 1).
+    /// Check the audit log's hash chain, across its rotated files; say at which line it breaks (exit 1).
+    ///
+    /// One log (or the config's) is checked together with the files logrotate made of
+    /// it, oldest first: FILE.N .. FILE.2, FILE.1, FILE. Each file's first line must
+    /// carry the hash of the previous file's last line. Several files are checked in
+    /// the order given, oldest first.
     Verify(AuditVerifyArgs),
     /// Print the audit log readably, optionally only some events or a time window.
     Show(AuditShowArgs),
+    /// Start a freshly rotated audit log with its `rotated` line now (logrotate's postrotate).
+    ///
+    /// The line carries the hash of FILE.1's last line, so the chain runs on across
+    /// the rotation; without this, the next event writes it. Does nothing unless FILE
+    /// is empty or missing and FILE.1 is not. Takes the log's append lock, so it is safe
+    /// while a sign run appends.
+    Link(AuditLinkArgs),
 }
 
 /// Options of `audit verify`.
 #[derive(Debug, Args)]
 pub struct AuditVerifyArgs {
+    /// The audit log (default: the config's audit-log); several: rotated files, oldest first.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+}
+
+/// Options of `audit link`.
+#[derive(Debug, Args)]
+pub struct AuditLinkArgs {
     /// The audit log (default: the config's audit-log).
     #[arg(value_name = "FILE")]
     pub file: Option<PathBuf>,
@@ -600,6 +620,7 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
         Command::Key(KeyCommand::List(a)) => cmd_key_list(cli, a),
         Command::Audit(AuditCommand::Verify(a)) => cmd_audit_verify(cli, a),
         Command::Audit(AuditCommand::Show(a)) => cmd_audit_show(cli, a),
+        Command::Audit(AuditCommand::Link(a)) => cmd_audit_link(cli, a),
         Command::Check(a) => cmd_check(cli, a),
         Command::Hsm(HsmCommand::Bench(a)) => cmd_hsm_bench(cli, a),
         // `run` serves it before any dispatch: a worker has no config and no audit log.
@@ -609,42 +630,115 @@ fn dispatch(cli: &Cli) -> Result<ExitCode> {
 
 /// The audit log to read: the one given, else the config's.
 fn audit_file(cli: &Cli, file: &Option<PathBuf>) -> Result<(PathBuf, String)> {
-    let path = match file {
+    let path = audit_path(cli, file)?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    Ok((path, text))
+}
+
+/// The audit log named, else the config's.
+fn audit_path(cli: &Cli, file: &Option<PathBuf>) -> Result<PathBuf> {
+    Ok(match file {
         Some(f) => f.clone(),
         None => {
             Config::load(&Config::locate(cli.config.as_deref()))?
                 .files
                 .audit_log
         }
-    };
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    Ok((path, text))
+    })
+}
+
+/// The files `audit verify` checks, oldest first: those given, or the one log (given
+/// or the config's) with its rotated predecessors.
+fn audit_verify_files(cli: &Cli, a: &AuditVerifyArgs) -> Result<Vec<PathBuf>> {
+    if a.files.len() > 1 {
+        return Ok(a.files.clone());
+    }
+    let log = audit_path(cli, &a.files.first().cloned())?;
+    let files = crate::audit::rotated_files(&log);
+    let next = crate::audit::rotated_path(&log, files.len());
+    let mut gz = next.into_os_string();
+    gz.push(".gz");
+    if Path::new(&gz).exists() {
+        eprintln!(
+            "zonesign: note: {} is compressed and not checked; decompress the rotated files to check them too",
+            Path::new(&gz).display()
+        );
+    }
+    Ok(files)
 }
 
 fn cmd_audit_verify(cli: &Cli, a: &AuditVerifyArgs) -> Result<ExitCode> {
-    let (path, text) = audit_file(cli, &a.file)?;
-    match crate::audit::check_chain(&text) {
-        Ok(s) => {
+    let files = audit_verify_files(cli, a)?;
+    let texts = files
+        .iter()
+        .map(|f| std::fs::read_to_string(f).map_err(|e| Error::io(f, e)))
+        .collect::<Result<Vec<_>>>()?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    match crate::audit::check_files(&refs) {
+        Ok(all) => {
             if !cli.quiet {
-                println!(
-                    "{}: {} lines, hash chain intact; last line SHA-256 {}",
-                    path.display(),
-                    s.lines,
-                    s.last_hash
-                );
+                print_audit_summary(&files, &all);
             }
             Ok(ExitCode::Ok)
         }
         Err(b) => {
             println!(
                 "{}:{}: hash chain broken: {}",
-                path.display(),
-                b.line,
-                b.reason
+                files[b.file].display(),
+                b.brk.line,
+                b.brk.reason
             );
             Ok(ExitCode::VerifyFailed)
         }
     }
+}
+
+/// `audit verify`'s report: one line per rotated file, then the whole.
+fn print_audit_summary(files: &[PathBuf], all: &[crate::audit::ChainSummary]) {
+    let (Some(last_file), Some(last)) = (files.last(), all.last()) else {
+        return;
+    };
+    if let Some(first) = all.first().and_then(|s| s.continues.as_ref()) {
+        println!(
+            "{}: starts with a rotated line: the file rotated before it (then named {first}) is no longer present and was not checked",
+            files[0].display()
+        );
+    }
+    if files.len() > 1 {
+        for (f, s) in files.iter().zip(all) {
+            println!("{}: {} lines", f.display(), s.lines);
+        }
+    }
+    let lines: usize = all.iter().map(|s| s.lines).sum();
+    let across = if files.len() > 1 {
+        format!(" across {} files", files.len())
+    } else {
+        String::new()
+    };
+    println!(
+        "{}: {lines} lines{across}, hash chain intact; last line SHA-256 {}",
+        last_file.display(),
+        last.last_hash
+    );
+}
+
+fn cmd_audit_link(cli: &Cli, a: &AuditLinkArgs) -> Result<ExitCode> {
+    let path = audit_path(cli, &a.file)?;
+    let linked = crate::audit::AuditLog::with_syslog(&path, "audit link", None)
+        .link_rotation()
+        .map_err(|e| Error::io(&path, e))?;
+    if !cli.quiet {
+        if linked {
+            println!(
+                "{}: started with a rotated line continuing {}",
+                path.display(),
+                crate::audit::rotated_path(&path, 1).display()
+            );
+        } else {
+            println!("{}: not freshly rotated; nothing to do", path.display());
+        }
+    }
+    Ok(ExitCode::Ok)
 }
 
 fn cmd_audit_show(cli: &Cli, a: &AuditShowArgs) -> Result<ExitCode> {

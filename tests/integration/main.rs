@@ -10,6 +10,7 @@
 mod common;
 
 mod algorithm_roll;
+mod audit_rotation;
 mod bad_input;
 mod cron_cycle;
 mod differential;
