@@ -42,12 +42,13 @@ CRON_TZ=UTC
 5 1-23/2 * * *  zonesign --config /var/lib/zonesign/zonesign.toml -q sign /var/lib/zonesign/se.zone --origin se. --out /var/lib/zonesign/se.signed --ds-anchor /var/lib/zonesign/parent-ds.txt --metrics /var/lib/node_exporter/textfile/zonesign.prom
 .fi
 .PP
-systemd, zonesign.service:
+systemd, zonesign.service (the Debian package installs it and zonesign.timer in
+/lib/systemd/system, not enabled):
 .nf
 [Service]
 Type=oneshot
 User=zonesign
-ExecStart=/usr/local/bin/zonesign --config /var/lib/zonesign/zonesign.toml -q sign /var/lib/zonesign/se.zone --origin se. --out /var/lib/zonesign/se.signed --ds-anchor /var/lib/zonesign/parent-ds.txt
+ExecStart=/usr/bin/zonesign --config /var/lib/zonesign/zonesign.toml -q sign /var/lib/zonesign/se.zone --origin se. --out /var/lib/zonesign/se.signed --ds-anchor /var/lib/zonesign/parent-ds.txt
 NoNewPrivileges=yes
 ProtectSystem=strict
 PrivateTmp=yes
@@ -1337,7 +1338,7 @@ pub fn man_page() -> Vec<u8> {
     out.extend_from_slice(b"\n");
     out.extend_from_slice(b".SH \"EXIT STATUS AND ENVIRONMENT\"\n.nf\n");
     out.extend_from_slice(roff_escape(&after_help()).as_bytes());
-    out.extend_from_slice(b"\n.fi\n.SH FILES\n.TP\n\\fB.zonesign/zonesign.toml\\fR\nconfig made by \\fBzonesign init\\fR: module, token label, PIN file, key state, audit log, optional [policy] table\n.TP\n\\fB.zonesign/user.pin\\fR, \\fB.zonesign/so.pin\\fR\nthe token PINs, mode 0600; move the SO PIN offline\n.TP\n\\fB.zonesign/keys.toml\\fR\nthe key state: role, algorithm, size, state, PKCS#11 id and label, public key; the NSEC3 salt in use\n.TP\n\\fB.zonesign/audit.log\\fR\nJSON lines, one per HSM act, hash-chained (DPS-4.4)\n.SH \"SEE ALSO\"\nldns-verify-zone(1), dnssec-verify(1), kzonecheck(1), softhsm2-util(1)\n");
+    out.extend_from_slice(b"\n.fi\n.SH FILES\n.TP\n\\fB.zonesign/zonesign.toml\\fR\nconfig made by \\fBzonesign init\\fR: module, token label, PIN file, key state, audit log, optional [policy] table\n.TP\n\\fB.zonesign/user.pin\\fR, \\fB.zonesign/so.pin\\fR\nthe token PINs, mode 0600; move the SO PIN offline\n.TP\n\\fB.zonesign/keys.toml\\fR\nthe key state: role, algorithm, size, state, PKCS#11 id and label, public key; the NSEC3 salt in use\n.TP\n\\fB.zonesign/audit.log\\fR\nJSON lines, one per HSM act, hash-chained (DPS-4.4)\n.TP\n\\fB.zonesign/audit.log.1\\fR, ...\nthe audit log rotated (the Debian package's /etc/logrotate.d/zonesign); each newer file starts with a rotated line chained to the older one's last line\n.SH \"SEE ALSO\"\nldns-verify-zone(1), dnssec-verify(1), kzonecheck(1), softhsm2-util(1)\n");
     out
 }
 
