@@ -221,17 +221,24 @@ fn nsec3_iterations_are_policy_findings() {
         loc: Default::default(),
     });
     let mut report = Report::empty();
-    check_nsec3_iterations(&zone, &mut report);
+    check_nsec3_iterations(&zone, &VerifyOptions::at(0, None), &mut report);
     assert_eq!((report.total_problems, report.total_findings), (0, 1));
     assert!(report.findings[0].message.contains("RFC 9276 §3.2"));
     let mut report = Report::empty();
     report.enforce_policy = true;
-    check_nsec3_iterations(&zone, &mut report);
+    check_nsec3_iterations(&zone, &VerifyOptions::at(0, None), &mut report);
     assert_eq!(report.counts.get("nsec3-iterations"), Some(&1));
+    // The signing gate notes what the operator's policy allowed (it warned already).
+    let mut gate = VerifyOptions::at(0, None);
+    gate.expected = Some(ExpectedSigners::default());
+    let mut report = Report::empty();
+    report.enforce_policy = true;
+    check_nsec3_iterations(&zone, &gate, &mut report);
+    assert_eq!((report.total_problems, report.total_findings), (0, 1));
     let i = zone.find(&origin(), rtype::NSEC3PARAM).unwrap();
     zone.rrsets[i].rdatas = Rdatas::one(&param(0));
     let mut report = Report::empty();
-    check_nsec3_iterations(&zone, &mut report);
+    check_nsec3_iterations(&zone, &VerifyOptions::at(0, None), &mut report);
     assert_eq!((report.total_problems, report.total_findings), (0, 0));
 }
 
