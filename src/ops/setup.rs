@@ -122,12 +122,35 @@ fn adopt_in(opts: &AdoptOptions, config_path: &Path) -> Result<()> {
     token
         .logout()
         .map_err(|e| Error::io(opts.dir.join("audit.log"), e))?;
-    let cfg = Config {
+    let cfg = new_config(
+        absolute(&opts.module),
+        &opts.token,
+        absolute(&opts.pin_file),
+        opts.softhsm_conf.as_deref().map(absolute),
+        config_path,
+    );
+    KeyStore::default().save(&opts.dir.join("keys.toml"))?;
+    let text =
+        toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(UsageError::EncodeConfig(e)))?;
+    crate::store::output::write_atomic(config_path, text.as_bytes())
+}
+
+/// The config `init` writes (with or without `--adopt`): the token, its PIN file and
+/// SoftHSM2 configuration, the key state and audit log beside it, every other setting
+/// at its default.
+fn new_config(
+    module: PathBuf,
+    token: &str,
+    pin_file: PathBuf,
+    softhsm_conf: Option<PathBuf>,
+    config_path: &Path,
+) -> Config {
+    Config {
         hsm: HsmSection {
-            module: absolute(&opts.module),
-            token: opts.token.clone(),
-            pin_file: Some(absolute(&opts.pin_file)),
-            softhsm_conf: opts.softhsm_conf.as_deref().map(absolute),
+            module,
+            token: token.to_string(),
+            pin_file: Some(pin_file),
+            softhsm_conf,
             sessions: 0,
             extra_tokens: Vec::new(),
             session_key_copies: true,
@@ -143,11 +166,7 @@ fn adopt_in(opts: &AdoptOptions, config_path: &Path) -> Result<()> {
         ingress: None,
         egress: None,
         path: config_path.to_path_buf(),
-    };
-    KeyStore::default().save(&opts.dir.join("keys.toml"))?;
-    let text =
-        toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(UsageError::EncodeConfig(e)))?;
-    crate::store::output::write_atomic(config_path, text.as_bytes())
+    }
 }
 
 fn default_module() -> Option<PathBuf> {
@@ -168,28 +187,13 @@ fn build(opts: &InitOptions, module_path: &Path, config_path: &Path) -> Result<I
         absolute(&tokens).display()
     );
     write_private(&softhsm_conf, conf_text.as_bytes())?;
-    let cfg = Config {
-        hsm: HsmSection {
-            module: module_path.to_path_buf(),
-            token: opts.token.clone(),
-            pin_file: Some(PathBuf::from("user.pin")),
-            softhsm_conf: Some(PathBuf::from("softhsm2.conf")),
-            sessions: 0,
-            extra_tokens: Vec::new(),
-            session_key_copies: true,
-            worker_processes: true,
-        },
-        files: FilesSection {
-            keys: PathBuf::from("keys.toml"),
-            audit_log: PathBuf::from("audit.log"),
-            policy: None,
-        },
-        policy: None,
-        audit: None,
-        ingress: None,
-        egress: None,
-        path: config_path.to_path_buf(),
-    };
+    let cfg = new_config(
+        module_path.to_path_buf(),
+        &opts.token,
+        PathBuf::from("user.pin"),
+        Some(PathBuf::from("softhsm2.conf")),
+        config_path,
+    );
     // init runs single-threaded, before the PKCS#11 module is loaded.
     crate::config::export_softhsm_conf(&absolute(&softhsm_conf));
     let audit = AuditLog::new(&dir.join("audit.log"), "init");

@@ -188,6 +188,10 @@ fn rotation_during_sign_runs_keeps_the_chain_sec_6_5() {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        // Not a wait for anything: it only moves the rotation to a different moment of
+        // each run (0 to 75 ms in). Every assertion below must hold for any
+        // interleaving, because the append lock orders the `rotated` line with the
+        // run's own lines.
         std::thread::sleep(std::time::Duration::from_millis(15 * i));
         logrotate(&log);
         assert_exit(&audit(&setup, &["link"]), EXIT_OK, "audit link");

@@ -264,13 +264,14 @@ pub fn steps(store: &KeyStore, policy: &Policy) -> Vec<(&'static str, Option<Str
     };
     let ds_seen = new_ksk_ds_seen(store, roll);
     let due = due(roll, ds_seen, policy);
-    let ready = due.new_dnskeys.map(|p| p + policy.ksk_ds_ready());
+    // The new KSK is ready DNSKEY TTL + propagation after its DNSKEY went out (recorded,
+    // or planned).
+    let published = t(&roll.new_dnskeys).or(due.new_dnskeys);
     let step = |done: &Option<String>, planned: Option<i64>| match done {
         Some(at) => (Some(at.clone()), false),
         None => (planned.map(timestamp), true),
     };
-    let mut v = Vec::new();
-    for (name, (at, planned)) in [
+    [
         ("started", (Some(roll.started.clone()), false)),
         ("new signatures published", step(&roll.new_signatures, None)),
         (
@@ -279,12 +280,7 @@ pub fn steps(store: &KeyStore, policy: &Policy) -> Vec<(&'static str, Option<Str
         ),
         (
             "new DS may go to the parent",
-            step(
-                &None,
-                t(&roll.new_dnskeys)
-                    .map(|p| p + policy.ksk_ds_ready())
-                    .or(ready),
-            ),
+            step(&None, published.map(|p| p + policy.ksk_ds_ready())),
         ),
         ("parent's DS seen", step(&ds_seen.map(timestamp), None)),
         (
@@ -292,10 +288,10 @@ pub fn steps(store: &KeyStore, policy: &Policy) -> Vec<(&'static str, Option<Str
             step(&roll.old_dnskeys_removed, due.withdraw),
         ),
         ("old signatures removed, roll done", step(&None, due.finish)),
-    ] {
-        v.push((name, at, planned));
-    }
-    v
+    ]
+    .into_iter()
+    .map(|(name, (at, planned))| (name, at, planned))
+    .collect()
 }
 
 #[cfg(test)]
