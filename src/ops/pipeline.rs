@@ -363,16 +363,78 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         expiring_within: None,
     };
     let in_place = prev_path.as_ref().is_some_and(|p| same_file(p, &req.out));
-    if plan.identical && in_place {
-        // Nothing changed and nothing is due: the gate still checks what is published
-        // (the in-memory zone equals the proven file byte for byte, or nothing was
-        // trusted and every signature is checked).
-        summary.content = Some(prove_unchanged(&input_content, None, &zone)?);
-        let report = gate(&zone, &anchors, &opts)?;
+    let gate_first = |z: &Zone| first_gate(z, &anchors, &opts);
+    let mut first = None;
+    if summary.signatures_made == 0 {
+        // Nothing to sign but perhaps the ZONEMD (a change in unsigned glue under
+        // `serial = keep`, or a previous ZONEMD that was wrong): the gate's first stage
+        // tells, with the digest the record must carry.
+        let taken = gate_first(&zone);
+        if zonemd_current(&zone, &taken, &policy) {
+            first = Some(taken);
+        } else {
+            let proof = zonemd_proof(&summary, &input_content);
+            let (stats, taken) = sign_in_hsm(
+                cfg,
+                &mut zone,
+                &signing,
+                &policy,
+                req,
+                proof,
+                Passes::ZonemdOnly(taken),
+            )?;
+            count_zonemd_signatures(&mut summary, stats.signatures);
+            summary.per_key = stats.per_key;
+            first = Some(taken);
+        }
+    }
+    let first = match first {
+        Some(f) => f,
+        None => {
+            let proof = zonemd_proof(&summary, &input_content);
+            let (stats, taken) = sign_in_hsm(
+                cfg,
+                &mut zone,
+                &signing,
+                &policy,
+                req,
+                proof,
+                Passes::All(&gate_first),
+            )?;
+            count_zonemd_signatures(&mut summary, stats.signatures);
+            summary.per_key = stats.per_key;
+            taken
+        }
+    };
+    // The first stage of the gate ran inside the signing login; it is verification.
+    sw.lap(&mut summary, "signing in the HSM");
+    if let Some(signing_lap) = summary.stages.last_mut() {
+        signing_lap.1 = (signing_lap.1 - first.seconds).max(0.0);
+    }
+    // PIPE-4: signing changed nothing but DNSSEC data, or nothing is written.
+    summary.content = Some(prove_unchanged(&input_content, first.content.clone())?);
+    // DPS-6.6: the whole result is verified before anything is written. With
+    // `--full-verify` the written temporary file is also read back and verified before
+    // it is renamed into place, which also proves the text rendering. In memory, it
+    // checks the very structure the output is rendered from, sparing a re-parse of
+    // hundreds of megabytes on every cron run.
+    let report = gate_verdict(crate::dnssec::verify::second_stage(
+        first.stage,
+        &zone,
+        &anchors,
+        &opts,
+    ))?;
+    sw.lap(&mut summary, "verification");
+    if let Some(verify_lap) = summary.stages.last_mut() {
+        verify_lap.1 += first.seconds;
+    }
+    if plan.identical && in_place && summary.signatures_made == 0 {
+        // Nothing changed and nothing was due: the gate checked what is published (the
+        // in-memory zone equals the proven file byte for byte, or nothing was trusted
+        // and every signature is checked).
         if req.full_verify {
             gate_file(&req.out, &req.origin, &anchors, &opts)?;
         }
-        sw.lap(&mut summary, "verification");
         summary.unchanged = true;
         // The input equals what is published, but it may be new as the approved zone
         // (the first run of a zonesign that keeps one).
@@ -381,28 +443,6 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         commit_keys(cfg, &store, &key_changes, salt_event)?;
         return Ok(summary);
     }
-    let mut signed_content = None;
-    if summary.signatures_made > 0 {
-        let input_zonemd = summary
-            .input
-            .zonemd
-            .as_ref()
-            .filter(|z| **z != crate::ops::zonemd_steps::InputZonemd::Absent)
-            .map(|z| z.describe());
-        let proof = (input_content.as_str(), input_zonemd);
-        let (stats, content) = sign_in_hsm(cfg, &mut zone, &signing, &policy, req, proof)?;
-        count_zonemd_signatures(&mut summary, stats.signatures);
-        summary.per_key = stats.per_key;
-        signed_content = Some(content);
-    }
-    sw.lap(&mut summary, "signing in the HSM");
-    // PIPE-4: signing changed nothing but DNSSEC data, or nothing is written.
-    summary.content = Some(prove_unchanged(&input_content, signed_content, &zone)?);
-    // DPS-6.6: the whole result is verified before anything is written. With
-    // `--full-verify` the written temporary file is also read back and verified before
-    // it is renamed into place, which also proves the text rendering.
-    let report = gate(&zone, &anchors, &opts)?;
-    sw.lap(&mut summary, "verification");
     // The hash file comes last: a crash before it is rewritten leaves a snapshot or a
     // text that matches no recorded hash, which the next run does not trust. The
     // snapshot only saves time, so failing to write it is a warning.
@@ -552,15 +592,6 @@ fn finish(summary: &mut SignSummary, report: &Report, started: Instant) {
     summary.earliest_expiration = report.stats.earliest_expiration;
     summary.signatures_trusted = report.stats.signatures_trusted;
     summary.elapsed = started.elapsed();
-}
-
-/// The verification gate on the signed zone in memory (DPS-6.6): its report, or an error
-/// that stops the run with exit 1 and nothing published.
-///
-/// It checks the very structure the output is rendered from, before anything is written;
-/// verifying in memory spares re-parsing hundreds of megabytes on every cron run.
-fn gate(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Result<Report> {
-    gate_verdict(verify_zone(zone, anchors, opts))
 }
 
 /// The gate on a written file (`--full-verify`): the text is parsed back and verified,
@@ -767,9 +798,20 @@ fn dnskey_rrset(origin: &Name, keys: &[KeyEntry], ttl: u32) -> Result<RRset> {
     })
 }
 
+/// What one signing login does: every RRset the plan says, the gate's first stage,
+/// then the ZONEMD; or the ZONEMD alone, when the first stage found that only it needs
+/// a signature.
+enum Passes<'a> {
+    /// Sign, then take the gate's first stage with this.
+    All(&'a dyn Fn(&Zone) -> FirstGate),
+    /// The first stage, taken already on the zone as it is.
+    ZonemdOnly(FirstGate),
+}
+
 /// Logs in, checks the token's keys are the recorded ones, signs, logs out (DPS-5.2).
-/// Also returns the signed zone's content digest (PIPE-4), which the audit line records
-/// beside the admitted input's (`proof`: that digest and the input ZONEMD's outcome).
+/// Also returns the gate's first stage ([`first_gate`]), with the signed zone's
+/// content digest (PIPE-4), which the audit line records beside the admitted input's
+/// (`proof`: that digest and the input ZONEMD's outcome).
 fn sign_in_hsm(
     cfg: &Config,
     zone: &mut Zone,
@@ -777,11 +819,12 @@ fn sign_in_hsm(
     policy: &Policy,
     req: &SignRequest,
     (input_content, input_zonemd): (&str, Option<String>),
-) -> Result<(SignStats, String)> {
+    passes: Passes,
+) -> Result<(SignStats, FirstGate)> {
     let audit = AuditLog::new(&cfg.files.audit_log, "sign");
     let signing = crate::ops::setup::login_signing(cfg, &audit)?;
     let tags: Vec<u16> = keys.iter().map(|k| k.tag).collect();
-    let result = sign_with_tokens(cfg, &signing, zone, keys, policy, req);
+    let result = sign_with_tokens(cfg, &signing, zone, keys, policy, req, passes);
     // Every outcome after a login is recorded, and the logout too (DPS-4.4): a run that
     // fails half-way must not look like an open session in the audit trail. The guard
     // closes the sessions first, then writes `sign` and the `logout` lines.
@@ -790,15 +833,15 @@ fn sign_in_hsm(
         zone: origin,
         keys: tags,
         result: match &result {
-            Ok((stats, signed)) => Outcome::Ok(SignCounts {
+            Ok((stats, first)) => Outcome::Ok(SignCounts {
                 signatures: stats.signatures,
                 per_key: stats.per_key.clone(),
                 per_token: stats.per_token.clone(),
                 session_key_copies: stats.session_key_copies,
                 worker_processes: crate::ops::setup::worker_processes(cfg),
-                content: Some(ContentDigests {
+                content: first.content.clone().map(|signed| ContentDigests {
                     input: input_content.to_string(),
-                    signed: signed.clone(),
+                    signed,
                 }),
                 input_zonemd,
             }),
@@ -809,6 +852,56 @@ fn sign_in_hsm(
     let done = result?;
     logged.map_err(|e| Error::io(&cfg.files.audit_log, e))?;
     Ok(done)
+}
+
+/// The input's content digest and ZONEMD outcome, for the audit line of a signing
+/// login.
+fn zonemd_proof<'a>(summary: &SignSummary, input_content: &'a str) -> (&'a str, Option<String>) {
+    let input_zonemd = summary
+        .input
+        .zonemd
+        .as_ref()
+        .filter(|z| **z != crate::ops::zonemd_steps::InputZonemd::Absent)
+        .map(|z| z.describe());
+    (input_content, input_zonemd)
+}
+
+/// The gate's first stage ([`crate::dnssec::verify::first_stage`]) with the signed
+/// zone's content digest (PIPE-4) taken beside it, and how long both took.
+struct FirstGate {
+    stage: crate::dnssec::verify::FirstStage,
+    /// `None` if taking it failed (the proof then fails).
+    content: Option<String>,
+    seconds: f64,
+}
+
+/// Takes the gate's first stage on the signed zone, whose apex ZONEMD may still be a
+/// placeholder: everything but the apex name is checked, and the ZONEMD digest is
+/// taken once, for the record and for its check.
+fn first_gate(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> FirstGate {
+    let t = Instant::now();
+    let (content, stage) = std::thread::scope(|s| {
+        let content = s.spawn(|| crate::zone::content::digest(zone));
+        let stage = crate::dnssec::verify::first_stage(zone, anchors, opts);
+        (content.join().ok(), stage)
+    });
+    FirstGate {
+        stage,
+        content,
+        seconds: t.elapsed().as_secs_f64(),
+    }
+}
+
+/// Whether the zone's apex ZONEMD is the one the policy asks for, carrying the
+/// digest the first stage took, and signed: then no signing login is needed for it.
+fn zonemd_current(zone: &Zone, first: &FirstGate, policy: &Policy) -> bool {
+    let hashes = policy.zonemd.hashes();
+    let digests = first.stage.digests();
+    let want = crate::zone::zonemd::make_with(zone, &hashes, &digests).ok();
+    match zone.get(&zone.origin, rtype::ZONEMD) {
+        None => hashes.is_empty(),
+        Some(set) => want.is_some_and(|w| w == set.rdatas) && !set.sigs.is_empty(),
+    }
 }
 
 /// The ZONEMD's signatures of the second signing pass (and a placeholder's of the
@@ -836,16 +929,19 @@ fn admitted_content(zone: &mut Zone) -> String {
     digest
 }
 
-/// The proof of unchanged data (PIPE-4): the signed zone's content digest (taken
-/// after the last signing pass, or now) must equal the admitted input's, or the run
-/// stops with exit 1 and nothing written, like any gate failure.
-fn prove_unchanged(input: &str, signed: Option<String>, zone: &Zone) -> Result<ContentDigests> {
-    let signed = signed.unwrap_or_else(|| crate::zone::content::digest(zone));
-    if signed != input {
-        return Err(Error::Verification(format!(
-            "the signed zone's non-DNSSEC content differs from the admitted input (PIPE-4): content digest of the input {input}, of the signed zone {signed}; signing may change DNSSEC data only; nothing was written"
-        )));
-    }
+/// The proof of unchanged data (PIPE-4): the signed zone's content digest (taken in
+/// the gate's first stage) must equal the admitted input's, or the run stops with
+/// exit 1 and nothing written, like any gate failure.
+fn prove_unchanged(input: &str, signed: Option<String>) -> Result<ContentDigests> {
+    let signed = match signed {
+        Some(s) if s == input => s,
+        other => {
+            return Err(Error::Verification(format!(
+                "the signed zone's non-DNSSEC content differs from the admitted input (PIPE-4): content digest of the input {input}, of the signed zone {}; signing may change DNSSEC data only; nothing was written",
+                other.as_deref().unwrap_or("(failed)")
+            )));
+        }
+    };
     Ok(ContentDigests {
         input: input.to_string(),
         signed,
@@ -861,7 +957,8 @@ fn sign_with_tokens(
     keys: &[KeyEntry],
     policy: &Policy,
     req: &SignRequest,
-) -> Result<(SignStats, String)> {
+    passes: Passes,
+) -> Result<(SignStats, FirstGate)> {
     let mut handles = Vec::new();
     for k in keys {
         handles.push((k.id_bytes()?, k.algorithm));
@@ -903,14 +1000,22 @@ fn sign_with_tokens(
     };
     // One session of the first pass stays open for the ZONEMD pass.
     let keep = crate::ops::zonemd_steps::KeepSession::new(&signer);
-    let mut stats = sign_zone(zone, &sign_keys, &keep, &params, &mut rng)?;
-    let content = sign_zonemd(zone, &sign_keys, &keep, &params, &mut rng, &mut stats)?;
+    let (mut stats, first) = match passes {
+        Passes::All(take_first) => {
+            let stats = sign_zone(zone, &sign_keys, &keep, &params, &mut rng)?;
+            (stats, take_first(zone))
+        }
+        Passes::ZonemdOnly(first) => (SignStats::default(), first),
+    };
+    sign_zonemd(
+        zone, &first, &sign_keys, &keep, &params, &mut rng, &mut stats,
+    )?;
     drop(keep);
     if signer.len() > 1 {
         let made = signer.signatures_per_member();
         stats.per_token = labels.iter().map(|l| l.to_string()).zip(made).collect();
     }
-    Ok((stats, content))
+    Ok((stats, first))
 }
 
 /// Puts the ZONEMD placeholder at the apex before the denial chain is built, so the
@@ -926,32 +1031,28 @@ fn add_zonemd_placeholder(zone: &mut Zone, prev: Option<&Previous>, policy: &Pol
     }
 }
 
-/// After everything else is signed: the ZONEMD digest is filled in and that one RRset
-/// signed in a second pass, in the same login, with one session (RFC 8976 §3.4–3.5).
-/// The signed zone's content digest (PIPE-4) is taken on another thread meanwhile
-/// (both are one hash stream over the zone) and returned.
+/// After everything else is signed and the gate's first stage has taken the digest:
+/// the ZONEMD is filled in with it and that one RRset signed in a second pass, in the
+/// same login, with one session (RFC 8976 §3.4–3.5). A ZONEMD that already carries the
+/// digest and a signature (a reused one) is left alone.
 fn sign_zonemd(
     zone: &mut Zone,
+    first: &FirstGate,
     keys: &[SignKey],
     signer: &dyn crate::hsm::SigningBackend,
     params: &SignParams,
     rng: &mut rand::rngs::StdRng,
     stats: &mut SignStats,
-) -> Result<String> {
+) -> Result<()> {
+    if zonemd_current(zone, first, params.policy) {
+        return Ok(());
+    }
     let hashes = params.policy.zonemd.hashes();
-    let (content, rdatas) = std::thread::scope(|s| {
-        let z: &Zone = zone;
-        let content = s.spawn(|| crate::zone::content::digest(z));
-        let rdatas = crate::ops::zonemd_steps::digest(z, &hashes);
-        (content.join(), rdatas)
-    });
-    let content = content.map_err(|_| {
-        Error::Verification("the content digest failed; nothing was written".into())
-    })?;
+    let rdatas = crate::ops::zonemd_steps::digest_with(zone, &hashes, &first.stage.digests());
     let filled = crate::ops::zonemd_steps::fill_with(zone, rdatas)
         .map_err(|e| Error::Verification(format!("ZONEMD: {e}; nothing was written")))?;
     if !filled {
-        return Ok(content);
+        return Ok(());
     }
     let one = SignParams {
         sessions: 1,
@@ -962,7 +1063,7 @@ fn sign_zonemd(
     // again would classify every name and read every signature (about a million of
     // each at TLD size) to find the one RRset left.
     let Some(i) = zone.find(&zone.origin, rtype::ZONEMD) else {
-        return Ok(content);
+        return Ok(());
     };
     let mut apex = Zone {
         origin: zone.origin.clone(),
@@ -981,7 +1082,7 @@ fn sign_zonemd(
             None => stats.per_key.push((tag, n)),
         }
     }
-    Ok(content)
+    Ok(())
 }
 
 /// Checks that `token` holds every recorded key, with the recorded public half: a

@@ -2,16 +2,22 @@
 //!
 //! Out: a placeholder ZONEMD goes to the apex before the denial chain is built, so
 //! the apex bitmap lists ZONEMD (RFC 8976 §3.1); everything else is signed; then the
-//! digest (which leaves out the apex ZONEMD RRset and its signatures, §3.3.1.1) fills
-//! it in and that one RRset is signed in a second pass inside the same HSM login. The
-//! gate verifies it like any `zonesign verify` would.
+//! gate's first stage (`crate::dnssec::verify::first_stage`) checks every name but the
+//! apex and, beside that, takes the digest (which leaves out the apex ZONEMD RRset and
+//! its signatures, §3.3.1.1); that digest fills the record in, and that one RRset is
+//! signed in a second pass inside the same HSM login. The gate's second stage checks
+//! the apex and compares the record with the digest it took. At TLD size the digest is
+//! about half a second of SHA-384 that cannot be split across cores: taken once, beside
+//! the per-name checks, it costs the cycle little.
 //!
 //! The placeholder is the previous output's ZONEMD when it has the configured
 //! algorithms: the cron cycle's "nothing changed, nothing due" comparison then sees an
 //! unchanged RRset, and the published file, whose ZONEMD still matches, stays as it is.
-//! When anything changed the serial moves and the digest is made anew, so an old
-//! ZONEMD or its signature is never carried into a new output (the text copy of
-//! unchanged RRsets never copies a ZONEMD either, see `store::output`).
+//! When anything changed the digest is made anew (the serial moves too, unless the
+//! policy keeps it: then a change in unsigned glue alone still gets a new digest,
+//! signed in a login of its own), so an old ZONEMD or its signature is never carried
+//! into a new output (the text copy of unchanged RRsets never copies a ZONEMD either,
+//! see `store::output`).
 
 use std::sync::{Arc, Mutex};
 
@@ -94,17 +100,22 @@ fn same_algorithms(set: &RRset, hashes: &[HashAlg]) -> bool {
 /// its signatures (placeholder ones, or reused ones of an earlier digest), leaving it
 /// for a second signing pass. `Ok(false)` when the zone has no ZONEMD to fill.
 pub fn fill(zone: &mut Zone, hashes: &[HashAlg]) -> Result<bool, ZonemdError> {
-    let rdatas = digest(zone, hashes);
+    let rdatas = digest_with(zone, hashes, &zonemd::Digests::default());
     fill_with(zone, rdatas)
 }
 
-/// The first half of [`fill`], reading the zone only (so that other hashing can run
-/// beside it): the new ZONEMD RDATA, or `None` when there is no ZONEMD to fill.
-pub fn digest(zone: &Zone, hashes: &[HashAlg]) -> Option<Result<Rdatas, ZonemdError>> {
+/// The first half of [`fill`], reading the zone only: the new ZONEMD RDATA from the
+/// digests `known` holds (those it lacks are taken now), or `None` when there is no
+/// ZONEMD to fill.
+pub fn digest_with(
+    zone: &Zone,
+    hashes: &[HashAlg],
+    known: &zonemd::Digests,
+) -> Option<Result<Rdatas, ZonemdError>> {
     if hashes.is_empty() || zone.find(&zone.origin, rtype::ZONEMD).is_none() {
         return None;
     }
-    Some(zonemd::make(zone, hashes))
+    Some(zonemd::make_with(zone, hashes, known))
 }
 
 /// The second half of [`fill`]: puts the RDATA of [`digest`] in and drops the

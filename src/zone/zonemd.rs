@@ -272,18 +272,78 @@ pub fn digests(zone: &Zone, hashes: &[HashAlg]) -> Vec<Vec<u8>> {
 /// the SOA serial, in canonical order: the RRset to put at the apex after signing
 /// everything else (RFC 8976 §3.4), whatever ZONEMD the zone holds now.
 pub fn make(zone: &Zone, hashes: &[HashAlg]) -> Result<Rdatas, ZonemdError> {
+    make_with(zone, hashes, &Digests::default())
+}
+
+/// As [`make`], taking the digests `known` already holds instead of walking the zone
+/// again (the signing gate takes them beside its first stage, see
+/// [`crate::dnssec::verify::first_stage`]).
+pub fn make_with(zone: &Zone, hashes: &[HashAlg], known: &Digests) -> Result<Rdatas, ZonemdError> {
     let serial = soa_serial(zone)?;
-    let mut hashes = hashes.to_vec();
-    hashes.sort_unstable();
-    hashes.dedup();
-    let digests = digests(zone, &hashes);
+    let all = known.completed(zone, hashes);
     let mut records: Vec<Vec<u8>> = hashes
         .iter()
-        .zip(&digests)
-        .map(|(&h, d)| rdata(serial, h, d))
+        .map(|&h| rdata(serial, h, all.get(h).unwrap_or(&[])))
         .collect();
     records.sort_unstable();
+    records.dedup();
     Ok(records.into_iter().collect())
+}
+
+/// Digests of one zone, by algorithm, taken once and read by whoever needs them: the
+/// verifier's ZONEMD check and the signer's ZONEMD record. The apex ZONEMD RRset and
+/// its signatures are not in the digest, so they stay right while only those change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Digests(Vec<(HashAlg, Vec<u8>)>);
+
+impl Digests {
+    /// The digests of `zone` for `hashes`, in one walk (none for no hashes).
+    pub fn of(zone: &Zone, hashes: &[HashAlg]) -> Digests {
+        let mut hashes = hashes.to_vec();
+        hashes.sort_unstable();
+        hashes.dedup();
+        if hashes.is_empty() {
+            return Digests::default();
+        }
+        let values = digests(zone, &hashes);
+        Digests(hashes.into_iter().zip(values).collect())
+    }
+
+    /// The digests the apex ZONEMD records of `zone` ask for (every supported
+    /// algorithm, whatever the serial), for a check that comes later.
+    pub fn for_check(zone: &Zone) -> Digests {
+        Digests::of(zone, &requested(zone))
+    }
+
+    /// The digest with `hash`, if taken.
+    pub fn get(&self, hash: HashAlg) -> Option<&[u8]> {
+        self.0.iter().find(|(h, _)| *h == hash).map(|(_, d)| &d[..])
+    }
+
+    /// These digests plus those of `hashes` that are missing, taken now.
+    fn completed(&self, zone: &Zone, hashes: &[HashAlg]) -> Digests {
+        let missing: Vec<HashAlg> = hashes
+            .iter()
+            .copied()
+            .filter(|&h| self.get(h).is_none())
+            .collect();
+        let mut all = self.clone();
+        all.0.extend(Digests::of(zone, &missing).0);
+        all
+    }
+}
+
+/// The supported algorithms of the zone's apex ZONEMD records, any serial, each once.
+fn requested(zone: &Zone) -> Vec<HashAlg> {
+    let mut hashes: Vec<HashAlg> = zone
+        .get(&zone.origin, rtype::ZONEMD)
+        .into_iter()
+        .flat_map(|set| set.rdatas.iter())
+        .filter_map(|r| parse_rdata(r).ok()?.supported())
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
 }
 
 /// Verifies the apex ZONEMD RRset (RFC 8976 §4): `Ok(None)` when there is none;
@@ -295,10 +355,16 @@ pub fn make(zone: &Zone, hashes: &[HashAlg]) -> Result<Rdatas, ZonemdError> {
 /// computed, and a digest that does not match. The zone is walked once, for all the
 /// algorithms needed.
 pub fn check(zone: &Zone) -> Result<Option<Checked>, ZonemdError> {
+    check_with(zone, &Digests::default())
+}
+
+/// As [`check`], with digests of this zone taken earlier ([`Digests::for_check`]);
+/// any it lacks are taken now.
+pub fn check_with(zone: &Zone, known: &Digests) -> Result<Option<Checked>, ZonemdError> {
     let Some(set) = zone.get(&zone.origin, rtype::ZONEMD) else {
         return Ok(None);
     };
-    check_records(zone, set.rdatas.iter()).map(Some)
+    check_records_with(zone, set.rdatas.iter(), known).map(Some)
 }
 
 /// As [`check`], for apex ZONEMD RDATA held apart from `zone` (an input's ZONEMD,
@@ -307,6 +373,15 @@ pub fn check(zone: &Zone) -> Result<Option<Checked>, ZonemdError> {
 pub fn check_records<'r>(
     zone: &Zone,
     rdatas: impl Iterator<Item = &'r [u8]>,
+) -> Result<Checked, ZonemdError> {
+    check_records_with(zone, rdatas, &Digests::default())
+}
+
+/// [`check_records`] with digests taken earlier.
+fn check_records_with<'r>(
+    zone: &Zone,
+    rdatas: impl Iterator<Item = &'r [u8]>,
+    known: &Digests,
 ) -> Result<Checked, ZonemdError> {
     let records: Vec<Zonemd> = rdatas.map(parse_rdata).collect::<Result<_, _>>()?;
     refuse_duplicates(&records)?;
@@ -328,14 +403,9 @@ pub fn check_records<'r>(
             found: current.iter().map(|z| (z.scheme, z.hash_alg)).collect(),
         });
     };
-    let mut hashes: Vec<HashAlg> = usable.iter().map(|&(h, _)| h).collect();
-    hashes.sort_unstable();
-    hashes.dedup();
-    let computed = digests(zone, &hashes);
-    let digest_of = |h: HashAlg| {
-        let at = hashes.iter().position(|&x| x == h).unwrap_or(0);
-        computed.get(at).map_or(&[][..], |d| &d[..])
-    };
+    let hashes: Vec<HashAlg> = usable.iter().map(|&(h, _)| h).collect();
+    let computed = known.completed(zone, &hashes);
+    let digest_of = |h: HashAlg| computed.get(h).unwrap_or(&[]);
     if let Some(&(hash, _)) = usable.iter().find(|(h, z)| digest_of(*h) == z.digest) {
         return Ok(Checked { serial, hash });
     }

@@ -208,6 +208,44 @@ fn zonemd_sha512_and_none() {
     ldns_verify_at(&r.out, &r.ds, r.t0 + 2 * HOUR).unwrap();
 }
 
+/// `serial = "keep"` and a change in unsigned data only (a glue address): no RRset
+/// needs a new signature, but the digest changed, so the ZONEMD is filled in anew
+/// (same serial) and signed in its own login; the gate compares it with the digest it
+/// took itself. Found in session 15: such a run used to fail the gate on every cron
+/// run with the old digest. Then nothing changes and the file stays as it is.
+#[test]
+fn a_glue_only_change_under_serial_keep_gets_a_fresh_zonemd() {
+    let r = Run::new();
+    r.policy("serial = \"keep\"");
+    fs::write(&r.zone, zone_text(5, "")).unwrap();
+    assert_exit(&r.sign_at(r.t0, &[]), EXIT_OK, "first sign");
+    let first = r.output();
+    let before = zonemds(&first);
+    assert_eq!(before[0].0, 5);
+
+    fs::write(
+        &r.zone,
+        zone_text(5, "").replace("ns1.d0 A 198.51.100.1", "ns1.d0 A 198.51.100.201"),
+    )
+    .unwrap();
+    assert_exit(&r.sign_at(r.t0 + 60, &[]), EXIT_OK, "glue-only change");
+    let report = r.report();
+    assert_eq!(report["signatures_made"], 1, "{report:#}");
+    assert_eq!(report["reasons"]["zonemd"], 1, "{report:#}");
+    assert!(!report["unchanged"].as_bool().unwrap());
+    let second = r.output();
+    assert!(second.contains("198.51.100.201"));
+    let after = zonemds(&second);
+    assert_eq!(after[0].0, 5, "serial kept");
+    assert_ne!(after[0].2, before[0].2, "a new digest");
+    ldns_zz(&r.out, &r.ds, r.t0 + 60).unwrap();
+    all_validators(&r.out, ORIGIN, &r.ds).unwrap();
+
+    assert_exit(&r.sign_at(r.t0 + 120, &[]), EXIT_OK, "unchanged cycle");
+    assert!(r.report()["unchanged"].as_bool().unwrap());
+    assert_eq!(r.output(), second);
+}
+
 /// PIPE-3: an input whose ZONEMD does not match is refused (exit 2, nothing written, on
 /// a first run); an input with a correct ZONEMD (made by `ldns-signzone -z 1`, a signed
 /// input) is accepted and its ZONEMD never copied; a wrong one later is refused with

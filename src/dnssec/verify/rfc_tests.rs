@@ -280,3 +280,74 @@ fn a_512_bit_rsa_key_verifies_with_a_policy_finding() {
         report.to_text()
     );
 }
+
+/// RFC 8976 §4: a verifier ignores a ZONEMD whose serial is not the SOA's when another
+/// one verifies. By the RFCs the zone is valid with a finding; the practice statement
+/// (and the signing gate) refuses to publish the stale record.
+#[test]
+fn a_stale_zonemd_beside_a_current_one_is_a_policy_finding() {
+    let (zone, anchors) = sign(ZONE, &Policy::default(), placeholder, |z| {
+        let good = zonemd::digest(z, HashAlg::Sha384);
+        let mut rdatas = vec![
+            zonemd::rdata(7, HashAlg::Sha384, &good),
+            zonemd::rdata(6, HashAlg::Sha512, &[0xAB; 64]),
+        ];
+        rdatas.sort();
+        fill(z, rdatas.into_iter().collect());
+    });
+    let rfc = verify_zone(&zone, &anchors, &opts(Rules::Rfc));
+    assert!(rfc.valid, "{}", rfc.to_text());
+    assert_eq!(kinds(&rfc.findings), ["policy"], "{}", rfc.to_text());
+    assert!(
+        rfc.findings[0].message.contains("stale"),
+        "{}",
+        rfc.to_text()
+    );
+    assert!(rfc.zonemd.starts_with("verified"), "{}", rfc.zonemd);
+    let dps = verify_zone(&zone, &anchors, &opts(Rules::Dps));
+    assert_eq!(kinds(&dps.problems), ["zonemd"], "{}", dps.to_text());
+
+    // Alone, a stale ZONEMD is a problem by the RFCs too.
+    let (zone, anchors) = sign(ZONE, &Policy::default(), placeholder, |z| {
+        let good = zonemd::digest(z, HashAlg::Sha384);
+        fill(z, Rdatas::one(&zonemd::rdata(6, HashAlg::Sha384, &good)));
+    });
+    let rfc = verify_zone(&zone, &anchors, &opts(Rules::Rfc));
+    assert_eq!(kinds(&rfc.problems), ["zonemd"], "{}", rfc.to_text());
+}
+
+/// The signing gate's split: the first stage runs on the zone with its placeholder
+/// ZONEMD signed, the record is filled from the first stage's digest and signed again,
+/// and the second stage then says exactly what one pass over the final zone says.
+/// A zone whose shape changed between the stages is verified again from the start.
+#[test]
+fn the_gate_in_two_stages_says_what_one_pass_says() {
+    let mut first = None;
+    let (zone, anchors) = sign(ZONE, &Policy::default(), placeholder, |z| {
+        let dnskey = z.get(&origin(), rtype::DNSKEY).unwrap().rdatas[0].to_vec();
+        let anchors = [Anchor::Dnskey(dnskey.into_boxed_slice())];
+        let stage = first_stage(z, &anchors, &opts(Rules::Dps));
+        let rdatas = zonemd::make_with(z, &[HashAlg::Sha384], &stage.digests()).unwrap();
+        assert_eq!(rdatas, zonemd::make(z, &[HashAlg::Sha384]).unwrap());
+        fill(z, rdatas);
+        first = Some(stage);
+    });
+    let first = first.unwrap();
+    let one_pass = verify_zone(&zone, &anchors, &opts(Rules::Dps));
+    assert!(one_pass.valid, "{}", one_pass.to_text());
+    assert!(one_pass.zonemd.starts_with("verified"));
+    let staged = second_stage(first, &zone, &anchors, &opts(Rules::Dps));
+    assert_eq!(staged.to_text(), one_pass.to_text());
+    assert_eq!(staged.stats.signatures, one_pass.stats.signatures);
+
+    let mut changed = zone.clone();
+    let first = first_stage(&changed, &anchors, &opts(Rules::Dps));
+    let www = changed
+        .find(&Name::parse(b"www.example.", None).unwrap(), rtype::A)
+        .unwrap();
+    changed.rrsets.remove(www);
+    let staged = second_stage(first, &changed, &anchors, &opts(Rules::Dps));
+    let one_pass = verify_zone(&changed, &anchors, &opts(Rules::Dps));
+    assert!(!one_pass.valid);
+    assert_eq!(staged.to_text(), one_pass.to_text());
+}
