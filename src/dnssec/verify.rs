@@ -1214,7 +1214,7 @@ fn check_structure(zone: &Zone, report: &mut Report) {
                 .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
         };
         let current = zonemd.rdatas.iter().any(|r| serial_of(r) == Some(serial));
-        for have in zonemd.rdatas.iter().map(|r| serial_of(r)) {
+        for have in zonemd.rdatas.iter().map(serial_of) {
             if have == Some(serial) {
                 continue;
             }

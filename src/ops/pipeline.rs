@@ -381,7 +381,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
                 &policy,
                 req,
                 proof,
-                Passes::ZonemdOnly(taken),
+                Passes::ZonemdOnly(Box::new(taken)),
             )?;
             count_zonemd_signatures(&mut summary, stats.signatures);
             summary.per_key = stats.per_key;
@@ -805,7 +805,7 @@ enum Passes<'a> {
     /// Sign, then take the gate's first stage with this.
     All(&'a dyn Fn(&Zone) -> FirstGate),
     /// The first stage, taken already on the zone as it is.
-    ZonemdOnly(FirstGate),
+    ZonemdOnly(Box<FirstGate>),
 }
 
 /// Logs in, checks the token's keys are the recorded ones, signs, logs out (DPS-5.2).
@@ -1005,7 +1005,7 @@ fn sign_with_tokens(
             let stats = sign_zone(zone, &sign_keys, &keep, &params, &mut rng)?;
             (stats, take_first(zone))
         }
-        Passes::ZonemdOnly(first) => (SignStats::default(), first),
+        Passes::ZonemdOnly(first) => (SignStats::default(), *first),
     };
     sign_zonemd(
         zone, &first, &sign_keys, &keep, &params, &mut rng, &mut stats,
