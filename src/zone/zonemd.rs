@@ -18,7 +18,10 @@
 //! be split across cores, so the walk writes each record into one reused buffer that is
 //! handed to the hash in large pieces, with no buffer the size of the zone.
 
-use sha2::{Digest, Sha384, Sha512};
+// OpenSSL's SHA-384/512 (libcrypto is linked already, see Cargo.toml): 400 MB hash in
+// 0.52 s here against 0.63 s with the sha2 crate (session 15, 2-core EPYC); the digest
+// is one stream over the whole zone, so its speed is the ZONEMD's cost.
+use openssl::sha::{Sha384, Sha512};
 
 use crate::dns::name::{Name, read_wire_name};
 use crate::dns::record::{CLASS_IN, rtype};
@@ -644,8 +647,8 @@ impl Canonical {
         self.states
             .into_iter()
             .map(|state| match state {
-                State::Sha384(h) => h.finalize().to_vec(),
-                State::Sha512(h) => h.finalize().to_vec(),
+                State::Sha384(h) => h.finish().to_vec(),
+                State::Sha512(h) => h.finish().to_vec(),
             })
             .collect()
     }
@@ -1101,7 +1104,7 @@ urn.uri.arpa.   3600 IN RRSIG NSEC 8 3 3600 20210217232440 20210120232440 37444 
             all.extend_from_slice(&(r.rdata.len() as u16).to_be_bytes());
             all.extend_from_slice(&r.rdata);
         }
-        Sha384::digest(&all).to_vec()
+        openssl::sha::sha384(&all).to_vec()
     }
 
     /// Random zones agree with the plain computation: signatures at names with and
