@@ -342,7 +342,7 @@ pub enum KeyCommand {
 
 /// Options of `key import`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "label", "uri"])))]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["id", "label", "uri", "from_file"])))]
 pub struct ImportArgs {
     /// The key's role in the zone.
     #[arg(long, value_enum)]
@@ -356,6 +356,9 @@ pub struct ImportArgs {
     /// A PKCS#11 URI (RFC 7512) naming the key by `id=` and/or `object=`.
     #[arg(long, value_name = "PKCS11-URI")]
     pub uri: Option<String>,
+    /// A BIND key file (Kzone.+alg+tag.private, as dnssec-keygen writes it; the .key beside it is read too): the key is put into the token, sensitive and not extractable, after which the file is yours to destroy.
+    #[arg(long, value_name = "PATH", conflicts_with = "algorithm")]
+    pub from_file: Option<PathBuf>,
     /// The algorithm; required for RSA keys (rsasha1 or rsasha256 cannot be told from the key).
     #[arg(long, value_parser = parse_algorithm)]
     pub algorithm: Option<Algorithm>,
@@ -1091,6 +1094,9 @@ fn cmd_init_adopt(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
 
 fn cmd_key_import(cli: &Cli, a: &ImportArgs) -> Result<ExitCode> {
     use crate::ops::import::{ImportOptions, KeyName};
+    if let Some(file) = &a.from_file {
+        return cmd_key_import_file(cli, a, file);
+    }
     let cfg = load_config(cli)?;
     let key = match (&a.id, &a.label, &a.uri) {
         (Some(id), _, _) => KeyName::Id(id.clone()),
@@ -1131,6 +1137,49 @@ fn cmd_key_import(cli: &Cli, a: &ImportArgs) -> Result<ExitCode> {
         eprintln!("zonesign: warning: {w}");
     }
     Ok(ExitCode::Ok)
+}
+
+/// `key import --from-file`: the key goes into the token; the output says that the
+/// file is now the operator's to destroy.
+fn cmd_key_import_file(cli: &Cli, a: &ImportArgs, file: &std::path::Path) -> Result<ExitCode> {
+    let cfg = load_config(cli)?;
+    let opts = crate::ops::import_file::FileImportOptions {
+        file: file.to_path_buf(),
+        role: a.role.into(),
+        state: import_state(a.state),
+        now: now_or_clock(a.now),
+    };
+    let k = crate::ops::import_file::import_file(&cfg, &opts)?;
+    if !cli.quiet {
+        say!(
+            "imported {} {} {} bits, tag {}, label {}, state {}, from the file {}",
+            k.role,
+            k.algorithm,
+            k.bits,
+            k.tag,
+            k.label,
+            lifecycle::state_name(k.state),
+            file.display()
+        );
+        say!(
+            "the key is now in the token, sensitive and not extractable; {} is the one copy outside it: destroy it securely now (e.g. shred -u), with its backups",
+            file.display()
+        );
+    }
+    let audit = crate::audit::AuditLog::new(&cfg.files.audit_log, "key import");
+    for w in crate::ops::keys::rfc9905_warnings(&audit, [&k], false)? {
+        eprintln!("zonesign: warning: {w}");
+    }
+    Ok(ExitCode::Ok)
+}
+
+/// The key state an `--state` value records.
+fn import_state(s: ImportState) -> crate::dnssec::keys::KeyState {
+    match s {
+        ImportState::Active => crate::dnssec::keys::KeyState::Active,
+        ImportState::Published => crate::dnssec::keys::KeyState::Published,
+        ImportState::Generated => crate::dnssec::keys::KeyState::Generated,
+    }
 }
 
 fn cmd_key_generate(cli: &Cli, a: &GenerateArgs) -> Result<ExitCode> {

@@ -203,6 +203,10 @@ pub enum UsageError {
         /// Tags of the RSASHA1 keys in the DNSKEY RRset.
         tags: Vec<u16>,
     },
+    /// `key import --from-file` refused a key file (unreadable, malformed, not the
+    /// role's, not matching its `.key`, already imported); nothing was changed.
+    #[error("key import refused, nothing changed: {0}")]
+    KeyFile(crate::dnssec::keyfile::KeyFileError),
     /// The config file does not exist.
     #[error("no configuration at {} (run `zonesign init` first, or give --config)", path.display())]
     NoConfig {

@@ -23,6 +23,7 @@
 //! | `pin.rs` | [`Pin`]: the PIN in memory, zeroised, never shown |
 //! | `module.rs` | [`Module`]: loading, `C_Initialize`, finding a token by label, `init_token`, login |
 //! | `token.rs` | [`Token`]: key generation, lookup, attributes, destruction, mechanisms, the signer |
+//! | `create.rs` | [`KeyValues`]: a key pair from a file put into the token (`key import --from-file`) |
 //! | `encoding.rs` | RSA and EC public keys → DNSKEY key fields |
 //! | `session.rs` | [`SigningBackend`], [`SigningSession`], [`Cluster`], [`Pkcs11Signer`]: sessions, key copies, retries |
 //! | `error.rs` | [`HsmError`], [`PinTries`], PKCS#11 return values in words |
@@ -33,6 +34,7 @@
 //! The audit bracket around a login (the `login` and `logout` lines) is the command
 //! flows' business: [`crate::ops::setup::LoggedIn`].
 
+mod create;
 mod encoding;
 mod error;
 mod module;
@@ -45,6 +47,7 @@ mod token;
 pub mod uri;
 pub mod worker;
 
+pub use create::KeyValues;
 pub use error::{HsmError, PinTries};
 pub use module::Module;
 pub use pin::Pin;

@@ -19,9 +19,10 @@ use super::session::Pkcs11Signer;
 use crate::dns::algorithm::Algorithm;
 
 /// DER encoding of the prime256v1 (P-256) curve OID, the `CKA_EC_PARAMS` for algorithm 13.
-const P256_PARAMS: [u8; 10] = [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+pub(super) const P256_PARAMS: [u8; 10] =
+    [0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 /// DER encoding of the id-Ed25519 OID (1.3.101.112), the `CKA_EC_PARAMS` for algorithm 15.
-const ED25519_PARAMS: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
+pub(super) const ED25519_PARAMS: [u8; 5] = [0x06, 0x03, 0x2b, 0x65, 0x70];
 /// RSA public exponent F4 = 65537: the universal choice, and what RFC 3110 keys use.
 const RSA_PUBLIC_EXPONENT: [u8; 3] = [0x01, 0x00, 0x01];
 

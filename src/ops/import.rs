@@ -229,7 +229,7 @@ fn algorithm_of(
 /// Signs a test message with the private key in the token and verifies it with the
 /// public key: the two objects are one key pair (a mismatched public key object would
 /// publish a DNSKEY that verifies nothing).
-fn pair_matches(
+pub(super) fn pair_matches(
     token: &Token,
     id: &[u8],
     alg: Algorithm,

@@ -419,15 +419,18 @@ fn key_row(cfg: &Config, pin: &crate::hsm::Pin) -> Row {
     };
     let mut bad = Vec::new();
     let mut count = 0;
+    let from_file = file_imported_ids(cfg);
     let result = token.private_key_ids().map(|ids| {
         for (id, label) in ids {
             count += 1;
+            // A key put in from a file was known outside the token before: it cannot be
+            // always sensitive or never extractable, only both from the import on.
+            let was_a_file = from_file.contains(&data_encoding::HEXLOWER.encode(&id));
             match token.key_attributes(&id) {
                 Ok(a)
                     if a.sensitive
                         && !a.extractable
-                        && a.never_extractable
-                        && a.always_sensitive => {}
+                        && ((a.never_extractable && a.always_sensitive) || was_a_file) => {}
                 Ok(a) => bad.push(format!(
                     "{label}: sensitive={} extractable={} never-extractable={} always-sensitive={}",
                     a.sensitive, a.extractable, a.never_extractable, a.always_sensitive
@@ -444,8 +447,13 @@ fn key_row(cfg: &Config, pin: &crate::hsm::Pin) -> Row {
         Ok(()) if bad.is_empty() => {
             row.status = Status::Yes;
             row.evidence = format!(
-                "token {:?}: {count} private key(s), all sensitive, never extractable, always sensitive",
-                cfg.hsm.token
+                "token {:?}: {count} private key(s), all sensitive, never extractable, always sensitive{}",
+                cfg.hsm.token,
+                if from_file.is_empty() {
+                    ""
+                } else {
+                    " (but those imported from a key file: sensitive and not extractable since the import)"
+                }
             );
         }
         Ok(()) => {
@@ -459,28 +467,49 @@ fn key_row(cfg: &Config, pin: &crate::hsm::Pin) -> Row {
 
 /// The keys of the key state that `key import` took over, for the DPS-5.2 row: they
 /// were not necessarily generated inside this token, and the operator should know.
+/// Those put in from a key file (`--from-file`) are listed apart: their file is the one
+/// copy outside the HSM, for the operator to destroy.
 fn imported_keys(cfg: &Config) -> String {
     let Ok(store) = crate::dnssec::keys::KeyStore::load(&cfg.files.keys) else {
         return String::new();
     };
-    let list: Vec<String> = store
-        .keys
-        .iter()
-        .filter(|k| !k.state.is_gone())
-        .filter_map(|k| {
-            k.imported
-                .as_ref()
-                .map(|from| format!("{} ({from})", k.tag))
-        })
-        .collect();
-    if list.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "; imported, not necessarily generated in this token: {}",
-            list.join(", ")
-        )
+    let (mut token, mut file) = (Vec::new(), Vec::new());
+    for k in store.keys.iter().filter(|k| !k.state.is_gone()) {
+        match k.imported.as_deref() {
+            Some(from) if from.starts_with("file") => file.push(format!("{} ({from})", k.tag)),
+            Some(from) => token.push(format!("{} ({from})", k.tag)),
+            None => {}
+        }
     }
+    let mut out = String::new();
+    if !token.is_empty() {
+        out.push_str(&format!(
+            "; imported, not necessarily generated in this token: {}",
+            token.join(", ")
+        ));
+    }
+    if !file.is_empty() {
+        out.push_str(&format!(
+            "; imported from a key file, sensitive and not extractable in the token since the import (never always-sensitive): {}: the file, and every copy of it, is the operator's to destroy securely now",
+            file.join(", ")
+        ));
+    }
+    out
+}
+
+/// The PKCS#11 ids (hex) of the live keys imported from a key file.
+fn file_imported_ids(cfg: &Config) -> Vec<String> {
+    crate::dnssec::keys::KeyStore::load(&cfg.files.keys)
+        .map(|store| {
+            store
+                .keys
+                .into_iter()
+                .filter(|k| !k.state.is_gone())
+                .filter(|k| k.imported.as_deref().is_some_and(|f| f.starts_with("file")))
+                .map(|k| k.id)
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// SEC-6.5 / DPS-4.4: the audit log's hash chain is intact.
