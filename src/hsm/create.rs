@@ -165,7 +165,7 @@ impl Token {
     /// Creates the key pair `values` in the token under CKA_ID `id` and `label`.
     ///
     /// The private key object is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
-    /// CKA_EXTRACTABLE, CKA_SIGN (DPS-5.2); the public key object CKA_TOKEN, CKA_VERIFY.
+    /// CKA_EXTRACTABLE, CKA_SIGN and neither CKA_DECRYPT nor CKA_UNWRAP (DPS-5.2); the public key object CKA_TOKEN, CKA_VERIFY.
     /// An id already in use is refused. If the second object cannot be made, the first
     /// is destroyed: the token is left as it was.
     pub fn create_key_pair(
@@ -194,6 +194,9 @@ impl Token {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            // A zone key signs and does nothing else (SoftHSM2 defaults these to true).
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
             Attribute::Id(id.to_vec()),
             Attribute::Label(label.as_bytes().to_vec()),
         ];

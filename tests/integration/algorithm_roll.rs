@@ -59,29 +59,6 @@ fn algorithms(text: &str) -> (BTreeSet<u8>, BTreeSet<u8>) {
     (keys, sigs)
 }
 
-/// Whether a line of a flat zone belongs to the apex DNSKEY RRset or its signatures.
-fn is_dnskey_line(line: &str) -> bool {
-    let t = tokens(line);
-    t.first().is_some_and(|o| o == "se.")
-        && (t.get(3).is_some_and(|x| x == "DNSKEY")
-            || (t.get(3).is_some_and(|x| x == "RRSIG") && t.get(4).is_some_and(|x| x == "DNSKEY")))
-}
-
-/// `base` with its apex DNSKEY RRset and signatures replaced by those of `keys_from`:
-/// what a resolver holds that cached one and fetched the rest from the other.
-fn mix(base: &str, keys_from: &str) -> String {
-    let mut out: String = base
-        .lines()
-        .filter(|l| !is_dnskey_line(l))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    for l in keys_from.lines().filter(|l| is_dnskey_line(l)) {
-        out.push_str(l);
-        out.push('\n');
-    }
-    out
-}
-
 /// The three judges at simulated time `t` against the parent's DS set `ds`.
 #[track_caller]
 fn validates(z: &SeZone, zone: &Path, ds: &Path, t: i64, what: &str) {

@@ -174,3 +174,361 @@ fn keys_made_by_another_program_are_adopted_checked_and_sign() {
     );
     sweep_dir(&a.dir);
 }
+
+// ---------------------------------------------------------------------------------------
+// From BIND key files (`key import --from-file`)
+// ---------------------------------------------------------------------------------------
+
+/// `init --adopt` for the token of `s` into `<tmp>/adopted`, with policy `alg`.
+fn adopt(s: &Setup, alg: &str) -> Adopted {
+    let (module, token) = module_and_token(s);
+    let a = Adopted {
+        dir: s.path("adopted"),
+    };
+    let out = run(zonesign()
+        .arg("init")
+        .arg("--adopt")
+        .args(["--algorithm", alg, "--dir"])
+        .arg(&a.dir)
+        .arg("--module")
+        .arg(&module)
+        .arg("--token")
+        .arg(&token)
+        .arg("--pin-file")
+        .arg(s.pin_file())
+        .arg("--softhsm-conf")
+        .arg(s.dir.join("softhsm2.conf")));
+    assert_exit(&out, EXIT_OK, "init --adopt");
+    a
+}
+
+/// Runs a BIND tool in `dir`; asserts success and returns stdout.
+#[track_caller]
+fn bind_tool(dir: &std::path::Path, program: &str, args: &[&str]) -> String {
+    let out = run(std::process::Command::new(program)
+        .current_dir(dir)
+        .args(args));
+    assert_exit(&out, EXIT_OK, &format!("{program} {args:?}"));
+    stdout(&out)
+}
+
+/// `dnssec-keygen` for `se.` in `dir`: the key's base name (`Kse.+alg+tag`) and tag.
+fn bind_keygen(dir: &std::path::Path, alg: &str, bits: Option<&str>, ksk: bool) -> (String, u16) {
+    let mut args = vec!["-q", "-K", ".", "-n", "ZONE", "-a", alg];
+    if let Some(b) = bits {
+        args.extend(["-b", b]);
+    }
+    if ksk {
+        args.extend(["-f", "KSK"]);
+    }
+    args.push("se.");
+    let name = bind_tool(dir, "dnssec-keygen", &args).trim().to_string();
+    let tag = name.rsplit('+').next().unwrap().parse().unwrap();
+    (name, tag)
+}
+
+/// The DNSKEY RRset of a flat signed zone as (flags, protocol, algorithm, key), key
+/// base64 joined (BIND's `-O full` splits it).
+fn dnskeys(text: &str) -> std::collections::BTreeSet<(String, String, String, String)> {
+    parse_flat_zone(text)
+        .expect("flat zone")
+        .into_iter()
+        .filter(|r| r.rtype == "DNSKEY")
+        .map(|r| {
+            (
+                r.rdata[0].clone(),
+                r.rdata[1].clone(),
+                r.rdata[2].clone(),
+                r.rdata[3..].concat(),
+            )
+        })
+        .collect()
+}
+
+/// The `Access:` words `pkcs11-tool --list-objects` prints for the private key `id`.
+fn access_of(s: &Setup, id: &str) -> Vec<String> {
+    let listing = stdout(&s.pkcs11_tool(&["--list-objects", "--type", "privkey"]));
+    let mut in_key = false;
+    for line in listing.lines() {
+        if let Some(found) = line.trim().strip_prefix("ID:") {
+            in_key = found.trim().eq_ignore_ascii_case(id);
+        } else if let Some(access) = line.trim().strip_prefix("Access:")
+            && in_key
+        {
+            return access.split(',').map(|w| w.trim().to_string()).collect();
+        }
+    }
+    panic!("no private key {id} in\n{listing}")
+}
+
+/// BIND's `dnssec-keygen` and `dnssec-signzone` sign the zone with file keys (KSK of
+/// `ksk_bits`, ZSK of `zsk_bits` for RSA); zonesign adopts a token, imports both key
+/// files as active and signs the same zone: the output validates against BIND's DS with
+/// the three validators, carries BIND's very DNSKEYs (same key tags), and a resolver
+/// that cached the DNSKEY RRset of one signer and the rest of the other validates both
+/// mixes. Returns the setup and its adopted config for further checks.
+fn bind_takeover(
+    zs_alg: &str,
+    bind_alg: &str,
+    bits: [Option<&str>; 2],
+) -> (Setup, Adopted, std::path::PathBuf, [(String, u16); 2]) {
+    let s = Setup::new(zs_alg);
+    let bind = s.path("bind");
+    fs::create_dir_all(&bind).unwrap();
+    let ksk = bind_keygen(&bind, bind_alg, bits[0], true);
+    let zsk = bind_keygen(&bind, bind_alg, bits[1], false);
+    let zone = s.path("se.zone");
+    write_se_zone(&zone);
+    let now = unix_now();
+    let (start, end) = ((now - 3600).to_string(), (now + 13 * 86400).to_string());
+    let bind_signed = s.path("se.bind-signed");
+    bind_tool(
+        &bind,
+        "dnssec-signzone",
+        &[
+            "-q",
+            "-S",
+            "-K",
+            ".",
+            "-d",
+            ".",
+            "-x",
+            "-O",
+            "full",
+            "-s",
+            &start,
+            "-e",
+            &end,
+            "-o",
+            "se.",
+            "-f",
+            bind_signed.to_str().unwrap(),
+            zone.to_str().unwrap(),
+        ],
+    );
+    let ds = s.path("bind.ds");
+    fs::write(
+        &ds,
+        bind_tool(
+            &bind,
+            "dnssec-dsfromkey",
+            &["-2", &format!("{}.key", ksk.0)],
+        ),
+    )
+    .unwrap();
+    all_validators(&bind_signed, "se.", &ds).unwrap_or_else(|e| panic!("BIND's own output: {e}"));
+
+    let a = adopt(&s, zs_alg);
+    // The keys' algorithm as the policy's (`init --adopt` writes no [policy]), and no
+    // ZONEMD, as BIND's output has none: the cache mixes below splice one signer's
+    // DNSKEY RRset into the other's zone, which no ZONEMD can match (resolvers do not
+    // read ZONEMD; algorithm_roll.rs does the same, zonemd.rs tests ZONEMD).
+    let config = a.dir.join("zonesign.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    assert!(!text.contains("[policy]"), "{text}");
+    text.push_str(&format!(
+        "\n[policy]\nalgorithm = \"{zs_alg}\"\nzonemd = \"none\"\n"
+    ));
+    fs::write(&config, text).unwrap();
+    for ((name, _), role) in [(&ksk, "ksk"), (&zsk, "zsk")] {
+        let file = bind.join(format!("{name}.private"));
+        let said = a.ok(&[
+            "key",
+            "import",
+            "--role",
+            role,
+            "--from-file",
+            file.to_str().unwrap(),
+            "--state",
+            "active",
+        ]);
+        assert!(said.contains("destroy it securely now"), "{said}");
+    }
+    let signed = s.path("se.signed");
+    let out = run(a
+        .cmd()
+        .arg("sign")
+        .arg(&zone)
+        .args(["--origin", "se.", "--out"])
+        .arg(&signed)
+        .arg("--ds-anchor")
+        .arg(&ds));
+    assert_exit(&out, EXIT_OK, "sign with BIND's keys");
+    all_validators(&signed, "se.", &ds).unwrap_or_else(|e| panic!("zonesign's output: {e}"));
+    let (bind_text, zs_text) = (
+        fs::read_to_string(&bind_signed).unwrap(),
+        fs::read_to_string(&signed).unwrap(),
+    );
+    // The same DNSKEY RRset, so the same key tags: the parent's DS and every cache
+    // stay right.
+    assert_eq!(dnskeys(&zs_text), dnskeys(&bind_text));
+    let tags: std::collections::BTreeSet<u64> =
+        serde_json::from_str::<serde_json::Value>(&a.ok(&["key", "list", "--format", "json"]))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["tag"].as_u64().unwrap())
+            .collect();
+    assert_eq!(tags, [ksk.1, zsk.1].map(u64::from).into());
+    for (what, text) in [
+        (
+            "BIND's DNSKEY RRset cached, the rest from zonesign",
+            mix(&zs_text, &bind_text),
+        ),
+        (
+            "zonesign's DNSKEY RRset, the rest cached from BIND",
+            mix(&bind_text, &zs_text),
+        ),
+    ] {
+        let path = s.path("mixed.zone");
+        fs::write(&path, text).unwrap();
+        all_validators(&path, "se.", &ds).unwrap_or_else(|e| panic!("{what}: {e}"));
+    }
+    (s, a, bind, [ksk, zsk])
+}
+
+#[test]
+fn bind_key_files_are_taken_over_ecdsa() {
+    let (s, a, bind, keys) = bind_takeover("ecdsap256sha256", "ECDSAP256SHA256", [None, None]);
+    // In the token: sensitive, not extractable (pkcs11-tool's own reading), and it
+    // only signs.
+    let list: serde_json::Value =
+        serde_json::from_str(&a.ok(&["key", "list", "--format", "json"])).unwrap();
+    for k in list.as_array().unwrap() {
+        let access = access_of(&s, k["id"].as_str().unwrap());
+        assert!(access.contains(&"sensitive".to_string()), "{k}: {access:?}");
+        assert!(
+            !access.contains(&"extractable".to_string()),
+            "{k}: {access:?}"
+        );
+        let name = format!("Kse.+013+{:05}.private", k["tag"].as_u64().unwrap());
+        assert_eq!(k["imported"], format!("file: {name}"), "{k}");
+    }
+    let listed = a.ok(&["key", "list"]);
+    assert!(listed.contains("imported (file: Kse.+013+"), "{listed}");
+    let check = stdout(&run(a.cmd().args(["check"])));
+    assert!(
+        check.contains("imported from a key file") && check.contains("destroy securely now"),
+        "{check}"
+    );
+    let log = fs::read_to_string(a.dir.join("audit.log")).unwrap();
+    let imported: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|e| e["event"] == "key-imported")
+        .collect();
+    assert_eq!(imported.len(), 2, "{log}");
+    for e in &imported {
+        assert_eq!(e["source"], "file", "{e}");
+        assert!(e["detail"].as_str().unwrap().contains(".private"), "{e}");
+    }
+    refusals(&s, &a, &bind, &keys);
+    sweep_dir(&a.dir);
+}
+
+#[test]
+fn bind_key_files_are_taken_over_rsasha256() {
+    let (_s, a, _, _) = bind_takeover("rsasha256", "RSASHA256", [Some("2048"), Some("1024")]);
+    let list: serde_json::Value =
+        serde_json::from_str(&a.ok(&["key", "list", "--format", "json"])).unwrap();
+    let bits: Vec<(String, u64)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["role"].as_str().unwrap().to_string(),
+                k["bits"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(bits, [("ksk".to_string(), 2048), ("zsk".to_string(), 1024)]);
+    sweep_dir(&a.dir);
+}
+
+/// Each refusal of `key import --from-file` exits 2, says why (file and line where one
+/// line is at fault) and leaves keys.toml and the token as they were.
+fn refusals(s: &Setup, a: &Adopted, bind: &std::path::Path, [ksk, zsk]: &[(String, u16); 2]) {
+    let bad = s.path("bad");
+    fs::create_dir_all(&bad).unwrap();
+    let copy = |name: &str, private_from: &str, key_from: &str| {
+        fs::copy(
+            bind.join(format!("{private_from}.private")),
+            bad.join(format!("{name}.private")),
+        )
+        .unwrap();
+        fs::copy(
+            bind.join(format!("{key_from}.key")),
+            bad.join(format!("{name}.key")),
+        )
+        .unwrap();
+        bad.join(format!("{name}.private"))
+    };
+    // A line that is not base64 (line 3: `PrivateKey:` under v1.3's header).
+    let malformed = copy("Kmalformed", &zsk.0, &zsk.0);
+    let text = fs::read_to_string(&malformed).unwrap();
+    let broken: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("PrivateKey:") {
+                "PrivateKey: not*base64".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    fs::write(&malformed, broken.join("\n")).unwrap();
+    // A .key that is another key's: a third BIND ZSK.
+    let other = bind_keygen(bind, "ECDSAP256SHA256", None, false);
+    let mismatched = copy("Kmismatch", &zsk.0, &other.0);
+    let p384 = bind_keygen(bind, "ECDSAP384SHA384", None, false);
+    let path = |n: &str| bind.join(format!("{n}.private"));
+    let cases: Vec<(Vec<String>, String)> = vec![
+        (
+            vec!["zsk".into(), malformed.display().to_string()],
+            format!("{}:3: `PrivateKey` is not base64", malformed.display()),
+        ),
+        (
+            vec!["zsk".into(), mismatched.display().to_string()],
+            "the two files are not one key".into(),
+        ),
+        (
+            vec!["zsk".into(), path(&ksk.0).display().to_string()],
+            "Import it with --role ksk".into(),
+        ),
+        (
+            vec!["ksk".into(), path(&ksk.0).display().to_string()],
+            format!("already in the key state as ksk {}", ksk.1),
+        ),
+        (
+            vec!["zsk".into(), path(&p384.0).display().to_string()],
+            "zonesign signs with algorithms 5".into(),
+        ),
+        (
+            vec![
+                "zsk".into(),
+                bad.join("Kabsent.private").display().to_string(),
+            ],
+            "Kabsent.private: cannot read it".into(),
+        ),
+    ];
+    let (state, objects) = (a.state(), s.token_objects());
+    for (args, says) in cases {
+        let out = run(a.cmd().args([
+            "key",
+            "import",
+            "--role",
+            &args[0],
+            "--from-file",
+            &args[1],
+            "--state",
+            "active",
+        ]));
+        assert_exit(&out, EXIT_BAD_INPUT, &format!("{args:?}"));
+        assert!(stderr(&out).contains(&says), "{args:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("nothing changed"), "{}", stderr(&out));
+        assert_eq!(a.state(), state, "{args:?} changed keys.toml");
+        assert_eq!(s.token_objects(), objects, "{args:?} changed the token");
+    }
+}
