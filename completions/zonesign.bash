@@ -1280,7 +1280,7 @@ _zonesign() {
             return 0
             ;;
         zonesign__subcmd__key__subcmd__import)
-            opts="-q -h --role --id --label --uri --algorithm --state --now --config --quiet --help"
+            opts="-q -h --role --id --label --uri --from-file --algorithm --state --now --config --quiet --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1299,6 +1299,10 @@ _zonesign() {
                     return 0
                     ;;
                 --uri)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --from-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

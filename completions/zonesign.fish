@@ -37,7 +37,7 @@ complete -c zonesign -n "__fish_zonesign_needs_command" -f -a "check" -d 'Fill i
 complete -c zonesign -n "__fish_zonesign_needs_command" -f -a "hsm" -d 'HSM commands'
 complete -c zonesign -n "__fish_zonesign_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l dir -d 'Directory for the token, config, PIN files, key state and audit log' -r -F
-complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l algorithm -d 'Algorithm of the keys (DPS-6.1: the practice statement uses rsasha1)' -r
+complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l algorithm -d 'Algorithm of the keys (DPS-6.1: the practice statement uses rsasha1); with --adopt, that of the keys to be imported, for the policy' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l token -d 'Label of the token to create' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l module -d 'PKCS#11 module (default: SoftHSM2\'s libsofthsm2.so)' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand init" -l now -d 'Time recorded for the keys\' creation, publication and activation (RFC 3339) instead of the clock' -r
@@ -150,6 +150,7 @@ zsk\t'Zone-signing key'"
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from import" -l id -d 'The key\'s PKCS#11 CKA_ID, hex' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from import" -l label -d 'The key\'s PKCS#11 CKA_LABEL' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from import" -l uri -d 'A PKCS#11 URI (RFC 7512) naming the key by `id=` and/or `object=`' -r
+complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from import" -l from-file -d 'A BIND key file (Kzone.+alg+tag.private, as dnssec-keygen writes it; the .key beside it is read too): the key is put into the token, sensitive and not extractable, after which the file is yours to destroy' -r -F
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from import" -l algorithm -d 'The algorithm; required for RSA keys (rsasha1 or rsasha256 cannot be told from the key)' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and __fish_seen_subcommand_from import" -l state -d 'The state to record: active (it signs the zone now, as under the old signer), published or generated' -r -f -a "active\t'It signs the zone now'
 published\t'Its DNSKEY is in the zone, it does not sign yet'

@@ -31,6 +31,39 @@ macro_rules! say {
 }
 
 /// The two-hour cron cycle (DPS-6.5) as an operator sets it up; in the man page.
+/// The man page's MIGRATION section: taking over a live zone's keys (issue 23), from
+/// another signer's token or from BIND key files; the README has the long form.
+const MIGRATION_HELP: &str = "\
+A zone that is signed already keeps its keys: their DS is in the parent. Adopt the
+token the keys are in (or the one they are to go into), import the keys that sign the
+zone now as active, and sign against the parent's DS.
+.PP
+Keys in a token (another signer's, e.g. OpenDNSSEC's):
+.nf
+zonesign init --dir /var/lib/zonesign --adopt --algorithm ALG --module /usr/lib/softhsm/libsofthsm2.so --token 'pkcs11:token=ods' --pin-file /etc/zonesign/user.pin
+zonesign key import --role ksk --id HEX --state active
+zonesign key import --role zsk --label LABEL --state active
+.fi
+.PP
+Keys in BIND key files (dnssec-keygen's K*.private, the .key beside each is read too):
+each key is put into the token, sensitive and not extractable; then destroy the
+.private files (shred -u), the only copies outside the token:
+.nf
+zonesign key import --role ksk --from-file Kse.+013+40606.private --state active
+zonesign key import --role zsk --from-file Kse.+013+08093.private --state active
+dnssec-dsfromkey -2 Kse.+013+40606.key > parent-ds.txt
+.fi
+.PP
+Then, for either:
+.nf
+zonesign sign se.zone --origin se. --out se.signed --ds-anchor parent-ds.txt
+.fi
+.PP
+Every refusal changes nothing and says why: a key that is extractable or not
+sensitive, a public key that is not the private key's, an algorithm zonesign does not
+sign with, a key file whose flags are not the role's (257 KSK, 256 ZSK), a key imported
+already. Imported keys show as such in key list and check.";
+
 pub const CRON_HELP: &str = "\
 Re-sign every two hours on odd UTC hours (DPS-6.5), as an unprivileged user that owns
 the setup directory (SEC-6.2). Each run reuses the signatures of the previous output
@@ -201,7 +234,7 @@ pub struct InitArgs {
     /// Directory for the token, config, PIN files, key state and audit log.
     #[arg(long, default_value = DEFAULT_DIR, value_name = "DIR")]
     pub dir: PathBuf,
-    /// Algorithm of the keys (DPS-6.1: the practice statement uses rsasha1).
+    /// Algorithm of the keys (DPS-6.1: the practice statement uses rsasha1); with --adopt, that of the keys to be imported, for the policy.
     #[arg(long, default_value = "rsasha1", value_parser = parse_algorithm)]
     pub algorithm: Algorithm,
     /// Label of the token to create.
@@ -1077,6 +1110,7 @@ fn cmd_init_adopt(cli: &Cli, a: &InitArgs) -> Result<ExitCode> {
         token: a.token.clone(),
         pin_file: pin_file.clone(),
         softhsm_conf: a.softhsm_conf.clone(),
+        algorithm: a.algorithm,
     })?;
     if !cli.quiet {
         say!(
@@ -1384,6 +1418,9 @@ pub fn man_page() -> Vec<u8> {
     }
     out.extend_from_slice(b".SH CRON\n");
     out.extend_from_slice(roff_escape(CRON_HELP).as_bytes());
+    out.extend_from_slice(b"\n");
+    out.extend_from_slice(b".SH MIGRATION\n");
+    out.extend_from_slice(roff_escape(MIGRATION_HELP).as_bytes());
     out.extend_from_slice(b"\n");
     out.extend_from_slice(b".SH \"EXIT STATUS AND ENVIRONMENT\"\n.nf\n");
     out.extend_from_slice(roff_escape(&after_help()).as_bytes());

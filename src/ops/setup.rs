@@ -89,6 +89,8 @@ pub struct AdoptOptions {
     pub pin_file: PathBuf,
     /// SoftHSM2's configuration, when the token is a SoftHSM2 one.
     pub softhsm_conf: Option<PathBuf>,
+    /// The algorithm of the keys to be imported (`--algorithm`), for the policy.
+    pub algorithm: Algorithm,
 }
 
 /// `zonesign init --adopt` (issue 23): a config and an empty key state for a token that
@@ -130,8 +132,16 @@ fn adopt_in(opts: &AdoptOptions, config_path: &Path) -> Result<()> {
         config_path,
     );
     KeyStore::default().save(&opts.dir.join("keys.toml"))?;
-    let text =
+    let mut text =
         toml::to_string_pretty(&cfg).map_err(|e| Error::Usage(UsageError::EncodeConfig(e)))?;
+    // As `init` does: the policy names the keys' algorithm when it is not the practice
+    // statement's, so the first run with the imported keys does not warn of a mismatch.
+    if opts.algorithm != crate::dnssec::policy::Policy::default().algorithm {
+        text.push_str(&format!(
+            "\n[policy]\nalgorithm = \"{}\"\n",
+            opts.algorithm.name()
+        ));
+    }
     crate::store::output::write_atomic(config_path, text.as_bytes())
 }
 

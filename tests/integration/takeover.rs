@@ -319,17 +319,19 @@ fn bind_takeover(
     all_validators(&bind_signed, "se.", &ds).unwrap_or_else(|e| panic!("BIND's own output: {e}"));
 
     let a = adopt(&s, zs_alg);
-    // The keys' algorithm as the policy's (`init --adopt` writes no [policy]), and no
-    // ZONEMD, as BIND's output has none: the cache mixes below splice one signer's
-    // DNSKEY RRset into the other's zone, which no ZONEMD can match (resolvers do not
-    // read ZONEMD; algorithm_roll.rs does the same, zonemd.rs tests ZONEMD).
+    // `init --adopt --algorithm` wrote the keys' algorithm as the policy's. No ZONEMD,
+    // as BIND's output has none: the cache mixes below splice one signer's DNSKEY RRset
+    // into the other's zone, which no ZONEMD can match (resolvers do not read ZONEMD;
+    // algorithm_roll.rs does the same, zonemd.rs tests ZONEMD).
     let config = a.dir.join("zonesign.toml");
-    let mut text = fs::read_to_string(&config).unwrap();
-    assert!(!text.contains("[policy]"), "{text}");
-    text.push_str(&format!(
-        "\n[policy]\nalgorithm = \"{zs_alg}\"\nzonemd = \"none\"\n"
-    ));
-    fs::write(&config, text).unwrap();
+    let text = fs::read_to_string(&config).unwrap();
+    let policy = format!("[policy]\nalgorithm = \"{zs_alg}\"\n");
+    assert!(text.contains(&policy), "{text}");
+    fs::write(
+        &config,
+        text.replacen(&policy, &format!("{policy}zonemd = \"none\"\n"), 1),
+    )
+    .unwrap();
     for ((name, _), role) in [(&ksk, "ksk"), (&zsk, "zsk")] {
         let file = bind.join(format!("{name}.private"));
         let said = a.ok(&[
