@@ -213,9 +213,9 @@ impl Token {
         ];
         public.extend(values.public_attributes());
         let made = self.session().create_object(&public);
-        made.map(|_| ()).or_else(|e| {
+        made.map(|_| ()).map_err(|e| {
             self.undo(private_handle);
-            Err(ck("C_CreateObject")(e))
+            ck("C_CreateObject")(e)
         })
     }
 
