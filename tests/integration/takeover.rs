@@ -267,11 +267,7 @@ fn access_of(s: &Setup, id: &str) -> Vec<String> {
 /// the three validators, carries BIND's very DNSKEYs (same key tags), and a resolver
 /// that cached the DNSKEY RRset of one signer and the rest of the other validates both
 /// mixes. Returns the setup and its adopted config for further checks.
-fn bind_takeover(
-    zs_alg: &str,
-    bind_alg: &str,
-    bits: [Option<&str>; 2],
-) -> (Setup, Adopted, std::path::PathBuf, [(String, u16); 2]) {
+fn bind_takeover(zs_alg: &str, bind_alg: &str, bits: [Option<&str>; 2]) -> Takeover {
     let s = Setup::new(zs_alg);
     let bind = s.path("bind");
     fs::create_dir_all(&bind).unwrap();
@@ -319,22 +315,29 @@ fn bind_takeover(
     all_validators(&bind_signed, "se.", &ds).unwrap_or_else(|e| panic!("BIND's own output: {e}"));
 
     let a = adopt(&s, zs_alg);
-    // `init --adopt --algorithm` wrote the keys' algorithm as the policy's. No ZONEMD,
-    // as BIND's output has none: the cache mixes below splice one signer's DNSKEY RRset
-    // into the other's zone, which no ZONEMD can match (resolvers do not read ZONEMD;
-    // algorithm_roll.rs does the same, zonemd.rs tests ZONEMD).
+    // `init --adopt --algorithm` wrote the keys' algorithm as the policy's (unless it is
+    // the practice statement's rsasha1, the default). No ZONEMD, as BIND's output has
+    // none: the cache mixes below splice one signer's DNSKEY RRset into the other's
+    // zone, which no ZONEMD can match (resolvers do not read ZONEMD; algorithm_roll.rs
+    // does the same, zonemd.rs tests ZONEMD).
     let config = a.dir.join("zonesign.toml");
-    let text = fs::read_to_string(&config).unwrap();
+    let mut text = fs::read_to_string(&config).unwrap();
     let policy = format!("[policy]\nalgorithm = \"{zs_alg}\"\n");
-    assert!(text.contains(&policy), "{text}");
+    if zs_alg == "rsasha1" {
+        assert!(!text.contains("[policy]"), "{text}");
+        text.push_str("\n[policy]\n");
+    } else {
+        assert!(text.contains(&policy), "{text}");
+    }
     fs::write(
         &config,
-        text.replacen(&policy, &format!("{policy}zonemd = \"none\"\n"), 1),
+        text.replacen("[policy]\n", "[policy]\nzonemd = \"none\"\n", 1),
     )
     .unwrap();
+    let mut import_stderr = String::new();
     for ((name, _), role) in [(&ksk, "ksk"), (&zsk, "zsk")] {
         let file = bind.join(format!("{name}.private"));
-        let said = a.ok(&[
+        let out = run(a.cmd().args([
             "key",
             "import",
             "--role",
@@ -343,8 +346,14 @@ fn bind_takeover(
             file.to_str().unwrap(),
             "--state",
             "active",
-        ]);
-        assert!(said.contains("destroy it securely now"), "{said}");
+        ]));
+        assert_exit(&out, EXIT_OK, &format!("key import --from-file {name}"));
+        assert!(
+            stdout(&out).contains("destroy it securely now"),
+            "{}",
+            stdout(&out)
+        );
+        import_stderr.push_str(&stderr(&out));
     }
     let signed = s.path("se.signed");
     let out = run(a
@@ -387,12 +396,32 @@ fn bind_takeover(
         fs::write(&path, text).unwrap();
         all_validators(&path, "se.", &ds).unwrap_or_else(|e| panic!("{what}: {e}"));
     }
-    (s, a, bind, [ksk, zsk])
+    Takeover {
+        s,
+        a,
+        bind,
+        keys: [ksk, zsk],
+        import_stderr,
+    }
+}
+
+/// What [`bind_takeover`] leaves for further checks.
+struct Takeover {
+    s: Setup,
+    a: Adopted,
+    /// BIND's key directory.
+    bind: std::path::PathBuf,
+    /// BIND's KSK and ZSK: base name and tag.
+    keys: [(String, u16); 2],
+    /// What the two imports wrote to stderr (warnings).
+    import_stderr: String,
 }
 
 #[test]
 fn bind_key_files_are_taken_over_ecdsa() {
-    let (s, a, bind, keys) = bind_takeover("ecdsap256sha256", "ECDSAP256SHA256", [None, None]);
+    let Takeover {
+        s, a, bind, keys, ..
+    } = bind_takeover("ecdsap256sha256", "ECDSAP256SHA256", [None, None]);
     // In the token: sensitive, not extractable (pkcs11-tool's own reading), and it
     // only signs.
     let list: serde_json::Value =
@@ -431,7 +460,8 @@ fn bind_key_files_are_taken_over_ecdsa() {
 
 #[test]
 fn bind_key_files_are_taken_over_rsasha256() {
-    let (_s, a, _, _) = bind_takeover("rsasha256", "RSASHA256", [Some("2048"), Some("1024")]);
+    let t = bind_takeover("rsasha256", "RSASHA256", [Some("2048"), Some("1024")]);
+    let a = &t.a;
     let list: serde_json::Value =
         serde_json::from_str(&a.ok(&["key", "list", "--format", "json"])).unwrap();
     let bits: Vec<(String, u64)> = list
@@ -447,6 +477,26 @@ fn bind_key_files_are_taken_over_rsasha256() {
         .collect();
     assert_eq!(bits, [("ksk".to_string(), 2048), ("zsk".to_string(), 1024)]);
     sweep_dir(&a.dir);
+}
+
+/// The `.se` case: an RSASHA1 zone (the practice statement's algorithm 5) taken over
+/// from BIND's files. The import is allowed, with the RFC 9905 warning every RSASHA1
+/// key gets (and the way off it: an algorithm roll).
+#[test]
+fn bind_key_files_are_taken_over_rsasha1_with_the_rfc9905_warning() {
+    let t = bind_takeover("rsasha1", "RSASHA1", [Some("2048"), Some("1024")]);
+    assert_eq!(
+        t.import_stderr.matches("RFC 9905").count(),
+        2,
+        "{}",
+        t.import_stderr
+    );
+    assert!(
+        t.import_stderr.contains("key rollover --algorithm"),
+        "{}",
+        t.import_stderr
+    );
+    sweep_dir(&t.a.dir);
 }
 
 /// Each refusal of `key import --from-file` exits 2, says why (file and line where one
@@ -515,6 +565,27 @@ fn refusals(s: &Setup, a: &Adopted, bind: &std::path::Path, [ksk, zsk]: &[(Strin
             "Kabsent.private: cannot read it".into(),
         ),
     ];
+    // The same token through another key state (the setup's own config): the key is
+    // found in the token by its public half.
+    let own_state = fs::read_to_string(s.dir.join("keys.toml")).unwrap();
+    let out = run(s.cmd().args([
+        "key",
+        "import",
+        "--role",
+        "ksk",
+        "--from-file",
+        path(&ksk.0).to_str().unwrap(),
+    ]));
+    assert_exit(&out, EXIT_BAD_INPUT, "a key the token holds already");
+    assert!(
+        stderr(&out).contains("the token already holds this key (CKA_ID"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        fs::read_to_string(s.dir.join("keys.toml")).unwrap(),
+        own_state
+    );
     let (state, objects) = (a.state(), s.token_objects());
     for (args, says) in cases {
         let out = run(a.cmd().args([
@@ -533,4 +604,12 @@ fn refusals(s: &Setup, a: &Adopted, bind: &std::path::Path, [ksk, zsk]: &[(Strin
         assert_eq!(a.state(), state, "{args:?} changed keys.toml");
         assert_eq!(s.token_objects(), objects, "{args:?} changed the token");
     }
+}
+
+/// Ed25519 (algorithm 15): the EdDSA key goes in as CKK_EC_EDWARDS.
+#[test]
+fn bind_key_files_are_taken_over_ed25519() {
+    let t = bind_takeover("ed25519", "ED25519", [None, None]);
+    assert!(t.import_stderr.is_empty(), "{}", t.import_stderr);
+    sweep_dir(&t.a.dir);
 }
