@@ -265,6 +265,84 @@ impl Token {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::algorithm::Algorithm;
+    use crate::hsm::SigningBackend;
+    use crate::hsm::test_support::{SO_PIN, USER_PIN, module, pin, tbs, verify};
+
+    /// A P-256 key pair made by OpenSSL: (scalar, X‖Y).
+    fn p256_pair() -> (Vec<u8>, Vec<u8>) {
+        use openssl::ec::{EcGroup, EcKey, PointConversionForm};
+        use openssl::nid::Nid;
+        let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+        let key = EcKey::generate(&group).unwrap();
+        let mut ctx = openssl::bn::BigNumContext::new().unwrap();
+        let point = key
+            .public_key()
+            .to_bytes(&group, PointConversionForm::UNCOMPRESSED, &mut ctx)
+            .unwrap();
+        (
+            key.private_key().to_vec_padded(32).unwrap(),
+            point[1..].to_vec(),
+        )
+    }
+
+    /// Keys made outside the token go in with the DPS-5.2 attributes, sign there (the
+    /// signatures verify with the public half they came with, checked by other code),
+    /// are found again by their public half, and an id in use is refused.
+    #[test]
+    fn key_pairs_from_outside_go_into_softhsm() {
+        let m = module();
+        let label = "create-test";
+        m.init_token(label, &pin(SO_PIN), &pin(USER_PIN)).unwrap();
+        let token = m.open(label, &pin(USER_PIN)).unwrap();
+        let (scalar, xy) = p256_pair();
+        let seed = [7u8; 32];
+        let point = ed25519_dalek::SigningKey::from_bytes(&seed)
+            .verifying_key()
+            .to_bytes();
+        let cases = [
+            (
+                Algorithm::EcdsaP256Sha256,
+                KeyValues::P256 {
+                    scalar: &scalar,
+                    xy: &xy,
+                },
+                xy.clone(),
+            ),
+            (
+                Algorithm::Ed25519,
+                KeyValues::Ed25519 {
+                    seed: &seed,
+                    point: &point,
+                },
+                point.to_vec(),
+            ),
+        ];
+        for (i, (alg, values, public)) in cases.iter().enumerate() {
+            let id = [0xC0, i as u8];
+            assert_eq!(token.find_same_public_key(values).unwrap(), None);
+            token.create_key_pair(values, &id, "imported").unwrap();
+            assert_eq!(&token.public_key(&id, *alg).unwrap(), public);
+            let a = token.key_attributes(&id).unwrap();
+            assert!(
+                a.sensitive && !a.extractable && a.token && a.private,
+                "{a:?}"
+            );
+            // The token says truthfully that the value was known outside it.
+            assert!(!a.always_sensitive && !a.never_extractable, "{a:?}");
+            let signer = token.signer(&[(id.to_vec(), *alg)]).unwrap();
+            let sig = signer.open_session().unwrap().sign(0, &tbs(1)).unwrap();
+            verify(*alg, public, &tbs(1), &sig);
+            assert_eq!(
+                token.find_same_public_key(values).unwrap(),
+                Some((id.to_vec(), "imported".to_string()))
+            );
+            assert!(matches!(
+                token.create_key_pair(values, &id, "again"),
+                Err(HsmError::KeyExists { .. })
+            ));
+        }
+    }
 
     #[test]
     fn der_wrapping_and_wiping() {

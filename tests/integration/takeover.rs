@@ -266,7 +266,9 @@ fn access_of(s: &Setup, id: &str) -> Vec<String> {
 /// files as active and signs the same zone: the output validates against BIND's DS with
 /// the three validators, carries BIND's very DNSKEYs (same key tags), and a resolver
 /// that cached the DNSKEY RRset of one signer and the rest of the other validates both
-/// mixes. Returns the setup and its adopted config for further checks.
+/// mixes. Returns the setup and its adopted config for further checks. Issue 23; the
+/// keys end up in the HSM, sensitive and not extractable (DPS-5.2); the PIN file's
+/// contents never appear in any output or file (SEC-6.1, swept when the setup goes).
 fn bind_takeover(zs_alg: &str, bind_alg: &str, bits: [Option<&str>; 2]) -> Takeover {
     let s = Setup::new(zs_alg);
     let bind = s.path("bind");
@@ -422,8 +424,7 @@ fn bind_key_files_are_taken_over_ecdsa() {
     let Takeover {
         s, a, bind, keys, ..
     } = bind_takeover("ecdsap256sha256", "ECDSAP256SHA256", [None, None]);
-    // In the token: sensitive, not extractable (pkcs11-tool's own reading), and it
-    // only signs.
+    // DPS-5.2: in the token, sensitive and not extractable (pkcs11-tool's own reading).
     let list: serde_json::Value =
         serde_json::from_str(&a.ok(&["key", "list", "--format", "json"])).unwrap();
     for k in list.as_array().unwrap() {
@@ -443,6 +444,7 @@ fn bind_key_files_are_taken_over_ecdsa() {
         check.contains("imported from a key file") && check.contains("destroy securely now"),
         "{check}"
     );
+    // DPS-4.4: each import is an audit line, naming its source file.
     let log = fs::read_to_string(a.dir.join("audit.log")).unwrap();
     let imported: Vec<serde_json::Value> = log
         .lines()
@@ -481,7 +483,7 @@ fn bind_key_files_are_taken_over_rsasha256() {
 
 /// The `.se` case: an RSASHA1 zone (the practice statement's algorithm 5) taken over
 /// from BIND's files. The import is allowed, with the RFC 9905 warning every RSASHA1
-/// key gets (and the way off it: an algorithm roll).
+/// key gets (and the way off it: an algorithm roll, PIPE-7).
 #[test]
 fn bind_key_files_are_taken_over_rsasha1_with_the_rfc9905_warning() {
     let t = bind_takeover("rsasha1", "RSASHA1", [Some("2048"), Some("1024")]);
