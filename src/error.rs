@@ -52,7 +52,7 @@ impl ExitCode {
         ),
         (
             ExitCode::BadInput,
-            "bad input or usage (malformed zone, including an $INCLUDE that cannot be read; failed zone check; bad option; missing or bad config)",
+            "bad input or usage (malformed zone, including an $INCLUDE that cannot be read; failed zone check; bad option; missing or bad config; a key file that `key import --from-file` refuses)",
         ),
         (
             ExitCode::Hsm,
