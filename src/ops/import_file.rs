@@ -77,6 +77,7 @@ pub fn import_file(cfg: &Config, opts: &FileImportOptions) -> Result<KeyEntry> {
         .map_err(|p| refused(&key_path, Some(public.line), p))?;
     let _lock = OutputLock::acquire(&cfg.files.keys)?;
     let mut store = KeyStore::load(&cfg.files.keys)?;
+    same_zone(&store, &key_path, &public)?;
     not_in_key_state(&store, &opts.file, &public.key, tag)?;
     let audit = AuditLog::new(&cfg.files.audit_log, "key import");
     let module = Module::load(&cfg.hsm.module)?;
@@ -225,6 +226,27 @@ fn key_values<'a>(
             ));
         }
     })
+}
+
+/// A key of another zone would sign nothing the parent's DS can reach: once the key
+/// state knows its zone (recorded at the first signing), the `.key` file's owner must be
+/// that zone.
+fn same_zone(store: &KeyStore, key_path: &Path, public: &PublicKeyFile) -> Result<()> {
+    let canonical = |n: &str| {
+        let n = n.to_ascii_lowercase();
+        if n.ends_with('.') { n } else { format!("{n}.") }
+    };
+    match &store.zone {
+        Some(zone) if canonical(zone) != canonical(&public.owner) => Err(refused(
+            key_path,
+            Some(public.line),
+            format!(
+                "the key is for the zone {}, this key state's zone is {zone}",
+                public.owner
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// A key already in the key state (same public key) is not imported again: its tag
@@ -381,6 +403,20 @@ mod tests {
         assert!(e.contains("K.key:5:") && e.contains("--role ksk"), "{e}");
         let e = check_role(p, &key(385), Role::Ksk).unwrap_err().to_string();
         assert!(e.contains("revoked"), "{e}");
+        let mut store = KeyStore::default();
+        assert!(
+            same_zone(&store, p, &key(257)).is_ok(),
+            "no zone recorded yet"
+        );
+        store.zone = Some("SE.".into());
+        assert!(same_zone(&store, p, &key(257)).is_ok());
+        let mut other = key(257);
+        other.owner = "example".into();
+        let e = same_zone(&store, p, &other).unwrap_err().to_string();
+        assert!(
+            e.contains("K.key:5: the key is for the zone example"),
+            "{e}"
+        );
         assert_eq!(
             Error::Usage(UsageError::KeyFile(KeyFileError {
                 path: p.into(),

@@ -537,6 +537,20 @@ fn refusals(s: &Setup, a: &Adopted, bind: &std::path::Path, [ksk, zsk]: &[(Strin
     let other = bind_keygen(bind, "ECDSAP256SHA256", None, false);
     let mismatched = copy("Kmismatch", &zsk.0, &other.0);
     let p384 = bind_keygen(bind, "ECDSAP384SHA384", None, false);
+    let elsewhere = bind_tool(
+        bind,
+        "dnssec-keygen",
+        &[
+            "-q",
+            "-K",
+            ".",
+            "-n",
+            "ZONE",
+            "-a",
+            "ECDSAP256SHA256",
+            "example.",
+        ],
+    );
     let path = |n: &str| bind.join(format!("{n}.private"));
     let cases: Vec<(Vec<String>, String)> = vec![
         (
@@ -554,6 +568,10 @@ fn refusals(s: &Setup, a: &Adopted, bind: &std::path::Path, [ksk, zsk]: &[(Strin
         (
             vec!["ksk".into(), path(&ksk.0).display().to_string()],
             format!("already in the key state as ksk {}", ksk.1),
+        ),
+        (
+            vec!["zsk".into(), path(elsewhere.trim()).display().to_string()],
+            "the key is for the zone example., this key state's zone is se.".into(),
         ),
         (
             vec!["zsk".into(), path(&p384.0).display().to_string()],
