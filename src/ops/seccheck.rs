@@ -497,14 +497,14 @@ fn imported_keys(cfg: &Config) -> String {
     out
 }
 
-/// The PKCS#11 ids (hex) of the live keys imported from a key file.
+/// The PKCS#11 ids (hex) of the keys imported from a key file, in any state (a removed
+/// key's objects stay in the token until `key destroy`).
 fn file_imported_ids(cfg: &Config) -> Vec<String> {
     crate::dnssec::keys::KeyStore::load(&cfg.files.keys)
         .map(|store| {
             store
                 .keys
                 .into_iter()
-                .filter(|k| !k.state.is_gone())
                 .filter(|k| k.imported.as_deref().is_some_and(|f| f.starts_with("file")))
                 .map(|k| k.id)
                 .collect()
