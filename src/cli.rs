@@ -1147,11 +1147,7 @@ fn cmd_key_import(cli: &Cli, a: &ImportArgs) -> Result<ExitCode> {
         key,
         role: a.role.into(),
         algorithm: a.algorithm,
-        state: match a.state {
-            ImportState::Active => crate::dnssec::keys::KeyState::Active,
-            ImportState::Published => crate::dnssec::keys::KeyState::Published,
-            ImportState::Generated => crate::dnssec::keys::KeyState::Generated,
-        },
+        state: import_state(a.state),
         now: now_or_clock(a.now),
     };
     let k = crate::ops::import::import(&cfg, &opts)?;
