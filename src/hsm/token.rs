@@ -228,6 +228,10 @@ impl Token {
             Attribute::Sensitive(true),
             Attribute::Extractable(false),
             Attribute::Sign(true),
+            // A signing key only: SoftHSM2 (and PKCS#11's defaults on some tokens) would
+            // also let it decrypt and unwrap, uses a zone key must never have.
+            Attribute::Decrypt(false),
+            Attribute::Unwrap(false),
             Attribute::Id(id.to_vec()),
             Attribute::Label(label.as_bytes().to_vec()),
         ];

@@ -578,3 +578,37 @@ fn check_passes_on_readmes_deployment_as_a_dedicated_user() {
     drop(user);
     eprintln!("README deployment as a dedicated user: {:?}", t0.elapsed());
 }
+
+/// DPS-5.2: the keys `init` and `key generate` make are signing keys that never leave
+/// the token: sensitive and never extractable since made there, and allowed to sign
+/// only (SoftHSM2 would also let a private key decrypt and unwrap unless told not to).
+/// Read back with OpenSC's `pkcs11-tool`, not with zonesign's own code.
+#[test]
+fn generated_private_keys_sign_only_and_never_leave_the_token() {
+    for alg in ["rsasha256", "ecdsap256sha256", "ed25519"] {
+        let setup = Setup::new(alg);
+        let listing = stdout(&setup.pkcs11_tool(&["--list-objects", "--type", "privkey"]));
+        let words = |prefix: &str| -> Vec<Vec<String>> {
+            listing
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix(prefix))
+                .map(|w| w.split(',').map(|x| x.trim().to_string()).collect())
+                .collect()
+        };
+        let (usage, access) = (words("Usage:"), words("Access:"));
+        assert_eq!(usage.len(), 2, "{alg}: a KSK and a ZSK\n{listing}");
+        for u in &usage {
+            assert_eq!(u, &["sign"], "{alg}\n{listing}");
+        }
+        for a in &access {
+            for want in [
+                "sensitive",
+                "always sensitive",
+                "never extractable",
+                "local",
+            ] {
+                assert!(a.iter().any(|w| w == want), "{alg}: {want}\n{listing}");
+            }
+        }
+    }
+}
