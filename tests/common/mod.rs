@@ -1454,7 +1454,8 @@ pub fn ldns_verify_at(zone: &Path, ds: &Path, t: i64) -> Result<(), String> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Resolver caches across a change of signer or keys (algorithm_roll.rs, takeover.rs)
+// Resolver caches across a change of signer or keys (algorithm_roll.rs, takeover.rs,
+// takeover_ods.rs)
 // ---------------------------------------------------------------------------------------
 
 /// Whether a line of a flat zone belongs to the apex DNSKEY RRset or its signatures.

@@ -24,6 +24,7 @@ mod nsec3_sign;
 mod security;
 mod sign_validators;
 mod takeover;
+mod takeover_ods;
 mod verify_foreign;
 mod verify_rfc;
 mod zonemd;
