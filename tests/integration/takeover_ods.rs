@@ -109,6 +109,8 @@ fn takeover(case: &Case) {
     let zsk_uri = format!("pkcs11:id={};type=private", percent_hex(&zsk));
     a.import(case, &["--role", "ksk", "--id", &ksk]);
     a.import(case, &["--role", "zsk", "--uri", &zsk_uri]);
+    let log = fs::read_to_string(a.dir.join("audit.log")).expect("audit log");
+    assert_eq!(log.matches("\"key-imported\"").count(), 2, "{log}");
 
     // The same keys: zonesign's DS is the parent's, its key tags are those that signed
     // OpenDNSSEC's zone.
