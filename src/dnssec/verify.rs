@@ -451,6 +451,18 @@ fn shape(zone: &Zone, groups: &[GateName], apex: Option<usize>) -> (usize, Vec<u
 /// Every check but those of the apex name's RRsets, the structure and the ZONEMD
 /// comparison; the ZONEMD digests are taken beside the per-name checks.
 pub fn first_stage(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> FirstStage {
+    // The ZONEMD digest is one hash stream over the whole zone (it cannot be split): it
+    // runs on a thread of its own from the start, beside every other check.
+    std::thread::scope(|s| {
+        let digests = s.spawn(|| crate::zone::zonemd::Digests::for_check(zone));
+        let mut first = checks_but_apex(zone, anchors, opts);
+        first.digests = digests.join().ok();
+        first
+    })
+}
+
+/// [`first_stage`] without the digests.
+fn checks_but_apex(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> FirstStage {
     let mut head = Report::empty();
     head.enforce_policy = opts.rules == Rules::Dps;
     // The key problems are the second stage's to report; the keys are the same.
@@ -472,14 +484,8 @@ pub fn first_stage(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Fir
         enforce_policy: head.enforce_policy,
     };
     let split = apex.unwrap_or(groups.len());
-    // The ZONEMD digest is one hash stream over the whole zone (it cannot be split):
-    // it runs on a thread of its own beside the per-name checks.
-    let (digests, before, after) = std::thread::scope(|s| {
-        let digests = s.spawn(|| crate::zone::zonemd::Digests::for_check(zone));
-        let before = per_name_checks(&ctx, 0..split);
-        let after = per_name_checks(&ctx, (split + 1).min(groups.len())..groups.len());
-        (digests.join().ok(), before, after)
-    });
+    let before = per_name_checks(&ctx, 0..split);
+    let after = per_name_checks(&ctx, (split + 1).min(groups.len())..groups.len());
     let shape = shape(zone, &groups, apex);
     FirstStage {
         head,
@@ -490,7 +496,7 @@ pub fn first_stage(zone: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Fir
         nsec_ttls,
         nsec_chain,
         shape,
-        digests,
+        digests: None,
     }
 }
 

@@ -112,16 +112,21 @@ pub(super) fn check(
     allowed_ttls: Option<[u32; 2]>,
     report: &mut Report,
 ) -> bool {
-    let recs = parse_records(zone, groups, report);
+    let (ids, recs) = parse_records(zone, groups, report);
     let params = nsec3params(zone, report);
     if recs.is_empty() && params.is_empty() {
         return false;
     }
     report.stats.nsec3 += recs.len();
-    let mut chains: BTreeMap<ChainId, Vec<usize>> = BTreeMap::new();
-    for (i, (id, _)) in recs.iter().enumerate() {
-        chains.entry(id.clone()).or_default().push(i);
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
+    for (i, (k, _)) in recs.iter().enumerate() {
+        members[*k].push(i);
     }
+    let chains: BTreeMap<&ChainId, &[usize]> = ids
+        .iter()
+        .zip(&members)
+        .map(|(id, m)| (id, &m[..]))
+        .collect();
     let to_check: Vec<ChainId> = if !params.is_empty() {
         params
     } else {
@@ -133,11 +138,11 @@ pub(super) fn check(
                 "NSEC3 records but no NSEC3PARAM at the apex: no chain is named for denial (RFC 5155 §4)".into(),
             );
         }
-        chains.keys().cloned().collect()
+        chains.keys().map(|&id| id.clone()).collect()
     };
     let wants = wanted_names(zone, groups);
     for id in &to_check {
-        let members = chains.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        let members = chains.get(id).copied().unwrap_or(&[]);
         if members.is_empty() {
             report.add(
                 "nsec3param",
@@ -156,12 +161,17 @@ pub(super) fn check(
     true
 }
 
-/// Every NSEC3 RDATA of the zone with its chain parameters; malformed ones are reported.
-fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Vec<(ChainId, Rec)> {
-    let parts: Vec<(Vec<(ChainId, Rec)>, Report)> = groups
+/// The chains' parameters, and each record with the index of its chain's.
+type Records = (Vec<ChainId>, Vec<(usize, Rec)>);
+
+/// Every NSEC3 RDATA of the zone with the index of its chain parameters in the first
+/// list; malformed ones are reported. Parameters are kept once per chain, not per
+/// record: a TLD has a million records and one or two chains.
+fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Records {
+    let parts: Vec<(Records, Report)> = groups
         .par_chunks(NAMES_PER_BLOCK)
         .map(|block| {
-            let (mut out, mut part) = (Vec::new(), Report::empty());
+            let (mut ids, mut out, mut part) = (Vec::new(), Vec::new(), Report::empty());
             for g in block {
                 for set in zone.rrsets[g.range.clone()].iter().enumerate() {
                     let (i, set) = (g.range.start + set.0, set.1);
@@ -188,17 +198,31 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Vec<(
                     };
                     for (nth, rdata) in set.rdatas.iter().enumerate() {
                         match parse_rdata(rdata) {
-                            Some((id, flags, next, bits_at)) => out.push((
-                                id,
-                                Rec {
-                                    hash,
-                                    set: i,
-                                    nth,
-                                    flags,
-                                    next,
-                                    bits_at,
-                                },
-                            )),
+                            Some(((algorithm, iterations, salt), flags, next, bits_at)) => {
+                                let same = |id: &ChainId| {
+                                    (id.algorithm, id.iterations, &id.salt[..])
+                                        == (algorithm, iterations, salt)
+                                };
+                                let k = ids.iter().position(same).unwrap_or_else(|| {
+                                    ids.push(ChainId {
+                                        algorithm,
+                                        iterations,
+                                        salt: salt.into(),
+                                    });
+                                    ids.len() - 1
+                                });
+                                out.push((
+                                    k,
+                                    Rec {
+                                        hash,
+                                        set: i,
+                                        nth,
+                                        flags,
+                                        next,
+                                        bits_at,
+                                    },
+                                ));
+                            }
                             None => part.add(
                                 "nsec3",
                                 &set.owner,
@@ -209,29 +233,48 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Vec<(
                     }
                 }
             }
-            (out, part)
+            ((ids, out), part)
         })
         .collect();
-    let mut all = Vec::new();
-    for (recs, part) in parts {
-        all.extend(recs);
+    let (mut ids, mut all): (Vec<ChainId>, Vec<(usize, Rec)>) = (Vec::new(), Vec::new());
+    for ((block_ids, recs), part) in parts {
+        let global: Vec<usize> = block_ids
+            .into_iter()
+            .map(|id| {
+                ids.iter().position(|x| *x == id).unwrap_or_else(|| {
+                    ids.push(id);
+                    ids.len() - 1
+                })
+            })
+            .collect();
+        all.extend(recs.into_iter().map(|(k, rec)| (global[k], rec)));
         report.merge(part);
     }
-    all
+    (ids, all)
 }
 
-/// The hash an NSEC3 owner spells: one 32-character base32hex label below the origin.
+/// The hash an NSEC3 owner spells: one 32-character base32hex label directly below
+/// the origin. Read in place: it runs once per NSEC3 record.
 fn owner_hash(owner: &Name, origin: &Name) -> Option<[u8; SHA1_LEN]> {
-    if owner.parent().as_ref() != Some(origin) {
+    let wire = owner.as_wire();
+    let len = usize::from(*wire.first()?);
+    if len != 32 || !wire.get(1 + len..)?.eq_ignore_ascii_case(origin.as_wire()) {
         return None;
     }
-    let label = owner.labels().next()?.to_ascii_uppercase();
-    let bytes = data_encoding::BASE32HEX_NOPAD.decode(&label).ok()?;
-    bytes.try_into().ok()
+    let mut label = [0u8; 32];
+    label.copy_from_slice(&wire[1..1 + len]);
+    label.make_ascii_uppercase();
+    let mut hash = [0u8; SHA1_LEN];
+    let n = data_encoding::BASE32HEX_NOPAD
+        .decode_mut(&label, &mut hash)
+        .ok()?;
+    (n == SHA1_LEN).then_some(hash)
 }
 
-/// NSEC3 RDATA (RFC 5155 §3.2): the chain, flags, next hash and the bitmap's offset.
-fn parse_rdata(r: &[u8]) -> Option<(ChainId, u8, [u8; SHA1_LEN], usize)> {
+/// NSEC3 RDATA (RFC 5155 §3.2): the chain's (algorithm, iterations, salt), flags, next
+/// hash and the bitmap's offset.
+#[allow(clippy::type_complexity)]
+fn parse_rdata(r: &[u8]) -> Option<((u8, u16, &[u8]), u8, [u8; SHA1_LEN], usize)> {
     let (&algorithm, &flags) = (r.first()?, r.get(1)?);
     let iterations = u16::from_be_bytes([*r.get(2)?, *r.get(3)?]);
     let salt_len = usize::from(*r.get(4)?);
@@ -242,12 +285,12 @@ fn parse_rdata(r: &[u8]) -> Option<(ChainId, u8, [u8; SHA1_LEN], usize)> {
         return None;
     }
     let next: [u8; SHA1_LEN] = r.get(at + 1..at + 1 + SHA1_LEN)?.try_into().ok()?;
-    let id = ChainId {
-        algorithm,
-        iterations,
-        salt: salt.into(),
-    };
-    Some((id, flags, next, at + 1 + SHA1_LEN))
+    Some((
+        (algorithm, iterations, salt),
+        flags,
+        next,
+        at + 1 + SHA1_LEN,
+    ))
 }
 
 /// The chains the apex NSEC3PARAM RRset names. One with flags other than 0 is ignored
@@ -394,14 +437,23 @@ fn check_chain(
         .step_by(NAMES_PER_BLOCK)
         .map(|from| {
             let mut part = Report::empty();
+            // Both lists are in hash order: one search per block, then a walk.
+            let mut at = hashed.partition_point(|(h, _)| *h < chain[from].hash);
             for k in from..(from + NAMES_PER_BLOCK).min(chain.len()) {
                 let rec = chain[k];
+                while hashed.get(at).is_some_and(|(h, _)| *h < rec.hash) {
+                    at += 1;
+                }
+                let name = hashed
+                    .get(at)
+                    .filter(|(h, _)| *h == rec.hash)
+                    .map(|&(_, i)| i);
                 let next = chain[(k + 1) % chain.len()].hash;
                 check_record(
                     zone,
                     groups,
                     wants,
-                    &hashed,
+                    name,
                     id,
                     rec,
                     next,
@@ -420,8 +472,11 @@ fn check_chain(
         .par_chunks(NAMES_PER_BLOCK)
         .map(|block| {
             let mut part = Report::empty();
+            let mut at = chain.partition_point(|r| r.hash < block[0].0);
             for &(hash, i) in block {
-                let at = chain.partition_point(|r| r.hash < hash);
+                while chain.get(at).is_some_and(|r| r.hash < hash) {
+                    at += 1;
+                }
                 if chain.get(at).is_some_and(|r| r.hash == hash) {
                     continue;
                 }
@@ -469,13 +524,14 @@ fn check_chain(
     }
 }
 
-/// One record of a chain against the name its hash belongs to.
+/// One record of a chain against the name its hash belongs to (`name`: its index in
+/// `wants`, `None` when no name of the zone has that hash).
 #[allow(clippy::too_many_arguments)]
 fn check_record(
     zone: &Zone,
     groups: &[GateName],
     wants: &[Want],
-    hashed: &[([u8; SHA1_LEN], usize)],
+    name: Option<usize>,
     id: &ChainId,
     rec: &Rec,
     next: [u8; SHA1_LEN],
@@ -511,8 +567,7 @@ fn check_record(
             ),
         );
     }
-    let at = hashed.partition_point(|(h, _)| *h < rec.hash);
-    let Some(&(_, i)) = hashed.get(at).filter(|(h, _)| *h == rec.hash) else {
+    let Some(i) = name else {
         report.add(
             "nsec3-extra",
             owner,
