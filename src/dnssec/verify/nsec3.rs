@@ -425,10 +425,15 @@ fn check_chain(
             ),
         );
     }
-    let mut hashed: Vec<([u8; SHA1_LEN], usize)> = wants
+    // Hashed in zone order, where each name's RRsets are read in turn; the bitmap each
+    // must have is read there too, not later in hash order at random places.
+    let mut hashed: Vec<([u8; SHA1_LEN], usize, Option<Expected>)> = wants
         .par_iter()
         .enumerate()
-        .map(|(i, w)| (hash_name(w.name(zone, groups), &id.salt, id.iterations), i))
+        .map(|(i, w)| {
+            let hash = hash_name(w.name(zone, groups), &id.salt, id.iterations);
+            (hash, i, expected_bitmap(zone, groups, w))
+        })
         .collect();
     hashed.par_sort_unstable();
     // Each record: a name of the zone, the right next hash and bitmap, an allowed TTL.
@@ -438,16 +443,16 @@ fn check_chain(
         .map(|from| {
             let mut part = Report::empty();
             // Both lists are in hash order: one search per block, then a walk.
-            let mut at = hashed.partition_point(|(h, _)| *h < chain[from].hash);
+            let mut at = hashed.partition_point(|(h, _, _)| *h < chain[from].hash);
             for k in from..(from + NAMES_PER_BLOCK).min(chain.len()) {
                 let rec = chain[k];
-                while hashed.get(at).is_some_and(|(h, _)| *h < rec.hash) {
+                while hashed.get(at).is_some_and(|(h, _, _)| *h < rec.hash) {
                     at += 1;
                 }
                 let name = hashed
                     .get(at)
-                    .filter(|(h, _)| *h == rec.hash)
-                    .map(|&(_, i)| i);
+                    .filter(|(h, _, _)| *h == rec.hash)
+                    .map(|&(_, i, e)| (i, e));
                 let next = chain[(k + 1) % chain.len()].hash;
                 check_record(
                     zone,
@@ -473,7 +478,7 @@ fn check_chain(
         .map(|block| {
             let mut part = Report::empty();
             let mut at = chain.partition_point(|r| r.hash < block[0].0);
-            for &(hash, i) in block {
+            for &(hash, i, _) in block {
                 while chain.get(at).is_some_and(|r| r.hash < hash) {
                     at += 1;
                 }
@@ -531,7 +536,7 @@ fn check_record(
     zone: &Zone,
     groups: &[GateName],
     wants: &[Want],
-    name: Option<usize>,
+    name: Option<(usize, Option<Expected>)>,
     id: &ChainId,
     rec: &Rec,
     next: [u8; SHA1_LEN],
@@ -567,7 +572,7 @@ fn check_record(
             ),
         );
     }
-    let Some(i) = name else {
+    let Some((i, fast)) = name else {
         report.add(
             "nsec3-extra",
             owner,
@@ -579,13 +584,16 @@ fn check_record(
         );
         return;
     };
+    let bits = set.rdatas.get(rec.nth).and_then(|r| r.get(rec.bits_at..));
+    if fast.is_some_and(|e| bits == Some(e.wire())) {
+        return;
+    }
     let want = &wants[i];
     let name = want.name(zone, groups);
     let (expected, has_nsec) = match want.group {
         Some(g) => bitmap_of(zone, &groups[g]),
         None => (Vec::new(), false),
     };
-    let bits = set.rdatas.get(rec.nth).and_then(|r| r.get(rec.bits_at..));
     match decode_type_bitmap(bits.unwrap_or(&[])) {
         Ok(mut have) => {
             // A zone moving between NSEC and NSEC3 has NSEC at the name: listing it or
@@ -635,6 +643,71 @@ fn bitmap_of(zone: &Zone, group: &GateName) -> (Vec<u16>, bool) {
     (types, has_nsec)
 }
 
+/// Octets of an expected bitmap kept inline: enough for a TLD's names (a delegation's
+/// NS, DS and RRSIG take 8, the apex's types 10); longer ones take the full path.
+const INLINE_BITMAP: usize = 14;
+
+/// The type bitmap a wanted name's NSEC3 must carry, in wire form, for a comparison of
+/// octets; the full comparison (decoded types, with a message) runs when it differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Expected {
+    len: u8,
+    octets: [u8; INLINE_BITMAP],
+}
+
+impl Expected {
+    fn wire(&self) -> &[u8] {
+        &self.octets[..usize::from(self.len)]
+    }
+}
+
+/// [`Expected`] for a wanted name: `None` where it does not fit inline, or where the
+/// name also has an NSEC (a zone between NSEC and NSEC3, whose NSEC3 may list NSEC or
+/// not: judged by the full comparison).
+fn expected_bitmap(zone: &Zone, groups: &[GateName], want: &Want) -> Option<Expected> {
+    let (types, has_nsec) = match want.group {
+        Some(g) => bitmap_of(zone, &groups[g]),
+        None => (Vec::new(), false),
+    };
+    if has_nsec {
+        return None;
+    }
+    encode_inline(&types)
+}
+
+/// RFC 4034 §4.1.2 encoding of sorted, distinct types (window, length, bits; no empty
+/// window, no trailing zero octet), written here rather than shared with the signer's
+/// encoder so that a fault there cannot hide itself in the gate. `None` when it does
+/// not fit in [`INLINE_BITMAP`] octets.
+fn encode_inline(types: &[u16]) -> Option<Expected> {
+    let mut e = Expected {
+        len: 0,
+        octets: [0; INLINE_BITMAP],
+    };
+    let (mut n, mut i) = (0usize, 0usize);
+    while let Some(&first) = types.get(i) {
+        let window = first >> 8;
+        let head = n;
+        if head + 2 > INLINE_BITMAP {
+            return None;
+        }
+        n += 2;
+        let mut len = 0;
+        while let Some(&t) = types.get(i).filter(|&&t| t >> 8 == window) {
+            let low = usize::from(t & 0xff);
+            let octet = *e.octets.get_mut(n + low / 8)?;
+            e.octets[n + low / 8] = octet | (0x80 >> (low % 8));
+            len = len.max(low / 8 + 1);
+            i += 1;
+        }
+        e.octets[head] = window as u8;
+        e.octets[head + 1] = len as u8;
+        n += len;
+    }
+    e.len = n as u8;
+    Some(e)
+}
+
 fn show(types: &[u16]) -> String {
     types
         .iter()
@@ -648,4 +721,35 @@ fn label(hash: &[u8; SHA1_LEN]) -> String {
     data_encoding::BASE32HEX_NOPAD
         .encode(hash)
         .to_ascii_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::rdata::encode_type_bitmap;
+
+    /// The gate's own inline encoder writes what RFC 4034 §4.1.2 says, octet for octet
+    /// as the signer's encoder and `decode_type_bitmap` read it, and gives up (full
+    /// comparison) where the bitmap does not fit.
+    #[test]
+    fn inline_bitmaps_are_rfc_4034_bitmaps() {
+        let cases: [&[u16]; 6] = [
+            &[],
+            &[rtype::NS, rtype::DS, rtype::RRSIG],
+            &[rtype::NS],
+            &[1, 2, 6, 46, 48, 51, 63],
+            &[1, 257],
+            &[1, 46, 257, 32769],
+        ];
+        for types in cases {
+            let e = encode_inline(types).unwrap();
+            assert_eq!(e.wire(), &encode_type_bitmap(types)[..], "{types:?}");
+            assert_eq!(decode_type_bitmap(e.wire()).unwrap(), types);
+        }
+        assert!(encode_inline(&[1, 255]).is_none(), "34 octets");
+        assert!(
+            encode_inline(&[1, 257, 513, 769, 1025]).is_none(),
+            "five windows"
+        );
+    }
 }
