@@ -10,8 +10,8 @@
 
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 
-use super::error::{HsmError, ck, hex};
-use super::token::{ED25519_PARAMS, P256_PARAMS, Token};
+use super::error::{HsmError, ck};
+use super::token::{ED25519_PARAMS, P256_PARAMS, Token, private_key_template, public_key_template};
 
 /// A key pair's values, borrowed from wherever they were read (and wiped there).
 pub enum KeyValues<'a> {
@@ -164,8 +164,8 @@ fn wipe(template: &mut [Attribute]) {
 impl Token {
     /// Creates the key pair `values` in the token under CKA_ID `id` and `label`.
     ///
-    /// The private key object is CKA_TOKEN, CKA_PRIVATE, CKA_SENSITIVE, not
-    /// CKA_EXTRACTABLE, CKA_SIGN and neither CKA_DECRYPT nor CKA_UNWRAP (DPS-5.2); the public key object CKA_TOKEN, CKA_VERIFY.
+    /// The objects get the attributes of generated zone keys
+    /// ([`super::token::private_key_template`], [`super::token::public_key_template`]).
     /// An id already in use is refused. If the second object cannot be made, the first
     /// is destroyed: the token is left as it was.
     pub fn create_key_pair(
@@ -174,43 +174,15 @@ impl Token {
         id: &[u8],
         label: &str,
     ) -> Result<(), HsmError> {
-        for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
-            let found = self
-                .session()
-                .find_objects(&[
-                    Attribute::Class(class),
-                    Attribute::Id(id.to_vec()),
-                    Attribute::Token(true),
-                ])
-                .map_err(ck("C_FindObjects"))?;
-            if !found.is_empty() {
-                return Err(HsmError::KeyExists { id_hex: hex(id) });
-            }
-        }
-        let mut private = vec![
-            Attribute::Class(ObjectClass::PRIVATE_KEY),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            // A zone key signs and does nothing else (SoftHSM2 defaults these to true).
-            Attribute::Decrypt(false),
-            Attribute::Unwrap(false),
-            Attribute::Id(id.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ];
+        self.refuse_used_id(id)?;
+        let mut private = vec![Attribute::Class(ObjectClass::PRIVATE_KEY)];
+        private.extend(private_key_template(id, label));
         private.extend(values.private_attributes());
         let made = self.session().create_object(&private);
         wipe(&mut private);
         let private_handle = made.map_err(ck("C_CreateObject"))?;
-        let mut public = vec![
-            Attribute::Class(ObjectClass::PUBLIC_KEY),
-            Attribute::Token(true),
-            Attribute::Verify(true),
-            Attribute::Id(id.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ];
+        let mut public = vec![Attribute::Class(ObjectClass::PUBLIC_KEY)];
+        public.extend(public_key_template(id, label));
         public.extend(values.public_attributes());
         let made = self.session().create_object(&public);
         made.map(|_| ()).map_err(|e| {

@@ -210,31 +210,10 @@ impl Token {
                 algorithm: alg.to_string(),
             });
         }
-        if !self.find_by_id(ObjectClass::PRIVATE_KEY, id)?.is_empty()
-            || !self.find_by_id(ObjectClass::PUBLIC_KEY, id)?.is_empty()
-        {
-            return Err(HsmError::KeyExists { id_hex: hex(id) });
-        }
-        let mut public = vec![
-            Attribute::Token(true),
-            Attribute::Verify(true),
-            Attribute::Id(id.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ];
+        self.refuse_used_id(id)?;
+        let mut public = public_key_template(id, label);
         public.extend(public_key_params(alg, rsa_bits));
-        let private = [
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(true),
-            Attribute::Extractable(false),
-            Attribute::Sign(true),
-            // A signing key only: SoftHSM2 (and PKCS#11's defaults on some tokens) would
-            // also let it decrypt and unwrap, uses a zone key must never have.
-            Attribute::Decrypt(false),
-            Attribute::Unwrap(false),
-            Attribute::Id(id.to_vec()),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ];
+        let private = private_key_template(id, label);
         let (pub_handle, _) = self
             .session()
             .generate_key_pair(&keygen_mechanism(alg), &public, &private)
@@ -505,6 +484,16 @@ impl Token {
     }
 
     /// All objects of `class` with CKA_ID `id`.
+    /// Refuses a CKA_ID that a private or public key object of the token has already.
+    pub(crate) fn refuse_used_id(&self, id: &[u8]) -> Result<(), HsmError> {
+        if !self.find_by_id(ObjectClass::PRIVATE_KEY, id)?.is_empty()
+            || !self.find_by_id(ObjectClass::PUBLIC_KEY, id)?.is_empty()
+        {
+            return Err(HsmError::KeyExists { id_hex: hex(id) });
+        }
+        Ok(())
+    }
+
     fn find_by_id(&self, class: ObjectClass, id: &[u8]) -> Result<Vec<ObjectHandle>, HsmError> {
         self.session()
             // Token objects only: the signing sessions' key copies (session objects,
@@ -540,6 +529,34 @@ impl Token {
             .get_attributes(handle, types)
             .map_err(ck("C_GetAttributeValue"))
     }
+}
+
+/// The attributes of a zone's private key object, whether generated in the token or
+/// created from an imported key (DPS-5.2): a token object, private, sensitive, never
+/// extractable, and a signing key only: SoftHSM2 (and PKCS#11's defaults on some
+/// tokens) would also let it decrypt and unwrap, uses a zone key must never have.
+pub(crate) fn private_key_template(id: &[u8], label: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Private(true),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(false),
+        Attribute::Sign(true),
+        Attribute::Decrypt(false),
+        Attribute::Unwrap(false),
+        Attribute::Id(id.to_vec()),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ]
+}
+
+/// The attributes of a zone key's public key object, besides the key itself.
+pub(crate) fn public_key_template(id: &[u8], label: &str) -> Vec<Attribute> {
+    vec![
+        Attribute::Token(true),
+        Attribute::Verify(true),
+        Attribute::Id(id.to_vec()),
+        Attribute::Label(label.as_bytes().to_vec()),
+    ]
 }
 
 #[cfg(test)]

@@ -59,19 +59,25 @@ pub struct InitSummary {
 
 /// Runs `zonesign init`.
 pub fn init(opts: &InitOptions) -> Result<InitSummary> {
-    let config = opts.dir.join(CONFIG_NAME);
-    if config.exists() {
-        return Err(Error::Usage(UsageError::ConfigExists { path: config }));
-    }
     let module = match &opts.module {
         Some(m) => m.clone(),
         None => default_module().ok_or(Error::Key(KeyError::NoSoftHsmModule))?,
     };
-    let created = !opts.dir.exists();
-    let result = build(opts, &module, &config);
+    in_new_setup(&opts.dir, |config| build(opts, &module, config))
+}
+
+/// Runs `make` with the config path of a new setup in `dir`: refused when `dir` has a
+/// config already; when `make` fails, a `dir` this run created is removed again (an
+/// existing directory is left alone).
+fn in_new_setup<T>(dir: &Path, make: impl FnOnce(&Path) -> Result<T>) -> Result<T> {
+    let config = dir.join(CONFIG_NAME);
+    if config.exists() {
+        return Err(Error::Usage(UsageError::ConfigExists { path: config }));
+    }
+    let created = !dir.exists();
+    let result = make(&config);
     if result.is_err() && created {
-        // Only what this run created is removed; an existing directory is left alone.
-        let _ = std::fs::remove_dir_all(&opts.dir);
+        let _ = std::fs::remove_dir_all(dir);
     }
     result
 }
@@ -99,16 +105,9 @@ pub struct AdoptOptions {
 /// tried, so a wrong module, token or PIN shows now, not at the first sign run; the
 /// login and logout are audit lines of the new log.
 pub fn adopt(opts: &AdoptOptions) -> Result<PathBuf> {
-    let config = opts.dir.join(CONFIG_NAME);
-    if config.exists() {
-        return Err(Error::Usage(UsageError::ConfigExists { path: config }));
-    }
-    let created = !opts.dir.exists();
-    let result = adopt_in(opts, &config);
-    if result.is_err() && created {
-        let _ = std::fs::remove_dir_all(&opts.dir);
-    }
-    result.map(|()| config)
+    in_new_setup(&opts.dir, |config| {
+        adopt_in(opts, config).map(|()| config.to_path_buf())
+    })
 }
 
 fn adopt_in(opts: &AdoptOptions, config_path: &Path) -> Result<()> {

@@ -5,6 +5,7 @@
 //! with). The other program here is OpenSC's `pkcs11-tool`, in a real SoftHSM2 token.
 
 use std::fs;
+use std::path::Path;
 
 use crate::common::*;
 
@@ -24,6 +25,19 @@ impl Adopted {
         let out = run(self.cmd().args(args));
         assert_exit(&out, EXIT_OK, &args.join(" "));
         stdout(&out)
+    }
+
+    /// `sign ZONE --origin se. --out SIGNED --ds-anchor DS`, which must succeed.
+    fn sign(&self, zone: &Path, signed: &Path, ds: &Path, what: &str) {
+        let out = run(self
+            .cmd()
+            .arg("sign")
+            .arg(zone)
+            .args(["--origin", "se.", "--out"])
+            .arg(signed)
+            .arg("--ds-anchor")
+            .arg(ds));
+        assert_exit(&out, EXIT_OK, what);
     }
 
     fn state(&self) -> String {
@@ -157,15 +171,7 @@ fn keys_made_by_another_program_are_adopted_checked_and_sign() {
     let signed = s.path("se.signed");
     let ds = s.path("adopted.ds");
     fs::write(&ds, a.ok(&["key", "ds", "--origin", "se."])).unwrap();
-    let out = run(a
-        .cmd()
-        .arg("sign")
-        .arg(&zone)
-        .args(["--origin", "se.", "--out"])
-        .arg(&signed)
-        .arg("--ds-anchor")
-        .arg(&ds));
-    assert_exit(&out, EXIT_OK, "sign with imported keys");
+    a.sign(&zone, &signed, &ds, "sign with imported keys");
     all_validators(&signed, "se.", &ds).unwrap_or_else(|e| panic!("{e}"));
     let check = stdout(&run(a.cmd().args(["check"])));
     assert!(
@@ -358,15 +364,7 @@ fn bind_takeover(zs_alg: &str, bind_alg: &str, bits: [Option<&str>; 2]) -> Takeo
         import_stderr.push_str(&stderr(&out));
     }
     let signed = s.path("se.signed");
-    let out = run(a
-        .cmd()
-        .arg("sign")
-        .arg(&zone)
-        .args(["--origin", "se.", "--out"])
-        .arg(&signed)
-        .arg("--ds-anchor")
-        .arg(&ds));
-    assert_exit(&out, EXIT_OK, "sign with BIND's keys");
+    a.sign(&zone, &signed, &ds, "sign with BIND's keys");
     all_validators(&signed, "se.", &ds).unwrap_or_else(|e| panic!("zonesign's output: {e}"));
     let (bind_text, zs_text) = (
         fs::read_to_string(&bind_signed).unwrap(),

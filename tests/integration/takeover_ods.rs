@@ -565,6 +565,8 @@ impl Signerd {
                 start.elapsed() < SIGN_DEADLINE,
                 "ods-signerd did not sign within {SIGN_DEADLINE:?}; its log:\n{log}"
             );
+            // A poll of OpenDNSSEC, outside zonesign: ods-signerd says it has signed
+            // only in its log, so the log is read again; the deadline above bounds it.
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -618,6 +620,8 @@ impl Signerd {
                     }
                 ));
             }
+            // A poll of OpenDNSSEC's own processes (outside zonesign), bounded by
+            // STOP_DEADLINE: neither the daemon nor ods-signer can be waited on at once.
             std::thread::sleep(Duration::from_millis(20));
         }
     }
