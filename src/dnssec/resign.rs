@@ -22,7 +22,8 @@ use crate::dnssec::crypto::VerifyingKey;
 use crate::dnssec::keys::Role;
 use crate::dnssec::policy::{Policy, expand_rrsig_time};
 use crate::dnssec::rrsig::{self, Rrsig};
-use crate::store::output::{Copied, is_proven, is_proven_as};
+use crate::store::output::{Copied, is_proven, is_proven_as, recorded_hash};
+use crate::store::previous::PreviousText;
 use crate::store::snapshot::snapshot_path;
 use crate::zone::checks::{self, Findings};
 use crate::zone::{Provenance, RRset, Sig, Zone, is_signed};
@@ -37,41 +38,41 @@ pub struct Previous {
     pub serial: u32,
     /// Where it was read from.
     pub path: PathBuf,
-    /// The proven text and where each of its RRsets is in it, when the zone came from
-    /// the snapshot beside it: unchanged RRsets are then copied, not rendered again.
+    /// The proven text, open, with where each of its RRsets is in it, when the zone
+    /// came from the snapshot beside it: unchanged RRsets are then copied, not rendered
+    /// again.
     pub text: Option<PreviousText>,
-}
-
-/// A proven previous output's bytes, with the byte range of each of its RRsets (by
-/// index into [`Previous::zone`]'s RRsets, signatures included).
-pub struct PreviousText {
-    /// The file's bytes, exactly those whose SHA-256 matched the recorded one.
-    pub bytes: Vec<u8>,
-    /// (start, length) of each previous RRset's lines in `bytes`.
-    pub ranges: Vec<(u64, u32)>,
 }
 
 /// Reads the previous output. `Ok(None)` when there is none; `Err` (a warning for the
 /// operator) when it exists but cannot be used, in which case nothing from it is reused.
+///
+/// The proven snapshot beside it gives the zone; the text is then read once as a
+/// stream (see [`crate::store::previous`]), never held. Without a proven snapshot the
+/// text is parsed, which gives the same zone more slowly.
 pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, String> {
-    if let Err(e) = std::fs::metadata(path) {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            return Ok(None);
-        }
-        return Err(format!("{}: {e}; no signature is reused", path.display()));
-    }
-    let bytes = std::fs::read(path)
-        .map_err(|e| format!("{}: {e}; no signature is reused", path.display()))?;
-    // Proven on the very bytes kept: what is parsed, or copied into the next output.
-    let proven = is_proven(path, &bytes);
-    let snapshot = proven.then(|| load_snapshot(path, origin)).flatten();
-    let (zone, text) = match snapshot {
+    let unusable = |e: std::io::Error| format!("{}: {e}; no signature is reused", path.display());
+    let file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(unusable(e)),
+    };
+    let from_snapshot = match load_snapshot(path, origin) {
         Some(zone) => {
-            let text = crate::store::output::text_ranges(&zone, &bytes)
-                .map(|ranges| PreviousText { bytes, ranges });
-            (zone, text)
+            let scan = crate::store::previous::scan(file, &zone).map_err(unusable)?;
+            let proven = recorded_hash(path, path).is_some_and(|h| h == scan.sha256);
+            proven.then_some((zone, scan.text))
         }
-        None => (parse_previous(path, &bytes, origin)?, None),
+        None => None,
+    };
+    let (zone, proven, text) = match from_snapshot {
+        Some((zone, text)) => (zone, true, text),
+        None => {
+            // Read whole: proven on the very bytes that are parsed.
+            let bytes = std::fs::read(path).map_err(unusable)?;
+            let proven = is_proven(path, &bytes);
+            (parse_previous(path, &bytes, origin)?, proven, None)
+        }
     };
     let serial = zone
         .soa()
@@ -91,9 +92,8 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
     }))
 }
 
-/// The proven snapshot beside a proven previous output (see [`crate::store::snapshot`]), or
-/// `None` when there is none, it is not the recorded one, or it does not decode: then
-/// the text is parsed instead, which gives the same zone more slowly.
+/// The proven snapshot beside a previous output (see [`crate::store::snapshot`]), or
+/// `None` when there is none, it is not the recorded one, or it does not decode.
 fn load_snapshot(path: &Path, origin: &Name) -> Option<Zone> {
     let snap = snapshot_path(path);
     let bytes = std::fs::read(&snap).ok()?;

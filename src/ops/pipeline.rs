@@ -324,7 +324,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     summary.names_added = plan.names_added;
     summary.names_removed = plan.names_removed;
     // The previous zone has given what it had to; at TLD size it is gigabytes. Its
-    // proven text stays for the output stage to copy unchanged RRsets from.
+    // proven text stays open for the output stage to copy unchanged RRsets from.
     let (prev_path, prev_text) = match prev {
         Some(p) => {
             p.zone.free_in_background();
@@ -333,7 +333,7 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         None => (None, None),
     };
     let copy = prev_text.as_ref().map(|t| TextCopy {
-        text: &t.bytes,
+        text: t,
         sets: &plan.copy,
     });
     sw.lap(&mut summary, "compare with the previous output");

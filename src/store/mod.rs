@@ -4,4 +4,5 @@
 
 pub mod approved;
 pub mod output;
+pub mod previous;
 pub mod snapshot;

@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::dns::rdata::{format_rdata, push_type_name, push_u32};
 use crate::dns::record::rtype;
 use crate::error::{Error, Result};
+use crate::store::previous::{PreviousText, Window};
 use crate::zone::{RRset, Zone};
 
 /// RRsets rendered per parallel batch: big enough to keep both cores busy, small
@@ -50,22 +51,23 @@ impl Copied {
 /// and rendering them was the largest share of the output stage.
 ///
 /// Sound because the previous text is byte for byte what zonesign rendered from the
-/// snapshot's RRsets (both SHA-256s were recorded together), and an RRset is copied
-/// only when its owner octets, TTL, RDATA and signatures (same ones, same order) are
-/// those of the previous RRset whose lines are copied.
+/// snapshot's RRsets (both SHA-256s were recorded together, and every chunk read again
+/// is checked, see [`crate::store::previous`]), and an RRset is copied only when its
+/// owner octets, TTL, RDATA and signatures (same ones, same order) are those of the
+/// previous RRset whose lines are copied.
 pub struct TextCopy<'a> {
-    /// The previous output's proven bytes.
-    pub text: &'a [u8],
+    /// The previous output, proven and open.
+    pub text: &'a PreviousText,
     /// Per RRset of the zone being written: where to copy it from, if anywhere.
     pub sets: &'a [Option<Copied>],
 }
 
 impl TextCopy<'_> {
-    /// The previous text of RRset `i`, if it can stand for `set` as written now.
+    /// Where the previous text of RRset `i` is, if it can stand for `set` as written now.
     ///
     /// A ZONEMD is never copied: its digest is made anew for every output that is
     /// written, and the comparison that allowed the copy saw only the placeholder.
-    fn get(&self, i: usize, set: &RRset) -> Option<&str> {
+    fn range(&self, i: usize, set: &RRset) -> Option<(u64, u32)> {
         if set.rtype == rtype::ZONEMD {
             return None;
         }
@@ -73,36 +75,26 @@ impl TextCopy<'_> {
         if c.ttl != set.ttl || usize::try_from(c.sigs).ok()? != set.sigs.len() {
             return None;
         }
-        let start = usize::try_from(c.start).ok()?;
-        let bytes = self.text.get(start..start.checked_add(c.len as usize)?)?;
-        std::str::from_utf8(bytes).ok()
+        Some((c.start, c.len))
     }
-}
 
-/// The byte range of each RRset of `zone` in `text`, its rendering by [`render`]: one
-/// line per record and per signature, the apex SOA first, orphan signatures last.
-/// `None` when the line counts do not add up to exactly `text`.
-pub fn text_ranges(zone: &Zone, text: &[u8]) -> Option<Vec<(u64, u32)>> {
-    let apex_soa = zone.find(&zone.origin, rtype::SOA);
-    let order = apex_soa
-        .into_iter()
-        .chain((0..zone.rrsets.len()).filter(|&i| Some(i) != apex_soa));
-    let mut ranges = vec![(0u64, 0u32); zone.rrsets.len()];
-    let mut newlines = memchr::memchr_iter(b'\n', text);
-    let mut at = 0usize;
-    for i in order {
-        let set = &zone.rrsets[i];
-        let mut end = at;
-        for _ in 0..set.rdatas.len() + set.sigs.len() {
-            end = newlines.next()? + 1;
+    /// The span of the previous text that RRsets `from..to` (but `skip`) copy from.
+    fn span(&self, zone: &Zone, from: usize, to: usize, skip: Option<usize>) -> Option<(u64, u64)> {
+        let mut span: Option<(u64, u64)> = None;
+        for i in (from..to).filter(|&i| Some(i) != skip) {
+            if let Some((start, len)) = self.range(i, &zone.rrsets[i]) {
+                let end = start + u64::from(len);
+                span = Some(span.map_or((start, end), |(lo, hi)| (lo.min(start), hi.max(end))));
+            }
         }
-        ranges[i] = (at as u64, u32::try_from(end - at).ok()?);
-        at = end;
+        span
     }
-    for _ in &zone.orphan_sigs {
-        at = newlines.next()? + 1;
+
+    /// The previous text of RRset `i` from `window`, if it can stand for `set`.
+    fn get<'w>(&self, window: &'w Window, i: usize, set: &RRset) -> Option<&'w str> {
+        let (start, len) = self.range(i, set)?;
+        std::str::from_utf8(window.get(start, len)?).ok()
     }
-    (at == text.len() && newlines.next().is_none()).then_some(ranges)
 }
 
 /// Renders the zone as master-file text.
@@ -118,9 +110,19 @@ pub fn render(zone: &Zone, copy: Option<&TextCopy>, out: &mut impl Write) -> std
         push_rrset(&zone.rrsets[i], &mut text);
     }
     out.write_all(text.as_bytes())?;
+    let mut window = copy.map(|c| c.text.window());
     let mut at = 0;
     while at < zone.rrsets.len() {
         let end = (at + RENDER_BATCH).min(zone.rrsets.len());
+        // The batch's previous text is read (and checked) before its render starts; a
+        // text that no longer reads as proven is rendered instead, from here on.
+        let from_text = match (copy, window.as_mut()) {
+            (Some(c), Some(w)) => match c.span(zone, at, end, apex_soa) {
+                Some((lo, hi)) => w.cover(lo, hi).then_some((c, &*w)),
+                None => None,
+            },
+            _ => None,
+        };
         let parts: Vec<String> = (at..end)
             .into_par_iter()
             .step_by(RENDER_CHUNK)
@@ -129,7 +131,7 @@ pub fn render(zone: &Zone, copy: Option<&TextCopy>, out: &mut impl Write) -> std
                 let mut text = String::with_capacity((to - from) * 256);
                 for i in (from..to).filter(|&i| Some(i) != apex_soa) {
                     let set = &zone.rrsets[i];
-                    match copy.and_then(|c| c.get(i, set)) {
+                    match from_text.and_then(|(c, w)| c.get(w, i, set)) {
                         Some(before) => text.push_str(before),
                         None => push_rrset(set, &mut text),
                     }
@@ -289,7 +291,7 @@ pub fn is_proven_as(out: &Path, file: &Path, bytes: &[u8]) -> bool {
 }
 
 /// The SHA-256 (hex) recorded for `file` in the hash file of the output `out`.
-fn recorded_hash(out: &Path, file: &Path) -> Option<String> {
+pub fn recorded_hash(out: &Path, file: &Path) -> Option<String> {
     let recorded = std::fs::read_to_string(hash_path(out)).ok()?;
     let name = file_name(file);
     recorded.lines().find_map(|l| {
@@ -547,15 +549,21 @@ mod tests {
     #[test]
     fn copied_text_is_byte_for_byte_a_fresh_render() {
         let (mut zone, before) = signed_fixture();
-        let ranges = text_ranges(&zone, &before).expect("line counts add up");
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&before).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let prev = crate::store::previous::scan(file.try_clone().unwrap(), &zone)
+            .unwrap()
+            .text
+            .expect("line counts add up");
         let sets: Vec<Option<Copied>> = zone
             .rrsets
             .iter()
-            .zip(&ranges)
+            .zip(&prev.ranges)
             .map(|(set, &(start, len))| Some(Copied::new(start, len, set.sigs.len(), set.ttl)))
             .collect();
         let copy = TextCopy {
-            text: &before,
+            text: &prev,
             sets: &sets,
         };
         let mut copied = Vec::new();
@@ -578,21 +586,15 @@ mod tests {
         render(&zone, Some(&copy), &mut copied).unwrap();
         assert_eq!(
             String::from_utf8(copied).unwrap(),
-            String::from_utf8(fresh).unwrap()
+            String::from_utf8(fresh.clone()).unwrap()
         );
-    }
-
-    /// The ranges are only trusted when the text has exactly the lines the zone implies.
-    #[test]
-    fn text_ranges_refuse_a_text_that_does_not_match() {
-        let (zone, text) = signed_fixture();
-        assert!(text_ranges(&zone, &text).is_some());
-        assert!(text_ranges(&zone, &text[..text.len() - 1]).is_none());
-        let mut longer = text.clone();
-        longer.extend_from_slice(b"extra.example.\t60\tIN\tA\t192.0.2.1\n");
-        assert!(text_ranges(&zone, &longer).is_none());
-        let mut other = zone.clone();
-        other.rrsets[0].sigs.clear();
-        assert!(text_ranges(&other, &text).is_none());
+        // The previous file changed in place after it was proven: nothing of the
+        // change is copied, the RRsets are rendered instead (issue #25).
+        let at = before.len() - 10;
+        std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(at as u64)).unwrap();
+        file.write_all(&[before[at] ^ 0x20]).unwrap();
+        let mut copied = Vec::new();
+        render(&zone, Some(&copy), &mut copied).unwrap();
+        assert_eq!(copied, fresh);
     }
 }
