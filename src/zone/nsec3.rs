@@ -918,6 +918,52 @@ dn DNAME other.org.\nx.dn A 192.0.2.4\n";
         assert_eq!(collision(&[link(1), link(2), link(2)]), Some([2; HASH_LEN]));
     }
 
+    /// The merge gives what sorting both lists together gives, the new RRset
+    /// kept where both have an owner and type, whatever the mix.
+    #[test]
+    fn merge_in_place_equals_the_sorted_union() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |m: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % m
+        };
+        for _ in 0..200 {
+            let pick = |next: &mut dyn FnMut(u64) -> u64, tag: &[u8]| {
+                let n = next(20);
+                let mut sets: Vec<RRset> = (0..n)
+                    .map(|_| RRset {
+                        owner: name(&format!("n{}.example.", next(12))),
+                        rtype: [rtype::A, rtype::NS, rtype::NSEC3][next(3) as usize],
+                        ttl: 0,
+                        rdatas: Rdatas::one(tag),
+                        sigs: Vec::new(),
+                        loc: SourceLoc::default(),
+                    })
+                    .collect();
+                sets.sort_by(|a, b| a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)));
+                sets.dedup_by(|a, b| a.owner == b.owner && a.rtype == b.rtype);
+                sets
+            };
+            let old = pick(&mut next, b"old");
+            let new = pick(&mut next, b"new");
+            let mut want: Vec<RRset> = new.clone();
+            want.extend(
+                old.iter()
+                    .filter(|o| !new.iter().any(|n| n.owner == o.owner && n.rtype == o.rtype))
+                    .cloned(),
+            );
+            want.sort_by(|a, b| a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)));
+            let key = |v: &[RRset]| -> Vec<(String, u16, Vec<u8>)> {
+                v.iter()
+                    .map(|s| (s.owner.to_string(), s.rtype, s.rdatas[0].to_vec()))
+                    .collect()
+            };
+            assert_eq!(key(&merge(old, new)), key(&want));
+        }
+    }
+
     /// An RRset already at an NSEC3 owner and type is replaced, never doubled.
     #[test]
     fn merge_replaces_same_owner_and_type() {
