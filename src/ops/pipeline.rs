@@ -322,12 +322,13 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
         .map(|(o, t, r)| (o.clone(), t.clone(), r.name()))
         .collect();
     summary.names_added = plan.names_added;
+    summary.warnings.extend(plan.warning.clone());
     summary.names_removed = plan.names_removed;
     // The previous zone has given what it had to; at TLD size it is gigabytes. Its
     // proven text stays open for the output stage to copy unchanged RRsets from.
     let (prev_path, prev_text) = match prev {
         Some(p) => {
-            p.zone.free_in_background();
+            p.old.free_in_background();
             (Some(p.path), p.text)
         }
         None => (None, None),
@@ -1025,7 +1026,7 @@ fn add_zonemd_placeholder(zone: &mut Zone, prev: Option<&Previous>, policy: &Pol
     let ttl = zone.soa().map_or(policy.dnskey_ttl, |s| s.ttl);
     let hashes = policy.zonemd.hashes();
     if let Some(set) =
-        crate::ops::zonemd_steps::placeholder(zone, prev.map(|p| &p.zone), &hashes, ttl)
+        crate::ops::zonemd_steps::placeholder(zone, prev.map(|p| &p.apex), &hashes, ttl)
     {
         zone.upsert(set);
     }

@@ -552,7 +552,7 @@ mod tests {
         let mut file = tempfile::tempfile().unwrap();
         file.write_all(&before).unwrap();
         std::io::Seek::rewind(&mut file).unwrap();
-        let prev = crate::store::previous::scan(file.try_clone().unwrap(), &zone)
+        let prev = crate::store::previous::scan_zone(file.try_clone().unwrap(), &zone, 1 << 20)
             .unwrap()
             .text
             .expect("line counts add up");

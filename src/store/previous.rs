@@ -24,7 +24,9 @@ use std::os::unix::fs::FileExt;
 
 use sha2::{Digest, Sha256};
 
+#[cfg(test)]
 use crate::dns::record::rtype;
+#[cfg(test)]
 use crate::zone::Zone;
 
 /// Bytes read, checked and kept at a time: large enough that reading costs no more
@@ -55,16 +57,45 @@ pub struct Scan {
     pub text: Option<PreviousText>,
 }
 
-/// Reads `file` once: its SHA-256, each chunk's checksum, and the byte range of each of
-/// `zone`'s RRsets in it, as rendered by [`crate::store::output::render`].
-pub fn scan(file: File, zone: &Zone) -> std::io::Result<Scan> {
-    scan_with(file, zone, CHUNK)
+/// How a zone's rendering is laid out in lines ([`crate::store::output::render`]): the
+/// apex SOA first, then every other RRset in zone order, one line per record and per
+/// signature, then one per orphan signature. Enough to find each RRset in the text
+/// without the RRsets themselves.
+pub struct Shape<'a> {
+    /// Lines of each RRset (records and signatures), in zone order.
+    pub lines: &'a [u32],
+    /// Which RRset is the apex SOA.
+    pub apex_soa: Option<usize>,
+    /// Orphan signatures at the end.
+    pub orphans: usize,
 }
 
-fn scan_with(mut file: File, zone: &Zone, chunk: usize) -> std::io::Result<Scan> {
+/// Reads `file` once: its SHA-256, each chunk's checksum, and the byte range of each
+/// RRset of a zone rendered as `shape` says.
+pub fn scan(file: File, shape: &Shape) -> std::io::Result<Scan> {
+    scan_with(file, shape, CHUNK)
+}
+
+/// [`scan`] of the rendering of `zone`, in chunks of `chunk` bytes (tests).
+#[cfg(test)]
+pub(crate) fn scan_zone(file: File, zone: &Zone, chunk: usize) -> std::io::Result<Scan> {
+    let lines: Vec<u32> = zone
+        .rrsets
+        .iter()
+        .map(|s| (s.rdatas.len() + s.sigs.len()) as u32)
+        .collect();
+    let shape = Shape {
+        lines: &lines,
+        apex_soa: zone.find(&zone.origin, rtype::SOA),
+        orphans: zone.orphan_sigs.len(),
+    };
+    scan_with(file, &shape, chunk)
+}
+
+fn scan_with(mut file: File, shape: &Shape, chunk: usize) -> std::io::Result<Scan> {
     let mut sha = Sha256::new();
     let mut sums = Vec::new();
-    let mut lines = Lines::new(zone);
+    let mut lines = Lines::new(shape);
     let mut buf = vec![0u8; chunk];
     let mut len = 0u64;
     loop {
@@ -106,17 +137,15 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Counts lines into RRset ranges as the text streams by: one line per record and per
-/// signature, the apex SOA first, then every other RRset in zone order, then the
-/// orphan signatures.
-struct Lines<'z> {
-    zone: &'z Zone,
+/// Counts lines into RRset ranges as the text streams by (see [`Shape`]).
+struct Lines<'s> {
+    lines: &'s [u32],
     /// The RRsets in the order the text has them.
     order: Vec<usize>,
     /// Which of `order` is being counted.
     next: usize,
     /// Lines still to come of that RRset.
-    left: usize,
+    left: u32,
     /// Where its lines start.
     start: u64,
     /// Orphan signature lines still to come after the last RRset.
@@ -128,21 +157,21 @@ struct Lines<'z> {
     fits: bool,
 }
 
-impl<'z> Lines<'z> {
-    fn new(zone: &'z Zone) -> Lines<'z> {
-        let apex_soa = zone.find(&zone.origin, rtype::SOA);
+impl<'s> Lines<'s> {
+    fn new(shape: &Shape<'s>) -> Lines<'s> {
+        let apex_soa = shape.apex_soa;
         let order: Vec<usize> = apex_soa
             .into_iter()
-            .chain((0..zone.rrsets.len()).filter(|&i| Some(i) != apex_soa))
+            .chain((0..shape.lines.len()).filter(|&i| Some(i) != apex_soa))
             .collect();
         let mut lines = Lines {
-            zone,
+            lines: shape.lines,
             order,
             next: 0,
             left: 0,
             start: 0,
-            orphans: zone.orphan_sigs.len(),
-            ranges: vec![(0, 0); zone.rrsets.len()],
+            orphans: shape.orphans,
+            ranges: vec![(0, 0); shape.lines.len()],
             at: 0,
             fits: true,
         };
@@ -150,15 +179,10 @@ impl<'z> Lines<'z> {
         lines
     }
 
-    fn lines_of(&self, k: usize) -> usize {
-        let set = &self.zone.rrsets[self.order[k]];
-        set.rdatas.len() + set.sigs.len()
-    }
-
     /// Moves to the next RRset that has lines, closing empty ones where they stand.
     fn skip_empty(&mut self) {
         while self.next < self.order.len() {
-            self.left = self.lines_of(self.next);
+            self.left = self.lines[self.order[self.next]];
             if self.left > 0 {
                 self.start = self.at;
                 return;
@@ -329,7 +353,7 @@ mod tests {
         let (zone, text) = signed_fixture();
         let sha = data_encoding::HEXLOWER.encode(&Sha256::digest(&text));
         for chunk in [7, 64, 1000, CHUNK] {
-            let scan = scan_with(file_with(&text), &zone, chunk).unwrap();
+            let scan = scan_zone(file_with(&text), &zone, chunk).unwrap();
             assert_eq!(scan.sha256, sha);
             let prev = scan.text.expect("lines add up");
             assert_eq!(prev.ranges.len(), zone.rrsets.len());
@@ -352,7 +376,7 @@ mod tests {
     fn a_text_that_is_not_the_zones_rendering_gives_no_ranges() {
         let (zone, text) = signed_fixture();
         let ranges = |bytes: &[u8], zone: &Zone| {
-            scan_with(file_with(bytes), zone, 64)
+            scan_zone(file_with(bytes), zone, 64)
                 .unwrap()
                 .text
                 .map(|t| t.ranges)
@@ -373,7 +397,7 @@ mod tests {
     fn a_window_reads_what_was_proven_and_nothing_else() {
         let (zone, text) = signed_fixture();
         let mut file = file_with(&text);
-        let prev = scan_with(file.try_clone().unwrap(), &zone, 64)
+        let prev = scan_zone(file.try_clone().unwrap(), &zone, 64)
             .unwrap()
             .text
             .unwrap();

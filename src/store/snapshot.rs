@@ -6,17 +6,20 @@
 //! presentation format, decoding a million base64 signatures and sorting everything
 //! again; at TLD size that was most of a cycle's time. The snapshot holds the very
 //! zone the verification gate accepted, RRsets in canonical order with their
-//! signatures, in length-prefixed binary blocks that decode in parallel.
+//! signatures, in length-prefixed binary blocks that the next run reads one at a time
+//! as its comparison reaches them ([`SnapshotFile`]).
 //!
 //! It is used only when proven: its SHA-256 and the text output's are recorded together
 //! in `SIGNED.sha256` after both files are in place, and the text must match too, so a
 //! hand-edited output or a snapshot of another run is never taken for this one. Anything
 //! else falls back to parsing the text, and a corrupt snapshot is an error, not a panic.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{BufReader, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use crate::dns::name::Name;
 use crate::dns::record::SourceLoc;
@@ -42,10 +45,19 @@ pub fn snapshot_path(out: &Path) -> PathBuf {
 /// u32 line, u32 count, (u16 length, RDATA)*, u32 count, (u32 TTL, u16 length, RRSIG
 /// RDATA)*`.
 pub fn encode(zone: &Zone, out: &mut impl Write) -> std::io::Result<()> {
+    encode_blocks(zone, out, BLOCK)
+}
+
+/// [`encode`] with `per_block` RRsets per block (tests cut small zones into many).
+pub(crate) fn encode_blocks(
+    zone: &Zone,
+    out: &mut impl Write,
+    per_block: usize,
+) -> std::io::Result<()> {
     out.write_all(MAGIC)?;
     put_name(out, &zone.origin)?;
-    let mut block = Vec::with_capacity(BLOCK * 128);
-    for chunk in zone.rrsets.chunks(BLOCK) {
+    let mut block = Vec::with_capacity(per_block * 128);
+    for chunk in zone.rrsets.chunks(per_block) {
         block.clear();
         for set in chunk {
             put_rrset(&mut block, set)?;
@@ -117,6 +129,12 @@ pub enum SnapshotError {
     /// The RRsets are not in canonical order (not what zonesign writes).
     #[error("snapshot RRsets are out of canonical order")]
     Order,
+    /// The file could not be read.
+    #[error("snapshot unreadable: {0}")]
+    Read(String),
+    /// A block no longer reads as it did when the snapshot was proven.
+    #[error("snapshot changed while it was in use")]
+    Changed,
 }
 
 /// A bounds-checked reader over the snapshot bytes: every read is checked, so no
@@ -172,6 +190,27 @@ impl<'a> Reader<'a> {
         self.take(len)
     }
 
+    /// Steps over one RRset without decoding it: whether it is the apex SOA of
+    /// `origin`, and how many records and signatures it has.
+    fn skim_rrset(&mut self, origin: &Name) -> Result<(bool, u32), SnapshotError> {
+        let len = usize::from(self.take(1)?[0]);
+        let owner = self.take(len)?;
+        let rtype = self.u16()?;
+        self.take(12)?;
+        let n = self.count()?;
+        for _ in 0..n {
+            self.slice()?;
+        }
+        let m = self.count()?;
+        for _ in 0..m {
+            self.take(4)?;
+            self.slice()?;
+        }
+        let apex_soa =
+            rtype == crate::dns::record::rtype::SOA && owner.eq_ignore_ascii_case(origin.as_wire());
+        Ok((apex_soa, (n + m) as u32))
+    }
+
     fn rrset(&mut self) -> Result<RRset, SnapshotError> {
         let owner = self.name()?;
         let rtype = self.u16()?;
@@ -203,84 +242,211 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes a snapshot of the zone at `origin`, blocks in parallel.
-pub fn decode(bytes: &[u8], origin: &Name) -> Result<Zone, SnapshotError> {
-    let mut r = Reader {
-        bytes,
+/// Where one block of RRsets lies in a snapshot file, with its checksum from the scan.
+struct BlockAt {
+    at: u64,
+    len: usize,
+    count: usize,
+    sum: u64,
+}
+
+/// A snapshot read once and kept open: its blocks are decoded one at a time, in order,
+/// when the comparison with the new zone reaches them, so the previous zone is never
+/// whole in memory (issue #25: it was a third of the cron cycle's peak).
+///
+/// The scan proves the file (its SHA-256, compared by the caller with the recorded
+/// one) and keeps a checksum per block; a block read again later must match it, so
+/// what is decoded is what was proven even if the file changes in place meanwhile
+/// (XXH3-64, as for the previous text: see [`crate::store::previous`]).
+pub struct SnapshotFile {
+    file: File,
+    blocks: Vec<BlockAt>,
+    /// RRsets in all blocks.
+    pub rrsets: usize,
+    /// Signatures covering no RRset, from the end of the file.
+    pub orphan_sigs: Vec<(Name, u16, Sig)>,
+    /// Records and signatures of each RRset: its lines in the text output.
+    pub lines: Vec<u32>,
+    /// Which RRset is the apex SOA.
+    pub apex_soa: Option<usize>,
+}
+
+/// Passes bytes through while hashing them.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+    pos: u64,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> Hashing<R> {
+    /// Fills `buf`, or says where the file ended too early.
+    fn exact(&mut self, buf: &mut [u8]) -> Result<(), SnapshotError> {
+        let at = self.pos as usize;
+        self.read_exact(buf).map_err(|e| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => SnapshotError::Corrupt(at),
+            _ => SnapshotError::Read(e.to_string()),
+        })
+    }
+
+    fn u32(&mut self) -> Result<u32, SnapshotError> {
+        let mut b = [0u8; 4];
+        self.exact(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+}
+
+/// Reads the snapshot `file` of the zone at `origin` once: the place and checksum of
+/// each block, the orphan signatures, and the SHA-256 (hex) of every byte.
+pub fn scan(file: File, origin: &Name) -> Result<(SnapshotFile, String), SnapshotError> {
+    let size = file
+        .metadata()
+        .map_err(|e| SnapshotError::Read(e.to_string()))?
+        .len();
+    let mut r = Hashing {
+        inner: BufReader::with_capacity(1 << 20, &file),
+        hash: Sha256::new(),
         pos: 0,
-        base: 0,
     };
-    if r.take(MAGIC.len()).ok() != Some(MAGIC) {
+    let mut head = [0u8; MAGIC.len() + 1];
+    r.exact(&mut head)?;
+    if &head[..MAGIC.len()] != MAGIC {
         return Err(SnapshotError::Magic);
     }
-    let zone_origin = r.name()?;
+    let mut wire = vec![0u8; usize::from(head[MAGIC.len()])];
+    r.exact(&mut wire)?;
+    let zone_origin = Name::from_wire(&wire).map_err(|_| SnapshotError::Corrupt(MAGIC.len()))?;
     if zone_origin != *origin {
         return Err(SnapshotError::Origin(zone_origin.to_string()));
     }
-    let mut blocks = Vec::new();
+    let (mut blocks, mut rrsets, mut body) = (Vec::new(), 0usize, Vec::new());
+    let (mut lines, mut apex) = (Vec::new(), None);
     loop {
+        let at = r.pos as usize;
         let len = r.u32()? as usize;
         let count = r.u32()? as usize;
         if len == 0 {
             break;
         }
-        let base = r.base + r.pos;
-        blocks.push((base, r.take(len)?, count));
-    }
-    let decoded: Vec<Vec<RRset>> = blocks
-        .par_iter()
-        .map(|&(base, body, count)| {
-            let mut b = Reader {
-                bytes: body,
-                pos: 0,
-                base,
-            };
-            let sets = (0..count.min(body.len()))
-                .map(|_| b.rrset())
-                .collect::<Result<Vec<_>, _>>()?;
-            if sets.len() != count || b.pos != body.len() {
-                return Err(SnapshotError::Corrupt(base + b.pos));
+        // A length beyond the file is corrupt: never allocated.
+        if len as u64 > size.saturating_sub(r.pos) || count > len {
+            return Err(SnapshotError::Corrupt(at));
+        }
+        body.resize(len, 0);
+        let start = r.pos;
+        r.exact(&mut body)?;
+        let mut skim = Reader {
+            bytes: &body,
+            pos: 0,
+            base: start as usize,
+        };
+        for _ in 0..count {
+            let (apex_soa, n) = skim.skim_rrset(origin)?;
+            if apex_soa {
+                apex = Some(lines.len());
             }
-            Ok(sets)
-        })
-        .collect::<Result<_, _>>()?;
-    let mut rrsets = Vec::with_capacity(decoded.iter().map(Vec::len).sum());
-    for block in decoded {
-        rrsets.extend(block);
+            lines.push(n);
+        }
+        blocks.push(BlockAt {
+            at: start,
+            len,
+            count,
+            sum: xxhash_rust::xxh3::xxh3_64(&body),
+        });
+        rrsets += count;
     }
-    let in_order = rrsets.par_windows(2).all(|w| {
-        w[0].owner
-            .cmp(&w[1].owner)
-            .then(w[0].rtype.cmp(&w[1].rtype))
-            .is_lt()
-    });
-    if !in_order {
-        return Err(SnapshotError::Order);
-    }
-    let n = r.count()?;
+    let tail_at = r.pos as usize;
+    let mut tail = Vec::new();
+    r.read_to_end(&mut tail)
+        .map_err(|e| SnapshotError::Read(e.to_string()))?;
+    let mut t = Reader {
+        bytes: &tail,
+        pos: 0,
+        base: tail_at,
+    };
+    let n = t.count()?;
     let mut orphan_sigs = Vec::with_capacity(n);
     for _ in 0..n {
-        let owner = r.name()?;
-        let covered = r.u16()?;
-        let ttl = r.u32()?;
+        let owner = t.name()?;
+        let covered = t.u16()?;
+        let ttl = t.u32()?;
         orphan_sigs.push((
             owner,
             covered,
             Sig {
                 ttl,
-                rdata: r.bytes()?,
+                rdata: t.bytes()?,
                 provenance: Provenance::Unchecked,
             },
         ));
     }
-    if r.pos != bytes.len() {
-        return Err(SnapshotError::Corrupt(r.pos));
+    if t.pos != tail.len() {
+        return Err(SnapshotError::Corrupt(tail_at + t.pos));
     }
-    Ok(Zone {
-        origin: zone_origin,
+    let sha256 = data_encoding::HEXLOWER.encode(&r.hash.finalize());
+    let snapshot = SnapshotFile {
+        file,
+        blocks,
         rrsets,
         orphan_sigs,
-    })
+        lines,
+        apex_soa: apex,
+    };
+    Ok((snapshot, sha256))
+}
+
+impl SnapshotFile {
+    /// How many blocks of RRsets the snapshot has.
+    pub fn blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The RRsets of block `k`, in canonical order, if the block reads back as it was
+    /// scanned and decodes.
+    pub fn block(&self, k: usize) -> Result<Vec<RRset>, SnapshotError> {
+        let b = self.blocks.get(k).ok_or(SnapshotError::Changed)?;
+        let mut body = vec![0u8; b.len];
+        self.file
+            .read_exact_at(&mut body, b.at)
+            .map_err(|e| SnapshotError::Read(e.to_string()))?;
+        if xxhash_rust::xxh3::xxh3_64(&body) != b.sum {
+            return Err(SnapshotError::Changed);
+        }
+        decode_block(&body, b.at as usize, b.count)
+    }
+}
+
+/// The `count` RRsets of one block's body (at offset `base` of the file), which must be
+/// in canonical order.
+fn decode_block(body: &[u8], base: usize, count: usize) -> Result<Vec<RRset>, SnapshotError> {
+    let mut b = Reader {
+        bytes: body,
+        pos: 0,
+        base,
+    };
+    let sets = (0..count.min(body.len()))
+        .map(|_| b.rrset())
+        .collect::<Result<Vec<_>, _>>()?;
+    if sets.len() != count || b.pos != body.len() {
+        return Err(SnapshotError::Corrupt(base + b.pos));
+    }
+    if !sets.windows(2).all(|w| sorts_before(&w[0], &w[1])) {
+        return Err(SnapshotError::Order);
+    }
+    Ok(sets)
+}
+
+/// Zone order: owner (canonical), then type; equal is not before.
+pub fn sorts_before(a: &RRset, b: &RRset) -> bool {
+    a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)).is_lt()
 }
 
 #[cfg(test)]
@@ -315,14 +481,58 @@ mod tests {
         format!("{:?} {:?} {:?}", z.origin, z.rrsets, z.orphan_sigs)
     }
 
-    /// What is written is read back exactly, also across many blocks.
+    /// The zone a snapshot's bytes give back through a file, as the cron cycle reads it.
+    fn decode(bytes: &[u8], origin: &Name) -> Result<Zone, SnapshotError> {
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(bytes).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let (snap, _) = scan(file, origin)?;
+        let mut rrsets: Vec<RRset> = Vec::new();
+        for k in 0..snap.blocks() {
+            let block = snap.block(k)?;
+            if let (Some(last), Some(first)) = (rrsets.last(), block.first())
+                && !sorts_before(last, first)
+            {
+                return Err(SnapshotError::Order);
+            }
+            rrsets.extend(block);
+        }
+        Ok(Zone {
+            origin: origin.clone(),
+            rrsets,
+            orphan_sigs: snap.orphan_sigs,
+        })
+    }
+
+    /// What is written is read back exactly, and the scan's SHA-256 is that of the bytes.
     #[test]
     fn round_trip() {
         let zone = sample();
         let mut bytes = Vec::new();
-        encode(&zone, &mut bytes).unwrap();
+        encode_blocks(&zone, &mut bytes, 3).unwrap();
         let back = decode(&bytes, &zone.origin).unwrap();
         assert_eq!(flat(&back), flat(&zone));
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let (_, sha) = scan(file, &zone.origin).unwrap();
+        assert_eq!(sha, data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes)));
+    }
+
+    /// A block changed in place after the scan is refused when it is read (issue #25).
+    #[test]
+    fn a_block_changed_after_the_scan_is_refused() {
+        let zone = sample();
+        let mut bytes = Vec::new();
+        encode(&zone, &mut bytes).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        file.write_all(&bytes).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let (snap, _) = scan(file.try_clone().unwrap(), &zone.origin).unwrap();
+        assert!(snap.block(0).is_ok());
+        let at = (snap.blocks[0].at as usize) + 3;
+        file.write_all_at(&[bytes[at] ^ 1], at as u64).unwrap();
+        assert!(matches!(snap.block(0), Err(SnapshotError::Changed)));
     }
 
     /// Every truncation and every single-octet change either fails cleanly or decodes
@@ -331,7 +541,7 @@ mod tests {
     fn corrupt_snapshots_fail_cleanly() {
         let zone = sample();
         let mut bytes = Vec::new();
-        encode(&zone, &mut bytes).unwrap();
+        encode_blocks(&zone, &mut bytes, 5).unwrap();
         for cut in 0..bytes.len() {
             assert!(decode(&bytes[..cut], &zone.origin).is_err(), "cut at {cut}");
         }
