@@ -903,6 +903,34 @@ mod tests {
                 assert!(plan.warning.is_none());
             }
         }
+        // A block changed in place after the scan: reuse stops there, with a warning,
+        // and what follows is signed anew; what came before is still reused.
+        let old = signed(zone(0..200), 4711);
+        let mut bytes = Vec::new();
+        crate::store::snapshot::encode_blocks(&old, &mut bytes, 50).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        let (snap, _) =
+            crate::store::snapshot::scan(file.try_clone().unwrap(), &old.origin).unwrap();
+        let at = bytes.len() / 2;
+        std::os::unix::fs::FileExt::write_all_at(&file, &[bytes[at] ^ 1], at as u64).unwrap();
+        let mut new = zone(0..200);
+        let plan = attach(
+            &mut new,
+            &mut previous(OldZone::Snapshot(snap)),
+            &keys(),
+            &policy,
+            now,
+        );
+        let warning = plan.warning.clone().expect("a warning");
+        assert!(warning.contains("changed while it was in use"), "{warning}");
+        assert!(
+            plan.reused > 0 && plan.to_make() > 0,
+            "{}",
+            outcome(&plan, &new)
+        );
+        assert!(!plan.identical);
         // Names: two per delegation (the delegation and its glue).
         let mut new = zone((0..500).filter(|n| n % 7 != 0));
         let old = signed(zone((0..520).filter(|n| n % 11 != 0)), 4711);
