@@ -88,7 +88,7 @@ for n in "${sizes[@]}"; do
         measure "full.$p" full "$n" "$p" "${cmd[@]}"
         if [ ! -s "$d/base/se.signed" ] && [ -s "$d/full/se.signed" ]; then
             cp "$d/full"/se.signed* "$d/base/"
-            sign "$d/base" "$z" $((t0 + 3 * 86400 - 7200)) && "${cmd[@]}"
+            sign "$d/base" "$z" $((t0 + 3 * 86400 - 7200)) && "${cmd[@]}" 2>>"$work/warm-up.log"
         fi
         if [ -s "$d/base/se.signed" ]; then
             rm -f "$d/cycle"/se.signed*

@@ -315,7 +315,7 @@ pub fn attach(
         policy,
         now,
         proven: prev.proven,
-        ranges: prev.text.as_ref().map(|t| t.ranges.as_slice()),
+        text_rrsets: prev.text.as_ref().map(PreviousText::rrsets),
     };
     let mut join = Join {
         plan: ReusePlan::default(),
@@ -324,7 +324,7 @@ pub fn attach(
         compared: 0,
         carry: None,
     };
-    if ctx.ranges.is_some() {
+    if ctx.text_rrsets.is_some() {
         join.plan.copy.reserve(zone.rrsets.len());
     }
     let mut source = OldBlocks::of(&mut prev.old);
@@ -449,7 +449,7 @@ impl Join {
             self.plan
                 .details
                 .extend(part.details.into_iter().take(room));
-            if ctx.ranges.is_some() {
+            if ctx.text_rrsets.is_some() {
                 self.plan.copy.extend(part.copy);
             }
         }
@@ -475,8 +475,8 @@ struct AttachContext<'a> {
     policy: &'a Policy,
     now: i64,
     proven: bool,
-    /// The previous text's RRset ranges, by index into the whole previous zone.
-    ranges: Option<&'a [(u64, u32)]>,
+    /// How many RRsets the previous text has, when unchanged ones can be copied from it.
+    text_rrsets: Option<usize>,
 }
 
 /// One piece of the comparison: a block of the previous zone and the stretch of the
@@ -501,7 +501,7 @@ fn attach_part(ctx: &AttachContext, part: Part) -> ReusePlan {
         identical: true,
         ..ReusePlan::default()
     };
-    if ctx.ranges.is_some() {
+    if ctx.text_rrsets.is_some() {
         plan.copy = vec![None; part.new.len()];
     }
     // Both zones are in canonical order: one merge walk finds each RRset's previous
@@ -523,15 +523,17 @@ fn attach_part(ctx: &AttachContext, part: Part) -> ReusePlan {
                 && old
                     .as_ref()
                     .is_some_and(|o| o.owner.as_wire() == set.owner.as_wire());
+            // Copied from the previous text when it has this RRset's lines.
+            let from = part.old_base + j;
             let range = ctx
-                .ranges
-                .and_then(|r| r.get(part.old_base + j).copied())
-                .filter(|_| same_text);
+                .text_rrsets
+                .filter(|&n| same_text && from < n)
+                .map(|_| from);
             if !is_signed(group.kind, set.rtype) {
                 let unsigned = old.is_none_or(|o| o.sigs.is_empty());
                 plan.identical &= unsigned;
-                if let Some((start, len)) = range.filter(|_| unsigned) {
-                    plan.copy[i] = Some(Copied::new(start, len, 0, set.ttl));
+                if let Some(from) = range.filter(|_| unsigned) {
+                    plan.copy[i] = Copied::new(from, 0, set.ttl);
                 }
                 continue;
             }
@@ -565,8 +567,8 @@ fn attach_part(ctx: &AttachContext, part: Part) -> ReusePlan {
             // The copied lines carry each signature's TTL as written: it must be the set's.
             let same_sig_ttls = old.is_some_and(|o| o.sigs.iter().all(|s| s.ttl == ttl));
             let copyable = all_reused && all_kept_in_order && same_sig_ttls;
-            if let Some((start, len)) = range.filter(|_| copyable) {
-                plan.copy[i] = Some(Copied::new(start, len, kept.len(), ttl));
+            if let Some(from) = range.filter(|_| copyable) {
+                plan.copy[i] = Copied::new(from, kept.len(), ttl);
             }
             plan.reused += kept.len();
             part.new[i].sigs = kept;

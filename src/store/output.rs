@@ -23,26 +23,28 @@ const RENDER_BATCH: usize = 16_384;
 /// RRsets per rayon task inside a batch.
 const RENDER_CHUNK: usize = 512;
 
-/// Where the previous output has one RRset exactly as this run writes it: its byte
-/// range there, and the signature count and TTL the RRset had when that was decided,
-/// which the renderer checks again (anything that changed the set since stops the copy).
+/// Where the previous output has one RRset exactly as this run writes it: the index of
+/// that RRset in the previous zone (see [`PreviousText::range`]), and the
+/// signature count and TTL the RRset had when that was decided, which the renderer
+/// checks again (anything that changed the set since stops the copy).
+///
+/// Twelve octets: the cycle keeps one per RRset of the zone (issue #25).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Copied {
-    start: u64,
-    len: u32,
-    sigs: u32,
+    old: u32,
     ttl: u32,
+    sigs: u16,
 }
 
 impl Copied {
-    /// An RRset with `sigs` signatures and TTL `ttl` written at `start..start + len`.
-    pub fn new(start: u64, len: u32, sigs: usize, ttl: u32) -> Copied {
-        Copied {
-            start,
-            len,
-            sigs: u32::try_from(sigs).unwrap_or(u32::MAX),
+    /// Previous RRset `old`, as an RRset with `sigs` signatures and TTL `ttl`; `None`
+    /// past what the fields hold (nothing is copied then).
+    pub fn new(old: usize, sigs: usize, ttl: u32) -> Option<Copied> {
+        Some(Copied {
+            old: u32::try_from(old).ok()?,
             ttl,
-        }
+            sigs: u16::try_from(sigs).ok()?,
+        })
     }
 }
 
@@ -72,10 +74,10 @@ impl TextCopy<'_> {
             return None;
         }
         let c = self.sets.get(i).copied().flatten()?;
-        if c.ttl != set.ttl || usize::try_from(c.sigs).ok()? != set.sigs.len() {
+        if c.ttl != set.ttl || usize::from(c.sigs) != set.sigs.len() {
             return None;
         }
-        Some((c.start, c.len))
+        self.text.range(usize::try_from(c.old).ok()?)
     }
 
     /// The span of the previous text that RRsets `from..to` (but `skip`) copy from.
@@ -559,8 +561,8 @@ mod tests {
         let sets: Vec<Option<Copied>> = zone
             .rrsets
             .iter()
-            .zip(&prev.ranges)
-            .map(|(set, &(start, len))| Some(Copied::new(start, len, set.sigs.len(), set.ttl)))
+            .enumerate()
+            .map(|(i, set)| Copied::new(i, set.sigs.len(), set.ttl))
             .collect();
         let copy = TextCopy {
             text: &prev,

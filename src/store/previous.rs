@@ -43,8 +43,36 @@ pub struct PreviousText {
     sums: Vec<u64>,
     /// The file's length when it was proven.
     len: u64,
-    /// (start, length) of each RRset's lines, by index into the previous zone.
-    pub ranges: Vec<(u64, u32)>,
+    /// Where each RRset's lines start, by index into the previous zone: each ends where
+    /// the next in the text starts (eight octets an RRset, not sixteen: issue #25).
+    starts: Vec<u64>,
+    /// Where the last RRset's lines end (the orphan signatures follow).
+    end: u64,
+    /// Which RRset is the apex SOA, written first.
+    apex_soa: Option<usize>,
+}
+
+impl PreviousText {
+    /// How many RRsets the text has.
+    pub fn rrsets(&self) -> usize {
+        self.starts.len()
+    }
+
+    /// (start, length) of the lines of previous RRset `i`.
+    pub fn range(&self, i: usize) -> Option<(u64, u32)> {
+        let start = *self.starts.get(i)?;
+        // The next RRset in the text: after the apex SOA the first other one; else the
+        // next in zone order but the SOA.
+        let next = match self.apex_soa {
+            Some(soa) if soa == i => usize::from(soa == 0),
+            Some(soa) if soa == i + 1 => i + 2,
+            _ => i + 1,
+        };
+        let end = self.starts.get(next).copied().unwrap_or(self.end);
+        u32::try_from(end.checked_sub(start)?)
+            .ok()
+            .map(|len| (start, len))
+    }
 }
 
 /// What one pass over the previous text found: its SHA-256, and its ranges and chunk
@@ -113,12 +141,15 @@ fn scan_with(mut file: File, shape: &Shape, chunk: usize) -> std::io::Result<Sca
         }
     }
     let sha256 = data_encoding::HEXLOWER.encode(&sha.finalize());
-    let text = lines.finish(len).map(|ranges| PreviousText {
+    let apex_soa = shape.apex_soa;
+    let text = lines.finish(len).map(|(starts, end)| PreviousText {
         file,
         chunk,
         sums,
         len,
-        ranges,
+        starts,
+        end,
+        apex_soa,
     });
     Ok(Scan { sha256, text })
 }
@@ -150,7 +181,9 @@ struct Lines<'s> {
     start: u64,
     /// Orphan signature lines still to come after the last RRset.
     orphans: usize,
-    ranges: Vec<(u64, u32)>,
+    starts: Vec<u64>,
+    /// Where the last RRset's lines end.
+    end: u64,
     /// End of the last complete line.
     at: u64,
     /// False once the text had more lines than the zone, or a range too long.
@@ -171,7 +204,8 @@ impl<'s> Lines<'s> {
             left: 0,
             start: 0,
             orphans: shape.orphans,
-            ranges: vec![(0, 0); shape.lines.len()],
+            starts: vec![0; shape.lines.len()],
+            end: 0,
             at: 0,
             fits: true,
         };
@@ -183,13 +217,14 @@ impl<'s> Lines<'s> {
     fn skip_empty(&mut self) {
         while self.next < self.order.len() {
             self.left = self.lines[self.order[self.next]];
+            self.starts[self.order[self.next]] = self.at;
             if self.left > 0 {
                 self.start = self.at;
                 return;
             }
-            self.ranges[self.order[self.next]] = (self.at, 0);
             self.next += 1;
         }
+        self.end = self.at;
     }
 
     /// Counts the newlines of `bytes`, which start at offset `base` of the text.
@@ -204,10 +239,7 @@ impl<'s> Lines<'s> {
         if self.next < self.order.len() {
             self.left -= 1;
             if self.left == 0 {
-                match u32::try_from(self.at - self.start) {
-                    Ok(len) => self.ranges[self.order[self.next]] = (self.start, len),
-                    Err(_) => self.fits = false,
-                }
+                self.fits &= u32::try_from(self.at - self.start).is_ok();
                 self.next += 1;
                 self.skip_empty();
             }
@@ -218,10 +250,11 @@ impl<'s> Lines<'s> {
         }
     }
 
-    /// The ranges, when the text of `len` bytes had exactly the zone's lines.
-    fn finish(self, len: u64) -> Option<Vec<(u64, u32)>> {
+    /// Where each RRset starts and the last ends, when the text of `len` bytes had
+    /// exactly the zone's lines.
+    fn finish(self, len: u64) -> Option<(Vec<u64>, u64)> {
         let complete = self.next == self.order.len() && self.orphans == 0 && self.at == len;
-        (self.fits && complete).then_some(self.ranges)
+        (self.fits && complete).then_some((self.starts, self.end))
     }
 }
 
@@ -356,8 +389,9 @@ mod tests {
             let scan = scan_zone(file_with(&text), &zone, chunk).unwrap();
             assert_eq!(scan.sha256, sha);
             let prev = scan.text.expect("lines add up");
-            assert_eq!(prev.ranges.len(), zone.rrsets.len());
-            for (set, &(start, len)) in zone.rrsets.iter().zip(&prev.ranges) {
+            assert_eq!(prev.rrsets(), zone.rrsets.len());
+            for (i, set) in zone.rrsets.iter().enumerate() {
+                let (start, len) = prev.range(i).unwrap();
                 let mut one = Vec::new();
                 let single = Zone {
                     origin: zone.origin.clone(),
@@ -379,7 +413,7 @@ mod tests {
             scan_zone(file_with(bytes), zone, 64)
                 .unwrap()
                 .text
-                .map(|t| t.ranges)
+                .map(|t| (0..t.rrsets()).map(|i| t.range(i)).collect::<Vec<_>>())
         };
         assert!(ranges(&text, &zone).is_some());
         assert!(ranges(&text[..text.len() - 1], &zone).is_none());
