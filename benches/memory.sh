@@ -23,8 +23,13 @@ cd "$(dirname "$0")/.."
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000000 2000000 5000000 10000000)
 command -v kzonecheck >/dev/null && [ -x /usr/bin/time ] || scripts/install-deps >/dev/null
-cargo build --release --quiet --bin zonesign --example gen-zone
-zs=$PWD/target/release/zonesign
+# ZONESIGN=BIN and GEN_ZONE=BIN measure given builds (no build here): a long run is then
+# not disturbed by building in this tree meanwhile.
+if [ -z "${ZONESIGN:-}" ]; then
+    cargo build --release --quiet --bin zonesign --example gen-zone
+fi
+zs=${ZONESIGN:-$PWD/target/release/zonesign}
+gen=${GEN_ZONE:-$PWD/target/release/examples/gen-zone}
 work=${WORK:-$(mktemp -d /tmp/zonesign-memory.XXXXXX)}
 mkdir -p "$work"
 [ -n "${WORK:-}${KEEP:-}" ] || trap 'rm -rf "$work"' EXIT
@@ -72,7 +77,7 @@ measure() {
 
 for n in "${sizes[@]}"; do
     z="$work/zone.$n"
-    [ -s "$z" ] || target/release/examples/gen-zone --delegations "$n" --seed 1 --out "$z"
+    [ -s "$z" ] || "$gen" --delegations "$n" --seed 1 --out "$z"
     [ -s "$z.changed" ] || benches/churn.py "$z" "$n"
     for p in nsec nsec3; do
         d="$work/$p.$n"
