@@ -855,6 +855,27 @@ mod tests {
         }
     }
 
+    /// A file holding the snapshot of `zone` in blocks of `per_block` RRsets, and its bytes.
+    fn snapshot_file(zone: &Zone, per_block: usize) -> (std::fs::File, Vec<u8>) {
+        let mut bytes = Vec::new();
+        crate::store::snapshot::encode_blocks(zone, &mut bytes, per_block).unwrap();
+        let mut file = tempfile::tempfile().unwrap();
+        std::io::Write::write_all(&mut file, &bytes).unwrap();
+        std::io::Seek::rewind(&mut file).unwrap();
+        (file, bytes)
+    }
+
+    /// The comparison of `new` with `old` at a fixed time, with the example keys.
+    fn attach_to(new: &mut Zone, old: OldZone) -> ReusePlan {
+        attach(
+            new,
+            &mut previous(old),
+            &keys(),
+            &Policy::default(),
+            1_800_000_000,
+        )
+    }
+
     /// What a comparison gave: the plan's counts and every RRset's signatures.
     fn outcome(plan: &ReusePlan, z: &Zone) -> String {
         format!(
@@ -873,30 +894,17 @@ mod tests {
     /// the very plan and signatures of a comparison with the whole previous zone.
     #[test]
     fn the_join_over_blocks_equals_the_whole_comparison() {
-        let policy = Policy::default();
-        let now = 1_800_000_000;
         for (new_names, old_names) in [(7, 11), (11, 7), (1000, 1000), (3, 1000)] {
             let make_new = || zone((0..500).filter(|n| n % new_names != 0));
             let old = signed(zone((0..520).filter(|n| n % old_names != 0)), 4711);
             let mut whole = make_new();
-            let plan = attach(
-                &mut whole,
-                &mut previous(OldZone::Parsed(old.clone())),
-                &keys(),
-                &policy,
-                now,
-            );
+            let plan = attach_to(&mut whole, OldZone::Parsed(old.clone()));
             let want = outcome(&plan, &whole);
             for per_block in [1, 2, 5, 64] {
-                let mut bytes = Vec::new();
-                crate::store::snapshot::encode_blocks(&old, &mut bytes, per_block).unwrap();
-                let mut file = tempfile::tempfile().unwrap();
-                std::io::Write::write_all(&mut file, &bytes).unwrap();
-                std::io::Seek::rewind(&mut file).unwrap();
+                let (file, _) = snapshot_file(&old, per_block);
                 let (snap, _) = crate::store::snapshot::scan(file, &old.origin).unwrap();
                 let mut joined = make_new();
-                let mut prev = previous(OldZone::Snapshot(snap));
-                let plan = attach(&mut joined, &mut prev, &keys(), &policy, now);
+                let plan = attach_to(&mut joined, OldZone::Snapshot(snap));
                 assert_eq!(
                     outcome(&plan, &joined),
                     want,
@@ -908,23 +916,13 @@ mod tests {
         // A block changed in place after the scan: reuse stops there, with a warning,
         // and what follows is signed anew; what came before is still reused.
         let old = signed(zone(0..200), 4711);
-        let mut bytes = Vec::new();
-        crate::store::snapshot::encode_blocks(&old, &mut bytes, 50).unwrap();
-        let mut file = tempfile::tempfile().unwrap();
-        std::io::Write::write_all(&mut file, &bytes).unwrap();
-        std::io::Seek::rewind(&mut file).unwrap();
+        let (file, bytes) = snapshot_file(&old, 50);
         let (snap, _) =
             crate::store::snapshot::scan(file.try_clone().unwrap(), &old.origin).unwrap();
         let at = bytes.len() / 2;
         std::os::unix::fs::FileExt::write_all_at(&file, &[bytes[at] ^ 1], at as u64).unwrap();
         let mut new = zone(0..200);
-        let plan = attach(
-            &mut new,
-            &mut previous(OldZone::Snapshot(snap)),
-            &keys(),
-            &policy,
-            now,
-        );
+        let plan = attach_to(&mut new, OldZone::Snapshot(snap));
         let warning = plan.warning.clone().expect("a warning");
         assert!(warning.contains("changed while it was in use"), "{warning}");
         assert!(
@@ -936,13 +934,7 @@ mod tests {
         // Names: two per delegation (the delegation and its glue).
         let mut new = zone((0..500).filter(|n| n % 7 != 0));
         let old = signed(zone((0..520).filter(|n| n % 11 != 0)), 4711);
-        let plan = attach(
-            &mut new,
-            &mut previous(OldZone::Parsed(old)),
-            &keys(),
-            &policy,
-            now,
-        );
+        let plan = attach_to(&mut new, OldZone::Parsed(old));
         let (only_new, only_old) = (
             (0..520)
                 .filter(|n| *n < 500 && n % 7 != 0 && (n % 11 == 0))
@@ -958,13 +950,7 @@ mod tests {
         // The same zone again is identical, signatures and all.
         let old = signed(zone(0..50), 4711);
         let mut same = zone(0..50);
-        let plan = attach(
-            &mut same,
-            &mut previous(OldZone::Parsed(old)),
-            &keys(),
-            &policy,
-            now,
-        );
+        let plan = attach_to(&mut same, OldZone::Parsed(old));
         assert!(
             plan.identical && plan.to_make() == 0,
             "{}",

@@ -453,25 +453,45 @@ pub fn sync_parent_dir(path: &Path) {
     }
 }
 
+/// RRSIG RDATA (RFC 4034 §3.1) over `covered`, with a made-up signature: enough for
+/// the text form to be exercised; nothing here is verified.
+#[cfg(test)]
+fn fake_rrsig(covered: u16, signer: &crate::dns::name::Name, seed: u8) -> Box<[u8]> {
+    let mut r = covered.to_be_bytes().to_vec();
+    r.extend([crate::dns::registry::secalg::ECDSAP256SHA256, 2]);
+    r.extend(3600u32.to_be_bytes());
+    r.extend(1_800_000_000u32.to_be_bytes());
+    r.extend(1_790_000_000u32.to_be_bytes());
+    r.extend(4711u16.to_be_bytes());
+    r.extend(signer.as_wire());
+    r.extend((0..64u8).map(|i| i.wrapping_mul(seed)));
+    r.into_boxed_slice()
+}
+
+/// A signed feature zone and its rendering (tests here and in [`crate::store::previous`]).
+#[cfg(test)]
+pub(crate) fn signed_fixture() -> (Zone, Vec<u8>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features/all-types.zone");
+    let origin = crate::dns::name::Name::parse(b"example.", None).unwrap();
+    let parsed = crate::dns::zonefile::parse_file(&path, &origin).expect("fixture parses");
+    let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
+    for (i, set) in zone.rrsets.iter_mut().enumerate() {
+        set.sigs.push(crate::zone::Sig {
+            ttl: set.ttl,
+            rdata: fake_rrsig(set.rtype, &origin, i as u8 | 1),
+            provenance: crate::zone::Provenance::Unchecked,
+        });
+    }
+    let mut text = Vec::new();
+    render(&zone, None, &mut text).unwrap();
+    (zone, text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::dns::name::Name;
     use crate::zone::{Provenance, Sig};
-
-    /// RRSIG RDATA (RFC 4034 §3.1) over `covered`, with a made-up signature: enough for
-    /// the text form to be exercised; nothing here is verified.
-    fn fake_rrsig(covered: u16, signer: &Name, seed: u8) -> Box<[u8]> {
-        let mut r = covered.to_be_bytes().to_vec();
-        r.extend([crate::dns::registry::secalg::ECDSAP256SHA256, 2]);
-        r.extend(3600u32.to_be_bytes());
-        r.extend(1_800_000_000u32.to_be_bytes());
-        r.extend(1_790_000_000u32.to_be_bytes());
-        r.extend(4711u16.to_be_bytes());
-        r.extend(signer.as_wire());
-        r.extend((0..64u8).map(|i| i.wrapping_mul(seed)));
-        r.into_boxed_slice()
-    }
 
     fn zone_of(text: &[u8], file: &Path, origin: &Name) -> Zone {
         let parsed = crate::dns::zonefile::parse_bytes(text, file, origin).expect("parses");
@@ -525,24 +545,6 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 8, "only {seen} fixtures");
-    }
-
-    /// A signed feature zone and its rendering.
-    fn signed_fixture() -> (Zone, Vec<u8>) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features/all-types.zone");
-        let origin = Name::parse(b"example.", None).unwrap();
-        let parsed = crate::dns::zonefile::parse_file(&path, &origin).expect("fixture parses");
-        let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
-        for (i, set) in zone.rrsets.iter_mut().enumerate() {
-            set.sigs.push(Sig {
-                ttl: set.ttl,
-                rdata: fake_rrsig(set.rtype, &origin, i as u8 | 1),
-                provenance: Provenance::Unchecked,
-            });
-        }
-        let mut text = Vec::new();
-        render(&zone, None, &mut text).unwrap();
-        (zone, text)
     }
 
     /// Issue #4: copying unchanged RRsets from the previous output gives exactly the

@@ -344,34 +344,9 @@ impl Window<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dns::name::Name;
-    use crate::zone::{Provenance, Sig};
     use std::io::{Seek, Write};
-    use std::path::Path;
 
-    /// A signed feature zone and its rendering.
-    fn signed_fixture() -> (Zone, Vec<u8>) {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/features/all-types.zone");
-        let origin = Name::parse(b"example.", None).unwrap();
-        let parsed = crate::dns::zonefile::parse_file(&path, &origin).expect("fixture parses");
-        let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
-        for (i, set) in zone.rrsets.iter_mut().enumerate() {
-            let mut rdata = set.rtype.to_be_bytes().to_vec();
-            rdata.extend([
-                13, 1, 0, 0, 14, 16, 0x6b, 0, 0, 0, 0x6a, 0, 0, 0, 0x12, 0x67,
-            ]);
-            rdata.extend(origin.as_wire());
-            rdata.extend((0..64u8).map(|b| b.wrapping_mul(i as u8 | 1)));
-            set.sigs.push(Sig {
-                ttl: set.ttl,
-                rdata: rdata.into(),
-                provenance: Provenance::Unchecked,
-            });
-        }
-        let mut text = Vec::new();
-        crate::store::output::render(&zone, None, &mut text).unwrap();
-        (zone, text)
-    }
+    use crate::store::output::signed_fixture;
 
     fn file_with(bytes: &[u8]) -> File {
         let mut f = tempfile::tempfile().unwrap();
