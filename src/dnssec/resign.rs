@@ -24,8 +24,7 @@ use crate::dnssec::policy::{Policy, expand_rrsig_time};
 use crate::dnssec::rrsig::{self, Rrsig};
 use crate::store::output::{Copied, is_proven, recorded_hash};
 use crate::store::previous::{PreviousText, Shape};
-use crate::store::snapshot::snapshot_path;
-use crate::store::snapshot::{SnapshotFile, sorts_before};
+use crate::store::snapshot::{SnapshotFile, snapshot_path, sorts_before};
 use crate::zone::checks::{self, Findings};
 use crate::zone::{NameGroup, Provenance, RRset, Sig, Zone, is_signed};
 
@@ -309,8 +308,10 @@ pub fn attach(
     now: i64,
 ) -> ReusePlan {
     let groups = zone.names();
+    // The zone's RRsets are lent out piece by piece below; the context keeps its own origin.
+    let origin = zone.origin.clone();
     let ctx = AttachContext {
-        origin: &zone.origin.clone(),
+        origin: &origin,
         keys,
         policy,
         now,
