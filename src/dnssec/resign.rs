@@ -24,9 +24,9 @@ use crate::dnssec::policy::{Policy, expand_rrsig_time};
 use crate::dnssec::rrsig::{self, Rrsig};
 use crate::store::output::{Copied, is_proven, recorded_hash};
 use crate::store::previous::{PreviousText, Shape};
-use crate::store::snapshot::{SnapshotFile, snapshot_path, sorts_before};
+use crate::store::snapshot::{SnapshotFile, snapshot_path};
 use crate::zone::checks::{self, Findings};
-use crate::zone::{NameGroup, Provenance, RRset, Sig, Zone, is_signed};
+use crate::zone::{NameGroup, Provenance, RRset, Sig, Zone, is_signed, sorts_before};
 
 /// The previous signed zone, as read back.
 pub struct Previous {
@@ -69,13 +69,6 @@ impl OldZone {
             OldZone::Parsed(z) => z.orphan_sigs.len(),
         }
     }
-
-    /// Frees what is left of it on another thread.
-    pub fn free_in_background(self) {
-        if let OldZone::Parsed(z) = self {
-            z.free_in_background();
-        }
-    }
 }
 
 /// Reads the previous output. `Ok(None)` when there is none; `Err` (a warning for the
@@ -113,7 +106,7 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
             let bytes = std::fs::read(path).map_err(unusable)?;
             let proven = is_proven(path, &bytes);
             let zone = parse_previous(path, &bytes, origin)?;
-            let apex = apex_of(&zone, &zone.rrsets);
+            let apex = apex_of(origin, &zone.rrsets);
             (OldZone::Parsed(zone), apex, proven, None)
         }
     };
@@ -136,13 +129,13 @@ pub fn load_previous(path: &Path, origin: &Name) -> Result<Option<Previous>, Str
     }))
 }
 
-/// The zone of only the apex SOA and ZONEMD RRsets found in `sets`.
-fn apex_of(zone: &Zone, sets: &[RRset]) -> Zone {
+/// The zone of only the apex SOA and ZONEMD RRsets of `origin` found in `sets`.
+fn apex_of(origin: &Name, sets: &[RRset]) -> Zone {
     Zone {
-        origin: zone.origin.clone(),
+        origin: origin.clone(),
         rrsets: sets
             .iter()
-            .filter(|s| s.owner == zone.origin && matches!(s.rtype, rtype::SOA | rtype::ZONEMD))
+            .filter(|s| s.owner == *origin && matches!(s.rtype, rtype::SOA | rtype::ZONEMD))
             .cloned()
             .collect(),
         orphan_sigs: Vec::new(),
@@ -164,15 +157,7 @@ fn open_snapshot(path: &Path, origin: &Name) -> Option<(SnapshotFile, Zone)> {
     } else {
         Vec::new()
     };
-    let apex = apex_of(
-        &Zone {
-            origin: origin.clone(),
-            rrsets: Vec::new(),
-            orphan_sigs: Vec::new(),
-        },
-        &first,
-    );
-    Some((snap, apex))
+    Some((snap, apex_of(origin, &first)))
 }
 
 /// Parses the previous output's text and groups it into RRsets.
@@ -368,10 +353,18 @@ struct Join {
     names: NameCount,
     /// Where the new zone's RRsets not yet compared start.
     compared: usize,
-    /// The last block read, with where its stretch of the new zone starts and the
-    /// index of its first RRset in the previous zone: its stretch ends where the next
-    /// block's begins, unknown until that block is read.
-    carry: Option<(usize, usize, Vec<RRset>)>,
+    /// The last block read: its stretch of the new zone ends where the next block's
+    /// begins, unknown until that block is read.
+    carry: Option<OldBlock>,
+}
+
+/// A block of the previous zone on its way through the join.
+struct OldBlock {
+    /// Where its stretch of the new zone starts.
+    new_start: usize,
+    /// Index of its first RRset in the previous zone.
+    old_base: usize,
+    sets: Vec<RRset>,
 }
 
 impl Join {
@@ -383,25 +376,32 @@ impl Join {
         groups: &[NameGroup],
         blocks: Vec<Vec<RRset>>,
     ) -> Result<(), String> {
-        let mut pending: Vec<(usize, usize, Vec<RRset>)> = self.carry.take().into_iter().collect();
-        for block in blocks {
-            let (start, old_base) = match pending.last() {
-                Some((_, base, last)) => {
+        let mut pending: Vec<OldBlock> = self.carry.take().into_iter().collect();
+        for sets in blocks {
+            let (new_start, old_base) = match pending.last() {
+                Some(before) => {
                     // Snapshot blocks are each in order; so must they be one after another.
-                    let (prev_last, first) = (&last[last.len() - 1], &block[0]);
+                    let (prev_last, first) = (&before.sets[before.sets.len() - 1], &sets[0]);
                     if !sorts_before(prev_last, first) {
                         return Err("the previous zone is out of canonical order".into());
                     }
                     let start = zone.rrsets.partition_point(|s| sorts_before(s, first));
-                    (start, base + last.len())
+                    (start, before.old_base + before.sets.len())
                 }
                 None => (0, 0),
             };
-            self.names.walk(zone, groups, &block);
-            pending.push((start, old_base, block));
+            self.names.walk(zone, groups, &sets);
+            pending.push(OldBlock {
+                new_start,
+                old_base,
+                sets,
+            });
         }
         self.carry = pending.pop();
-        let end = self.carry.as_ref().map_or(zone.rrsets.len(), |c| c.0);
+        let end = self
+            .carry
+            .as_ref()
+            .map_or(zone.rrsets.len(), |c| c.new_start);
         self.compare(ctx, zone, groups, pending, end);
         Ok(())
     }
@@ -413,25 +413,30 @@ impl Join {
         ctx: &AttachContext,
         zone: &mut Zone,
         groups: &[NameGroup],
-        mut blocks: Vec<(usize, usize, Vec<RRset>)>,
+        mut blocks: Vec<OldBlock>,
         end: usize,
     ) {
         use rayon::prelude::*;
-        let Some(first) = blocks.first().map(|b| b.0) else {
+        let Some(first) = blocks.first().map(|b| b.new_start) else {
             return;
         };
-        let ends: Vec<usize> = blocks.iter().skip(1).map(|b| b.0).chain([end]).collect();
+        let ends: Vec<usize> = blocks
+            .iter()
+            .skip(1)
+            .map(|b| b.new_start)
+            .chain([end])
+            .collect();
         let mut rest = &mut zone.rrsets[first..end];
         let mut parts = Vec::with_capacity(blocks.len());
-        for ((start, old_base, old), &stop) in blocks.iter_mut().zip(&ends) {
-            let (new, after) = std::mem::take(&mut rest).split_at_mut(stop - *start);
+        for (block, &stop) in blocks.iter_mut().zip(&ends) {
+            let (new, after) = std::mem::take(&mut rest).split_at_mut(stop - block.new_start);
             rest = after;
             parts.push(Part {
-                groups: clip(groups, *start..stop),
-                new_base: *start,
+                groups: clip(groups, block.new_start..stop),
+                new_base: block.new_start,
                 new,
-                old_base: *old_base,
-                old,
+                old_base: block.old_base,
+                old: &mut block.sets,
             });
         }
         let done: Vec<ReusePlan> = parts
@@ -450,16 +455,18 @@ impl Join {
             self.plan
                 .details
                 .extend(part.details.into_iter().take(room));
-            if ctx.text_rrsets.is_some() {
-                self.plan.copy.extend(part.copy);
-            }
+            self.plan.copy.extend(part.copy);
         }
     }
 
     /// Compares the carried block (or, without any, an empty one) with what is left of
     /// the new zone, and gives the plan.
     fn finish(mut self, ctx: &AttachContext, zone: &mut Zone, groups: &[NameGroup]) -> ReusePlan {
-        let last = self.carry.take().unwrap_or((self.compared, 0, Vec::new()));
+        let last = self.carry.take().unwrap_or(OldBlock {
+            new_start: self.compared,
+            old_base: 0,
+            sets: Vec::new(),
+        });
         let end = zone.rrsets.len();
         self.compare(ctx, zone, groups, vec![last], end);
         self.names.finish(groups);
@@ -469,6 +476,7 @@ impl Join {
         self.plan
     }
 }
+
 /// What every piece of the comparison shares.
 struct AttachContext<'a> {
     origin: &'a Name,

@@ -324,13 +324,10 @@ pub fn sign(cfg: &Config, req: &SignRequest) -> Result<SignSummary> {
     summary.names_added = plan.names_added;
     summary.warnings.extend(plan.warning.clone());
     summary.names_removed = plan.names_removed;
-    // The previous zone has given what it had to; at TLD size it is gigabytes. Its
-    // proven text stays open for the output stage to copy unchanged RRsets from.
+    // The comparison has read and freed the previous zone, block by block; its proven
+    // text stays open for the output stage to copy unchanged RRsets from.
     let (prev_path, prev_text) = match prev {
-        Some(p) => {
-            p.old.free_in_background();
-            (Some(p.path), p.text)
-        }
+        Some(p) => (Some(p.path), p.text),
         None => (None, None),
     };
     let copy = prev_text.as_ref().map(|t| TextCopy {

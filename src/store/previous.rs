@@ -61,17 +61,22 @@ impl PreviousText {
     /// (start, length) of the lines of previous RRset `i`.
     pub fn range(&self, i: usize) -> Option<(u64, u32)> {
         let start = *self.starts.get(i)?;
-        // The next RRset in the text: after the apex SOA the first other one; else the
-        // next in zone order but the SOA.
-        let next = match self.apex_soa {
-            Some(soa) if soa == i => usize::from(soa == 0),
-            Some(soa) if soa == i + 1 => i + 2,
-            _ => i + 1,
-        };
+        let next = next_in_text(i, self.apex_soa);
         let end = self.starts.get(next).copied().unwrap_or(self.end);
         u32::try_from(end.checked_sub(start)?)
             .ok()
             .map(|len| (start, len))
+    }
+}
+
+/// The RRset written after RRset `i`: the apex SOA comes first, then every other
+/// RRset in zone order ([`crate::store::output::render`]). At or past the RRset count
+/// after the last.
+fn next_in_text(i: usize, apex_soa: Option<usize>) -> usize {
+    match apex_soa {
+        Some(soa) if soa == i => usize::from(soa == 0),
+        Some(soa) if soa == i + 1 => i + 2,
+        _ => i + 1,
     }
 }
 
@@ -171,14 +176,12 @@ fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 /// Counts lines into RRset ranges as the text streams by (see [`Shape`]).
 struct Lines<'s> {
     lines: &'s [u32],
-    /// The RRsets in the order the text has them.
-    order: Vec<usize>,
-    /// Which of `order` is being counted.
-    next: usize,
+    apex_soa: Option<usize>,
+    /// The RRset being counted, in text order ([`next_in_text`]); past the last when
+    /// all are done.
+    cur: usize,
     /// Lines still to come of that RRset.
     left: u32,
-    /// Where its lines start.
-    start: u64,
     /// Orphan signature lines still to come after the last RRset.
     orphans: usize,
     starts: Vec<u64>,
@@ -192,17 +195,11 @@ struct Lines<'s> {
 
 impl<'s> Lines<'s> {
     fn new(shape: &Shape<'s>) -> Lines<'s> {
-        let apex_soa = shape.apex_soa;
-        let order: Vec<usize> = apex_soa
-            .into_iter()
-            .chain((0..shape.lines.len()).filter(|&i| Some(i) != apex_soa))
-            .collect();
         let mut lines = Lines {
             lines: shape.lines,
-            order,
-            next: 0,
+            apex_soa: shape.apex_soa,
+            cur: shape.apex_soa.unwrap_or(0),
             left: 0,
-            start: 0,
             orphans: shape.orphans,
             starts: vec![0; shape.lines.len()],
             end: 0,
@@ -213,16 +210,19 @@ impl<'s> Lines<'s> {
         lines
     }
 
-    /// Moves to the next RRset that has lines, closing empty ones where they stand.
+    fn counting(&self) -> bool {
+        self.cur < self.lines.len()
+    }
+
+    /// Starts the current RRset, closing empty ones where they stand.
     fn skip_empty(&mut self) {
-        while self.next < self.order.len() {
-            self.left = self.lines[self.order[self.next]];
-            self.starts[self.order[self.next]] = self.at;
+        while self.counting() {
+            self.left = self.lines[self.cur];
+            self.starts[self.cur] = self.at;
             if self.left > 0 {
-                self.start = self.at;
                 return;
             }
-            self.next += 1;
+            self.cur = next_in_text(self.cur, self.apex_soa);
         }
         self.end = self.at;
     }
@@ -236,11 +236,11 @@ impl<'s> Lines<'s> {
     }
 
     fn line_ended(&mut self) {
-        if self.next < self.order.len() {
+        if self.counting() {
             self.left -= 1;
             if self.left == 0 {
-                self.fits &= u32::try_from(self.at - self.start).is_ok();
-                self.next += 1;
+                self.fits &= u32::try_from(self.at - self.starts[self.cur]).is_ok();
+                self.cur = next_in_text(self.cur, self.apex_soa);
                 self.skip_empty();
             }
         } else if self.orphans > 0 {
@@ -253,7 +253,7 @@ impl<'s> Lines<'s> {
     /// Where each RRset starts and the last ends, when the text of `len` bytes had
     /// exactly the zone's lines.
     fn finish(self, len: u64) -> Option<(Vec<u64>, u64)> {
-        let complete = self.next == self.order.len() && self.orphans == 0 && self.at == len;
+        let complete = !self.counting() && self.orphans == 0 && self.at == len;
         (self.fits && complete).then_some((self.starts, self.end))
     }
 }

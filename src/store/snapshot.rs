@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use crate::dns::name::Name;
 use crate::dns::record::SourceLoc;
-use crate::zone::{Provenance, RRset, Sig, Zone};
+use crate::zone::{Provenance, RRset, Sig, Zone, sorts_before};
 
 /// The first bytes of every snapshot; the version changes with the layout.
 const MAGIC: &[u8] = b"ZONESIGN-SNAPSHOT-1\n";
@@ -442,11 +442,6 @@ fn decode_block(body: &[u8], base: usize, count: usize) -> Result<Vec<RRset>, Sn
         return Err(SnapshotError::Order);
     }
     Ok(sets)
-}
-
-/// Zone order: owner (canonical), then type; equal is not before.
-pub fn sorts_before(a: &RRset, b: &RRset) -> bool {
-    a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)).is_lt()
 }
 
 #[cfg(test)]

@@ -635,6 +635,13 @@ pub fn covered_type(rrsig_rdata: &[u8]) -> Option<u16> {
     ]))
 }
 
+/// Whether RRset `a` sorts before `b` in zone order: owner (canonical), then type;
+/// equal is not before. The order of [`Zone::rrsets`], of snapshots and of every merge
+/// of two RRset lists.
+pub fn sorts_before(a: &RRset, b: &RRset) -> bool {
+    a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)).is_lt()
+}
+
 /// Whether an RRset of type `t` at a name of kind `kind` is signed (DPS-6.2, RFC 4035 §2.2).
 ///
 /// At a delegation only DS and NSEC are authoritative; occluded data is never signed.

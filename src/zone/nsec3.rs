@@ -32,7 +32,7 @@ use sha1::{Digest, Sha1};
 use crate::dns::name::{MAX_NAME_LEN, Name};
 use crate::dns::rdata::encode_type_bitmap;
 use crate::dns::record::{SourceLoc, rtype};
-use crate::zone::{NameGroup, NameKind, RRset, Rdatas, Zone, is_signed};
+use crate::zone::{NameGroup, NameKind, RRset, Rdatas, Zone, is_signed, sorts_before};
 
 /// Hash algorithm SHA-1, the only one of the IANA "DNSSEC NSEC3 Hash Algorithms"
 /// registry (RFC 5155 §11).
@@ -463,11 +463,6 @@ fn merge(old: Vec<RRset>, new: Vec<RRset>) -> Vec<RRset> {
     }
     out.extend(new);
     out
-}
-
-/// Whether RRset `a` sorts before `b` in zone order: owner (canonical), then type.
-fn sorts_before(a: &RRset, b: &RRset) -> bool {
-    a.owner.cmp(&b.owner).then(a.rtype.cmp(&b.rtype)).is_lt()
 }
 
 #[cfg(test)]
@@ -921,7 +916,7 @@ dn DNAME other.org.\nx.dn A 192.0.2.4\n";
     /// The merge gives what sorting both lists together gives, the new RRset
     /// kept where both have an owner and type, whatever the mix.
     #[test]
-    fn merge_in_place_equals_the_sorted_union() {
+    fn merge_equals_the_sorted_union() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = |m: u64| {
             seed ^= seed << 13;
