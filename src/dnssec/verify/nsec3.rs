@@ -112,21 +112,13 @@ pub(super) fn check(
     allowed_ttls: Option<[u32; 2]>,
     report: &mut Report,
 ) -> bool {
-    let (ids, recs) = parse_records(zone, groups, report);
+    let (ids, blocks) = parse_records(zone, groups, report);
     let params = nsec3params(zone, report);
-    if recs.is_empty() && params.is_empty() {
+    let total: usize = blocks.iter().map(Vec::len).sum();
+    if total == 0 && params.is_empty() {
         return false;
     }
-    report.stats.nsec3 += recs.len();
-    let mut members: Vec<Vec<usize>> = vec![Vec::new(); ids.len()];
-    for (i, (k, _)) in recs.iter().enumerate() {
-        members[*k].push(i);
-    }
-    let chains: BTreeMap<&ChainId, &[usize]> = ids
-        .iter()
-        .zip(&members)
-        .map(|(id, m)| (id, &m[..]))
-        .collect();
+    report.stats.nsec3 += total;
     let to_check: Vec<ChainId> = if !params.is_empty() {
         params
     } else {
@@ -138,12 +130,14 @@ pub(super) fn check(
                 "NSEC3 records but no NSEC3PARAM at the apex: no chain is named for denial (RFC 5155 §4)".into(),
             );
         }
-        chains.keys().map(|&id| id.clone()).collect()
+        let mut all = ids.clone();
+        all.sort();
+        all
     };
     let wants = wanted_names(zone, groups);
     for id in &to_check {
-        let members = chains.get(id).copied().unwrap_or(&[]);
-        if members.is_empty() {
+        let chain = members(&ids, &blocks, id);
+        if chain.is_empty() {
             report.add(
                 "nsec3param",
                 &zone.origin,
@@ -155,20 +149,37 @@ pub(super) fn check(
             );
             continue;
         }
-        let chain: Vec<&Rec> = members.iter().map(|&i| &recs[i].1).collect();
         check_chain(zone, groups, &wants, id, chain, allowed_ttls, report);
     }
     true
 }
 
-/// The chains' parameters, and each record with the index of its chain's.
-type Records = (Vec<ChainId>, Vec<(usize, Rec)>);
+/// The records of chain `id`, in zone order. Sized by a count first: at a million
+/// records, a vector grown by doubling costs more in fresh pages than the check itself.
+fn members<'a>(ids: &[ChainId], blocks: &'a [Vec<(usize, Rec)>], id: &ChainId) -> Vec<&'a Rec> {
+    let Some(k) = ids.iter().position(|x| x == id) else {
+        return Vec::new();
+    };
+    let of_chain = || blocks.iter().flatten().filter(move |(c, _)| *c == k);
+    let mut chain = Vec::with_capacity(of_chain().count());
+    chain.extend(of_chain().map(|(_, rec)| rec));
+    chain
+}
+
+/// The chains' parameters, and per block of names each record with the index of its
+/// chain's parameters. The blocks are not joined into one vector: only the chains' lists
+/// of references are ([`members`]).
+type Records = (Vec<ChainId>, Vec<Vec<(usize, Rec)>>);
+
+/// One block's chain parameters and records (indices into its own list), as
+/// [`parse_records`] finds them before the lists are joined.
+type BlockRecords = (Vec<ChainId>, Vec<(usize, Rec)>);
 
 /// Every NSEC3 RDATA of the zone with the index of its chain parameters in the first
 /// list; malformed ones are reported. Parameters are kept once per chain, not per
 /// record: a TLD has a million records and one or two chains.
 fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Records {
-    let parts: Vec<(Records, Report)> = groups
+    let parts: Vec<(BlockRecords, Report)> = groups
         .par_chunks(NAMES_PER_BLOCK)
         .map(|block| {
             let (mut ids, mut out, mut part) = (Vec::new(), Vec::new(), Report::empty());
@@ -236,8 +247,9 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Recor
             ((ids, out), part)
         })
         .collect();
-    let (mut ids, mut all): (Vec<ChainId>, Vec<(usize, Rec)>) = (Vec::new(), Vec::new());
-    for ((block_ids, recs), part) in parts {
+    let mut ids: Vec<ChainId> = Vec::new();
+    let mut blocks = Vec::with_capacity(parts.len());
+    for ((block_ids, mut recs), part) in parts {
         let global: Vec<usize> = block_ids
             .into_iter()
             .map(|id| {
@@ -247,10 +259,13 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Recor
                 })
             })
             .collect();
-        all.extend(recs.into_iter().map(|(k, rec)| (global[k], rec)));
+        for (k, _) in &mut recs {
+            *k = global[*k];
+        }
+        blocks.push(recs);
         report.merge(part);
     }
-    (ids, all)
+    (ids, blocks)
 }
 
 /// The hash an NSEC3 owner spells: one 32-character base32hex label directly below
@@ -342,7 +357,7 @@ fn nsec3params(zone: &Zone, report: &mut Report) -> Vec<ChainId> {
 /// The names every complete chain hashes: data names by the gate's own reading, and the
 /// empty non-terminals above them (which the zone has no records for).
 fn wanted_names(zone: &Zone, groups: &[GateName]) -> Vec<Want> {
-    let per_block: Vec<(Vec<Want>, Vec<Ent>)> = groups
+    let mut per_block: Vec<(Vec<Want>, Vec<Ent>)> = groups
         .par_chunks(NAMES_PER_BLOCK)
         .enumerate()
         .map(|(b, block)| {
@@ -374,13 +389,15 @@ fn wanted_names(zone: &Zone, groups: &[GateName]) -> Vec<Want> {
             (wants, ents)
         })
         .collect();
-    let mut wants = Vec::new();
     let mut ents: BTreeMap<Name, bool> = BTreeMap::new();
-    for (w, e) in per_block {
+    for (name, required) in per_block.iter_mut().flat_map(|(_, e)| e.drain(..)) {
+        *ents.entry(name).or_default() |= required;
+    }
+    // Sized before it is filled: see `members`.
+    let named: usize = per_block.iter().map(|(w, _)| w.len()).sum();
+    let mut wants = Vec::with_capacity(named + ents.len());
+    for (w, _) in per_block {
         wants.extend(w);
-        for (name, required) in e {
-            *ents.entry(name).or_default() |= required;
-        }
     }
     wants.extend(ents.into_iter().map(|(name, required)| Want {
         group: None,
