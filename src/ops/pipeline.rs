@@ -37,6 +37,7 @@ use crate::store::output::{
 };
 use crate::store::snapshot::snapshot_path;
 use crate::zone::checks::{self, Findings};
+use crate::zone::stream::{Assembler, OutOfOrder};
 use crate::zone::{RRset, Zone};
 
 /// What `zonesign sign` was asked to do.
@@ -713,6 +714,57 @@ pub struct Checked {
     pub zonemd: crate::ops::zonemd_steps::InputZonemd,
 }
 
+/// Bytes of zone text per window of [`read_in_windows`]: 16 parallel blocks.
+const VERIFY_WINDOW: usize = if cfg!(test) { 1 << 20 } else { 64 << 20 };
+
+/// Reads a zone file in canonical order a window at a time ([`Assembler`]): the
+/// records of one window, not of the whole file, are held at once (issue 25). `None`
+/// if the file is out of order; then it must be read whole ([`read_whole`]).
+fn read_in_windows(path: &Path, origin: &Name) -> Result<Option<Zone>> {
+    use std::ops::ControlFlow;
+    let total = std::fs::metadata(path).map_or(0, |m| m.len());
+    let mut zone = Some(Assembler::new(origin.clone(), total));
+    let mut errors = checks::RecordErrors::default();
+    let read =
+        zonefile::parse_file_in_windows(path, origin, VERIFY_WINDOW, |records, files, read| {
+            errors.check(origin, &records, files);
+            // With errors the rest is only read for its own (parse errors come first).
+            if !errors.is_empty() {
+                zone = None;
+                return ControlFlow::Continue(());
+            }
+            match zone.as_mut().map(|z| z.push(records, read)) {
+                Some(Err(OutOfOrder)) => ControlFlow::Break(()),
+                _ => ControlFlow::Continue(()),
+            }
+        })?;
+    if !errors.is_empty() {
+        return Err(Error::Checks(errors.into_errors()));
+    }
+    Ok(read.and(zone).map(Assembler::finish))
+}
+
+/// Reads a zone file whole, then checks and sorts its records.
+fn read_whole(
+    path: &Path,
+    origin: &Name,
+    sw: &mut Stopwatch,
+    stages: &mut Vec<(&'static str, f64)>,
+) -> Result<Zone> {
+    let parsed = zonefile::parse_file(path, origin)?;
+    sw.lap_into(stages, "read and parse");
+    let mut findings = Findings::new(&parsed.files);
+    checks::check_records(origin, &parsed.records, &mut findings);
+    let errors = findings.into_errors();
+    if !errors.is_empty() {
+        return Err(Error::Checks(errors));
+    }
+    sw.lap_into(stages, "checks");
+    let (zone, _) = Zone::from_records(origin.clone(), parsed.records);
+    sw.lap_into(stages, "canonical sort and RRsets");
+    Ok(zone)
+}
+
 /// Parses the zone, drops old DNSSEC data, runs the checks and groups it canonically;
 /// `strict` (`sign --strict`) refuses what is otherwise a warning (see [`Findings::strict`]).
 pub fn read_and_check(
@@ -1146,21 +1198,88 @@ pub fn verify_file(
 ) -> Result<Report> {
     let mut sw = Stopwatch::new();
     let mut stages = Vec::new();
-    let parsed = zonefile::parse_file(path, origin)?;
-    sw.lap_into(&mut stages, "read and parse");
-    let mut findings = Findings::new(&parsed.files);
-    checks::check_records(origin, &parsed.records, &mut findings);
-    let errors = findings.into_errors();
-    if !errors.is_empty() {
-        return Err(Error::Checks(errors));
-    }
-    sw.lap_into(&mut stages, "checks");
-    let (zone, _) = Zone::from_records(origin.clone(), parsed.records);
-    sw.lap_into(&mut stages, "canonical sort and RRsets");
+    let zone = match read_in_windows(path, origin)? {
+        Some(zone) => {
+            sw.lap_into(&mut stages, "read, parse, checks and RRsets");
+            zone
+        }
+        None => {
+            sw.lap_into(&mut stages, "read in windows until out of order");
+            read_whole(path, origin, &mut sw, &mut stages)?
+        }
+    };
     let mut report = verify_zone(&zone, anchors, opts);
     sw.lap_into(&mut stages, "verification");
     drop(zone);
     sw.lap_into(&mut stages, "freeing the zone");
     report.stages = stages;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The RRsets (owner, type, RDATA count, signatures) and orphan signatures of a zone.
+    fn shape(z: &Zone) -> Vec<String> {
+        let mut v: Vec<String> = z
+            .rrsets
+            .iter()
+            .map(|s| {
+                format!(
+                    "{} {} {} {}",
+                    s.owner,
+                    s.rtype,
+                    s.rdatas.len(),
+                    s.sigs.len()
+                )
+            })
+            .collect();
+        v.extend(
+            z.orphan_sigs
+                .iter()
+                .map(|(n, t, _)| format!("orphan {n} {t}")),
+        );
+        v
+    }
+
+    /// A zone in canonical order read in windows (several: the file is larger than
+    /// [`VERIFY_WINDOW`]) is the zone read whole; one out of order is told, and then
+    /// `verify` reads it whole; check errors are those of the whole read (issue 25).
+    #[test]
+    fn windows_give_the_zone_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let origin = Name::parse(b"example.", None).unwrap();
+        let mut text =
+            String::from("$ORIGIN example.\n$TTL 3600\n@ SOA ns1 host 1 2 3 4 300\n@ NS ns1\n");
+        let mut names: Vec<String> = (0..40_000).map(|i| format!("d{i}")).collect();
+        names.sort_by_key(|n| Name::parse(format!("{n}.example.").as_bytes(), None).unwrap());
+        for n in &names {
+            text.push_str(&format!(
+                "{n} NS ns.{n}\n{n} DS 1 13 2 {:064X}\n{n} RRSIG DS 13 2 3600 20300101000000 20200101000000 1 example. AAAA\nns.{n} A 192.0.2.2\n",
+                n.len()
+            ));
+        }
+        text.push_str("ns1 A 192.0.2.1\n");
+        assert!(text.len() > 2 * VERIFY_WINDOW);
+        let path = dir.path().join("ordered.zone");
+        std::fs::write(&path, &text).unwrap();
+        let whole = read_whole(&path, &origin, &mut Stopwatch::new(), &mut Vec::new()).unwrap();
+        let windowed = read_in_windows(&path, &origin).unwrap().expect("in order");
+        assert_eq!(shape(&windowed), shape(&whole));
+
+        let swapped = text.replacen("d1 NS", "zz NS", 1) + "d1 NS ns.d1\n";
+        std::fs::write(&path, swapped).unwrap();
+        assert!(read_in_windows(&path, &origin).unwrap().is_none());
+
+        std::fs::write(&path, text + "x.other. A 192.0.2.9\n").unwrap();
+        let Err(Error::Checks(errors)) = read_in_windows(&path, &origin) else {
+            panic!("the record outside the origin is refused")
+        };
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].contains("x.other. is outside the origin"),
+            "{errors:?}"
+        );
+    }
 }

@@ -101,6 +101,42 @@ pub fn check_records(origin: &crate::dns::name::Name, records: &[Record], f: &mu
     }
 }
 
+/// The errors of [`check_records`] over a file read a window at a time
+/// ([`crate::zone::stream`]), listed exactly as one [`Findings`] over all its records
+/// lists them (the first [`MAX_LISTED`], then a count of the rest).
+#[derive(Default)]
+pub struct RecordErrors {
+    listed: Vec<String>,
+    unlisted: usize,
+}
+
+impl RecordErrors {
+    /// Checks the records of one window; `files` names the files read so far.
+    pub fn check(
+        &mut self,
+        origin: &crate::dns::name::Name,
+        records: &[Record],
+        files: &[PathBuf],
+    ) {
+        let mut f = Findings::new(files);
+        f.errors = std::mem::take(&mut self.listed);
+        f.unlisted = self.unlisted;
+        check_records(origin, records, &mut f);
+        (self.listed, self.unlisted) = (f.errors, f.unlisted);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.listed.is_empty()
+    }
+
+    /// The error list, with a final line counting what was not listed.
+    pub fn into_errors(self) -> Vec<String> {
+        let mut f = Findings::new(&[]);
+        (f.errors, f.unlisted) = (self.listed, self.unlisted);
+        f.into_errors()
+    }
+}
+
 /// Why records of a type cannot be signed so that every validator accepts the output:
 /// ldns (1.8) reads their RDATA, in any text form, as something else than the wire
 /// zonesign signs, so ldns-verify-zone calls every signature over them bogus
@@ -407,6 +443,35 @@ mod tests {
 
     fn errors(body: &str) -> Vec<String> {
         findings(body, false).0
+    }
+
+    /// Over windows of any size, the record errors are listed as over the whole
+    /// file: the first fifty, then one line counting the rest.
+    #[test]
+    fn record_errors_over_windows_equal_the_whole() {
+        let origin = Name::parse(b"example.", None).unwrap();
+        let files = [PathBuf::from("w.zone")];
+        for bad in [0, 3, MAX_LISTED, MAX_LISTED + 7] {
+            let mut text = String::from("$ORIGIN example.\n$TTL 60\n");
+            for i in 0..120 {
+                let owner = if i < bad { "x.other." } else { "ok" };
+                text.push_str(&format!("{owner} A 192.0.2.{}\n", i % 250));
+            }
+            let records = parse_bytes(text.as_bytes(), Path::new("w.zone"), &origin)
+                .unwrap()
+                .records;
+            let mut whole = Findings::new(&files);
+            check_records(&origin, &records, &mut whole);
+            let whole = whole.into_errors();
+            for window in [1, 7, 50, 200] {
+                let mut parts = RecordErrors::default();
+                for w in records.chunks(window) {
+                    parts.check(&origin, w, &files);
+                }
+                assert_eq!(parts.is_empty(), bad == 0);
+                assert_eq!(parts.into_errors(), whole, "{bad} bad, windows of {window}");
+            }
+        }
     }
 
     /// Errors, warnings and the count of NS without address, with or without `--strict`.

@@ -14,6 +14,7 @@ pub mod content;
 pub mod ingress;
 pub mod nsec;
 pub mod nsec3;
+pub mod stream;
 pub mod zonemd;
 
 use std::ops::Range;

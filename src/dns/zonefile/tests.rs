@@ -513,20 +513,10 @@ fn explicit_ttl_zone(n: usize, at: usize, extra: &str) -> String {
     z
 }
 
-/// The parallel read gives exactly the records, line numbers, warnings and first error
-/// of a sequential read: a plain zone, directives and a non-IN class after the head, a
-/// record in parentheses and a quoted string over several lines at any place (also
-/// across a block boundary), an error far into the file, and zones without `$TTL`
-/// (blocks where every record gives its TTL, the sequential read where one takes the
-/// previous record's, with its warning).
-#[test]
-fn parallel_read_equals_sequential_read() {
-    let n = 20_000;
-    assert!(
-        big_zone(n, 0, "").len() > 2 * PARALLEL_MIN,
-        "zone too small for blocks"
-    );
-    let cases = [
+/// Zones that test every way a read in parts can go wrong (see
+/// [`parallel_read_equals_sequential_read`]).
+fn tricky_zones(n: usize) -> Vec<(&'static str, String)> {
+    vec![
         ("plain", big_zone(n, 0, "")),
         (
             "origin",
@@ -578,7 +568,23 @@ fn parallel_read_equals_sequential_read() {
             }
             format!("$ORIGIN example.\n$TTL 300\n@ SOA ns1 host 1 2 3 4 300\n{z}")
         }),
-    ];
+    ]
+}
+
+/// The parallel read gives exactly the records, line numbers, warnings and first error
+/// of a sequential read: a plain zone, directives and a non-IN class after the head, a
+/// record in parentheses and a quoted string over several lines at any place (also
+/// across a block boundary), an error far into the file, and zones without `$TTL`
+/// (blocks where every record gives its TTL, the sequential read where one takes the
+/// previous record's, with its warning).
+#[test]
+fn parallel_read_equals_sequential_read() {
+    let n = 20_000;
+    assert!(
+        big_zone(n, 0, "").len() > 2 * PARALLEL_MIN,
+        "zone too small for blocks"
+    );
+    let cases = tricky_zones(n);
     for (what, text) in &cases {
         let before = PARALLEL_READS.with(|c| c.get());
         let (par, seq) = parse_both(text);
@@ -819,4 +825,73 @@ fn unclosed_parenthesis_is_an_error() {
         (e.line, e.message.as_str()),
         (1, "unbalanced '(': missing ')'")
     );
+}
+
+/// Records (with their lines) and warnings of a whole read, or its error.
+fn whole_read(path: &Path) -> Result<Vec<String>, String> {
+    parse_file(path, &origin())
+        .map(|z| {
+            z.records
+                .iter()
+                .map(|r| format!("{}:{}:{}", r.loc.file, r.loc.line, show(r)))
+                .chain(z.warnings.iter().map(|w| format!("warning: {w}")))
+                .collect()
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// The same through [`parse_file_in_windows`], with how many windows it took.
+fn windowed_read(path: &Path, window: usize) -> (Result<Vec<String>, String>, usize) {
+    let (mut lines, mut windows) = (Vec::new(), 0);
+    let read = parse_file_in_windows(path, &origin(), window, |records, _, _| {
+        windows += 1;
+        lines.extend(
+            records
+                .iter()
+                .map(|r| format!("{}:{}:{}", r.loc.file, r.loc.line, show(r))),
+        );
+        std::ops::ControlFlow::Continue(())
+    });
+    let result = read.map_err(|e| e.to_string()).map(|z| {
+        let z = z.expect("never stopped");
+        lines.extend(z.warnings.iter().map(|w| format!("warning: {w}")));
+        lines
+    });
+    (result, windows)
+}
+
+/// Read a window at a time (issue 25), any zone gives exactly the records, lines,
+/// warnings and first error of the whole read, whatever the window: windows that end
+/// inside an entry in parentheses or a quoted string, directives and errors in any
+/// window, and `$INCLUDE`d files.
+#[test]
+fn windowed_read_equals_whole_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases: Vec<(&str, String, &[usize])> = tricky_zones(20_000)
+        .into_iter()
+        .map(|(what, text)| (what, text, &[4_099, 65_536, 1_500_000][..]))
+        .collect();
+    cases.push((
+        "include",
+        "$ORIGIN example.\n$TTL 60\n@ SOA ns1 host ( 1 2\n3 4 300 )\nhost A 192.0.2.1\n\
+         $INCLUDE inc.zone sub\n\tAAAA ::1\nz A 192.0.2.9\n$INCLUDE inc.zone\nlast TXT ( \"a\"\n\"b\" )\n"
+            .to_string(),
+        &[1, 7, 30, 100, 4_099],
+    ));
+    std::fs::write(dir.path().join("inc.zone"), "x A 192.0.2.3\n\tTXT \"in\"\n").unwrap();
+    for (what, text, windows) in &cases {
+        let path = dir.path().join("main.zone");
+        std::fs::write(&path, text).unwrap();
+        let whole = whole_read(&path);
+        for &window in *windows {
+            let (windowed, windows) = windowed_read(&path, window);
+            assert_eq!(windowed, whole, "{what}, windows of {window}");
+            if whole.is_ok() && text.len() > 2 * window {
+                assert!(
+                    windows > 1,
+                    "{what}, windows of {window}: {windows} windows"
+                );
+            }
+        }
+    }
 }
