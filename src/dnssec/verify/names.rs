@@ -108,7 +108,8 @@ pub(crate) struct GateName {
 
 /// Groups the RRsets by owner and reads each name from the records; on all cores.
 pub(crate) fn read(zone: &Zone) -> Vec<GateName> {
-    let mut ranges = Vec::new();
+    // Sized for the most there can be, as `Zone::names` (room never written is free).
+    let mut ranges = Vec::with_capacity(zone.rrsets.len());
     let mut start = 0;
     for i in 1..=zone.rrsets.len() {
         if i == zone.rrsets.len() || zone.rrsets[i].owner != zone.rrsets[start].owner {
