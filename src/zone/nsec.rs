@@ -57,34 +57,24 @@ pub fn chain(zone: &Zone, groups: &[NameGroup]) -> Vec<(usize, Box<[u8]>)> {
 
 /// Adds the NSEC chain to a zone that has none, with TTL `ttl` (DPS-6.7).
 ///
-/// Merges in one linear pass rather than inserting one by one, because a TLD zone has
-/// a million or more chained names.
+/// Merged in one pass ([`Zone::merge_rrsets`], in place) rather than inserted one by
+/// one, because a TLD zone has a million or more chained names. Each NSEC carries the
+/// source location of the RRset it comes before (or of its name's last one).
 pub fn add_chain(zone: &mut Zone, ttl: u32) {
     let groups = zone.names();
-    let mut nsecs = chain(zone, &groups).into_iter().peekable();
-    let old = std::mem::take(&mut zone.rrsets);
-    let mut out = Vec::with_capacity(old.len() + groups.len());
-    let mut old = old.into_iter();
-    for (g, group) in groups.iter().enumerate() {
-        let mut pending = match nsecs.peek() {
-            Some((ng, _)) if *ng == g => nsecs.next().map(|(_, r)| r),
-            _ => None,
-        };
-        for _ in group.range.clone() {
-            let Some(set) = old.next() else { break };
-            if set.rtype > rtype::NSEC
-                && let Some(rdata) = pending.take()
-            {
-                out.push(nsec_set(&set, ttl, rdata));
-            }
-            out.push(set);
-        }
-        if let (Some(rdata), Some(last)) = (pending.take(), out.last()) {
-            let set = nsec_set(last, ttl, rdata);
-            out.push(set);
-        }
-    }
-    zone.rrsets = out;
+    let nsecs: Vec<RRset> = chain(zone, &groups)
+        .into_iter()
+        .filter_map(|(g, rdata)| {
+            let sets = &zone.rrsets[groups[g].range.clone()];
+            let at = sets
+                .iter()
+                .find(|s| s.rtype > rtype::NSEC)
+                .or(sets.last())?;
+            Some(nsec_set(at, ttl, rdata))
+        })
+        .collect();
+    drop(groups);
+    zone.merge_rrsets(nsecs);
 }
 
 fn nsec_set(neighbour: &RRset, ttl: u32, rdata: Box<[u8]>) -> RRset {
