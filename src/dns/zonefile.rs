@@ -184,12 +184,7 @@ fn window_end(buf: &[u8]) -> Option<usize> {
 /// The parse state a window changes, kept to undo a window that is read again
 /// ([`parse_file_in_windows`]). Records need no undo: each window's are taken.
 struct Saved {
-    default_ttl: Option<u32>,
-    last_ttl: Option<u32>,
-    last_class: u16,
-    warned_ttl: bool,
-    inherited: usize,
-    inherited_warning: Option<usize>,
+    carried: Carried,
     files: usize,
     warnings: usize,
 }
@@ -197,24 +192,14 @@ struct Saved {
 impl Saved {
     fn of(ctx: &Context) -> Saved {
         Saved {
-            default_ttl: ctx.default_ttl,
-            last_ttl: ctx.last_ttl,
-            last_class: ctx.last_class,
-            warned_ttl: ctx.warned_ttl,
-            inherited: ctx.inherited,
-            inherited_warning: ctx.inherited_warning,
+            carried: ctx.carried.clone(),
             files: ctx.zone.files.len(),
             warnings: ctx.zone.warnings.len(),
         }
     }
 
     fn restore(self, ctx: &mut Context) {
-        ctx.default_ttl = self.default_ttl;
-        ctx.last_ttl = self.last_ttl;
-        ctx.last_class = self.last_class;
-        ctx.warned_ttl = self.warned_ttl;
-        ctx.inherited = self.inherited;
-        ctx.inherited_warning = self.inherited_warning;
+        ctx.carried = self.carried;
         ctx.zone.files.truncate(self.files);
         ctx.zone.warnings.truncate(self.warnings);
         ctx.zone.records.clear();
@@ -264,13 +249,13 @@ fn parse_text(
 /// record's TTL goes into the one warning about it, and "TTL above 2^31-1" warnings
 /// past the first [`MAX_TTL_WARNINGS`] become one line that counts them.
 fn finish_warnings(ctx: &mut Context) {
-    if let Some(i) = ctx.inherited_warning
-        && ctx.inherited > 1
+    if let Some(i) = ctx.carried.inherited_warning
+        && ctx.carried.inherited > 1
         && let Some(w) = ctx.zone.warnings.get_mut(i)
     {
         w.push_str(&format!(
             " (and for {} more records without a TTL after it)",
-            ctx.inherited - 1
+            ctx.carried.inherited - 1
         ));
     }
     let over = ctx
@@ -303,7 +288,10 @@ fn read_text(
     default_ttl: Option<u32>,
 ) -> Result<Context, ParseError> {
     let mut ctx = Context {
-        default_ttl,
+        carried: Carried {
+            default_ttl,
+            ..Carried::default()
+        },
         ..Context::default()
     };
     ctx.zone.files.push(file_for_errors.to_path_buf());
@@ -430,7 +418,7 @@ struct Block {
 fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Result<(), ParseError> {
     use rayon::prelude::*;
     let text = input.text;
-    if ctx.last_class != CLASS_IN {
+    if ctx.carried.last_class != CLASS_IN {
         let line = input.line_at(splits[0]);
         return parse_range(ctx, input, splits[0], usize::MAX, line).map(|_| ());
     }
@@ -453,14 +441,16 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
         lines.push(u32::try_from(line).unwrap_or(u32::MAX));
         line += n;
     }
-    let state = (input.origin.clone(), ctx.default_ttl);
+    let state = (input.origin.clone(), ctx.carried.default_ttl);
     let blocks: Vec<Result<Block, ParseError>> = (0..splits.len())
         .into_par_iter()
         .map(|i| {
             let mut block = Context {
-                default_ttl: ctx.default_ttl,
-                last_ttl: None,
-                warned_ttl: true,
+                carried: Carried {
+                    default_ttl: ctx.carried.default_ttl,
+                    warned_ttl: true,
+                    ..Carried::default()
+                },
                 speculative: true,
                 ..Context::default()
             };
@@ -481,7 +471,7 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
             Ok(Block {
                 zone: block.zone,
                 end,
-                last_ttl: block.last_ttl,
+                last_ttl: block.carried.last_ttl,
             })
         })
         .collect();
@@ -512,7 +502,7 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
                 ctx.zone.records.extend(b.zone.records);
                 ctx.zone.warnings.extend(b.zone.warnings);
                 input.last_owner = ctx.zone.records.len().checked_sub(1);
-                ctx.last_ttl = b.last_ttl.or(ctx.last_ttl);
+                ctx.carried.last_ttl = b.last_ttl.or(ctx.carried.last_ttl);
                 cursor = b.end;
                 #[cfg(test)]
                 PARALLEL_READS.with(|c| c.set(c.get() + 1));
@@ -532,7 +522,9 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
         };
         let from = cursor;
         cursor = parse_range(ctx, input, from, ends[i], line_of(from))?;
-        if (&input.origin, ctx.default_ttl) != (&state.0, state.1) || ctx.last_class != CLASS_IN {
+        if (&input.origin, ctx.carried.default_ttl) != (&state.0, state.1)
+            || ctx.carried.last_class != CLASS_IN
+        {
             return parse_range(ctx, input, cursor, usize::MAX, line_of(cursor)).map(|_| ());
         }
     }
@@ -545,7 +537,7 @@ fn parse_blocks(ctx: &mut Context, input: &mut Input, splits: &[usize]) -> Resul
 fn keep_blocks(ctx: &mut Context, blocks: Vec<Result<Block, ParseError>>) {
     for b in blocks.into_iter().filter_map(Result::ok) {
         ctx.zone.warnings.extend(b.zone.warnings);
-        ctx.last_ttl = b.last_ttl.or(ctx.last_ttl);
+        ctx.carried.last_ttl = b.last_ttl.or(ctx.carried.last_ttl);
         ctx.blocks.push(b.zone.records);
         #[cfg(test)]
         PARALLEL_READS.with(|c| c.set(c.get() + 1));
@@ -577,19 +569,8 @@ struct Context {
     zone: ParsedZone,
     /// Canonical paths of the files being read (include loop detection).
     stack: Vec<PathBuf>,
-    /// `$TTL` value, if any was seen.
-    default_ttl: Option<u32>,
-    /// TTL of the last record that gave one explicitly.
-    last_ttl: Option<u32>,
-    /// Class of the last record that gave one explicitly.
-    last_class: u16,
-    /// Whether the "TTL taken from previous record" warning was already given.
-    warned_ttl: bool,
-    /// Records that took the previous record's TTL (see [`resolve_ttl`]).
-    inherited: usize,
-    /// Index in `zone.warnings` of the warning about them, completed with their count
-    /// at the end ([`finish_warnings`]).
-    inherited_warning: Option<usize>,
+    /// What one entry leaves for the next: TTLs, class, the inherited-TTL warning.
+    carried: Carried,
     /// Reused RDATA buffer, so each record's RDATA is allocated once at exact size.
     scratch: Vec<u8>,
     /// A parallel block (see [`parse_blocks`]): a directive or a non-IN class stops it.
@@ -603,15 +584,42 @@ impl Default for Context {
         Context {
             zone: ParsedZone::default(),
             stack: Vec::new(),
+            carried: Carried::default(),
+            scratch: Vec::with_capacity(1024),
+            speculative: false,
+            blocks: Vec::new(),
+        }
+    }
+}
+
+/// The state one entry of a file leaves for the next (besides the origin and owner,
+/// which are the file's own: [`Input`]).
+#[derive(Clone)]
+struct Carried {
+    /// `$TTL` value, if any was seen.
+    default_ttl: Option<u32>,
+    /// TTL of the last record that gave one explicitly.
+    last_ttl: Option<u32>,
+    /// Class of the last record that gave one explicitly.
+    last_class: u16,
+    /// Whether the "TTL taken from previous record" warning was already given.
+    warned_ttl: bool,
+    /// Records that took the previous record's TTL (see [`resolve_ttl`]).
+    inherited: usize,
+    /// Index in `zone.warnings` of the warning about them, completed with their count
+    /// at the end ([`finish_warnings`]).
+    inherited_warning: Option<usize>,
+}
+
+impl Default for Carried {
+    fn default() -> Carried {
+        Carried {
             default_ttl: None,
             last_ttl: None,
             last_class: CLASS_IN,
             warned_ttl: false,
             inherited: 0,
             inherited_warning: None,
-            scratch: Vec::with_capacity(1024),
-            speculative: false,
-            blocks: Vec::new(),
         }
     }
 }
@@ -728,7 +736,7 @@ fn directive(
             return Err(input.error(line, "$TTL needs exactly one value"));
         };
         let ttl = parse_ttl(arg.text).map_err(|m| input.error(line, format!("$TTL: {m}")))?;
-        ctx.default_ttl = Some(over_max_ttl(ctx, input, line, ttl, "$TTL"));
+        ctx.carried.default_ttl = Some(over_max_ttl(ctx, input, line, ttl, "$TTL"));
         Ok(())
     } else if name.eq_ignore_ascii_case(b"$INCLUDE") {
         include(ctx, input, args, line)
@@ -944,10 +952,10 @@ fn parse_record(
     }
     let class = match class {
         Some(c) => {
-            ctx.last_class = c;
+            ctx.carried.last_class = c;
             c
         }
-        None => ctx.last_class,
+        None => ctx.carried.last_class,
     };
     let scratch = &mut ctx.scratch;
     scratch.clear();
@@ -995,17 +1003,17 @@ fn resolve_ttl(
     soa: bool,
 ) -> Result<Option<u32>, ParseError> {
     if let Some(t) = explicit {
-        ctx.last_ttl = Some(t);
+        ctx.carried.last_ttl = Some(t);
         return Ok(Some(t));
     }
-    if let Some(t) = ctx.default_ttl {
+    if let Some(t) = ctx.carried.default_ttl {
         return Ok(Some(t));
     }
     if ctx.speculative {
         // The previous record's TTL may lie in the block before (see `parse_blocks`).
         return Err(input.error(SPECULATION_FAILED, "inherited TTL in a parallel block"));
     }
-    let Some(t) = ctx.last_ttl else {
+    let Some(t) = ctx.carried.last_ttl else {
         if soa {
             return Ok(None);
         }
@@ -1014,10 +1022,10 @@ fn resolve_ttl(
             "no TTL, no $TTL and no record with a TTL before it (BIND refuses it too; the SOA without a TTL would give its MINIMUM to the records after it)",
         ));
     };
-    ctx.inherited += 1;
-    if !ctx.warned_ttl {
-        ctx.warned_ttl = true;
-        ctx.inherited_warning = Some(ctx.zone.warnings.len());
+    ctx.carried.inherited += 1;
+    if !ctx.carried.warned_ttl {
+        ctx.carried.warned_ttl = true;
+        ctx.carried.inherited_warning = Some(ctx.zone.warnings.len());
         ctx.zone.warnings.push(format!(
             "{}:{line}: no $TTL; using the previous record's TTL {t}, as BIND does",
             input.path.display()
@@ -1035,7 +1043,7 @@ fn soa_minimum_ttl(ctx: &mut Context, input: &Input, line: u32) -> u32 {
         .last_chunk::<4>()
         .map_or(0, |b| u32::from_be_bytes(*b));
     let t = over_max_ttl(ctx, input, line, minimum, "SOA MINIMUM");
-    ctx.last_ttl = Some(t);
+    ctx.carried.last_ttl = Some(t);
     ctx.zone.warnings.push(format!(
         "{}:{line}: no $TTL and no TTL on the SOA; using its MINIMUM {t} as its TTL and for the records after it without one, as BIND does",
         input.path.display()

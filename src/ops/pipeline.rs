@@ -1219,29 +1219,7 @@ pub fn verify_file(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The RRsets (owner, type, RDATA count, signatures) and orphan signatures of a zone.
-    fn shape(z: &Zone) -> Vec<String> {
-        let mut v: Vec<String> = z
-            .rrsets
-            .iter()
-            .map(|s| {
-                format!(
-                    "{} {} {} {}",
-                    s.owner,
-                    s.rtype,
-                    s.rdatas.len(),
-                    s.sigs.len()
-                )
-            })
-            .collect();
-        v.extend(
-            z.orphan_sigs
-                .iter()
-                .map(|(n, t, _)| format!("orphan {n} {t}")),
-        );
-        v
-    }
+    use crate::zone::stream::shape;
 
     /// A zone in canonical order read in windows (several: the file is larger than
     /// [`VERIFY_WINDOW`]) is the zone read whole; one out of order is told, and then
