@@ -116,9 +116,7 @@ pub fn parse_file_in_windows(
     use std::io::Read;
     let io = |e| crate::error::Error::io(path, e);
     let mut f = open_regular(path).map_err(io)?;
-    let mut ctx = Context::default();
-    ctx.zone.files.push(path.to_path_buf());
-    ctx.stack.push(canonical_path(path));
+    let mut ctx = Context::for_file(path, None);
     let mut origin = origin.clone();
     let (mut buf, mut line, mut want, mut eof) = (Vec::new(), 1u32, window.max(1), false);
     let mut offset = 0u64;
@@ -287,15 +285,7 @@ fn read_text(
     origin: &Name,
     default_ttl: Option<u32>,
 ) -> Result<Context, ParseError> {
-    let mut ctx = Context {
-        carried: Carried {
-            default_ttl,
-            ..Carried::default()
-        },
-        ..Context::default()
-    };
-    ctx.zone.files.push(file_for_errors.to_path_buf());
-    ctx.stack.push(canonical_path(file_for_errors));
+    let mut ctx = Context::for_file(file_for_errors, default_ttl);
     let mut input = Input {
         text,
         path: file_for_errors,
@@ -589,6 +579,22 @@ impl Default for Context {
             speculative: false,
             blocks: Vec::new(),
         }
+    }
+}
+
+impl Context {
+    /// The state at the start of the main file `path`, with the `$TTL` a caller gives.
+    fn for_file(path: &Path, default_ttl: Option<u32>) -> Context {
+        let mut ctx = Context {
+            carried: Carried {
+                default_ttl,
+                ..Carried::default()
+            },
+            ..Context::default()
+        };
+        ctx.zone.files.push(path.to_path_buf());
+        ctx.stack.push(canonical_path(path));
+        ctx
     }
 }
 
