@@ -30,6 +30,8 @@ use crate::zone::{RRset, Sig, Zone};
 
 mod names;
 mod nsec3;
+mod windows;
+pub use windows::Windowed;
 #[cfg(test)]
 mod rfc_tests;
 #[cfg(test)]
@@ -668,11 +670,20 @@ fn report_zonemd(
 /// judged when the policy was read (warned about, or refused above what validators
 /// accept), and the gate must not refuse what the operator's policy allows.
 fn check_nsec3_iterations(zone: &Zone, opts: &VerifyOptions, report: &mut Report) {
-    let mut seen: Vec<u16> = Vec::new();
     let sets = zone
         .get(&zone.origin, rtype::NSEC3PARAM)
         .into_iter()
         .chain(zone.rrsets.iter().filter(|s| s.rtype == rtype::NSEC3));
+    nsec3_iterations(sets, &mut Vec::new(), opts, report);
+}
+
+/// [`check_nsec3_iterations`] of `sets`, the values in `seen` already reported.
+fn nsec3_iterations<'z>(
+    sets: impl Iterator<Item = &'z RRset>,
+    seen: &mut Vec<u16>,
+    opts: &VerifyOptions,
+    report: &mut Report,
+) {
     for set in sets {
         for rdata in &set.rdatas {
             let Some(b) = rdata.get(2..4) else { continue };

@@ -1,12 +1,13 @@
-//! A zone built from a file in canonical order a window of records at a time, so
-//! that the records of the whole file are never held at once (issue 25).
+//! A zone read from a file in canonical order a window of records at a time and
+//! handed out in parts, so that the whole zone is never held at once (issue 25).
 //!
 //! `zonesign verify` of a signed 1M-delegation zone held its text and its seven
 //! million records together before grouping them: 1.76 GiB, against 1.3 GiB for
 //! kzonecheck. Signed zones come out of every signer in canonical order (zonesign,
-//! BIND, Knot, ldns, OpenDNSSEC), so each window's records can become RRsets at once
-//! and be appended: the RRsets of one window sort after those of the one before.
-//! A file out of order is told to the caller, which then reads it whole.
+//! BIND, Knot, ldns, OpenDNSSEC), so each window's records can become RRsets at once:
+//! the RRsets of one window sort after those of the one before, and the verifier
+//! checks them and lets them go ([`crate::dnssec::verify::Windowed`]). A file out of
+//! order is told to the caller, which then reads it whole.
 
 use rayon::prelude::*;
 
@@ -19,33 +20,30 @@ use crate::dns::record::Record;
 #[derive(Debug, PartialEq, Eq)]
 pub struct OutOfOrder;
 
-/// A zone being built window by window ([`Assembler::push`]).
-pub struct Assembler {
-    zone: Zone,
-    /// Octets of the whole file, to size the RRset vector once from the first window.
-    total: u64,
+/// A zone handed out in parts, window by window ([`Parts::push`]): each part holds
+/// whole owners (all of an owner's records, its RRSIGs too), after every owner of the
+/// parts before. `zonesign verify` checks a part and drops it (issue 25).
+pub struct Parts {
+    origin: Name,
+    /// The last owner handed out.
+    last: Option<Name>,
     /// The records of the last owner read: the next window may hold more of its
-    /// records (its RRSIGs, say), so it is built with them.
+    /// records (its RRSIGs, say), so they go out with the next part.
     carry: Vec<Record>,
 }
 
-impl Assembler {
-    /// An empty zone for a file of `total` octets.
-    pub fn new(origin: Name, total: u64) -> Assembler {
-        Assembler {
-            zone: Zone {
-                origin,
-                rrsets: Vec::new(),
-                orphan_sigs: Vec::new(),
-            },
-            total,
+impl Parts {
+    pub fn new(origin: Name) -> Parts {
+        Parts {
+            origin,
+            last: None,
             carry: Vec::new(),
         }
     }
 
-    /// Adds the records of the next window (in file order) after `read` octets of the
-    /// file. On [`OutOfOrder`] nothing more can be added.
-    pub fn push(&mut self, records: Vec<Record>, read: u64) -> Result<(), OutOfOrder> {
+    /// The part of the zone the records of the next window (in file order) complete.
+    /// On [`OutOfOrder`] nothing more can be added.
+    pub fn push(&mut self, records: Vec<Record>) -> Result<Zone, OutOfOrder> {
         let mut records = if self.carry.is_empty() {
             records
         } else {
@@ -53,8 +51,8 @@ impl Assembler {
             all.extend(records);
             all
         };
-        let after_built = |r: &Record| self.zone.rrsets.last().is_none_or(|l| r.owner > l.owner);
-        if !records.first().is_none_or(after_built) || !in_owner_order(&records) {
+        let after_last = |r: &Record| self.last.as_ref().is_none_or(|l| r.owner > *l);
+        if !records.first().is_none_or(after_last) || !in_owner_order(&records) {
             return Err(OutOfOrder);
         }
         let last_owner = records.last().map(|r| r.owner.clone());
@@ -63,36 +61,20 @@ impl Assembler {
             .rposition(|r| Some(&r.owner) != last_owner.as_ref())
             .map_or(0, |p| p + 1);
         self.carry = records.split_off(keep);
-        self.append(records, read);
-        Ok(())
+        if let Some(r) = records.last() {
+            self.last = Some(r.owner.clone());
+        }
+        Ok(self.part(records))
     }
 
-    /// The zone, with the records still held.
+    /// The last part: the records still held.
     pub fn finish(mut self) -> Zone {
         let carry = std::mem::take(&mut self.carry);
-        self.append(carry, self.total);
-        self.zone
+        self.part(carry)
     }
 
-    /// Groups records of owners after every one built so far and appends them.
-    fn append(&mut self, records: Vec<Record>, read: u64) {
-        if records.is_empty() {
-            return;
-        }
-        let (part, _) = Zone::from_records(self.zone.origin.clone(), records);
-        let rrsets = &mut self.zone.rrsets;
-        if rrsets.capacity() < rrsets.len() + part.rrsets.len() {
-            // Sized for the whole file at this window's rate, and a quarter more:
-            // room never written costs no memory, while growing by doubling copied
-            // the vector and held the old one meanwhile (a transient of half a GB).
-            // A file that grew while read still grows by doubling, never window by
-            // window.
-            let per_octet = (rrsets.len() + part.rrsets.len()) as f64 / read.max(1) as f64;
-            let whole = (per_octet * self.total as f64 * 1.25) as usize;
-            rrsets.reserve(whole.saturating_sub(rrsets.len()).max(part.rrsets.len()));
-        }
-        rrsets.extend(part.rrsets);
-        self.zone.orphan_sigs.extend(part.orphan_sigs);
+    fn part(&self, records: Vec<Record>) -> Zone {
+        Zone::from_records(self.origin.clone(), records).0
     }
 }
 
@@ -143,11 +125,16 @@ c NS ns.c\nc DS 1 13 2 AABB\nns.c A 192.0.2.2\nz TXT \"z\"\n";
         let origin = Name::parse(b"example.", None).unwrap();
         let want = shape(&Zone::from_records(origin.clone(), all.clone()).0);
         for size in 1..=all.len() {
-            let mut a = Assembler::new(origin.clone(), 1000);
-            for (k, window) in all.chunks(size).enumerate() {
-                a.push(window.to_vec(), ((k + 1) * 100) as u64).unwrap();
+            let mut parts = Parts::new(origin.clone());
+            let mut joined = Vec::new();
+            for window in all.chunks(size) {
+                joined.extend(shape(&parts.push(window.to_vec()).unwrap()));
             }
-            assert_eq!(shape(&a.finish()), want, "windows of {size} records");
+            joined.extend(shape(&parts.finish()));
+            let (sets, orphans): (Vec<String>, Vec<String>) =
+                joined.into_iter().partition(|s| !s.starts_with("orphan"));
+            let joined: Vec<String> = sets.into_iter().chain(orphans).collect();
+            assert_eq!(joined, want, "windows of {size} records");
         }
     }
 
@@ -157,21 +144,20 @@ c NS ns.c\nc DS 1 13 2 AABB\nns.c A 192.0.2.2\nz TXT \"z\"\n";
     fn out_of_order_is_told() {
         let origin = Name::parse(b"example.", None).unwrap();
         let within = records("$ORIGIN example.\n$TTL 1\nb A 192.0.2.1\na A 192.0.2.1\n");
-        let mut a = Assembler::new(origin.clone(), 10);
-        assert_eq!(a.push(within, 10), Err(OutOfOrder));
+        let mut a = Parts::new(origin.clone());
+        assert_eq!(a.push(within).err(), Some(OutOfOrder));
 
-        let mut a = Assembler::new(origin.clone(), 10);
-        a.push(
-            records("$ORIGIN example.\n$TTL 1\nb A 192.0.2.1\nc A 192.0.2.1\n"),
-            5,
-        )
+        let mut a = Parts::new(origin.clone());
+        a.push(records(
+            "$ORIGIN example.\n$TTL 1\nb A 192.0.2.1\nc A 192.0.2.1\n",
+        ))
         .unwrap();
         let back = records("$ORIGIN example.\n$TTL 1\nb AAAA 2001:db8::1\n");
-        assert_eq!(a.push(back, 10), Err(OutOfOrder));
+        assert_eq!(a.push(back).err(), Some(OutOfOrder));
 
-        let mut a = Assembler::new(origin, 10);
+        let mut a = Parts::new(origin);
         let split =
             records("$ORIGIN example.\n$TTL 1\na A 192.0.2.1\nb A 192.0.2.1\na AAAA 2001:db8::1\n");
-        assert_eq!(a.push(split, 10), Err(OutOfOrder));
+        assert_eq!(a.push(split).err(), Some(OutOfOrder));
     }
 }

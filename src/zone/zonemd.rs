@@ -25,7 +25,7 @@ use openssl::sha::{Sha384, Sha512};
 
 use crate::dns::name::{Name, read_wire_name};
 use crate::dns::record::{CLASS_IN, rtype};
-use crate::zone::{RRset, Rdatas, Zone, covered_type};
+use crate::zone::{RRset, Rdatas, Sig, Zone, covered_type};
 
 /// The SIMPLE scheme (RFC 8976 §5.2): the digest of the whole zone at once.
 pub const SCHEME_SIMPLE: u8 = 1;
@@ -244,10 +244,17 @@ pub fn digest(zone: &Zone, hash: HashAlg) -> Vec<u8> {
 /// is out of order within a set is sorted here, as duplicates are dropped.
 pub fn digests(zone: &Zone, hashes: &[HashAlg]) -> Vec<Vec<u8>> {
     let mut out = Canonical::new(hashes);
-    let orphans = orphan_sigs(zone);
+    walk_part(&zone.origin, &zone.rrsets, &zone.orphan_sigs, &mut out);
+    out.finish()
+}
+
+/// Feeds one part of a zone to `out` in canonical order: `sets` and the orphan
+/// signatures among them, owners after every one fed before (an owner's records all
+/// in one part).
+fn walk_part(origin: &Name, sets: &[RRset], orphans: &[(Name, u16, Sig)], out: &mut Canonical) {
+    let orphans = orphan_sigs(orphans);
     let mut orphans = &orphans[..];
     let mut walk = OwnerWalk::default();
-    let sets = &zone.rrsets[..];
     let mut i = 0;
     while let Some(first) = sets.get(i) {
         let owner = &first.owner;
@@ -255,20 +262,61 @@ pub fn digests(zone: &Zone, hashes: &[HashAlg]) -> Vec<Vec<u8>> {
         // Signatures whose owner has no RRset at all come before it in canonical order.
         while let Some(o) = orphans.first().filter(|o| o.owner < owner) {
             let n = orphans.iter().take_while(|p| p.owner == o.owner).count();
-            walk.owner(zone, o.owner, &[], &orphans[..n], &mut out);
+            walk.owner(origin, o.owner, &[], &orphans[..n], out);
             orphans = &orphans[n..];
         }
         let n = orphans.iter().take_while(|p| p.owner == owner).count();
-        walk.owner(zone, owner, &sets[i..end], &orphans[..n], &mut out);
+        walk.owner(origin, owner, &sets[i..end], &orphans[..n], out);
         orphans = &orphans[n..];
         i = end;
     }
     while let Some(o) = orphans.first() {
         let n = orphans.iter().take_while(|p| p.owner == o.owner).count();
-        walk.owner(zone, o.owner, &[], &orphans[..n], &mut out);
+        walk.owner(origin, o.owner, &[], &orphans[..n], out);
         orphans = &orphans[n..];
     }
-    out.finish()
+}
+
+/// The digests a zone's apex ZONEMD asks for, taken from the zone handed over a part
+/// at a time in canonical order, so that the whole zone is never held (`zonesign
+/// verify` of a file read in windows, issue 25). Fed the parts of a zone, it gives
+/// what [`Digests::for_check`] gives for the whole.
+pub struct DigestStream {
+    hashes: Vec<HashAlg>,
+    out: Canonical,
+}
+
+impl DigestStream {
+    /// For the algorithms the apex ZONEMD of `apex` asks for (a zone holding at least
+    /// the apex's RRsets).
+    pub fn for_check(apex: &Zone) -> DigestStream {
+        let hashes = distinct(&requested(apex));
+        DigestStream {
+            out: Canonical::new(&hashes),
+            hashes,
+        }
+    }
+
+    /// Feeds `sets` and the orphan signatures among them, of owners after every one fed
+    /// before, all of each owner's records at once.
+    pub fn push(&mut self, origin: &Name, sets: &[RRset], orphans: &[(Name, u16, Sig)]) {
+        if !self.hashes.is_empty() {
+            walk_part(origin, sets, orphans, &mut self.out);
+        }
+    }
+
+    /// The digests of everything fed.
+    pub fn finish(self) -> Digests {
+        Digests(self.hashes.into_iter().zip(self.out.finish()).collect())
+    }
+}
+
+/// The algorithms sorted, each once.
+fn distinct(hashes: &[HashAlg]) -> Vec<HashAlg> {
+    let mut hashes = hashes.to_vec();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
 }
 
 /// The apex ZONEMD RDATA for `hashes` (duplicates once) over `zone` as it stands, with
@@ -302,9 +350,7 @@ pub struct Digests(Vec<(HashAlg, Vec<u8>)>);
 impl Digests {
     /// The digests of `zone` for `hashes`, in one walk (none for no hashes).
     pub fn of(zone: &Zone, hashes: &[HashAlg]) -> Digests {
-        let mut hashes = hashes.to_vec();
-        hashes.sort_unstable();
-        hashes.dedup();
+        let hashes = distinct(hashes);
         if hashes.is_empty() {
             return Digests::default();
         }
@@ -464,9 +510,8 @@ struct OrphanSig<'z> {
 /// The zone's orphan signatures, sorted by owner (then RDATA) for the merge walk in
 /// [`digests`]: the zone keeps them in that order already, but nothing promises it,
 /// and there are few.
-fn orphan_sigs(zone: &Zone) -> Vec<OrphanSig<'_>> {
-    let mut sigs: Vec<OrphanSig<'_>> = zone
-        .orphan_sigs
+fn orphan_sigs(orphans: &[(Name, u16, Sig)]) -> Vec<OrphanSig<'_>> {
+    let mut sigs: Vec<OrphanSig<'_>> = orphans
         .iter()
         .map(|(owner, _, sig)| OrphanSig {
             owner,
@@ -496,16 +541,16 @@ impl<'z> OwnerWalk<'z> {
     /// (RFC 8976 §3.3.1.1).
     fn owner(
         &mut self,
-        zone: &Zone,
+        origin: &Name,
         name: &Name,
         sets: &'z [RRset],
         orphans: &[OrphanSig<'z>],
         out: &mut Canonical,
     ) {
-        if !name.is_subdomain_of(&zone.origin) {
+        if !name.is_subdomain_of(origin) {
             return;
         }
-        let apex = *name == zone.origin;
+        let apex = name == origin;
         let digested = |set: &&RRset| !(apex && set.rtype == rtype::ZONEMD);
         self.owner.clear();
         name.write_canonical(&mut self.owner);

@@ -108,23 +108,24 @@ pub(crate) struct GateName {
 
 /// Groups the RRsets by owner and reads each name from the records; on all cores.
 pub(crate) fn read(zone: &Zone) -> Vec<GateName> {
-    // Sized for the most there can be, as `Zone::names` (room never written is free).
-    let mut ranges = Vec::with_capacity(zone.rrsets.len());
+    // Sized for the most there can be, as `Zone::names` (room never written is free);
+    // each name is read in place, in the one vector.
+    let mut groups = Vec::with_capacity(zone.rrsets.len());
     let mut start = 0;
     for i in 1..=zone.rrsets.len() {
         if i == zone.rrsets.len() || zone.rrsets[i].owner != zone.rrsets[start].owner {
-            ranges.push(start..i);
+            groups.push(GateName {
+                range: start..i,
+                kind: Kind::NoData,
+            });
             start = i;
         }
     }
     let apex_dname = has_type(zone, &zone.origin, rtype::DNAME);
-    ranges
-        .into_par_iter()
-        .map(|range| {
-            let kind = kind_of(zone, &zone.rrsets[range.clone()], apex_dname);
-            GateName { range, kind }
-        })
-        .collect()
+    groups.par_iter_mut().for_each(|g| {
+        g.kind = kind_of(zone, &zone.rrsets[g.range.clone()], apex_dname);
+    });
+    groups
 }
 
 /// The first RRset of the zone that is not strictly after its predecessor in

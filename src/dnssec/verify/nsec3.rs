@@ -35,7 +35,7 @@ use super::{NAMES_PER_BLOCK, Report};
 use crate::dns::name::Name;
 use crate::dns::rdata::{decode_type_bitmap, type_name};
 use crate::dns::record::rtype;
-use crate::zone::Zone;
+use crate::zone::{RRset, Zone};
 // The RFC 5155 §5 hash, shared as a primitive (see the module doc).
 use crate::zone::nsec3::hash_name;
 
@@ -70,39 +70,127 @@ impl ChainId {
     }
 }
 
-/// One NSEC3 record of the zone, parsed.
+/// One NSEC3 record of the zone, parsed. Kept small (36 octets): a TLD has a million
+/// of them, and the next hash is read from the RDATA where it is compared (the bitmap
+/// beside it is read there anyway). Indices fit 32 bits: a zone of 2^32 RRsets would
+/// need 300 GB of [`Zone`].
 struct Rec {
     /// The hash its owner label spells.
     hash: [u8; SHA1_LEN],
     /// Index of its RRset in [`Zone::rrsets`].
-    set: usize,
+    set: u32,
     /// Which RDATA of the RRset.
-    nth: usize,
+    nth: u32,
+    /// Index of its chain's parameters.
+    chain: u32,
+    /// Offset of the type bitmap in the RDATA (RDATA is at most 65535 octets); the
+    /// next hash is the [`SHA1_LEN`] octets before it.
+    bits_at: u16,
     flags: u8,
-    next: [u8; SHA1_LEN],
-    /// Offset of the type bitmap in the RDATA.
-    bits_at: usize,
 }
 
-/// A name that must (or may) be hashed into every complete chain.
-struct Want {
-    /// The name group it is, or `None` for an empty non-terminal.
-    group: Option<usize>,
-    /// The empty non-terminal's name (when `group` is `None`).
-    ent: Option<Name>,
-    /// Must be in the chain; otherwise only an opt-out span may leave it out.
-    required: bool,
-}
+impl Rec {
+    fn rrset<'z>(&self, zone: &'z Zone) -> &'z RRset {
+        &zone.rrsets[self.set as usize]
+    }
 
-impl Want {
-    fn name<'a>(&'a self, zone: &'a Zone, groups: &[GateName]) -> &'a Name {
-        match (self.group, &self.ent) {
-            (Some(g), _) => &zone.rrsets[groups[g].range.start].owner,
-            (None, Some(n)) => n,
-            (None, None) => &zone.origin,
-        }
+    fn owner<'z>(&self, zone: &'z Zone) -> &'z Name {
+        &self.rrset(zone).owner
+    }
+
+    /// The RDATA's next hashed owner and type bitmap.
+    fn next_and_bits<'z>(&self, zone: &'z Zone) -> Option<(&'z [u8], &'z [u8])> {
+        let rdata = self.rrset(zone).rdatas.iter().nth(self.nth as usize)?;
+        let at = usize::from(self.bits_at);
+        Some((rdata.get(at - SHA1_LEN..at)?, rdata.get(at..)?))
     }
 }
+
+/// The names every complete chain hashes: the data names among the gate's name groups,
+/// by the gate's own reading, and the empty non-terminals above them (which the zone
+/// has no records for). Wanted name `i` is group `i` when `i < groups.len()` (only
+/// groups [`is_wanted`] are ever named), else empty non-terminal `i - groups.len()`:
+/// no list of a million entries is made for what the groups already say.
+struct Wanted<'z> {
+    zone: &'z Zone,
+    groups: &'z [GateName],
+    /// Empty non-terminals and whether a required name lies below each.
+    ents: Vec<(Name, bool)>,
+}
+
+/// Whether a name group is hashed into every complete chain, and if so whether it is
+/// required (a delegation without DS may be left out under opt-out, RFC 5155 §6).
+fn is_wanted(zone: &Zone, group: &GateName) -> Option<bool> {
+    match group.kind {
+        Kind::Apex | Kind::Authoritative => Some(true),
+        Kind::Delegation => Some(
+            zone.rrsets[group.range.clone()]
+                .iter()
+                .any(|s| s.rtype == rtype::DS),
+        ),
+        _ => None,
+    }
+}
+
+impl<'z> Wanted<'z> {
+    fn name(&self, i: usize) -> &Name {
+        match self.groups.get(i) {
+            Some(g) => &self.zone.rrsets[g.range.start].owner,
+            None => &self.ents[i - self.groups.len()].0,
+        }
+    }
+
+    fn is_ent(&self, i: usize) -> bool {
+        i >= self.groups.len()
+    }
+
+    fn required(&self, i: usize) -> bool {
+        match self.groups.get(i) {
+            Some(g) => is_wanted(self.zone, g).unwrap_or(false),
+            None => self.ents[i - self.groups.len()].1,
+        }
+    }
+
+    /// The types the name's NSEC3 must list, and whether it has an NSEC ([`bitmap_of`]).
+    fn bitmap(&self, i: usize) -> (Vec<u16>, bool) {
+        match self.groups.get(i) {
+            Some(g) => bitmap_of(self.zone, g, Vec::new()),
+            None => (Vec::new(), false),
+        }
+    }
+
+    /// Every wanted name with its hash in chain `id` and its [`Expected`] bitmap, in
+    /// hash order. Hashed in zone order, where each name's RRsets are read in turn; the
+    /// bitmap each must have is read there too, not later in hash order at random places.
+    fn hashed(&self, id: &ChainId) -> Vec<Hashed> {
+        let hash = |name: &Name| hash_name(name, &id.salt, id.iterations);
+        let mut out: Vec<Hashed> = self
+            .groups
+            .par_iter()
+            .enumerate()
+            .filter(|(_, g)| is_wanted(self.zone, g).is_some())
+            .map_init(Vec::new, |types, (i, g)| {
+                let (t, has_nsec) = bitmap_of(self.zone, g, std::mem::take(types));
+                let expected = (!has_nsec).then(|| encode_inline(&t)).flatten();
+                *types = t;
+                (hash(self.name(i)), i as u32, expected)
+            })
+            .collect();
+        let first_ent = self.groups.len();
+        out.extend(
+            self.ents
+                .iter()
+                .enumerate()
+                .map(|(k, (name, _))| (hash(name), (first_ent + k) as u32, encode_inline(&[]))),
+        );
+        out.par_sort_unstable();
+        out
+    }
+}
+
+/// A wanted name's hash, its index in [`Wanted`], and the bitmap its NSEC3 must carry
+/// when that fits inline.
+type Hashed = ([u8; SHA1_LEN], u32, Option<Expected>);
 
 /// Checks the zone's NSEC3 chains into `report`; returns whether the zone uses NSEC3
 /// for denial (then an NSEC chain is required only if NSEC records are present).
@@ -134,7 +222,11 @@ pub(super) fn check(
         all.sort();
         all
     };
-    let wants = wanted_names(zone, groups);
+    let wanted = Wanted {
+        zone,
+        groups,
+        ents: empty_non_terminals(zone, groups),
+    };
     for id in &to_check {
         let chain = members(&ids, &blocks, id);
         if chain.is_empty() {
@@ -149,31 +241,234 @@ pub(super) fn check(
             );
             continue;
         }
-        check_chain(zone, groups, &wants, id, chain, allowed_ttls, report);
+        check_chain(&wanted, id, chain, allowed_ttls, report);
     }
     true
 }
 
+/// The NSEC3 chains of a zone handed over a part at a time in canonical order
+/// (`zonesign verify` of a file read in windows, issue 25), kept compact: per record
+/// its hash, next hash, flags and bitmap (68 octets), per wanted name its hash and
+/// expected bitmap (40), so a 10M-name chain takes well under 1 GB, not the zone.
+///
+/// It only tells whether the chains the apex NSEC3PARAM names are sound. Where they
+/// are not, or the zone is one this compact form does not hold (a bitmap longer than
+/// [`INLINE_BITMAP`], an NSEC3 where it does not belong, a zone between NSEC and
+/// NSEC3), the caller verifies the zone whole with [`check`], whose report names each
+/// problem: a broken chain is reported exactly as before, at the cost of a second read.
+pub(super) struct Stream {
+    chains: Vec<ChainId>,
+    /// Per chain, its records.
+    records: Vec<Vec<Compact>>,
+    /// Per chain, the wanted names' hashes, whether each is required (1) or may be
+    /// left out under opt-out (0), and the bitmaps their NSEC3 must carry.
+    wanted: Vec<Vec<Hashed>>,
+    /// Empty non-terminals found so far, and whether a required name lies below.
+    ents: BTreeMap<Name, bool>,
+    allowed_ttls: Option<[u32; 2]>,
+    sound: bool,
+    /// NSEC3 records of any chain.
+    pub(super) total: usize,
+}
+
+/// One NSEC3 record of a named chain, without its place in the zone.
+struct Compact {
+    hash: [u8; SHA1_LEN],
+    next: [u8; SHA1_LEN],
+    flags: u8,
+    bits: Expected,
+    ttl: u32,
+}
+
+impl Stream {
+    /// For the chains the apex NSEC3PARAM of `apex` names; `None` when it names none
+    /// or is malformed (the whole-zone check reports that).
+    pub(super) fn new(apex: &Zone, allowed_ttls: Option<[u32; 2]>) -> Option<Stream> {
+        let mut problems = Report::empty();
+        let chains = nsec3params(apex, &mut problems);
+        if chains.is_empty() || problems.total_problems > 0 {
+            return None;
+        }
+        Some(Stream {
+            records: chains.iter().map(|_| Vec::new()).collect(),
+            wanted: chains.iter().map(|_| Vec::new()).collect(),
+            chains,
+            ents: BTreeMap::new(),
+            allowed_ttls,
+            sound: true,
+            total: 0,
+        })
+    }
+
+    /// Takes the NSEC3 records and wanted names of the name groups `checked` of a part
+    /// (`zone` holds the part and the names above it: the apex and the ancestors).
+    pub(super) fn push(&mut self, zone: &Zone, checked: &[GateName]) {
+        type Found = (Vec<(usize, Compact)>, Vec<(usize, Hashed)>, Vec<(Name, bool)>, bool);
+        let found: Vec<Found> = checked
+            .par_chunks(NAMES_PER_BLOCK)
+            .map(|block| {
+                let (mut recs, mut wanted, mut ents, mut sound) =
+                    (Vec::new(), Vec::new(), Vec::new(), true);
+                let mut types = Vec::new();
+                for g in block {
+                    sound &= self.records_of(zone, g, &mut recs);
+                    let Some(required) = is_wanted(zone, g) else {
+                        continue;
+                    };
+                    let (t, has_nsec) = bitmap_of(zone, g, std::mem::take(&mut types));
+                    let expected = encode_inline(&t);
+                    types = t;
+                    sound &= !has_nsec && expected.is_some();
+                    let owner = &zone.rrsets[g.range.start].owner;
+                    for (k, id) in self.chains.iter().enumerate() {
+                        let hash = hash_name(owner, &id.salt, id.iterations);
+                        wanted.push((k, (hash, u32::from(required), expected)));
+                    }
+                    let top = zone.origin.label_count();
+                    for n in (top + 1..owner.label_count()).rev() {
+                        let above = owner.suffix(n);
+                        if has_data(zone, &above) {
+                            break;
+                        }
+                        ents.push((above, required));
+                    }
+                }
+                (recs, wanted, ents, sound)
+            })
+            .collect();
+        for (recs, wanted, ents, sound) in found {
+            self.sound &= sound;
+            self.total += recs.len();
+            for (k, rec) in recs {
+                if let Some(chain) = self.records.get_mut(k) {
+                    chain.push(rec);
+                }
+            }
+            for (k, w) in wanted {
+                self.wanted[k].push(w);
+            }
+            for (name, required) in ents {
+                *self.ents.entry(name).or_default() |= required;
+            }
+        }
+    }
+
+    /// The NSEC3 records at one name group into `out`, with the index of their chain
+    /// (`usize::MAX` for a chain not named: only counted, as [`check`] checks only its
+    /// signatures); whether they fit the compact form.
+    fn records_of(&self, zone: &Zone, g: &GateName, out: &mut Vec<(usize, Compact)>) -> bool {
+        let mut sound = true;
+        for set in &zone.rrsets[g.range.clone()] {
+            if set.rtype != rtype::NSEC3 {
+                continue;
+            }
+            let hash = owner_hash(&set.owner, &zone.origin);
+            let (Some(hash), true) = (hash, g.kind.is_nsec3_owner()) else {
+                return false;
+            };
+            for rdata in set.rdatas.iter() {
+                let Some(((algorithm, iterations, salt), flags, bits_at)) = parse_rdata(rdata)
+                else {
+                    return false;
+                };
+                let bits_at = usize::from(bits_at);
+                let same = |id: &ChainId| {
+                    (id.algorithm, id.iterations, &id.salt[..]) == (algorithm, iterations, salt)
+                };
+                let k = self.chains.iter().position(same).unwrap_or(usize::MAX);
+                let bits = rdata.get(bits_at..).and_then(|b| {
+                    let len = u8::try_from(b.len()).ok().filter(|&l| usize::from(l) <= INLINE_BITMAP)?;
+                    let mut octets = [0; INLINE_BITMAP];
+                    octets[..b.len()].copy_from_slice(b);
+                    Some(Expected { len, octets })
+                });
+                let (Some(bits), Ok(next)) = (bits, rdata[bits_at - SHA1_LEN..bits_at].try_into()) else {
+                    sound = false;
+                    continue;
+                };
+                out.push((
+                    k,
+                    Compact {
+                        hash,
+                        next,
+                        flags,
+                        bits,
+                        ttl: set.ttl,
+                    },
+                ));
+            }
+        }
+        sound
+    }
+
+    /// Whether every named chain is sound: what [`check`] would find nothing wrong in.
+    pub(super) fn finish(mut self) -> bool {
+        if !self.sound {
+            return false;
+        }
+        let ents = std::mem::take(&mut self.ents);
+        for (k, id) in self.chains.iter().enumerate() {
+            let wanted = &mut self.wanted[k];
+            wanted.extend(ents.iter().map(|(name, &required)| {
+                let hash = hash_name(name, &id.salt, id.iterations);
+                (hash, u32::from(required), encode_inline(&[]))
+            }));
+            wanted.par_sort_unstable();
+            let records = &mut self.records[k];
+            records.par_sort_unstable_by(|a, b| a.hash.cmp(&b.hash));
+            if !chain_is_sound(records, wanted, self.allowed_ttls) {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// The checks of [`check_chain`] on a chain in compact form, without the messages.
+fn chain_is_sound(records: &[Compact], wanted: &[Hashed], allowed_ttls: Option<[u32; 2]>) -> bool {
+    if records.is_empty() || records.windows(2).any(|w| w[0].hash == w[1].hash) {
+        return false;
+    }
+    let ttl_ok = |ttl: u32| allowed_ttls.is_none_or(|a| a.contains(&ttl));
+    let records_ok = records.par_iter().enumerate().all(|(k, rec)| {
+        let next = &records[(k + 1) % records.len()].hash;
+        let at = wanted.partition_point(|(h, _, _)| *h < rec.hash);
+        let name = wanted.get(at).filter(|(h, _, _)| *h == rec.hash);
+        rec.next == *next
+            && ttl_ok(rec.ttl)
+            && name.is_some_and(|&(_, _, e)| e == Some(rec.bits))
+    });
+    records_ok
+        && wanted.par_iter().all(|&(hash, required, _)| {
+            let at = records.partition_point(|r| r.hash < hash);
+            if records.get(at).is_some_and(|r| r.hash == hash) {
+                return true;
+            }
+            let cover = &records[at.checked_sub(1).unwrap_or(records.len() - 1)];
+            required == 0 && cover.flags & OPT_OUT != 0
+        })
+}
+
 /// The records of chain `id`, in zone order. Sized by a count first: at a million
 /// records, a vector grown by doubling costs more in fresh pages than the check itself.
-fn members<'a>(ids: &[ChainId], blocks: &'a [Vec<(usize, Rec)>], id: &ChainId) -> Vec<&'a Rec> {
+fn members<'a>(ids: &[ChainId], blocks: &'a [Vec<Rec>], id: &ChainId) -> Vec<&'a Rec> {
     let Some(k) = ids.iter().position(|x| x == id) else {
         return Vec::new();
     };
-    let of_chain = || blocks.iter().flatten().filter(move |(c, _)| *c == k);
+    let of_chain = || blocks.iter().flatten().filter(move |r| r.chain as usize == k);
     let mut chain = Vec::with_capacity(of_chain().count());
-    chain.extend(of_chain().map(|(_, rec)| rec));
+    chain.extend(of_chain());
     chain
 }
 
 /// The chains' parameters, and per block of names each record with the index of its
 /// chain's parameters. The blocks are not joined into one vector: only the chains' lists
 /// of references are ([`members`]).
-type Records = (Vec<ChainId>, Vec<Vec<(usize, Rec)>>);
+type Records = (Vec<ChainId>, Vec<Vec<Rec>>);
 
 /// One block's chain parameters and records (indices into its own list), as
 /// [`parse_records`] finds them before the lists are joined.
-type BlockRecords = (Vec<ChainId>, Vec<(usize, Rec)>);
+type BlockRecords = (Vec<ChainId>, Vec<Rec>);
 
 /// Every NSEC3 RDATA of the zone with the index of its chain parameters in the first
 /// list; malformed ones are reported. Parameters are kept once per chain, not per
@@ -209,7 +504,7 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Recor
                     };
                     for (nth, rdata) in set.rdatas.iter().enumerate() {
                         match parse_rdata(rdata) {
-                            Some(((algorithm, iterations, salt), flags, next, bits_at)) => {
+                            Some(((algorithm, iterations, salt), flags, bits_at)) => {
                                 let same = |id: &ChainId| {
                                     (id.algorithm, id.iterations, &id.salt[..])
                                         == (algorithm, iterations, salt)
@@ -222,17 +517,14 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Recor
                                     });
                                     ids.len() - 1
                                 });
-                                out.push((
-                                    k,
-                                    Rec {
-                                        hash,
-                                        set: i,
-                                        nth,
-                                        flags,
-                                        next,
-                                        bits_at,
-                                    },
-                                ));
+                                out.push(Rec {
+                                    hash,
+                                    set: i as u32,
+                                    nth: nth as u32,
+                                    chain: k as u32,
+                                    bits_at,
+                                    flags,
+                                });
                             }
                             None => part.add(
                                 "nsec3",
@@ -259,8 +551,8 @@ fn parse_records(zone: &Zone, groups: &[GateName], report: &mut Report) -> Recor
                 })
             })
             .collect();
-        for (k, _) in &mut recs {
-            *k = global[*k];
+        for rec in &mut recs {
+            rec.chain = global[rec.chain as usize] as u32;
         }
         blocks.push(recs);
         report.merge(part);
@@ -286,10 +578,10 @@ fn owner_hash(owner: &Name, origin: &Name) -> Option<[u8; SHA1_LEN]> {
     (n == SHA1_LEN).then_some(hash)
 }
 
-/// NSEC3 RDATA (RFC 5155 §3.2): the chain's (algorithm, iterations, salt), flags, next
-/// hash and the bitmap's offset.
+/// NSEC3 RDATA (RFC 5155 §3.2): the chain's (algorithm, iterations, salt), flags and
+/// the bitmap's offset (at most 281: the next hash ends there, see [`Rec`]).
 #[allow(clippy::type_complexity)]
-fn parse_rdata(r: &[u8]) -> Option<((u8, u16, &[u8]), u8, [u8; SHA1_LEN], usize)> {
+fn parse_rdata(r: &[u8]) -> Option<((u8, u16, &[u8]), u8, u16)> {
     let (&algorithm, &flags) = (r.first()?, r.get(1)?);
     let iterations = u16::from_be_bytes([*r.get(2)?, *r.get(3)?]);
     let salt_len = usize::from(*r.get(4)?);
@@ -299,13 +591,9 @@ fn parse_rdata(r: &[u8]) -> Option<((u8, u16, &[u8]), u8, [u8; SHA1_LEN], usize)
     if algorithm != SHA1 || hash_len != SHA1_LEN {
         return None;
     }
-    let next: [u8; SHA1_LEN] = r.get(at + 1..at + 1 + SHA1_LEN)?.try_into().ok()?;
-    Some((
-        (algorithm, iterations, salt),
-        flags,
-        next,
-        at + 1 + SHA1_LEN,
-    ))
+    let bits_at = at + 1 + SHA1_LEN;
+    r.get(..bits_at)?;
+    Some(((algorithm, iterations, salt), flags, bits_at as u16))
 }
 
 /// The chains the apex NSEC3PARAM RRset names. One with flags other than 0 is ignored
@@ -354,29 +642,20 @@ fn nsec3params(zone: &Zone, report: &mut Report) -> Vec<ChainId> {
     ids
 }
 
-/// The names every complete chain hashes: data names by the gate's own reading, and the
-/// empty non-terminals above them (which the zone has no records for).
-fn wanted_names(zone: &Zone, groups: &[GateName]) -> Vec<Want> {
-    let mut per_block: Vec<(Vec<Want>, Vec<Ent>)> = groups
+/// The empty non-terminals above the wanted names (RFC 5155 §7.1 step 4), each once,
+/// in canonical order, with whether a required name lies below it.
+fn empty_non_terminals(zone: &Zone, groups: &[GateName]) -> Vec<(Name, bool)> {
+    let found: Vec<Vec<(Name, bool)>> = groups
         .par_chunks(NAMES_PER_BLOCK)
-        .enumerate()
-        .map(|(b, block)| {
-            let (mut wants, mut ents) = (Vec::new(), Vec::new());
-            for (k, g) in block.iter().enumerate() {
-                let sets = &zone.rrsets[g.range.clone()];
-                let required = match g.kind {
-                    Kind::Apex | Kind::Authoritative => true,
-                    Kind::Delegation => sets.iter().any(|s| s.rtype == rtype::DS),
-                    _ => continue,
+        .map(|block| {
+            let mut ents = Vec::new();
+            for g in block {
+                let Some(required) = is_wanted(zone, g) else {
+                    continue;
                 };
-                wants.push(Want {
-                    group: Some(b * NAMES_PER_BLOCK + k),
-                    ent: None,
-                    required,
-                });
                 // Ancestors up to the first one with data of its own (whose own walk
-                // covers the rest): the empty non-terminals (RFC 5155 §7.1 step 4).
-                let owner = &sets[0].owner;
+                // covers the rest).
+                let owner = &zone.rrsets[g.range.start].owner;
                 let top = zone.origin.label_count();
                 for n in (top + 1..owner.label_count()).rev() {
                     let above = owner.suffix(n);
@@ -386,29 +665,15 @@ fn wanted_names(zone: &Zone, groups: &[GateName]) -> Vec<Want> {
                     ents.push((above, required));
                 }
             }
-            (wants, ents)
+            ents
         })
         .collect();
     let mut ents: BTreeMap<Name, bool> = BTreeMap::new();
-    for (name, required) in per_block.iter_mut().flat_map(|(_, e)| e.drain(..)) {
+    for (name, required) in found.into_iter().flatten() {
         *ents.entry(name).or_default() |= required;
     }
-    // Sized before it is filled: see `members`.
-    let named: usize = per_block.iter().map(|(w, _)| w.len()).sum();
-    let mut wants = Vec::with_capacity(named + ents.len());
-    for (w, _) in per_block {
-        wants.extend(w);
-    }
-    wants.extend(ents.into_iter().map(|(name, required)| Want {
-        group: None,
-        ent: Some(name),
-        required,
-    }));
-    wants
+    ents.into_iter().collect()
 }
-
-/// An empty non-terminal found above a data name, and whether that name is required.
-type Ent = (Name, bool);
 
 /// Whether `name` owns data (anything but denial records), by binary search.
 fn has_data(zone: &Zone, name: &Name) -> bool {
@@ -421,20 +686,18 @@ fn has_data(zone: &Zone, name: &Name) -> bool {
 
 /// One complete chain: membership, closure, next hashes, bitmaps, opt-out spans, TTLs.
 fn check_chain(
-    zone: &Zone,
-    groups: &[GateName],
-    wants: &[Want],
+    wanted: &Wanted,
     id: &ChainId,
     mut chain: Vec<&Rec>,
     allowed_ttls: Option<[u32; 2]>,
     report: &mut Report,
 ) {
+    let zone = wanted.zone;
     chain.par_sort_unstable_by(|a, b| a.hash.cmp(&b.hash));
     for w in chain.windows(2).filter(|w| w[0].hash == w[1].hash) {
-        let owner = &zone.rrsets[w[1].set].owner;
         report.add(
             "nsec3",
-            owner,
+            w[1].owner(zone),
             rtype::NSEC3,
             format!(
                 "more than one NSEC3 record of {} at one name",
@@ -442,17 +705,7 @@ fn check_chain(
             ),
         );
     }
-    // Hashed in zone order, where each name's RRsets are read in turn; the bitmap each
-    // must have is read there too, not later in hash order at random places.
-    let mut hashed: Vec<([u8; SHA1_LEN], usize, Option<Expected>)> = wants
-        .par_iter()
-        .enumerate()
-        .map(|(i, w)| {
-            let hash = hash_name(w.name(zone, groups), &id.salt, id.iterations);
-            (hash, i, expected_bitmap(zone, groups, w))
-        })
-        .collect();
-    hashed.par_sort_unstable();
+    let hashed = wanted.hashed(id);
     // Each record: a name of the zone, the right next hash and bitmap, an allowed TTL.
     let parts: Vec<Report> = (0..chain.len())
         .into_par_iter()
@@ -469,19 +722,9 @@ fn check_chain(
                 let name = hashed
                     .get(at)
                     .filter(|(h, _, _)| *h == rec.hash)
-                    .map(|&(_, i, e)| (i, e));
-                let next = chain[(k + 1) % chain.len()].hash;
-                check_record(
-                    zone,
-                    groups,
-                    wants,
-                    name,
-                    id,
-                    rec,
-                    next,
-                    allowed_ttls,
-                    &mut part,
-                );
+                    .map(|&(_, i, e)| (i as usize, e));
+                let next = &chain[(k + 1) % chain.len()].hash;
+                check_record(wanted, name, id, rec, next, allowed_ttls, &mut part);
             }
             part
         })
@@ -502,14 +745,14 @@ fn check_chain(
                 if chain.get(at).is_some_and(|r| r.hash == hash) {
                     continue;
                 }
-                let want = &wants[i];
-                let name = want.name(zone, groups);
-                let what = if want.group.is_none() {
+                let i = i as usize;
+                let name = wanted.name(i);
+                let what = if wanted.is_ent(i) {
                     "empty non-terminal"
                 } else {
                     "name"
                 };
-                if want.required {
+                if wanted.required(i) {
                     part.add(
                         "nsec3-missing",
                         name,
@@ -531,9 +774,9 @@ fn check_chain(
                         rtype::NSEC3,
                         format!(
                             "this insecure {} is left out of {}, but the NSEC3 covering it, {}, has no opt-out flag (RFC 5155 §6)",
-                            if want.group.is_none() { "empty non-terminal" } else { "delegation" },
+                            if wanted.is_ent(i) { "empty non-terminal" } else { "delegation" },
                             id.describe(),
-                            zone.rrsets[cover.set].owner
+                            cover.owner(zone)
                         ),
                     );
                 }
@@ -547,30 +790,28 @@ fn check_chain(
 }
 
 /// One record of a chain against the name its hash belongs to (`name`: its index in
-/// `wants`, `None` when no name of the zone has that hash).
-#[allow(clippy::too_many_arguments)]
+/// `wanted` and expected bitmap, `None` when no name of the zone has that hash).
 fn check_record(
-    zone: &Zone,
-    groups: &[GateName],
-    wants: &[Want],
+    wanted: &Wanted,
     name: Option<(usize, Option<Expected>)>,
     id: &ChainId,
     rec: &Rec,
-    next: [u8; SHA1_LEN],
+    next: &[u8; SHA1_LEN],
     allowed_ttls: Option<[u32; 2]>,
     report: &mut Report,
 ) {
-    let set = &zone.rrsets[rec.set];
+    let set = rec.rrset(wanted.zone);
     let owner = &set.owner;
-    if rec.next != next {
+    let (has_next, bits) = rec.next_and_bits(wanted.zone).unzip();
+    if has_next != Some(&next[..]) {
         report.add(
             "nsec3-next",
             owner,
             rtype::NSEC3,
             format!(
                 "next hashed owner is {}, expected {} ({})",
-                label(&rec.next),
-                label(&next),
+                has_next.map(label).unwrap_or_default(),
+                label(next),
                 id.describe()
             ),
         );
@@ -601,16 +842,11 @@ fn check_record(
         );
         return;
     };
-    let bits = set.rdatas.get(rec.nth).and_then(|r| r.get(rec.bits_at..));
     if fast.is_some_and(|e| bits == Some(e.wire())) {
         return;
     }
-    let want = &wants[i];
-    let name = want.name(zone, groups);
-    let (expected, has_nsec) = match want.group {
-        Some(g) => bitmap_of(zone, &groups[g]),
-        None => (Vec::new(), false),
-    };
+    let name = wanted.name(i);
+    let (expected, has_nsec) = wanted.bitmap(i);
     match decode_type_bitmap(bits.unwrap_or(&[])) {
         Ok(mut have) => {
             // A zone moving between NSEC and NSEC3 has NSEC at the name: listing it or
@@ -642,15 +878,17 @@ fn check_record(
 
 /// The types an NSEC3 of this name must list (RFC 5155 §3.2.1, RFC 4035 §2.3): the
 /// types present, at a delegation NS and DS only, and RRSIG where something is signed;
-/// also whether the name has an NSEC (a chain in transition).
-fn bitmap_of(zone: &Zone, group: &GateName) -> (Vec<u16>, bool) {
+/// also whether the name has an NSEC (a chain in transition). Written into `types`
+/// (emptied first), so that a million names can share a few buffers.
+fn bitmap_of(zone: &Zone, group: &GateName, mut types: Vec<u16>) -> (Vec<u16>, bool) {
     let sets = &zone.rrsets[group.range.clone()];
-    let mut types: Vec<u16> = sets
-        .iter()
-        .map(|s| s.rtype)
-        .filter(|&t| !matches!(t, rtype::NSEC | rtype::NSEC3 | rtype::RRSIG))
-        .filter(|&t| group.kind != Kind::Delegation || matches!(t, rtype::NS | rtype::DS))
-        .collect();
+    types.clear();
+    types.extend(
+        sets.iter()
+            .map(|s| s.rtype)
+            .filter(|&t| !matches!(t, rtype::NSEC | rtype::NSEC3 | rtype::RRSIG))
+            .filter(|&t| group.kind != Kind::Delegation || matches!(t, rtype::NS | rtype::DS)),
+    );
     if types.iter().any(|&t| group.kind.must_sign(t)) {
         types.push(rtype::RRSIG);
     }
@@ -676,20 +914,6 @@ impl Expected {
     fn wire(&self) -> &[u8] {
         &self.octets[..usize::from(self.len)]
     }
-}
-
-/// [`Expected`] for a wanted name: `None` where it does not fit inline, or where the
-/// name also has an NSEC (a zone between NSEC and NSEC3, whose NSEC3 may list NSEC or
-/// not: judged by the full comparison).
-fn expected_bitmap(zone: &Zone, groups: &[GateName], want: &Want) -> Option<Expected> {
-    let (types, has_nsec) = match want.group {
-        Some(g) => bitmap_of(zone, &groups[g]),
-        None => (Vec::new(), false),
-    };
-    if has_nsec {
-        return None;
-    }
-    encode_inline(&types)
 }
 
 /// RFC 4034 §4.1.2 encoding of sorted, distinct types (window, length, bits; no empty
@@ -734,7 +958,7 @@ fn show(types: &[u16]) -> String {
 }
 
 /// A hash as it is written in owner names (base32hex, lowercase).
-fn label(hash: &[u8; SHA1_LEN]) -> String {
+fn label(hash: &[u8]) -> String {
     data_encoding::BASE32HEX_NOPAD
         .encode(hash)
         .to_ascii_lowercase()

@@ -52,8 +52,18 @@ fn sign_and_verify(rule: Option<Rule>) -> Report {
     sign_and_verify_with(rule, |zone| crate::zone::nsec::add_chain(zone, 300))
 }
 
-/// As [`sign_and_verify`], with `denial` adding the denial records before signing.
+/// As [`sign_and_verify`], with `denial` adding the denial records before signing;
+/// the zone verified in parts says the same ([`windowed_agrees`]).
 fn sign_and_verify_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> Report {
+    let (zone, anchors) = sign_with(rule, denial);
+    let opts = VerifyOptions::at(NOW, None);
+    let report = verify_zone(&zone, &anchors, &opts);
+    windowed_agrees(&zone, &anchors, &opts, &report);
+    report
+}
+
+/// The test zone signed as [`sign_and_verify_with`] signs it, and its anchor.
+fn sign_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> (Zone, [Anchor; 1]) {
     let origin = Name::parse(b"example.", None).unwrap();
     let parsed =
         crate::dns::zonefile::parse_bytes(ZONE.as_bytes(), std::path::Path::new("t.zone"), &origin)
@@ -101,8 +111,89 @@ fn sign_and_verify_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> R
         )
         .unwrap();
     }
-    let anchors = [Anchor::Dnskey(dnskey.into_boxed_slice())];
-    verify_zone(&zone, &anchors, &VerifyOptions::at(NOW, None))
+    (zone, [Anchor::Dnskey(dnskey.into_boxed_slice())])
+}
+
+/// Issue 25: valid zones are judged in parts at every cutting, not left to the
+/// whole-zone verifier: NSEC, NSEC3 with and without opt-out and a salt, two NSEC3
+/// chains; a zone between NSEC and NSEC3, and one whose NSEC3 chain is broken, are
+/// left to it (same report, [`windowed_agrees`]).
+#[test]
+fn valid_zones_are_verified_in_parts() {
+    let opts = VerifyOptions::at(NOW, None);
+    let cases: Vec<(Box<dyn FnOnce(&mut Zone)>, bool)> = vec![
+        (Box::new(|z: &mut Zone| crate::zone::nsec::add_chain(z, 300)), true),
+        (Box::new(nsec3_denial(&[b""], false, false)), true),
+        (Box::new(nsec3_denial(&[b"\xab\xcd"], true, false)), true),
+        (Box::new(nsec3_denial(&[b"", b"\x01"], false, false)), true),
+        (Box::new(nsec3_denial(&[b""], false, true)), false),
+        (
+            Box::new(|z: &mut Zone| {
+                nsec3_denial(&[b""], false, false)(z);
+                let at = z.rrsets.iter().position(|s| s.rtype == rtype::NSEC3).unwrap();
+                z.rrsets.remove(at);
+            }),
+            false,
+        ),
+    ];
+    for (k, (denial, in_parts)) in cases.into_iter().enumerate() {
+        let (zone, anchors) = sign_with(None, denial);
+        let whole = verify_zone(&zone, &anchors, &opts);
+        assert_eq!(whole.valid, k != 5, "case {k}: {}", whole.to_text());
+        let names = zone.names().len();
+        let reported = windowed_agrees(&zone, &anchors, &opts, &whole);
+        let cuttings = names - 1 + 3;
+        assert_eq!(reported, if in_parts { cuttings } else { 0 }, "case {k}");
+    }
+}
+
+/// Issue 25: the zone verified a part at a time ([`Windowed`]), cut after every name,
+/// after every second and third name, and at every name, says what the whole-zone
+/// verifier says (the same JSON report), or leaves the zone to it; how many cuttings
+/// gave a report.
+pub(super) fn windowed_agrees(
+    zone: &Zone,
+    anchors: &[Anchor],
+    opts: &VerifyOptions,
+    whole: &Report,
+) -> usize {
+    let starts: Vec<usize> = (0..zone.rrsets.len())
+        .filter(|&i| i == 0 || zone.rrsets[i].owner != zone.rrsets[i - 1].owner)
+        .collect();
+    let mut cuttings: Vec<Vec<usize>> = (1..starts.len()).map(|k| vec![k]).collect();
+    for step in 1..=3 {
+        cuttings.push((step..starts.len()).step_by(step).collect());
+    }
+    let want = serde_json::to_string(whole).unwrap();
+    let mut reported = 0;
+    for cuts in cuttings {
+        let mut bounds: Vec<usize> = cuts.iter().map(|&k| starts[k]).collect();
+        bounds.insert(0, 0);
+        bounds.push(zone.rrsets.len());
+        let mut parts: Vec<Zone> = bounds
+            .windows(2)
+            .map(|w| Zone {
+                origin: zone.origin.clone(),
+                rrsets: zone.rrsets[w[0]..w[1]].to_vec(),
+                orphan_sigs: Vec::new(),
+            })
+            .collect();
+        for orphan in &zone.orphan_sigs {
+            let k = bounds[1..bounds.len() - 1].partition_point(|&b| zone.rrsets[b].owner <= orphan.0);
+            parts[k].orphan_sigs.push(orphan.clone());
+        }
+        let last = parts.pop().unwrap();
+        let mut windowed = Windowed::new(anchors, opts);
+        for part in parts {
+            windowed.push(part);
+        }
+        if let Some(report) = windowed.finish(last) {
+            let got = serde_json::to_string(&report).unwrap();
+            assert_eq!(got, want, "cut at {cuts:?}");
+            reported += 1;
+        }
+    }
+    reported
 }
 
 /// The (kind, owner) of every problem listed.
