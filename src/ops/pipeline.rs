@@ -722,6 +722,10 @@ const VERIFY_WINDOW: usize = if cfg!(test) { 1 << 20 } else { 64 << 20 };
 /// [`Windowed`]): the records of one window, not the whole zone, are held at once
 /// (issue 25). `None` if the zone must be read whole: the file is out of order, or
 /// the zone is one the windowed pass leaves to the whole-zone verifier.
+///
+/// The next window is read while the last one is verified (the verifier on a thread
+/// of its own): the read is mostly one thread, the checks take both cores, and each
+/// fills the other's gaps.
 fn verify_in_windows(
     path: &Path,
     origin: &Name,
@@ -729,34 +733,62 @@ fn verify_in_windows(
     opts: &VerifyOptions,
 ) -> Result<Option<Report>> {
     use std::ops::ControlFlow;
-    let mut parts = Some(Parts::new(origin.clone()));
-    let mut verifier = Windowed::new(anchors, opts);
-    let mut errors = checks::RecordErrors::default();
-    let read = zonefile::parse_file_in_windows(path, origin, VERIFY_WINDOW, |records, files, _| {
-        errors.check(origin, &records, files);
-        // With errors the rest is only read for its own (parse errors come first).
-        if !errors.is_empty() {
-            parts = None;
-            return ControlFlow::Continue(());
-        }
-        match parts.as_mut().map(|p| p.push(records)) {
-            Some(Err(OutOfOrder)) => ControlFlow::Break(()),
-            Some(Ok(part)) => {
-                verifier.push(part);
-                match verifier.needs_whole() {
-                    true => ControlFlow::Break(()),
-                    false => ControlFlow::Continue(()),
-                }
-            }
-            None => ControlFlow::Continue(()),
-        }
-    })?;
-    if !errors.is_empty() {
-        return Err(Error::Checks(errors.into_errors()));
+    use std::sync::atomic::{AtomicBool, Ordering};
+    /// A part for the verifier, or the last one.
+    enum Part {
+        Next(Zone),
+        Last(Zone),
     }
-    Ok(read
-        .and(parts)
-        .and_then(|p| verifier.finish(p.finish())))
+    let gave_up = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        // One part waiting while one is verified and one read: three windows at most.
+        let (send, recv) = std::sync::mpsc::sync_channel::<Part>(1);
+        let verifier = scope.spawn(|| {
+            let mut windowed = Windowed::new(anchors, opts);
+            for part in recv {
+                match part {
+                    Part::Next(zone) => windowed.push(zone),
+                    Part::Last(zone) => return windowed.finish(zone),
+                }
+                gave_up.store(windowed.needs_whole(), Ordering::Relaxed);
+            }
+            None
+        });
+        let mut parts = Some(Parts::new(origin.clone()));
+        let mut errors = checks::RecordErrors::default();
+        let read =
+            zonefile::parse_file_in_windows(path, origin, VERIFY_WINDOW, |records, files, _| {
+                errors.check(origin, &records, files);
+                // With errors the rest is only read for its own (parse errors come first).
+                if !errors.is_empty() {
+                    parts = None;
+                    return ControlFlow::Continue(());
+                }
+                match parts.as_mut().map(|p| p.push(records)) {
+                    Some(Err(OutOfOrder)) => ControlFlow::Break(()),
+                    Some(Ok(part)) => {
+                        let sent = send.send(Part::Next(part));
+                        match sent.is_err() || gave_up.load(Ordering::Relaxed) {
+                            true => ControlFlow::Break(()),
+                            false => ControlFlow::Continue(()),
+                        }
+                    }
+                    None => ControlFlow::Continue(()),
+                }
+            });
+        if let (Ok(Some(_)), Some(p)) = (&read, parts.take()) {
+            // The verifier ends with the last part; a failed send is its failure,
+            // which join reports as no verdict.
+            let _ = send.send(Part::Last(p.finish()));
+        }
+        drop(send);
+        let verdict = verifier.join().ok().flatten();
+        read?;
+        if !errors.is_empty() {
+            return Err(Error::Checks(errors.into_errors()));
+        }
+        Ok(verdict)
+    })
 }
 
 /// Reads a zone file whole, then checks and sorts its records.
@@ -1219,7 +1251,10 @@ pub fn verify_file(
         report.stages = stages;
         return Ok(report);
     }
-    sw.lap_into(&mut stages, "read in windows until the zone must be read whole");
+    sw.lap_into(
+        &mut stages,
+        "read in windows until the zone must be read whole",
+    );
     let zone = read_whole(path, origin, &mut sw, &mut stages)?;
     let mut report = verify_zone(&zone, anchors, opts);
     sw.lap_into(&mut stages, "verification");

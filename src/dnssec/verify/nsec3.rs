@@ -303,7 +303,12 @@ impl Stream {
     /// Takes the NSEC3 records and wanted names of the name groups `checked` of a part
     /// (`zone` holds the part and the names above it: the apex and the ancestors).
     pub(super) fn push(&mut self, zone: &Zone, checked: &[GateName]) {
-        type Found = (Vec<(usize, Compact)>, Vec<(usize, Hashed)>, Vec<(Name, bool)>, bool);
+        type Found = (
+            Vec<(usize, Compact)>,
+            Vec<(usize, Hashed)>,
+            Vec<(Name, bool)>,
+            bool,
+        );
         let found: Vec<Found> = checked
             .par_chunks(NAMES_PER_BLOCK)
             .map(|block| {
@@ -377,12 +382,15 @@ impl Stream {
                 };
                 let k = self.chains.iter().position(same).unwrap_or(usize::MAX);
                 let bits = rdata.get(bits_at..).and_then(|b| {
-                    let len = u8::try_from(b.len()).ok().filter(|&l| usize::from(l) <= INLINE_BITMAP)?;
+                    let len = u8::try_from(b.len())
+                        .ok()
+                        .filter(|&l| usize::from(l) <= INLINE_BITMAP)?;
                     let mut octets = [0; INLINE_BITMAP];
                     octets[..b.len()].copy_from_slice(b);
                     Some(Expected { len, octets })
                 });
-                let (Some(bits), Ok(next)) = (bits, rdata[bits_at - SHA1_LEN..bits_at].try_into()) else {
+                let (Some(bits), Ok(next)) = (bits, rdata[bits_at - SHA1_LEN..bits_at].try_into())
+                else {
                     sound = false;
                     continue;
                 };
@@ -434,9 +442,7 @@ fn chain_is_sound(records: &[Compact], wanted: &[Hashed], allowed_ttls: Option<[
         let next = &records[(k + 1) % records.len()].hash;
         let at = wanted.partition_point(|(h, _, _)| *h < rec.hash);
         let name = wanted.get(at).filter(|(h, _, _)| *h == rec.hash);
-        rec.next == *next
-            && ttl_ok(rec.ttl)
-            && name.is_some_and(|&(_, _, e)| e == Some(rec.bits))
+        rec.next == *next && ttl_ok(rec.ttl) && name.is_some_and(|&(_, _, e)| e == Some(rec.bits))
     });
     records_ok
         && wanted.par_iter().all(|&(hash, required, _)| {
@@ -455,7 +461,12 @@ fn members<'a>(ids: &[ChainId], blocks: &'a [Vec<Rec>], id: &ChainId) -> Vec<&'a
     let Some(k) = ids.iter().position(|x| x == id) else {
         return Vec::new();
     };
-    let of_chain = || blocks.iter().flatten().filter(move |r| r.chain as usize == k);
+    let of_chain = || {
+        blocks
+            .iter()
+            .flatten()
+            .filter(move |r| r.chain as usize == k)
+    };
     let mut chain = Vec::with_capacity(of_chain().count());
     chain.extend(of_chain());
     chain

@@ -121,8 +121,12 @@ fn sign_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> (Zone, [Anch
 #[test]
 fn valid_zones_are_verified_in_parts() {
     let opts = VerifyOptions::at(NOW, None);
-    let cases: Vec<(Box<dyn FnOnce(&mut Zone)>, bool)> = vec![
-        (Box::new(|z: &mut Zone| crate::zone::nsec::add_chain(z, 300)), true),
+    type Denial = Box<dyn FnOnce(&mut Zone)>;
+    let cases: Vec<(Denial, bool)> = vec![
+        (
+            Box::new(|z: &mut Zone| crate::zone::nsec::add_chain(z, 300)),
+            true,
+        ),
         (Box::new(nsec3_denial(&[b""], false, false)), true),
         (Box::new(nsec3_denial(&[b"\xab\xcd"], true, false)), true),
         (Box::new(nsec3_denial(&[b"", b"\x01"], false, false)), true),
@@ -130,7 +134,11 @@ fn valid_zones_are_verified_in_parts() {
         (
             Box::new(|z: &mut Zone| {
                 nsec3_denial(&[b""], false, false)(z);
-                let at = z.rrsets.iter().position(|s| s.rtype == rtype::NSEC3).unwrap();
+                let at = z
+                    .rrsets
+                    .iter()
+                    .position(|s| s.rtype == rtype::NSEC3)
+                    .unwrap();
                 z.rrsets.remove(at);
             }),
             false,
@@ -179,7 +187,8 @@ pub(super) fn windowed_agrees(
             })
             .collect();
         for orphan in &zone.orphan_sigs {
-            let k = bounds[1..bounds.len() - 1].partition_point(|&b| zone.rrsets[b].owner <= orphan.0);
+            let k =
+                bounds[1..bounds.len() - 1].partition_point(|&b| zone.rrsets[b].owner <= orphan.0);
             parts[k].orphan_sigs.push(orphan.clone());
         }
         let last = parts.pop().unwrap();
