@@ -718,6 +718,24 @@ pub struct Checked {
 /// Bytes of zone text per window of [`verify_in_windows`]: 16 parallel blocks.
 const VERIFY_WINDOW: usize = if cfg!(test) { 1 << 20 } else { 64 << 20 };
 
+/// The environment variable of the test-only window size ([`verify_window`]).
+#[cfg(debug_assertions)]
+pub const TEST_VERIFY_WINDOW_ENV: &str = "ZONESIGN_TEST_VERIFY_WINDOW";
+
+/// [`VERIFY_WINDOW`]; in a build with debug assertions (never a release build), the
+/// octets [`TEST_VERIFY_WINDOW_ENV`] gives, so that the integration tests verify the
+/// small zones of other signers in many windows and compare with one.
+fn verify_window() -> usize {
+    #[cfg(debug_assertions)]
+    if let Some(window) = std::env::var(TEST_VERIFY_WINDOW_ENV)
+        .ok()
+        .and_then(|w| w.parse().ok())
+    {
+        return window;
+    }
+    VERIFY_WINDOW
+}
+
 /// Verifies a zone file in canonical order a window at a time ([`Parts`],
 /// [`Windowed`]): the records of one window, not the whole zone, are held at once
 /// (issue 25). `None` if the zone must be read whole: the file is out of order, or
@@ -757,7 +775,7 @@ fn verify_in_windows(
         let mut parts = Some(Parts::new(origin.clone()));
         let mut errors = checks::RecordErrors::default();
         let read =
-            zonefile::parse_file_in_windows(path, origin, VERIFY_WINDOW, |records, files, _| {
+            zonefile::parse_file_in_windows(path, origin, verify_window(), |records, files, _| {
                 errors.check(origin, &records, files);
                 // With errors the rest is only read for its own (parse errors come first).
                 if !errors.is_empty() {

@@ -111,6 +111,45 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// zonesign's test-only `verify` window in octets (builds with debug assertions).
+pub const TEST_VERIFY_WINDOW_ENV: &str = "ZONESIGN_TEST_VERIFY_WINDOW";
+
+/// Runs the `zonesign verify` command `cmd` makes, then again reading the file 300
+/// octets at a time (dozens of windows even for a small zone), and asserts the same
+/// exit code, the same report and the same errors: the windowed verifier, or the
+/// whole-zone verifier it leaves a zone to, says what one window says (issue 25).
+/// The reports are compared without what the clock puts in (the check time, read a
+/// second apart without `--now`, and the JSON's stage times). Returns the first run's
+/// output.
+pub fn run_verify(cmd: impl Fn() -> Command) -> Output {
+    let out = run(&mut cmd());
+    let windowed = run(cmd().env(TEST_VERIFY_WINDOW_ENV, "300"));
+    let report = |o: &Output| match serde_json::from_slice::<serde_json::Value>(&o.stdout) {
+        Ok(mut json) => {
+            if let Some(m) = json.as_object_mut() {
+                m.remove("stages");
+                m.remove("time");
+            }
+            json.to_string()
+        }
+        Err(_) => {
+            // The verdict line's "at <RFC 3339 time>" (25 characters).
+            let text = String::from_utf8_lossy(&o.stdout).into_owned();
+            match text.find(" at ") {
+                Some(at) => format!("{}{}", &text[..at], text.get(at + 4 + 25..).unwrap_or("")),
+                None => text,
+            }
+        }
+    };
+    assert_eq!(
+        (windowed.status.code(), report(&windowed), &windowed.stderr),
+        (out.status.code(), report(&out), &out.stderr),
+        "verify in windows of 300 octets differs from one window: {}",
+        command_line(&cmd())
+    );
+    out
+}
+
 /// Waits for a spawned child (with piped output) and sweeps its output like [`run`].
 pub fn wait(child: Child, what: &str) -> Output {
     let out = child

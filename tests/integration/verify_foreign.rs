@@ -16,15 +16,18 @@ const DAY: i64 = 86_400;
 /// `zonesign verify SIGNED --origin ORIGIN --anchor ANCHOR [extra]`, no config.
 fn verify(signed: &Path, origin: &str, anchor: &Path, extra: &[&str]) -> Output {
     let cwd = signed.parent().expect("parent");
-    run(zonesign()
-        .current_dir(cwd)
-        .arg("verify")
-        .arg(signed)
-        .arg("--origin")
-        .arg(origin)
-        .arg("--anchor")
-        .arg(anchor)
-        .args(extra))
+    run_verify(|| {
+        let mut cmd = zonesign();
+        cmd.current_dir(cwd)
+            .arg("verify")
+            .arg(signed)
+            .arg("--origin")
+            .arg(origin)
+            .arg("--anchor")
+            .arg(anchor)
+            .args(extra);
+        cmd
+    })
 }
 
 /// `verify` accepts the zone: exit 0 in text form, and exit 0 with `valid: true` and no

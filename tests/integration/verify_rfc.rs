@@ -73,15 +73,18 @@ fn ldns_signed(
 }
 
 fn verify(signed: &Path, anchor: &Path, extra: &[&str]) -> Output {
-    run(zonesign()
-        .current_dir(signed.parent().expect("parent"))
-        .env_remove("ZONESIGN_CONFIG")
-        .arg("verify")
-        .arg(signed)
-        .args(["--origin", "example.", "--anchor"])
-        .arg(anchor)
-        .args(["--format", "json"])
-        .args(extra))
+    run_verify(|| {
+        let mut cmd = zonesign();
+        cmd.current_dir(signed.parent().expect("parent"))
+            .env_remove("ZONESIGN_CONFIG")
+            .arg("verify")
+            .arg(signed)
+            .args(["--origin", "example.", "--anchor"])
+            .arg(anchor)
+            .args(["--format", "json"])
+            .args(extra);
+        cmd
+    })
 }
 
 fn json(out: &Output) -> serde_json::Value {
