@@ -55,18 +55,22 @@ fn sign_and_verify(rule: Option<Rule>) -> Report {
 /// As [`sign_and_verify`], with `denial` adding the denial records before signing;
 /// the zone verified in parts says the same ([`windowed_agrees`]).
 fn sign_and_verify_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> Report {
-    let (zone, anchors) = sign_with(rule, denial);
+    let (zone, anchors) = sign_with(ZONE, rule, denial);
     let opts = VerifyOptions::at(NOW, None);
     let report = verify_zone(&zone, &anchors, &opts);
     windowed_agrees(&zone, &anchors, &opts, &report);
     report
 }
 
-/// The test zone signed as [`sign_and_verify_with`] signs it, and its anchor.
-fn sign_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> (Zone, [Anchor; 1]) {
+/// The zone `text` signed as [`sign_and_verify_with`] signs it, and its anchor.
+fn sign_with(
+    text: &str,
+    rule: Option<Rule>,
+    denial: impl FnOnce(&mut Zone),
+) -> (Zone, [Anchor; 1]) {
     let origin = Name::parse(b"example.", None).unwrap();
     let parsed =
-        crate::dns::zonefile::parse_bytes(ZONE.as_bytes(), std::path::Path::new("t.zone"), &origin)
+        crate::dns::zonefile::parse_bytes(text.as_bytes(), std::path::Path::new("t.zone"), &origin)
             .unwrap();
     let mut zone = Zone::from_records(origin.clone(), parsed.records).0;
     let pair = Ed25519KeyPair::from_seed_unchecked(&[7; 32]).unwrap();
@@ -114,23 +118,36 @@ fn sign_with(rule: Option<Rule>, denial: impl FnOnce(&mut Zone)) -> (Zone, [Anch
     (zone, [Anchor::Dnskey(dnskey.into_boxed_slice())])
 }
 
-/// Issue 25: valid zones are judged in parts at every cutting, not left to the
-/// whole-zone verifier: NSEC, NSEC3 with and without opt-out and a salt, two NSEC3
-/// chains; a zone between NSEC and NSEC3, and one whose NSEC3 chain is broken, are
-/// left to it (same report, [`windowed_agrees`]).
-#[test]
-fn valid_zones_are_verified_in_parts() {
-    let opts = VerifyOptions::at(NOW, None);
-    type Denial = Box<dyn FnOnce(&mut Zone)>;
-    let cases: Vec<(Denial, bool)> = vec![
+/// Names beside [`ZONE`]'s for the windowed tests: empty non-terminals above data
+/// (`b.deep`, `deep`) and above an insecure delegation (`e`, left out under opt-out),
+/// and a wildcard.
+const MORE: &str = "a.b.deep A 192.0.2.9\nd.e NS ns1\n*.w TXT \"wild\"\n";
+
+/// A way to add denial records, whether the signed zone is valid, and whether the
+/// windowed verifier judges it (rather than leaving it to the whole-zone verifier).
+type Case = (Box<dyn FnOnce(&mut Zone)>, bool, bool);
+
+fn windowed_cases() -> Vec<Case> {
+    vec![
         (
             Box::new(|z: &mut Zone| crate::zone::nsec::add_chain(z, 300)),
             true,
+            true,
         ),
-        (Box::new(nsec3_denial(&[b""], false, false)), true),
-        (Box::new(nsec3_denial(&[b"\xab\xcd"], true, false)), true),
-        (Box::new(nsec3_denial(&[b"", b"\x01"], false, false)), true),
-        (Box::new(nsec3_denial(&[b""], false, true)), false),
+        (Box::new(nsec3_denial(&[b""], false, false)), true, true),
+        (
+            Box::new(nsec3_denial(&[b"\xab\xcd"], true, false)),
+            true,
+            true,
+        ),
+        (
+            Box::new(nsec3_denial(&[b"", b"\x01"], false, false)),
+            true,
+            true,
+        ),
+        // Between NSEC and NSEC3: left to the whole zone.
+        (Box::new(nsec3_denial(&[b""], false, true)), true, false),
+        // An NSEC3 record missing: the compact chain only tells that something is wrong.
         (
             Box::new(|z: &mut Zone| {
                 nsec3_denial(&[b""], false, false)(z);
@@ -142,17 +159,50 @@ fn valid_zones_are_verified_in_parts() {
                 z.rrsets.remove(at);
             }),
             false,
+            false,
         ),
-    ];
-    for (k, (denial, in_parts)) in cases.into_iter().enumerate() {
-        let (zone, anchors) = sign_with(None, denial);
-        let whole = verify_zone(&zone, &anchors, &opts);
-        assert_eq!(whole.valid, k != 5, "case {k}: {}", whole.to_text());
-        let names = zone.names().len();
-        let reported = windowed_agrees(&zone, &anchors, &opts, &whole);
-        let cuttings = names - 1 + 3;
-        assert_eq!(reported, if in_parts { cuttings } else { 0 }, "case {k}");
+    ]
+}
+
+/// Issue 25: valid zones are judged in parts at every cutting, not left to the
+/// whole-zone verifier: NSEC, NSEC3 with and without opt-out and a salt, two NSEC3
+/// chains, with empty non-terminals and a wildcard; a zone between NSEC and NSEC3, and
+/// one whose NSEC3 chain is broken, are left to it; a zone with an orphan signature is
+/// judged in parts too. The reports are the whole-zone verifier's ([`windowed_agrees`]).
+#[test]
+fn valid_zones_are_verified_in_parts() {
+    let opts = VerifyOptions::at(NOW, None);
+    let more = format!("{ZONE}{MORE}");
+    for text in [ZONE, &more] {
+        for (k, (denial, valid, in_parts)) in windowed_cases().into_iter().enumerate() {
+            let (zone, anchors) = sign_with(text, None, denial);
+            let whole = verify_zone(&zone, &anchors, &opts);
+            assert_eq!(whole.valid, valid, "case {k}: {}", whole.to_text());
+            let reported = windowed_agrees(&zone, &anchors, &opts, &whole);
+            let cuttings = zone.names().len() - 1 + 3;
+            assert_eq!(reported, if in_parts { cuttings } else { 0 }, "case {k}");
+        }
     }
+    let (mut zone, anchors) = sign_with(&more, None, |z: &mut Zone| {
+        crate::zone::nsec::add_chain(z, 300)
+    });
+    let www = zone
+        .rrsets
+        .iter()
+        .position(|s| s.owner.to_string() == "www.example." && s.rtype == rtype::A)
+        .unwrap();
+    let set = zone.rrsets.remove(www);
+    for sig in set.sigs {
+        zone.orphan_sigs.push((set.owner.clone(), rtype::A, sig));
+    }
+    let whole = verify_zone(&zone, &anchors, &opts);
+    assert!(
+        whole.counts.contains_key("orphan-rrsig"),
+        "{}",
+        whole.to_text()
+    );
+    let reported = windowed_agrees(&zone, &anchors, &opts, &whole);
+    assert_eq!(reported, zone.names().len() - 1 + 3);
 }
 
 /// Issue 25: the zone verified a part at a time ([`Windowed`]), cut after every name,
