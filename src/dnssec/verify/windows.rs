@@ -119,7 +119,7 @@ impl<'a> Windowed<'a> {
             }
         }
         if let Some(state) = self.state.as_mut() {
-            self.whole = !state.check(part, last, self.opts);
+            state.check(part, last, self.opts);
         }
     }
 }
@@ -187,20 +187,16 @@ impl State {
         !self.apex_nsec3 || self.apex_nsec
     }
 
-    /// Checks a part; `false` when the zone must be verified whole.
-    fn check(&mut self, part: Zone, last: bool, opts: &VerifyOptions) -> bool {
+    /// Checks the names of a part (all of them if it is the `last`), gathers what
+    /// spans the zone, and keeps what the next part needs.
+    fn check(&mut self, part: Zone, last: bool, opts: &VerifyOptions) {
         let (zone, context) = self.with_context(part);
         let groups = names::read(&zone);
         let own = groups.partition_point(|g| g.range.start < context);
-        // The last name in the NSEC chain and everything after it wait for the next
-        // part, unless this is the last.
         let held = if last {
             groups.len()
         } else {
-            groups[own..]
-                .iter()
-                .rposition(|g| g.kind.chained())
-                .map_or(groups.len(), |p| own + p)
+            held_back(&groups, own)
         };
         let checked = &groups[own..held];
         let ctx = PerName {
@@ -220,17 +216,32 @@ impl State {
             .get(held)
             .map_or(zone.rrsets.len(), |g| g.range.start);
         let sets = &zone.rrsets[context..sets_end];
-        self.rrsets += sets.len();
         self.groups += checked.len();
+        self.gather(sets, opts);
+        if let Some(stream) = self.nsec3.as_mut() {
+            stream.push(&zone, checked);
+        }
+        self.carry(zone, context, sets_end);
+    }
+
+    /// The zone-wide figures and findings of the checked RRsets.
+    fn gather(&mut self, sets: &[RRset], opts: &VerifyOptions) {
+        self.rrsets += sets.len();
         self.any_nsec |= sets.iter().any(|s| s.rtype == rtype::NSEC);
         self.any_nsec3 |= sets.iter().any(|s| s.rtype == rtype::NSEC3);
         let nsec3_sets = sets.iter().filter(|s| s.rtype == rtype::NSEC3);
         nsec3_iterations(nsec3_sets, &mut self.iterations, opts, &mut self.head);
-        if let Some(stream) = self.nsec3.as_mut() {
-            stream.push(&zone, checked);
-        }
+    }
+
+    /// Hands the checked RRsets (`context..sets_end` of `zone`) and orphan signatures
+    /// to the digest and keeps the rest for the next part: the path to the last name
+    /// checked, the held-back RRsets and orphan signatures.
+    fn carry(&mut self, zone: Zone, context: usize, sets_end: usize) {
         let split_owner = zone.rrsets.get(sets_end).map(|s| s.owner.clone());
-        let last_checked = sets.last().map(|s| s.owner.clone());
+        let last_checked = sets_end
+            .checked_sub(1)
+            .filter(|&i| i >= context)
+            .map(|i| zone.rrsets[i].owner.clone());
         let Zone {
             mut rrsets,
             mut orphan_sigs,
@@ -249,7 +260,6 @@ impl State {
         self.tail = rrsets.split_off(sets_end);
         self.tail_orphans = tail_orphans;
         self.digests.push(rrsets.split_off(context), orphan_sigs);
-        true
     }
 
     /// The zone a part is checked in: the apex RRsets (unless the apex is still to be
@@ -329,6 +339,16 @@ impl State {
         report.valid = report.total_problems == 0;
         Some(report)
     }
+}
+
+/// Where the names of a part still to be checked start: the last name in the NSEC
+/// chain after `own` (the first name of the part's own) and everything after it wait
+/// for the next part, where the name the NSEC must point to is.
+fn held_back(groups: &[names::GateName], own: usize) -> usize {
+    groups[own..]
+        .iter()
+        .rposition(|g| g.kind.chained())
+        .map_or(groups.len(), |p| own + p)
 }
 
 /// The ZONEMD digest on a thread of its own, fed the checked RRsets (and left to drop
