@@ -573,16 +573,22 @@ pub fn second_stage(
             "the ZONEMD check failed unexpectedly".into(),
         ),
     }
-    for (owner, t, _) in &zone.orphan_sigs {
+    let orphans = zone.orphan_sigs.iter().map(|(owner, t, _)| (owner, *t));
+    report_orphans(orphans, &mut report);
+    report.valid = report.total_problems == 0;
+    report
+}
+
+/// Signatures whose RRset is not in the zone (owner, covered type), in zone order.
+fn report_orphans<'z>(orphans: impl Iterator<Item = (&'z Name, u16)>, report: &mut Report) {
+    for (owner, t) in orphans {
         report.add(
             "orphan-rrsig",
             owner,
             rtype::RRSIG,
-            format!("RRSIG covers {} but there is no such RRset", type_name(*t)),
+            format!("RRSIG covers {} but there is no such RRset", type_name(t)),
         );
     }
-    report.valid = report.total_problems == 0;
-    report
 }
 
 /// The per-name checks, on all cores, a block of names at a time; the blocks' findings

@@ -111,6 +111,24 @@ pub fn run(cmd: &mut Command) -> Output {
     out
 }
 
+/// `CMD verify SIGNED --origin ORIGIN --anchor ANCHOR [extra]`.
+pub fn verify_command(
+    mut cmd: Command,
+    signed: &Path,
+    origin: &str,
+    anchor: &Path,
+    extra: &[&str],
+) -> Command {
+    cmd.arg("verify")
+        .arg(signed)
+        .arg("--origin")
+        .arg(origin)
+        .arg("--anchor")
+        .arg(anchor)
+        .args(extra);
+    cmd
+}
+
 /// zonesign's test-only `verify` window in octets (builds with debug assertions).
 pub const TEST_VERIFY_WINDOW_ENV: &str = "ZONESIGN_TEST_VERIFY_WINDOW";
 
@@ -480,15 +498,13 @@ impl Setup {
 
     /// `zonesign --config C verify SIGNED --origin ORIGIN --anchor ANCHOR [extra]`.
     pub fn verify(&self, signed: &Path, origin: &str, anchor: &Path, extra: &[&str]) -> Output {
-        run(self
-            .cmd()
-            .arg("verify")
-            .arg(signed)
-            .arg("--origin")
-            .arg(origin)
-            .arg("--anchor")
-            .arg(anchor)
-            .args(extra))
+        run(&mut verify_command(
+            self.cmd(),
+            signed,
+            origin,
+            anchor,
+            extra,
+        ))
     }
 
     /// Writes the output of `zonesign key ds` (DPS-5.1) to `<tmp>/ds-anchor.txt` and

@@ -18,15 +18,8 @@ fn verify(signed: &Path, origin: &str, anchor: &Path, extra: &[&str]) -> Output 
     let cwd = signed.parent().expect("parent");
     run_verify(|| {
         let mut cmd = zonesign();
-        cmd.current_dir(cwd)
-            .arg("verify")
-            .arg(signed)
-            .arg("--origin")
-            .arg(origin)
-            .arg("--anchor")
-            .arg(anchor)
-            .args(extra);
-        cmd
+        cmd.current_dir(cwd);
+        verify_command(cmd, signed, origin, anchor, extra)
     })
 }
 

@@ -329,14 +329,7 @@ impl Stream {
                         let hash = hash_name(owner, &id.salt, id.iterations);
                         wanted.push((k, (hash, u32::from(required), expected)));
                     }
-                    let top = zone.origin.label_count();
-                    for n in (top + 1..owner.label_count()).rev() {
-                        let above = owner.suffix(n);
-                        if has_data(zone, &above) {
-                            break;
-                        }
-                        ents.push((above, required));
-                    }
+                    ents_above(zone, owner, required, &mut ents);
                 }
                 (recs, wanted, ents, sound)
             })
@@ -664,17 +657,8 @@ fn empty_non_terminals(zone: &Zone, groups: &[GateName]) -> Vec<(Name, bool)> {
                 let Some(required) = is_wanted(zone, g) else {
                     continue;
                 };
-                // Ancestors up to the first one with data of its own (whose own walk
-                // covers the rest).
                 let owner = &zone.rrsets[g.range.start].owner;
-                let top = zone.origin.label_count();
-                for n in (top + 1..owner.label_count()).rev() {
-                    let above = owner.suffix(n);
-                    if has_data(zone, &above) {
-                        break;
-                    }
-                    ents.push((above, required));
-                }
+                ents_above(zone, owner, required, &mut ents);
             }
             ents
         })
@@ -684,6 +668,20 @@ fn empty_non_terminals(zone: &Zone, groups: &[GateName]) -> Vec<(Name, bool)> {
         *ents.entry(name).or_default() |= required;
     }
     ents.into_iter().collect()
+}
+
+/// The empty non-terminals above a wanted name into `out`: its ancestors up to the
+/// first one with data of its own (whose own walk covers the rest), each with whether
+/// the name is required.
+fn ents_above(zone: &Zone, owner: &Name, required: bool, out: &mut Vec<(Name, bool)>) {
+    let top = zone.origin.label_count();
+    for n in (top + 1..owner.label_count()).rev() {
+        let above = owner.suffix(n);
+        if has_data(zone, &above) {
+            break;
+        }
+        out.push((above, required));
+    }
 }
 
 /// Whether `name` owns data (anything but denial records), by binary search.

@@ -25,10 +25,9 @@ use super::names;
 use super::nsec3;
 use super::{
     Algorithms, Anchor, PerName, Report, Rules, VerifyOptions, ZoneKey, allowed_nsec_ttls,
-    check_structure, nsec3_iterations, per_name_checks, report_zonemd, zone_keys,
+    check_structure, nsec3_iterations, per_name_checks, report_orphans, report_zonemd, zone_keys,
 };
 use crate::dns::name::Name;
-use crate::dns::rdata::type_name;
 use crate::dns::record::rtype;
 use crate::zone::zonemd::{DigestStream, Digests};
 use crate::zone::{RRset, Sig, Zone};
@@ -328,14 +327,7 @@ impl State {
         let digests = self.digests.finish()?;
         let outcome = crate::zone::zonemd::check_with(&apex, &digests);
         report_zonemd(&apex, outcome, &mut report);
-        for (owner, t) in &self.orphans {
-            report.add(
-                "orphan-rrsig",
-                owner,
-                rtype::RRSIG,
-                format!("RRSIG covers {} but there is no such RRset", type_name(*t)),
-            );
-        }
+        report_orphans(self.orphans.iter().map(|(o, t)| (o, *t)), &mut report);
         report.valid = report.total_problems == 0;
         Some(report)
     }
