@@ -74,7 +74,7 @@ complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l policy -d '
 dps\t'The practice statement\'s rules fail the zone too (the signing gate)'"
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l expiring -d 'Exit 6 when any signature expires within this window of now (e.g. 3d), for monitoring' -r
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F
-complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l stats -d 'Print the wall time of each stage (reading, verification, freeing) to stderr'
+complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -l stats -d 'Print the wall time of each stage to stderr: reading and verifying a window at a time, or, for a zone that must be verified whole, reading, verification and freeing the zone'
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -s q -l quiet -d 'Print nothing on success (errors still go to stderr)'
 complete -c zonesign -n "__fish_zonesign_using_subcommand verify" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c zonesign -n "__fish_zonesign_using_subcommand key; and not __fish_seen_subcommand_from ds list generate export rollover ds-seen compromised retire destroy import help" -l config -d 'Config file (default: $ZONESIGN_CONFIG, else ./.zonesign/zonesign.toml)' -r -F

@@ -343,7 +343,7 @@ pub struct VerifyArgs {
     /// Exit 6 when any signature expires within this window of now (e.g. 3d), for monitoring.
     #[arg(long, value_parser = parse_duration, value_name = "WINDOW")]
     pub expiring: Option<u32>,
-    /// Print the wall time of each stage (reading, verification, freeing) to stderr.
+    /// Print the wall time of each stage to stderr: reading and verifying a window at a time, or, for a zone that must be verified whole, reading, verification and freeing the zone.
     #[arg(long)]
     pub stats: bool,
 }

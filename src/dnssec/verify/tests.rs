@@ -147,6 +147,29 @@ fn windowed_cases() -> Vec<Case> {
         ),
         // Between NSEC and NSEC3: left to the whole zone.
         (Box::new(nsec3_denial(&[b""], false, true)), true, false),
+        // An NSEC3PARAM with flags 1, which names no chain (RFC 5155 §4.1.2: ignored).
+        (
+            Box::new(|z: &mut Zone| {
+                let p = crate::zone::nsec3::Params {
+                    iterations: 0,
+                    salt: Vec::new(),
+                    opt_out: false,
+                };
+                let mut param = crate::zone::nsec3::nsec3param_rdata(&p);
+                param.as_mut().unwrap()[1] = 1;
+                z.upsert(RRset {
+                    owner: z.origin.clone(),
+                    rtype: rtype::NSEC3PARAM,
+                    ttl: 0,
+                    rdatas: Rdatas::one(&param.unwrap()),
+                    sigs: Vec::new(),
+                    loc: Default::default(),
+                });
+                crate::zone::nsec::add_chain(z, 300)
+            }),
+            true,
+            false,
+        ),
         // An NSEC3 record missing: the compact chain only tells that something is wrong.
         (
             Box::new(|z: &mut Zone| {
@@ -166,8 +189,9 @@ fn windowed_cases() -> Vec<Case> {
 
 /// Issue 25: valid zones are judged in parts at every cutting, not left to the
 /// whole-zone verifier: NSEC, NSEC3 with and without opt-out and a salt, two NSEC3
-/// chains, with empty non-terminals and a wildcard; a zone between NSEC and NSEC3, and
-/// one whose NSEC3 chain is broken, are left to it; a zone with an orphan signature is
+/// chains, with empty non-terminals and a wildcard; a zone between NSEC and NSEC3, one
+/// with an NSEC3PARAM that names no chain, and one whose NSEC3 chain is broken, are
+/// left to it; a zone with an orphan signature is
 /// judged in parts too. The reports are the whole-zone verifier's ([`windowed_agrees`]).
 #[test]
 fn valid_zones_are_verified_in_parts() {

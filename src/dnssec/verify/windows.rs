@@ -125,7 +125,7 @@ impl<'a> Windowed<'a> {
 
 impl State {
     /// The state for a zone whose first part is `first`; `None` unless it starts with
-    /// the apex.
+    /// the apex, and for an apex NSEC3PARAM that names no chain.
     fn new(first: &Zone, anchors: &[Anchor], opts: &VerifyOptions) -> Option<State> {
         let origin = first.origin.clone();
         let apex: Vec<RRset> = first
@@ -148,7 +148,12 @@ impl State {
         let algs = Algorithms::of(&keys, anchors);
         let nsec_ttls = allowed_nsec_ttls(&apex_zone);
         let has = |t: u16| apex.iter().any(|s| s.rtype == t);
+        // An NSEC3PARAM that names no chain (flags other than 0, malformed, not SHA-1)
+        // is left to the whole-zone verifier, which reports or ignores it.
         let nsec3 = nsec3::Stream::new(&apex_zone, nsec_ttls);
+        if has(rtype::NSEC3PARAM) && nsec3.is_none() {
+            return None;
+        }
         let mut head = Report::empty();
         head.enforce_policy = opts.rules == Rules::Dps;
         let mut iterations = Vec::new();
@@ -157,7 +162,7 @@ impl State {
         let mut names = Report::empty();
         names.enforce_policy = head.enforce_policy;
         Some(State {
-            apex_nsec3: has(rtype::NSEC3PARAM),
+            apex_nsec3: nsec3.is_some(),
             apex_nsec: has(rtype::NSEC),
             digests: Digester::new(DigestStream::for_check(&apex_zone), origin.clone()),
             origin,
