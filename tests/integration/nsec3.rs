@@ -162,17 +162,8 @@ fn knot_nsec3(dir: &Path, zone: &Path) -> (PathBuf, PathBuf) {
 fn verify_json(signed: &Path, anchor: &Path) -> (Output, serde_json::Value) {
     let out = run_verify(|| {
         let mut cmd = zonesign();
-        cmd.current_dir(signed.parent().expect("parent"))
-            .env_remove("ZONESIGN_CONFIG")
-            .env_remove("ZONESIGN_PIN")
-            .arg("verify")
-            .arg(signed)
-            .arg("--origin")
-            .arg(ORIGIN)
-            .arg("--anchor")
-            .arg(anchor)
-            .args(["--format", "json"]);
-        cmd
+        cmd.current_dir(signed.parent().expect("parent"));
+        verify_command(cmd, signed, ORIGIN, anchor, &["--format", "json"])
     });
     let report = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("verify output is not JSON ({e})\n{}", describe(&out)));

@@ -75,15 +75,9 @@ fn ldns_signed(
 fn verify(signed: &Path, anchor: &Path, extra: &[&str]) -> Output {
     run_verify(|| {
         let mut cmd = zonesign();
-        cmd.current_dir(signed.parent().expect("parent"))
-            .env_remove("ZONESIGN_CONFIG")
-            .arg("verify")
-            .arg(signed)
-            .args(["--origin", "example.", "--anchor"])
-            .arg(anchor)
-            .args(["--format", "json"])
-            .args(extra);
-        cmd
+        cmd.current_dir(signed.parent().expect("parent"));
+        let args = [&["--format", "json"][..], extra].concat();
+        verify_command(cmd, signed, "example.", anchor, &args)
     })
 }
 

@@ -170,9 +170,7 @@ impl<'z> Wanted<'z> {
             .enumerate()
             .filter(|(_, g)| is_wanted(self.zone, g).is_some())
             .map_init(Vec::new, |types, (i, g)| {
-                let (t, has_nsec) = bitmap_of(self.zone, g, std::mem::take(types));
-                let expected = (!has_nsec).then(|| encode_inline(&t)).flatten();
-                *types = t;
+                let expected = expected_of(self.zone, g, types);
                 (hash(self.name(i)), i as u32, expected)
             })
             .collect();
@@ -320,10 +318,8 @@ impl Stream {
                     let Some(required) = is_wanted(zone, g) else {
                         continue;
                     };
-                    let (t, has_nsec) = bitmap_of(zone, g, std::mem::take(&mut types));
-                    let expected = encode_inline(&t);
-                    types = t;
-                    sound &= !has_nsec && expected.is_some();
+                    let expected = expected_of(zone, g, &mut types);
+                    sound &= expected.is_some();
                     let owner = &zone.rrsets[g.range.start].owner;
                     for (k, id) in self.chains.iter().enumerate() {
                         let hash = hash_name(owner, &id.salt, id.iterations);
@@ -374,14 +370,7 @@ impl Stream {
                     (id.algorithm, id.iterations, &id.salt[..]) == (algorithm, iterations, salt)
                 };
                 let k = self.chains.iter().position(same).unwrap_or(usize::MAX);
-                let bits = rdata.get(bits_at..).and_then(|b| {
-                    let len = u8::try_from(b.len())
-                        .ok()
-                        .filter(|&l| usize::from(l) <= INLINE_BITMAP)?;
-                    let mut octets = [0; INLINE_BITMAP];
-                    octets[..b.len()].copy_from_slice(b);
-                    Some(Expected { len, octets })
-                });
+                let bits = rdata.get(bits_at..).and_then(Expected::from_wire);
                 let (Some(bits), Ok(next)) = (bits, rdata[bits_at - SHA1_LEN..bits_at].try_into())
                 else {
                     sound = false;
@@ -907,6 +896,16 @@ fn bitmap_of(zone: &Zone, group: &GateName, mut types: Vec<u16>) -> (Vec<u16>, b
     (types, has_nsec)
 }
 
+/// The [`Expected`] bitmap of a wanted name group: `None` where it does not fit inline,
+/// or where the name also has an NSEC (a zone between NSEC and NSEC3, whose NSEC3 may
+/// list NSEC or not: judged by the full comparison). `types` is a buffer to reuse.
+fn expected_of(zone: &Zone, group: &GateName, types: &mut Vec<u16>) -> Option<Expected> {
+    let (t, has_nsec) = bitmap_of(zone, group, std::mem::take(types));
+    let expected = (!has_nsec).then(|| encode_inline(&t)).flatten();
+    *types = t;
+    expected
+}
+
 /// Octets of an expected bitmap kept inline: enough for a TLD's names (a delegation's
 /// NS, DS and RRSIG take 8, the apex's types 10); longer ones take the full path.
 const INLINE_BITMAP: usize = 14;
@@ -922,6 +921,16 @@ struct Expected {
 impl Expected {
     fn wire(&self) -> &[u8] {
         &self.octets[..usize::from(self.len)]
+    }
+
+    /// A bitmap as it is in RDATA, kept inline; `None` when longer than that.
+    fn from_wire(bits: &[u8]) -> Option<Expected> {
+        let len = u8::try_from(bits.len())
+            .ok()
+            .filter(|&l| usize::from(l) <= INLINE_BITMAP)?;
+        let mut octets = [0; INLINE_BITMAP];
+        octets[..bits.len()].copy_from_slice(bits);
+        Some(Expected { len, octets })
     }
 }
 
